@@ -1,0 +1,1 @@
+//! TODO: dns decoder (being written).

@@ -1,0 +1,1 @@
+//! TODO: flow decoder (being written).

@@ -1,0 +1,1 @@
+//! TODO: http decoder (being written).

@@ -1,0 +1,1 @@
+//! TODO: ip decoder (being written).

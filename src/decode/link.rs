@@ -1,0 +1,1 @@
+//! TODO: link decoder (being written).

@@ -1,0 +1,103 @@
+//! Decoders: turn captured bytes into [`Observation`]s.
+//!
+//! Layout follows Suricata's `rust/src`: one module per protocol or format, each with its own
+//! tests. The flow engine ([`flow`]) owns link/IP/TCP handling and reassembly and hands in-order
+//! bytes of each direction to an application-layer parser implementing [`AppParser`]. Parsers
+//! report facts through an [`Emitter`]; they never know about signatures, verdicts or alerts.
+
+use crate::model::{Direction, Flow, Observation};
+use std::borrow::Cow;
+
+pub mod dns;
+pub mod events;
+pub mod flow;
+pub mod http;
+pub mod ip;
+pub mod link;
+pub mod models;
+pub mod mqtt;
+pub mod multipart;
+pub mod rtsp;
+pub mod sdp;
+pub mod tcp;
+pub mod tls;
+
+/// Longest value an observation carries; longer values are cut (with a `…` marker) so one
+/// hostile field cannot blow up memory or the report.
+pub const MAX_VALUE_LEN: usize = 512;
+
+/// Collects the observations of one packet or message, stamped with its time and flow.
+pub struct Emitter<'a> {
+    pub ts: f64,
+    pub flow: Option<Flow>,
+    pub out: &'a mut Vec<Observation>,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(ts: f64, flow: Option<Flow>, out: &'a mut Vec<Observation>) -> Self {
+        Emitter { ts, flow, out }
+    }
+
+    /// Record one fact. `field` is static for fixed names (`"sni"`) or owned for dynamic ones
+    /// (`format!("header.{name}")`). Values are cut at [`MAX_VALUE_LEN`] bytes on a char boundary.
+    pub fn emit(
+        &mut self,
+        dir: Direction,
+        proto: &'static str,
+        field: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+    ) {
+        let mut value = value.into();
+        if value.len() > MAX_VALUE_LEN {
+            let mut cut = MAX_VALUE_LEN;
+            while !value.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            value.truncate(cut);
+            value.push('…');
+        }
+        self.out.push(Observation {
+            ts: self.ts,
+            proto,
+            field: field.into(),
+            value,
+            flow: self.flow,
+            dir,
+        });
+    }
+}
+
+/// What a parser wants after a chunk of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Keep feeding this flow.
+    Continue,
+    /// Nothing more of interest will come from this flow (e.g. TLS after the ClientHello, a
+    /// video stream): the engine stops buffering and parsing it, which is what keeps throughput
+    /// high on camera networks where almost every byte is video.
+    Done,
+}
+
+/// An application-layer parser for one flow. It is given the in-order bytes of each direction as
+/// they are reassembled, in chunks of any size (a message may span several chunks; a chunk may
+/// hold several messages). It keeps its own bounded buffer for partial messages.
+pub trait AppParser: Send {
+    fn feed(&mut self, dir: Direction, data: &[u8], em: &mut Emitter<'_>) -> Progress;
+
+    /// `len` bytes of `dir` were lost (capture loss, a gap in reassembly). Parsers resync or give up.
+    fn gap(&mut self, _dir: Direction, _len: u64, _em: &mut Emitter<'_>) -> Progress {
+        Progress::Done
+    }
+
+    /// The flow ended (FIN/RST, timeout, end of capture): flush what is complete.
+    fn close(&mut self, _em: &mut Emitter<'_>) {}
+}
+
+/// Lossy UTF-8 for values taken off the wire, with control characters replaced, so a value is
+/// always printable in a terminal table and safe in JSON.
+pub fn printable(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! TODO: mqtt decoder (being written).

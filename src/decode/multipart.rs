@@ -1,0 +1,1 @@
+//! TODO: multipart decoder (being written).

@@ -1,0 +1,1 @@
+//! TODO: rtsp decoder (being written).

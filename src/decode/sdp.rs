@@ -1,0 +1,1 @@
+//! TODO: sdp decoder (being written).

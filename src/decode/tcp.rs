@@ -1,0 +1,1 @@
+//! TODO: tcp decoder (being written).

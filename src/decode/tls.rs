@@ -1,0 +1,1 @@
+//! TODO: tls decoder (being written).

@@ -1,0 +1,1 @@
+//! Model fingerprints: being written.

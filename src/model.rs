@@ -1,0 +1,393 @@
+//! The domain vocabulary of DESIGN.md §2, in one place. Every stage speaks these types; the JSON
+//! names they serialize to are a contract (the `scan --format json` report, `inspect` lines).
+
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// What a piece of evidence (or a model) shows is running. Detection is not recognition: the
+/// variants that only find or count faces or people are kept apart from the ones that identify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Technique {
+    FaceDetection,
+    /// 1:N identification, watch lists, face search, embedding extraction.
+    FaceRecognition,
+    /// 1:1 comparison of two faces.
+    FaceVerification,
+    /// Age, gender, emotion: biometric categorisation.
+    FaceAttributes,
+    /// Facial landmarks / alignment: a pre-processing step, not identification by itself.
+    FaceLandmarks,
+    /// Liveness / presentation-attack detection.
+    FaceAntiSpoofing,
+    GaitRecognition,
+    PersonDetection,
+    PersonReidentification,
+    BodyPose,
+    None,
+}
+
+impl Technique {
+    pub const ALL: [Technique; 11] = [
+        Technique::FaceDetection,
+        Technique::FaceRecognition,
+        Technique::FaceVerification,
+        Technique::FaceAttributes,
+        Technique::FaceLandmarks,
+        Technique::FaceAntiSpoofing,
+        Technique::GaitRecognition,
+        Technique::PersonDetection,
+        Technique::PersonReidentification,
+        Technique::BodyPose,
+        Technique::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Technique::FaceDetection => "face_detection",
+            Technique::FaceRecognition => "face_recognition",
+            Technique::FaceVerification => "face_verification",
+            Technique::FaceAttributes => "face_attributes",
+            Technique::FaceLandmarks => "face_landmarks",
+            Technique::FaceAntiSpoofing => "face_anti_spoofing",
+            Technique::GaitRecognition => "gait_recognition",
+            Technique::PersonDetection => "person_detection",
+            Technique::PersonReidentification => "person_reidentification",
+            Technique::BodyPose => "body_pose",
+            Technique::None => "none",
+        }
+    }
+
+    /// Techniques that identify or verify a person, or categorise them biometrically.
+    pub fn is_biometric_identification(self) -> bool {
+        matches!(
+            self,
+            Technique::FaceRecognition
+                | Technique::FaceVerification
+                | Technique::GaitRecognition
+                | Technique::PersonReidentification
+        )
+    }
+}
+
+impl fmt::Display for Technique {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Technique {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Technique::ALL
+            .iter()
+            .copied()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown technique {s:?}"))
+    }
+}
+
+/// How much one piece of evidence proves on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strength {
+    /// Consistent with the technique, needs corroboration (a DNS name, a generic shape).
+    Weak,
+    /// Proves the technique by itself (a face-match event, a face-search API call).
+    Strong,
+}
+
+impl fmt::Display for Strength {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strength::Weak => "weak",
+            Strength::Strong => "strong",
+        })
+    }
+}
+
+/// Verdict status per device and technique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Clear,
+    Suspected,
+    Confirmed,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Clear => "clear",
+            Status::Suspected => "suspected",
+            Status::Confirmed => "confirmed",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteType {
+    Housing,
+    School,
+    Transit,
+    Other,
+}
+
+impl SiteType {
+    pub const ALL: [SiteType; 4] = [
+        SiteType::Housing,
+        SiteType::School,
+        SiteType::Transit,
+        SiteType::Other,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteType::Housing => "housing",
+            SiteType::School => "school",
+            SiteType::Transit => "transit",
+            SiteType::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for SiteType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Transport of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// The two ends of a conversation. `client` opened it (sent the SYN, the first datagram, or the
+/// request); decoders that pick a flow up mid-stream decide by port and content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Flow {
+    pub transport: Transport,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub client_mac: Option<[u8; 6]>,
+    pub server_mac: Option<[u8; 6]>,
+}
+
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.client, self.server)
+    }
+}
+
+/// Which way a message travelled within a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    ToServer,
+    ToClient,
+}
+
+impl Direction {
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+}
+
+/// A fact seen on the wire or in a file, tied to a flow (hence devices) and a time.
+///
+/// `proto` and `field` together name what a signature matches (`tls` + `sni` is `tls.sni`).
+/// `value` never carries a face image, an embedding or a person's name: decoders emit the
+/// *presence* of such fields (their names), not their contents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// Seconds since the Unix epoch (capture time).
+    pub ts: f64,
+    pub proto: &'static str,
+    pub field: Cow<'static, str>,
+    pub value: String,
+    pub flow: Option<Flow>,
+    pub dir: Direction,
+}
+
+impl Observation {
+    /// `proto.field`, the name signatures match on.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.proto, self.field)
+    }
+
+    /// The address that sent this message.
+    pub fn sender(&self) -> Option<IpAddr> {
+        self.flow.map(|f| match self.dir {
+            Direction::ToServer => f.client.ip(),
+            Direction::ToClient => f.server.ip(),
+        })
+    }
+}
+
+/// The JSON line `banwatch inspect` prints for one observation.
+#[derive(Debug, Serialize)]
+pub struct ObservationLine<'a> {
+    pub proto: &'a str,
+    pub field: &'a str,
+    pub value: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+    pub dir: Direction,
+    pub ts: f64,
+}
+
+impl<'a> From<&'a Observation> for ObservationLine<'a> {
+    fn from(o: &'a Observation) -> Self {
+        ObservationLine {
+            proto: o.proto,
+            field: &o.field,
+            value: &o.value,
+            flow: o.flow.map(|f| f.to_string()),
+            dir: o.dir,
+            ts: o.ts,
+        }
+    }
+}
+
+/// Who a device is: an address (and a MAC where the capture shows one), or for files, the path
+/// of the image the artifact came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeviceId(pub String);
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One signature or fingerprint that fired for a device, aggregated over its occurrences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub signature: String,
+    pub technique: Technique,
+    pub strength: Strength,
+    /// Which tap and field, e.g. `pcap:http.header.x-amz-target`.
+    pub source: String,
+    /// Short, redacted text of what matched: never a face, an embedding or a name.
+    pub excerpt: String,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// The judge's conclusion for one device and technique.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub technique: Technique,
+    pub status: Status,
+    pub confidence: f64,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A classified model file (a model fingerprint's result).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// `outer!/inner/path` for nested finds.
+    pub path: String,
+    pub format: String,
+    pub sha256: String,
+    pub size: u64,
+    pub technique: Technique,
+    pub confidence: f64,
+    pub family: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+/// A banned technique found at a device, with the site types where it is banned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    pub device: DeviceId,
+    pub technique: Technique,
+    pub status: Status,
+    pub banned_at: Vec<SiteType>,
+}
+
+/// Lifecycle state of an alert raised by the long-running service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Firing,
+    Resolved,
+}
+
+/// A ban-violation alert: the unit sinks deliver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    pub state: AlertState,
+    pub site: Option<String>,
+    pub site_type: Option<SiteType>,
+    pub contractor: Option<String>,
+    pub device: DeviceId,
+    pub technique: Technique,
+    pub status: Status,
+    pub confidence: f64,
+    pub evidence: Vec<Evidence>,
+    pub started_at: String,
+    pub resolved_at: Option<String>,
+}
+
+/// Format a capture timestamp as RFC 3339 UTC with microseconds, without a date crate.
+pub fn rfc3339(ts: f64) -> String {
+    if !ts.is_finite() || ts < 0.0 {
+        return "1970-01-01T00:00:00.000000Z".to_string();
+    }
+    let secs = ts.floor() as i64;
+    let micros = ((ts - secs as f64) * 1_000_000.0).round().min(999_999.0) as i64;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(951_782_400.5), "2000-02-29T00:00:00.500000Z");
+        assert_eq!(rfc3339(1_700_000_000.0), "2023-11-14T22:13:20.000000Z");
+    }
+
+    #[test]
+    fn technique_names_round_trip() {
+        for t in Technique::ALL {
+            assert_eq!(t.as_str().parse::<Technique>(), Ok(t));
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.as_str())
+            );
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Model files, directories, archives and firmware images: being written.

@@ -1,0 +1,5 @@
+//! Taps (sources): where input comes from. A tap yields raw units (packets, files, messages)
+//! and knows nothing about detection.
+
+pub mod files;
+pub mod pcap;
