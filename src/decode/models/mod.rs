@@ -1,1 +1,86 @@
-//! Model formats: being written.
+//! Model formats: one module per format, each reading *structure* (inputs, outputs, ops, weight
+//! shapes, metadata), not just magic bytes. Parsers never execute anything found in a file (no
+//! pickle, no Python, no custom ops) and bound every size they read from it.
+//!
+//! Every parser produces a [`ModelInfo`]; the fingerprint stage (`detect::fingerprint`) classifies
+//! it. A format that cannot be parsed deeply still yields a `ModelInfo` with its format and notes.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The formats banwatch recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFormat {
+    Onnx,
+    Tflite,
+    Tfjs,
+    Dlib,
+    Caffe,
+    Ncnn,
+    Openvino,
+    Pytorch,
+    Torchscript,
+    Keras,
+    OpencvCascade,
+}
+
+impl ModelFormat {
+    /// The `format` string of the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelFormat::Onnx => "onnx",
+            ModelFormat::Tflite => "tflite",
+            ModelFormat::Tfjs => "tfjs",
+            ModelFormat::Dlib => "dlib",
+            ModelFormat::Caffe => "caffe",
+            ModelFormat::Ncnn => "ncnn",
+            ModelFormat::Openvino => "openvino",
+            ModelFormat::Pytorch => "pytorch",
+            ModelFormat::Torchscript => "torchscript",
+            ModelFormat::Keras => "keras",
+            ModelFormat::OpencvCascade => "opencv_cascade",
+        }
+    }
+}
+
+/// One input or output tensor. `None` in a shape is a dynamic dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<Option<i64>>,
+    /// Element type as the format names it (`float32`, `uint8`...), when known.
+    pub dtype: Option<String>,
+}
+
+/// A named weight tensor (for formats with weights but no explicit graph, e.g. TF.js weight
+/// manifests, PyTorch state dicts, Keras HDF5 groups).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WeightInfo {
+    pub name: String,
+    pub shape: Vec<i64>,
+}
+
+/// What a parser could read of a model's structure.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ModelInfo {
+    pub format: Option<ModelFormat>,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+    /// Operator / layer type histogram (`Conv` → 52, `PRelu` → 20...).
+    pub ops: BTreeMap<String, u32>,
+    /// Weight tensors in file order, bounded (parsers keep at most [`MAX_WEIGHTS_LISTED`]).
+    pub weights: Vec<WeightInfo>,
+    /// Total number of weight elements, when known.
+    pub params: u64,
+    /// Free-text metadata: producer, graph name, doc strings, model.json `format`, cascade
+    /// comments. Weak evidence only (names can lie).
+    pub metadata: BTreeMap<String, String>,
+    /// Format-specific structural facts, e.g. `cascade.window` → `24x24`, `dlib.net` → `loss_mmod`.
+    pub facts: BTreeMap<String, String>,
+    /// What the parser could not read or chose to skip, for the report's reasons.
+    pub notes: Vec<String>,
+}
+
+/// Upper bound on [`ModelInfo::weights`] entries kept per model.
+pub const MAX_WEIGHTS_LISTED: usize = 4096;
