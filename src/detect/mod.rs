@@ -1,5 +1,27 @@
 //! Detectors: turn observations into evidence. Traffic signatures ([`signatures`]) match
 //! decoded fields; model fingerprints ([`fingerprint`]) classify model files.
 
+use std::path::PathBuf;
+
 pub mod fingerprint;
 pub mod signatures;
+
+/// Where the data files live (signatures, catalog, policy): `$BANWATCH_MODELS`, else `models/`
+/// in the working directory, else the source tree's `models/` (development and tests), else
+/// `/usr/share/banwatch/models` (packaged).
+pub fn models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BANWATCH_MODELS") {
+        return PathBuf::from(dir);
+    }
+    let candidates = [
+        PathBuf::from("models"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
+        PathBuf::from("/usr/share/banwatch/models"),
+    ];
+    for c in &candidates {
+        if c.join("signatures").is_dir() {
+            return c.clone();
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+}

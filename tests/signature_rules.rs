@@ -1,0 +1,91 @@
+//! Every shipped signature fires on each of its `positive` examples and stays quiet on each of its
+//! `negative` ones (the nearest values that must not match), for every field it watches.
+
+use banwatch::detect::signatures::SignatureSet;
+
+#[test]
+fn every_rule_fires_on_positives_and_stays_quiet_on_negatives() {
+    let set = SignatureSet::load_dir(&SignatureSet::default_dir()).expect("shipped rules load");
+    assert!(
+        set.len() >= 40,
+        "expected the full starting set, got {}",
+        set.len()
+    );
+    let mut failures = Vec::new();
+    for sig in set.signatures() {
+        for field in &sig.fields {
+            let (proto, name) = field.split_once('.').expect("proto.field");
+            for v in &sig.positive {
+                if !set
+                    .match_value(proto, name, v)
+                    .iter()
+                    .any(|s| s.id == sig.id)
+                {
+                    failures.push(format!(
+                        "{} on {field}: positive {v:?} did not fire",
+                        sig.id
+                    ));
+                }
+            }
+            for v in &sig.negative {
+                if set
+                    .match_value(proto, name, v)
+                    .iter()
+                    .any(|s| s.id == sig.id)
+                {
+                    failures.push(format!("{} on {field}: negative {v:?} fired", sig.id));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn detection_negatives_never_prove_recognition() {
+    // The nearest negatives of recognition rules are usually detection strings; none of them may
+    // fire any rule that proves an identifying technique.
+    use banwatch::Technique;
+    let set = SignatureSet::load_dir(&SignatureSet::default_dir()).expect("shipped rules load");
+    for sig in set.signatures() {
+        if sig.technique != Technique::FaceDetection {
+            continue;
+        }
+        for field in &sig.fields {
+            let (proto, name) = field.split_once('.').expect("proto.field");
+            for v in &sig.positive {
+                for hit in set.match_value(proto, name, v) {
+                    assert!(
+                        !hit.technique.is_biometric_identification(),
+                        "detection example {v:?} of {} also fires {} ({})",
+                        sig.id,
+                        hit.id,
+                        hit.technique
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_technique_of_the_ban_has_rules() {
+    use banwatch::{Strength, Technique};
+    let set = SignatureSet::load_dir(&SignatureSet::default_dir()).expect("shipped rules load");
+    for t in [
+        Technique::FaceRecognition,
+        Technique::FaceVerification,
+        Technique::FaceAttributes,
+        Technique::GaitRecognition,
+        Technique::FaceDetection,
+    ] {
+        assert!(
+            set.signatures().iter().any(|s| s.technique == t),
+            "no rule for {t}"
+        );
+    }
+    assert!(set
+        .signatures()
+        .iter()
+        .any(|s| s.technique == Technique::FaceRecognition && s.strength == Strength::Strong));
+}
