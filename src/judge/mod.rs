@@ -1,1 +1,494 @@
-//! Judge: being written.
+//! The judge: folds evidence per device into verdicts per technique, then asks the policy which
+//! verdicts are violations. The one place where "how sure are we" is decided.
+//!
+//! Confidence combines independent pieces of evidence as a noisy-OR: each signature that fired
+//! contributes its weight once (repeats add a little, logarithmically), so ten DNS lookups of a
+//! face-API host never add up to proof. A verdict is `confirmed` only with at least one piece of
+//! strong evidence; weak evidence alone can reach `suspected`, never `confirmed`.
+//!
+//! Weak evidence about a service is discounted when the same device shows strong evidence that
+//! it uses that service for a different technique: a box that resolves the Rekognition host and
+//! is seen calling `DetectFaces` is explained by detection, and is not suspected of recognition
+//! on the strength of the host name alone.
+
+pub mod policy;
+
+use crate::detect::signatures::Signature;
+use crate::model::{
+    rfc3339, DeviceId, Evidence, Observation, SiteType, Status, Strength, Technique, Verdict,
+    Violation,
+};
+use policy::Policy;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Thresholds of the judge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JudgeConfig {
+    /// Minimum combined confidence for `confirmed` (given strong evidence).
+    pub confirm_at: f64,
+    /// Minimum combined confidence for `suspected`.
+    pub suspect_at: f64,
+    /// Factor applied to weak evidence explained by strong evidence of another technique from
+    /// the same service.
+    pub explained_discount: f64,
+}
+
+impl Default for JudgeConfig {
+    fn default() -> Self {
+        JudgeConfig {
+            confirm_at: 0.5,
+            suspect_at: 0.3,
+            explained_discount: 0.25,
+        }
+    }
+}
+
+/// One piece of evidence as the judge keeps it.
+#[derive(Debug, Clone)]
+struct Item {
+    evidence: Evidence,
+    weight: f64,
+    service: String,
+    first_ts: f64,
+    last_ts: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct DeviceState {
+    mac: Option<String>,
+    site: Option<String>,
+    site_type: Option<SiteType>,
+    /// Keyed by signature id.
+    items: BTreeMap<String, Item>,
+}
+
+/// A device with its verdicts, as reports show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceVerdicts {
+    pub device: DeviceId,
+    pub site: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Longest excerpt kept in evidence.
+const EXCERPT_LEN: usize = 96;
+
+/// Accumulates evidence and produces verdicts.
+#[derive(Debug, Clone, Default)]
+pub struct Judge {
+    config: JudgeConfig,
+    devices: BTreeMap<DeviceId, DeviceState>,
+}
+
+impl Judge {
+    pub fn new(config: JudgeConfig) -> Judge {
+        Judge {
+            config,
+            devices: BTreeMap::new(),
+        }
+    }
+
+    /// A signature fired on an observation, as evidence about `device`. `tap` names the input
+    /// kind (`pcap`, `rtsp`, `mqtt`...) for the evidence's `source`.
+    pub fn signature_hit(
+        &mut self,
+        device: DeviceId,
+        sig: &Signature,
+        obs: &Observation,
+        tap: &str,
+    ) {
+        let source = format!("{tap}:{}.{}", obs.proto, obs.field);
+        self.add(
+            device,
+            &sig.id,
+            &sig.service,
+            sig.technique,
+            sig.strength,
+            sig.weight,
+            source,
+            &obs.value,
+            obs.ts,
+        );
+    }
+
+    /// Evidence from any detector (model fingerprints, vendor feeds).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        device: DeviceId,
+        signature: &str,
+        service: &str,
+        technique: Technique,
+        strength: Strength,
+        weight: f64,
+        source: String,
+        excerpt: &str,
+        ts: f64,
+    ) {
+        let state = self.devices.entry(device).or_default();
+        let item = state
+            .items
+            .entry(signature.to_string())
+            .or_insert_with(|| Item {
+                evidence: Evidence {
+                    signature: signature.to_string(),
+                    technique,
+                    strength,
+                    source,
+                    excerpt: excerpt_of(excerpt),
+                    count: 0,
+                    first_seen: rfc3339(ts),
+                    last_seen: rfc3339(ts),
+                },
+                weight: weight.clamp(0.0, 1.0),
+                service: service.to_string(),
+                first_ts: ts,
+                last_ts: ts,
+            });
+        item.evidence.count = item.evidence.count.saturating_add(1);
+        if ts < item.first_ts {
+            item.first_ts = ts;
+            item.evidence.first_seen = rfc3339(ts);
+        }
+        if ts > item.last_ts {
+            item.last_ts = ts;
+            item.evidence.last_seen = rfc3339(ts);
+        }
+    }
+
+    /// Note a device's MAC address (from the capture) for the report.
+    pub fn set_mac(&mut self, device: &DeviceId, mac: [u8; 6]) {
+        if let Some(state) = self.devices.get_mut(device) {
+            if state.mac.is_none() {
+                state.mac = Some(
+                    mac.iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                );
+            }
+        }
+    }
+
+    /// Place a device at a site of the inventory.
+    pub fn set_site(&mut self, device: &DeviceId, site: &str, site_type: SiteType) {
+        let state = self.devices.entry(device.clone()).or_default();
+        state.site = Some(site.to_string());
+        state.site_type = Some(site_type);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    /// Verdicts for every device with evidence, strongest first.
+    pub fn verdicts(&self) -> Vec<DeviceVerdicts> {
+        self.devices
+            .iter()
+            .filter(|(_, s)| !s.items.is_empty())
+            .map(|(device, state)| DeviceVerdicts {
+                device: device.clone(),
+                site: state.site.clone(),
+                mac: state.mac.clone(),
+                verdicts: self.device_verdicts(state),
+            })
+            .collect()
+    }
+
+    fn device_verdicts(&self, state: &DeviceState) -> Vec<Verdict> {
+        let mut by_technique: BTreeMap<Technique, Vec<&Item>> = BTreeMap::new();
+        for item in state.items.values() {
+            by_technique
+                .entry(item.evidence.technique)
+                .or_default()
+                .push(item);
+        }
+        let strong_of = |t: Technique, service: &str| {
+            state.items.values().any(|i| {
+                i.evidence.strength == Strength::Strong
+                    && i.service == service
+                    && i.evidence.technique == t
+            })
+        };
+        let mut verdicts: Vec<Verdict> = by_technique
+            .iter()
+            .map(|(&technique, items)| {
+                let has_strong = items
+                    .iter()
+                    .any(|i| i.evidence.strength == Strength::Strong);
+                let mut disbelief = 1.0;
+                for i in items {
+                    let mut w = repeat_weight(i.weight, i.evidence.count);
+                    if i.evidence.strength == Strength::Weak && !has_strong {
+                        let explained = state.items.values().any(|o| {
+                            o.service == i.service
+                                && o.evidence.strength == Strength::Strong
+                                && o.evidence.technique != technique
+                        }) && !strong_of(technique, &i.service);
+                        if explained {
+                            w *= self.config.explained_discount;
+                        }
+                    }
+                    disbelief *= 1.0 - w;
+                }
+                let confidence = round3(1.0 - disbelief);
+                let status = if has_strong && confidence >= self.config.confirm_at {
+                    Status::Confirmed
+                } else if confidence >= self.config.suspect_at {
+                    Status::Suspected
+                } else {
+                    Status::Clear
+                };
+                let mut evidence: Vec<Evidence> =
+                    items.iter().map(|i| i.evidence.clone()).collect();
+                evidence.sort_by(|a, b| {
+                    b.strength
+                        .cmp(&a.strength)
+                        .then(b.count.cmp(&a.count))
+                        .then(a.signature.cmp(&b.signature))
+                });
+                Verdict {
+                    technique,
+                    status,
+                    confidence,
+                    evidence,
+                }
+            })
+            .collect();
+        verdicts.sort_by(|a, b| {
+            b.status
+                .cmp(&a.status)
+                .then(
+                    b.technique
+                        .is_biometric_identification()
+                        .cmp(&a.technique.is_biometric_identification()),
+                )
+                .then(b.confidence.total_cmp(&a.confidence))
+                .then(a.technique.cmp(&b.technique))
+        });
+        verdicts
+    }
+
+    /// The violations among `verdicts` under `policy`. A device at a known site is judged by its
+    /// site type; a device with no site (a spot check) by every site type where it would be one.
+    pub fn violations(&self, verdicts: &[DeviceVerdicts], policy: &Policy) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for dv in verdicts {
+            let site_type = self.devices.get(&dv.device).and_then(|s| s.site_type);
+            for v in &dv.verdicts {
+                if !policy.counts(v.status, v.confidence) {
+                    continue;
+                }
+                let mut banned_at = policy.banned_at(v.technique);
+                if let Some(st) = site_type {
+                    banned_at.retain(|s| *s == st);
+                }
+                if banned_at.is_empty() {
+                    continue;
+                }
+                let sigs: Vec<&str> = v.evidence.iter().map(|e| e.signature.as_str()).collect();
+                if let Some(ex) = policy.exemption(&dv.device.0, v.technique, &sigs) {
+                    tracing::info!(device = %dv.device, technique = %v.technique, reason = %ex.reason, "exempt by policy");
+                    continue;
+                }
+                out.push(Violation {
+                    device: dv.device.clone(),
+                    technique: v.technique,
+                    status: v.status,
+                    banned_at,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Weight of a signature seen `count` times: repeats raise it a little, never to certainty.
+fn repeat_weight(w: f64, count: u64) -> f64 {
+    let boost = 1.0 + 0.25 * (count.max(1) as f64).ln();
+    1.0 - (1.0 - w).powf(boost)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn excerpt_of(value: &str) -> String {
+    if value.chars().count() <= EXCERPT_LEN {
+        return value.to_string();
+    }
+    let mut s: String = value.chars().take(EXCERPT_LEN).collect();
+    s.push('…');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(s: &str) -> DeviceId {
+        DeviceId(s.to_string())
+    }
+
+    fn add(j: &mut Judge, d: &str, sig: &str, svc: &str, t: Technique, s: Strength, w: f64) {
+        j.add(dev(d), sig, svc, t, s, w, "test:x.y".into(), "v", 1.0);
+    }
+
+    fn verdict(j: &Judge, d: &str, t: Technique) -> Option<Verdict> {
+        j.verdicts()
+            .into_iter()
+            .find(|v| v.device == dev(d))
+            .and_then(|v| v.verdicts.into_iter().find(|x| x.technique == t))
+    }
+
+    #[test]
+    fn weak_evidence_alone_never_confirms() {
+        let mut j = Judge::default();
+        for i in 0..10 {
+            add(
+                &mut j,
+                "a",
+                &format!("weak{i}"),
+                &format!("s{i}"),
+                Technique::FaceRecognition,
+                Strength::Weak,
+                0.35,
+            );
+            for _ in 0..100 {
+                add(
+                    &mut j,
+                    "a",
+                    &format!("weak{i}"),
+                    &format!("s{i}"),
+                    Technique::FaceRecognition,
+                    Strength::Weak,
+                    0.35,
+                );
+            }
+        }
+        let v = verdict(&j, "a", Technique::FaceRecognition).unwrap();
+        assert_eq!(v.status, Status::Suspected);
+        assert!(v.confidence > 0.9);
+    }
+
+    #[test]
+    fn strong_evidence_confirms_and_repeats_do_not_reach_certainty() {
+        let mut j = Judge::default();
+        for _ in 0..1000 {
+            add(
+                &mut j,
+                "a",
+                "s1",
+                "svc",
+                Technique::FaceRecognition,
+                Strength::Strong,
+                0.9,
+            );
+        }
+        let v = verdict(&j, "a", Technique::FaceRecognition).unwrap();
+        assert_eq!(v.status, Status::Confirmed);
+        assert_eq!(v.evidence[0].count, 1000);
+        assert!(v.confidence < 1.0 && v.confidence > 0.9, "{}", v.confidence);
+    }
+
+    #[test]
+    fn single_weak_hit_below_threshold_is_clear() {
+        let mut j = Judge::default();
+        add(
+            &mut j,
+            "a",
+            "s1",
+            "svc",
+            Technique::FaceRecognition,
+            Strength::Weak,
+            0.2,
+        );
+        let v = verdict(&j, "a", Technique::FaceRecognition).unwrap();
+        assert_eq!(v.status, Status::Clear);
+    }
+
+    #[test]
+    fn weak_host_evidence_is_explained_by_strong_detection_of_same_service() {
+        let mut j = Judge::default();
+        add(
+            &mut j,
+            "a",
+            "aws.host",
+            "aws",
+            Technique::FaceRecognition,
+            Strength::Weak,
+            0.35,
+        );
+        let before = verdict(&j, "a", Technique::FaceRecognition).unwrap();
+        assert_eq!(before.status, Status::Suspected);
+        add(
+            &mut j,
+            "a",
+            "aws.detect",
+            "aws",
+            Technique::FaceDetection,
+            Strength::Strong,
+            0.9,
+        );
+        let after = verdict(&j, "a", Technique::FaceRecognition).unwrap();
+        assert_eq!(after.status, Status::Clear, "{after:?}");
+        // The same host evidence from another device without the detection call stays suspected.
+        add(
+            &mut j,
+            "b",
+            "aws.host",
+            "aws",
+            Technique::FaceRecognition,
+            Strength::Weak,
+            0.35,
+        );
+        assert_eq!(
+            verdict(&j, "b", Technique::FaceRecognition).unwrap().status,
+            Status::Suspected
+        );
+    }
+
+    #[test]
+    fn violations_follow_policy_and_site() {
+        let mut j = Judge::default();
+        add(
+            &mut j,
+            "a",
+            "s1",
+            "svc",
+            Technique::FaceRecognition,
+            Strength::Strong,
+            0.9,
+        );
+        add(
+            &mut j,
+            "b",
+            "s2",
+            "svc",
+            Technique::FaceDetection,
+            Strength::Strong,
+            0.9,
+        );
+        add(
+            &mut j,
+            "c",
+            "s1",
+            "svc",
+            Technique::FaceRecognition,
+            Strength::Strong,
+            0.9,
+        );
+        j.set_site(&dev("c"), "depot-7", SiteType::Other);
+        let p = Policy::default_ban();
+        let v = j.violations(&j.verdicts(), &p);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].device, dev("a"));
+        assert_eq!(
+            v[0].banned_at,
+            vec![SiteType::Housing, SiteType::School, SiteType::Transit]
+        );
+    }
+}
