@@ -1,1 +1,4 @@
-//! Sinks: being written.
+//! Sinks: consume verdicts, violations and artifacts; never parse packets. One module each.
+
+pub mod report;
+pub mod text;
