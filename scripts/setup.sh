@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what banwatch needs on a fresh Debian 12 machine, and nothing twice.
+#   scripts/setup.sh run    # to build and run banwatch
+#   scripts/setup.sh test   # also what the test suite needs
+#   scripts/setup.sh bench  # also the peers the benchmarks compare against
+# Safe to run again: every step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# --- Debian packages -------------------------------------------------------------------------
+pkgs=(ca-certificates pkg-config gcc unzip python3)
+case "$mode" in
+  test) pkgs+=(squashfs-tools python3-venv) ;;
+  bench) pkgs+=(squashfs-tools python3-venv tshark libndpi-bin yara binwalk hyperfine time) ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Rust --------------------------------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1; then
+  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || { say "cargo not found: install a Rust toolchain (rustup) first"; exit 1; }
+
+# --- ONNX Runtime (shared library from the onnxruntime wheel, for ort's load-dynamic) -----------
+if [ -x scripts/fetch-onnxruntime.sh ] || [ -f scripts/fetch-onnxruntime.sh ]; then
+  bash scripts/fetch-onnxruntime.sh >/dev/null
+fi
+
+# --- Python tools for generated test fixtures (gait models) -------------------------------------
+if [ "$mode" != run ]; then
+  if [ ! -x .deps/venv/bin/python ] || ! .deps/venv/bin/python -c 'import onnx, numpy' 2>/dev/null; then
+    say "creating .deps/venv with onnx and numpy"
+    python3 -m venv .deps/venv
+    .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy
+  fi
+fi
+say "ready ($mode)"
