@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs banwatch's whole test suite on a fresh Debian 12 machine: installs what the tests need
+# (idempotently, see scripts/setup.sh), checks formatting and lints, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+source scripts/env.sh
+cargo fmt --all --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked
