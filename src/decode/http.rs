@@ -1019,6 +1019,21 @@ mod tests {
     }
 
     #[test]
+    fn hikvision_alarm_server_push() {
+        let xml = "<EventNotificationAlert version=\"2.0\" xmlns=\"http://www.hikvision.com/ver20/XMLSchema\"><eventType>faceContrast</eventType><eventState>active</eventState><faceLibType>blackFD</faceLibType><FPID>9</FPID></EventNotificationAlert>";
+        let body = format!("--MIME_boundary\r\nContent-Disposition: form-data; name=\"Event_Type\"\r\nContent-Type: application/xml\r\n\r\n{xml}\r\n--MIME_boundary\r\nContent-Disposition: form-data; name=\"Picture\"; filename=\"face.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n\u{1}\u{2}\u{3}\r\n--MIME_boundary--\r\n");
+        let req = format!("POST /alarm HTTP/1.1\r\nHost: 10.0.0.2:8080\r\nContent-Type: multipart/form-data; boundary=MIME_boundary\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        let o = run(&[(C, req.as_bytes())]);
+        assert!(has(&o, "hikvision.event_type", "faceContrast"));
+        assert!(has(&o, "hikvision.face_lib_type", "blackFD"));
+        assert!(has(&o, "hikvision.field", "FPID"));
+        assert!(has(&o, "http.form.key", "Event_Type"));
+        assert!(has(&o, "http.form.key", "Picture"));
+        assert!(has(&o, "http.part.size", "3"));
+        assert!(has(&o, "http.host", "10.0.0.2"));
+    }
+
+    #[test]
     fn hikvision_alert_stream_endless() {
         let head = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/mixed; boundary=boundary\r\nConnection: keep-alive\r\n\r\n";
         let part = |t: &str| {

@@ -77,6 +77,11 @@ fn value_fields(canonical: &str, value: &str, sink: &mut Sink<'_, '_>) {
 /// JSON alert (`eventType` at the top level) or FDLib body (`faceLibType`/`FDID`/`FPID` near
 /// the top).
 pub fn decode_json(v: &Value, sink: &mut Sink<'_, '_>) {
+    // Some firmware wraps the alert: {"EventNotificationAlert": {...}}.
+    let v = match v.get("EventNotificationAlert") {
+        Some(inner @ Value::Object(_)) => inner,
+        _ => v,
+    };
     let Value::Object(top) = v else { return };
     let event_type = top.get("eventType").and_then(scalar);
     let fdlib_like = {
@@ -161,6 +166,16 @@ mod tests {
         assert!(has(&o, "hikvision", "field", "currentVerifyMode"));
         assert!(has(&o, "hikvision", "field", "name"));
         assert_private(&o, &["Jane"]);
+    }
+
+    #[test]
+    fn wrapped_json_alert() {
+        let o = body(
+            None,
+            br#"{"EventNotificationAlert":{"eventType":"faceSnapMatch","eventState":"active","faceSnapMatch":{"type":"faceMatch","similarity":0.91,"FPID":"x"}}}"#,
+        );
+        assert!(has(&o, "hikvision", "event_type", "faceSnapMatch"));
+        assert!(has(&o, "hikvision", "field", "similarity"));
     }
 
     #[test]
