@@ -1,1 +1,311 @@
-//! Event and message bodies (XML/JSON/text) shared by HTTP, MQTT, RTSP metadata: being written.
+//! Event and message bodies (XML / JSON / Dahua text) carried by HTTP, MQTT and RTSP metadata.
+//!
+//! [`decode_body`] sniffs the format and dispatches to the generic walkers ([`xml`], [`json`])
+//! and the vendor decoders ([`hikvision`], [`dahua`], [`onvif`], [`frigate`]). Everything is
+//! bounded per document: at most [`MAX_DOC`] bytes are looked at, nesting is cut at
+//! [`MAX_DEPTH`], and at most [`MAX_FIELDS`] observations are emitted. Malformed input yields
+//! whatever was read safely before the error.
+//!
+//! Privacy: decoders emit event types, field *names*, enumerated values (verify modes, library
+//! types, class names, topics) and presence markers; never names, images or embeddings.
+
+use super::{printable, Emitter};
+use crate::model::Direction;
+use rustc_hash::FxHashSet;
+
+pub mod dahua;
+pub mod frigate;
+pub mod hikvision;
+pub mod json;
+pub mod onvif;
+pub mod xml;
+
+/// Largest document looked at; longer input is cut (the decoders are tolerant of the cut).
+pub const MAX_DOC: usize = 1 << 20;
+/// Deepest nesting walked.
+pub const MAX_DEPTH: usize = 64;
+/// Most observations emitted per document.
+pub const MAX_FIELDS: usize = 1000;
+/// Longest enumerated value (event type, topic, class) emitted by the vendor decoders.
+pub const MAX_ENUM_LEN: usize = 128;
+
+/// Per-document output: deduplicates (proto, field, value) and enforces [`MAX_FIELDS`].
+pub struct Sink<'e, 'a> {
+    em: &'e mut Emitter<'a>,
+    dir: Direction,
+    left: usize,
+    seen: FxHashSet<(&'static str, &'static str, String)>,
+}
+
+impl<'e, 'a> Sink<'e, 'a> {
+    pub fn new(em: &'e mut Emitter<'a>, dir: Direction) -> Self {
+        Sink {
+            em,
+            dir,
+            left: MAX_FIELDS,
+            seen: FxHashSet::default(),
+        }
+    }
+
+    /// Emit once per document. Values are made printable; empty values are dropped.
+    pub fn emit(&mut self, proto: &'static str, field: &'static str, value: &str) {
+        if self.left == 0 {
+            return;
+        }
+        let value = printable(value.as_bytes());
+        if value.is_empty() {
+            return;
+        }
+        let key = (proto, field, value);
+        if self.seen.contains(&key) {
+            return;
+        }
+        self.left -= 1;
+        self.em.emit(self.dir, proto, field, key.2.clone());
+        self.seen.insert(key);
+    }
+
+    /// Emit an enumerated value taken from the document (event type, verify mode...): trimmed
+    /// and dropped if implausibly long for an enum.
+    pub fn emit_enum(&mut self, proto: &'static str, field: &'static str, value: &str) {
+        let v = value.trim();
+        if v.len() <= MAX_ENUM_LEN {
+            self.emit(proto, field, v);
+        }
+    }
+}
+
+/// What a body looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Xml,
+    Json,
+    DahuaText,
+    Other,
+}
+
+/// Sniff a body: content first, then the declared type as a tie-breaker.
+pub fn sniff(content_type: Option<&str>, body: &[u8]) -> BodyKind {
+    let b = trim_start(body);
+    match b.first() {
+        Some(b'<') => return BodyKind::Xml,
+        Some(b'{') | Some(b'[') => {
+            // `[` may also be a Dahua `Events[0]`-less dump? No: dumps start with a letter.
+            return BodyKind::Json;
+        }
+        _ => {}
+    }
+    if b.starts_with(b"Code=")
+        || b.starts_with(b"Events[")
+        || memchr::memmem::find(b, b"\nCode=").is_some()
+    {
+        return BodyKind::DahuaText;
+    }
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    if ct.contains("json") {
+        BodyKind::Json
+    } else if ct.contains("xml") {
+        BodyKind::Xml
+    } else {
+        BodyKind::Other
+    }
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    // UTF-8 BOM, then whitespace.
+    let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
+    let skip = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    b.get(skip..).unwrap_or(&[])
+}
+
+fn bounded(body: &[u8]) -> &[u8] {
+    body.get(..MAX_DOC).unwrap_or(body)
+}
+
+/// Decode one event/message body of any supported kind.
+pub fn decode_body(content_type: Option<&str>, body: &[u8], dir: Direction, em: &mut Emitter) {
+    let body = bounded(body);
+    let mut sink = Sink::new(em, dir);
+    match sniff(content_type, body) {
+        BodyKind::Xml => decode_xml_into(body, &mut sink),
+        BodyKind::Json => decode_json_into(None, body, &mut sink),
+        BodyKind::DahuaText => dahua::decode_text(body, &mut sink),
+        BodyKind::Other => {}
+    }
+}
+
+/// Decode a JSON document; `context_topic` is the MQTT topic it came on, if any.
+pub fn decode_json(context_topic: Option<&str>, body: &[u8], dir: Direction, em: &mut Emitter) {
+    let body = bounded(body);
+    let mut sink = Sink::new(em, dir);
+    decode_json_into(context_topic, body, &mut sink);
+}
+
+/// Decode an XML document (SOAP, metadata stream, vendor alert).
+pub fn decode_xml(body: &[u8], dir: Direction, em: &mut Emitter) {
+    let body = bounded(body);
+    let mut sink = Sink::new(em, dir);
+    decode_xml_into(body, &mut sink);
+}
+
+fn decode_xml_into(body: &[u8], sink: &mut Sink<'_, '_>) {
+    let tree = xml::Tree::parse(body);
+    xml::emit_elements(&tree, sink);
+    hikvision::decode_xml(&tree, sink);
+    onvif::decode(&tree, sink);
+}
+
+pub(crate) fn decode_json_into(topic: Option<&str>, body: &[u8], sink: &mut Sink<'_, '_>) {
+    let Some(v) = json::parse(body) else {
+        return;
+    };
+    json::emit_keys(&v, sink);
+    hikvision::decode_json(&v, sink);
+    frigate::decode(topic, &v, sink);
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::decode::Emitter;
+    use crate::model::{Direction, Observation};
+
+    /// Run a decoder against a fresh emitter and return (proto, field, value) triples.
+    pub fn run(f: impl FnOnce(&mut Emitter)) -> Vec<(String, String, String)> {
+        let mut out: Vec<Observation> = Vec::new();
+        {
+            let mut em = Emitter::new(0.0, None, &mut out);
+            f(&mut em);
+        }
+        out.into_iter()
+            .map(|o| (o.proto.to_string(), o.field.to_string(), o.value))
+            .collect()
+    }
+
+    pub fn body(ct: Option<&str>, b: &[u8]) -> Vec<(String, String, String)> {
+        run(|em| super::decode_body(ct, b, Direction::ToClient, em))
+    }
+
+    pub fn has(obs: &[(String, String, String)], proto: &str, field: &str, value: &str) -> bool {
+        obs.iter()
+            .any(|(p, f, v)| p == proto && f == field && v == value)
+    }
+
+    pub fn any(obs: &[(String, String, String)], proto: &str, field: &str) -> bool {
+        obs.iter().any(|(p, f, _)| p == proto && f == field)
+    }
+
+    /// No observation value contains any of `secrets`.
+    pub fn assert_private(obs: &[(String, String, String)], secrets: &[&str]) {
+        for (p, f, v) in obs {
+            for s in secrets {
+                assert!(!v.contains(s), "{p}.{f} = {v:?} leaks {s:?}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn sniffs() {
+        assert_eq!(sniff(None, b"  <?xml version='1.0'?><a/>"), BodyKind::Xml);
+        assert_eq!(sniff(None, b"\xEF\xBB\xBF{\"a\":1}"), BodyKind::Json);
+        assert_eq!(
+            sniff(None, b"Code=VideoMotion;action=Start;index=0"),
+            BodyKind::DahuaText
+        );
+        assert_eq!(sniff(None, b"Events[0].Code=X"), BodyKind::DahuaText);
+        assert_eq!(sniff(Some("application/json"), b""), BodyKind::Json);
+        assert_eq!(sniff(Some("image/jpeg"), b"\xff\xd8\xff"), BodyKind::Other);
+    }
+
+    #[test]
+    fn generic_keys_and_elements_once() {
+        let o = body(None, br#"{"a":{"b":1,"a":[{"b":2}]}}"#);
+        let keys: Vec<_> = o
+            .iter()
+            .filter(|(p, f, _)| p == "json" && f == "key")
+            .collect();
+        assert_eq!(keys.len(), 2);
+        let o = body(None, b"<r><x/><x/><y>1</y></r>");
+        assert!(has(&o, "xml", "element", "r"));
+        assert_eq!(o.iter().filter(|(_, _, v)| v == "x").count(), 1);
+    }
+
+    #[test]
+    fn field_cap_holds() {
+        let mut doc = String::from("{");
+        for i in 0..5000 {
+            doc.push_str(&format!("\"k{i}\":1,"));
+        }
+        doc.push_str("\"end\":0}");
+        let o = body(None, doc.as_bytes());
+        assert_eq!(o.len(), MAX_FIELDS);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for b in [
+            &b""[..],
+            b"<",
+            b"{",
+            b"Code=",
+            b"Code=;data={",
+            b"Events[",
+            b"\xff\xfe<\x00a\x00>",
+            b"<a xmlns:p='x'><p:b p:c='1'/></a",
+        ] {
+            let _ = body(None, b);
+            let _ = body(Some("application/json"), b);
+        }
+    }
+
+    /// A payload full of personal data yields only names, types and presence markers.
+    #[test]
+    fn privacy_no_names_images_or_embeddings() {
+        let name = "Jane Quinterra Doe";
+        let img = "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHR8eHRsa";
+        let emb = "0.0123457,-0.0456789,0.0987654";
+        let json = format!(
+            r#"{{"eventType":"faceCapture","FPID":"p-77","similarity":93,"name":"{name}",
+                "personName":"{name}","faceImage":"{img}","embedding":[{emb}],
+                "type":"face","sub_label":["{name}",0.9]}}"#
+        );
+        let xml = format!(
+            r#"<EventNotificationAlert xmlns="http://www.hikvision.com/ver20/XMLSchema">
+               <eventType>faceContrast</eventType><name>{name}</name><FPID>p-77</FPID>
+               <picture>{img}</picture><modelData>{emb}</modelData></EventNotificationAlert>"#
+        );
+        let dahua = format!(
+            "Code=FaceRecognition;action=Start;index=0;data={{\"Candidates\":[{{\"Person\":{{\"Name\":\"{name}\",\"Image\":\"{img}\"}},\"Similarity\":94,\"Feature\":[{emb}]}}]}}\r\nEvents[0].Candidates[0].Person.Name={name}\r\n"
+        );
+        let onvif = format!(
+            r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"><s:Body><wsnt:Notify><wsnt:NotificationMessage><wsnt:Topic>tns1:RuleEngine/Recognition/Face</wsnt:Topic><wsnt:Message><tt:Message><tt:Data><tt:SimpleItem Name="Label" Value="{name}"/><tt:ElementItem Name="Image"><tt:Image>{img}</tt:Image></tt:ElementItem></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage></wsnt:Notify></s:Body></s:Envelope>"#
+        );
+        let frig = format!(
+            r#"{{"type":"face","id":"1.2-x","name":"{name}","score":0.9,"camera":"door","timestamp":1.0}}"#
+        );
+        let mut all = Vec::new();
+        all.extend(body(None, json.as_bytes()));
+        all.extend(body(None, xml.as_bytes()));
+        all.extend(body(Some("text/plain"), dahua.as_bytes()));
+        all.extend(body(None, onvif.as_bytes()));
+        all.extend(run(|em| {
+            decode_json(
+                Some("frigate/tracked_object_update"),
+                frig.as_bytes(),
+                Direction::ToClient,
+                em,
+            )
+        }));
+        assert!(all.len() > 20, "decoders produced output: {all:?}");
+        assert!(has(&all, "frigate", "update_type", "face"));
+        assert!(has(&all, "dahua", "code", "FaceRecognition"));
+        assert!(has(&all, "hikvision", "field", "FPID"));
+        assert!(has(&all, "onvif", "data_item", "Label"));
+        assert_private(&all, &[name, "Jane", &img[..20], "0.0123457", "p-77"]);
+    }
+}
