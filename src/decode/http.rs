@@ -454,6 +454,7 @@ fn on_request(
         em.emit(dir, P, "uri", uri.clone());
     }
     let (path, query, authority) = split_target(&method, &uri);
+    let path_for_host = path.clone();
     if let Some(p) = path {
         em.emit(dir, P, "path", p);
     }
@@ -463,6 +464,10 @@ fn on_request(
     let (mut head, host) = parse_headers(it, dir, em, true);
     if let Some(h) = host.or_else(|| authority.map(|a| strip_port(&a))) {
         if !h.is_empty() {
+            // Host + path, for rules whose paths are generic words on a specific service.
+            if let Some(p) = &path_for_host {
+                em.emit(dir, P, "hostpath", format!("{}{p}", h.to_ascii_lowercase()));
+            }
             em.emit(dir, P, "host", h);
         }
     }
