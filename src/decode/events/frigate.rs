@@ -30,7 +30,12 @@ pub fn decode(topic: Option<&str>, v: &Value, sink: &mut Sink<'_, '_>) {
     let Value::Object(top) = v else { return };
     let on_frigate = topic.is_some_and(|t| t.starts_with("frigate/"));
     let is_update_topic = topic.is_some_and(|t| t.ends_with("/tracked_object_update"));
-    let event = looks_like_event(top);
+    // On Frigate's own events topic, a before/after object is an event even if fields are missing.
+    let event = looks_like_event(top)
+        || (topic.is_some_and(|t| t.starts_with("frigate/") && t.ends_with("/events"))
+            && ["before", "after"]
+                .iter()
+                .any(|k| top.get(*k).is_some_and(Value::is_object)));
     let update = looks_like_update(top) || (is_update_topic && top.contains_key("type"));
     if !(event || update || on_frigate && top.contains_key("label")) {
         return;
