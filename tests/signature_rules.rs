@@ -89,3 +89,26 @@ fn every_technique_of_the_ban_has_rules() {
         .iter()
         .any(|s| s.technique == Technique::FaceRecognition && s.strength == Strength::Strong));
 }
+
+#[test]
+fn identity_bearing_paths_are_redacted_in_evidence() {
+    let set = SignatureSet::load_dir(&SignatureSet::default_dir()).expect("shipped rules load");
+    let hits = set.match_value("http", "path", "/api/faces/John%20Doe/register");
+    let sig = hits
+        .iter()
+        .find(|s| s.id == "frigate.faces_api")
+        .expect("fires");
+    assert_eq!(
+        sig.redact("/api/faces/John%20Doe/register"),
+        "/api/faces/…/register"
+    );
+    let hits = set.match_value("http", "path", "/api/v1/recognition/subjects/jane");
+    let sig = hits
+        .iter()
+        .find(|s| s.id == "compreface.recognize")
+        .expect("fires");
+    assert_eq!(
+        sig.redact("/api/v1/recognition/subjects/jane"),
+        "/api/v1/recognition/subjects/…"
+    );
+}

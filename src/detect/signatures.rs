@@ -96,6 +96,10 @@ pub struct RuleDef {
     pub weight: Option<f64>,
     pub description: String,
     pub source: String,
+    /// A regex whose capture groups are replaced with `…` in evidence excerpts: for values that
+    /// can carry a person's name or id (e.g. `/api/faces/{name}/register`).
+    #[serde(default)]
+    pub redact: Option<String>,
     /// Values the rule must fire on.
     pub positive: Vec<String>,
     /// Nearest values it must stay quiet on.
@@ -137,11 +141,31 @@ pub struct Signature {
     pub description: String,
     pub source: String,
     pub file: PathBuf,
+    pub redact: Option<regex::Regex>,
     pub positive: Vec<String>,
     pub negative: Vec<String>,
 }
 
 impl Signature {
+    /// The value as evidence may keep it: identity-bearing parts replaced with `…`.
+    pub fn redact<'a>(&self, value: &'a str) -> std::borrow::Cow<'a, str> {
+        let Some(re) = &self.redact else {
+            return value.into();
+        };
+        let Some(caps) = re.captures(value) else {
+            return value.into();
+        };
+        let mut out = String::with_capacity(value.len());
+        let mut at = 0;
+        for m in caps.iter().skip(1).flatten() {
+            out.push_str(&value[at..m.start()]);
+            out.push('…');
+            at = m.end();
+        }
+        out.push_str(&value[at..]);
+        out.into()
+    }
+
     /// The device (address) a match of this signature on `obs` is evidence about.
     pub fn device_of(&self, obs: &Observation) -> Option<IpAddr> {
         let flow = obs.flow?;
@@ -358,6 +382,7 @@ impl SignatureSet {
                     description: def.description.clone(),
                     source: def.source.clone(),
                     file: path.to_path_buf(),
+                    redact,
                     positive: def.positive.clone(),
                     negative: def.negative.clone(),
                 });

@@ -109,7 +109,7 @@ impl Judge {
             sig.strength,
             sig.weight,
             source,
-            &obs.value,
+            &sig.redact(&obs.value),
             obs.ts,
         );
     }
