@@ -369,6 +369,12 @@ impl SignatureSet {
                         "`source` must say where the string is documented".into()
                     ));
                 }
+                let redact = match &def.redact {
+                    Some(r) => Some(
+                        regex::Regex::new(r).map_err(|e| err(format!("bad redact regex: {e}")))?,
+                    ),
+                    None => None,
+                };
                 let idx =
                     u32::try_from(signatures.len()).map_err(|_| err("too many rules".into()))?;
                 signatures.push(Signature {
