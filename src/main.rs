@@ -1,1 +1,135 @@
-fn main() {}
+//! The `banwatch` command: parses arguments and calls the library. Nothing else lives here.
+
+use anyhow::Context;
+use banwatch::detect::fingerprint::FingerprintOptions;
+use banwatch::detect::signatures::SignatureSet;
+use banwatch::judge::policy::Policy;
+use banwatch::judge::JudgeConfig;
+use banwatch::scan::{self, ScanOptions};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "banwatch",
+    version,
+    about = "Finds face and gait recognition where a city has banned it"
+)]
+struct Cli {
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive); also RUST_LOG.
+    #[arg(long, global = true, default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Spot check: captures (pcap, pcapng), model files, directories, archives, firmware images.
+    /// Exit code 0: nothing banned found; 1: at least one violation; 2: unusable input or arguments.
+    Scan {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Policy file (TOML); default: the shipped ban (models/policy.toml).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Directory of signature files; default: the shipped models/signatures.
+        #[arg(long)]
+        signatures: Option<PathBuf>,
+        /// Classify models by structure only, without running them in ONNX Runtime.
+        #[arg(long)]
+        no_probe: bool,
+        /// Ignore the catalog of known models (structure and probe only).
+        #[arg(long)]
+        no_catalog: bool,
+    },
+    /// Print the observations the decoders extract from a capture, one JSON object per line.
+    Inspect { path: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match run(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("banwatch: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Scan {
+            paths,
+            format,
+            policy,
+            signatures,
+            no_probe,
+            no_catalog,
+        } => {
+            let policy = match policy {
+                Some(p) => Policy::load(&p)?,
+                None => Policy::default_ban(),
+            };
+            let dir = signatures.unwrap_or_else(SignatureSet::default_dir);
+            let signatures = SignatureSet::load_dir(&dir)?;
+            let fingerprint = FingerprintOptions::default()
+                .with_probe(!no_probe)
+                .with_catalog(!no_catalog);
+            let opts = ScanOptions {
+                policy,
+                signatures,
+                fingerprint,
+                judge: JudgeConfig::default(),
+                progress: matches!(format, Format::Text),
+            };
+            let report = scan::run(&paths, &opts);
+            for i in &report.inputs {
+                if let Some(e) = &i.error {
+                    eprintln!("banwatch: {e}");
+                }
+            }
+            let text = match format {
+                Format::Json => report.to_json() + "\n",
+                Format::Text => banwatch::sinks::text::render(&report),
+            };
+            let mut out = std::io::stdout().lock();
+            // A closed pipe is not an error of the scan.
+            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+            Ok(report.exit_code() as u8)
+        }
+        Command::Inspect { path } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let summary = scan::inspect(&path, &mut out)
+                .with_context(|| format!("inspect {}", path.display()))?;
+            let _ = out.flush();
+            if summary.errors > 0 {
+                eprintln!(
+                    "banwatch: {}: {} packets, {} decode errors",
+                    summary.path, summary.packets, summary.errors
+                );
+            }
+            Ok(0)
+        }
+    }
+}

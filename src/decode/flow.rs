@@ -1,1 +1,782 @@
-//! TODO: flow decoder (being written).
+//! The decoding engine: frames → IP → UDP/TCP → per-flow reassembly → application parsers.
+//!
+//! Camera networks are almost all video. The engine is built so that video costs little: UDP that
+//! is not DNS or a tunnel is dropped after its header, and a TCP flow whose parser says
+//! [`Progress::Done`] (TLS after the ClientHello, RTSP after PLAY) or that no parser claims is
+//! bypassed: its later packets cost one hash lookup. Memory is bounded by the flow-table size
+//! and the per-direction reassembly bounds.
+
+use super::ip::{self, IpSkip, ACK, FIN, RST, SYN};
+use super::link::{self, IpVersion, LinkSkip};
+use super::tcp::{Chunk, Stream, StreamLimits};
+use super::{dns, http, mqtt, rtsp, tls, AppParser, Emitter, Progress};
+use crate::model::{Direction, Flow, Observation, Transport};
+use rustc_hash::FxHashMap;
+use std::net::{IpAddr, SocketAddr};
+
+#[derive(Debug, Clone, Copy)]
+pub struct DecoderConfig {
+    /// Most flows tracked at once; beyond it the idlest are evicted.
+    pub max_flows: usize,
+    /// Seconds of capture time after which an idle flow is closed.
+    pub idle_timeout: f64,
+    pub stream: StreamLimits,
+    /// Bytes of a flow's first data kept while deciding its protocol.
+    pub sniff_bytes: usize,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        DecoderConfig {
+            max_flows: 100_000,
+            idle_timeout: 300.0,
+            stream: StreamLimits::default(),
+            sniff_bytes: 64,
+        }
+    }
+}
+
+/// Counters of one decoding run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Frames or headers that could not be parsed (truncated, malformed).
+    pub malformed: u64,
+    pub unsupported_linktype: u64,
+    pub non_ip: u64,
+    pub fragments: u64,
+    pub flows: u64,
+    pub flows_bypassed: u64,
+    pub flows_evicted: u64,
+    pub gaps: u64,
+    pub observations: u64,
+}
+
+impl DecodeStats {
+    /// What a report counts as errors: packets that could not be decoded.
+    pub fn errors(&self) -> u64 {
+        self.malformed + self.unsupported_linktype
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    a: SocketAddr,
+    b: SocketAddr,
+}
+
+impl Key {
+    fn new(x: SocketAddr, y: SocketAddr) -> Key {
+        if x <= y {
+            Key { a: x, b: y }
+        } else {
+            Key { a: y, b: x }
+        }
+    }
+}
+
+enum State {
+    /// Protocol not decided yet: the first bytes of each direction, bounded.
+    Sniffing([Vec<u8>; 2]),
+    Parsing(Box<dyn AppParser>),
+    Bypassed,
+}
+
+struct TcpFlow {
+    flow: Flow,
+    last_ts: f64,
+    streams: [Stream; 2],
+    state: State,
+    fin: [bool; 2],
+}
+
+/// Ports that name the server side of a flow picked up mid-stream.
+fn service_port(p: u16) -> bool {
+    matches!(
+        p,
+        53 | 80 | 443 | 554 | 1883 | 8883 | 8000 | 8080 | 8443 | 8554 | 5000 | 32168 | 37777 | 8000
+            ..=8010
+    )
+}
+
+fn idx(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+const HTTP_METHODS: &[&[u8]] = &[
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+];
+const RTSP_METHODS: &[&[u8]] = &[
+    b"DESCRIBE ",
+    b"SETUP ",
+    b"PLAY ",
+    b"PAUSE ",
+    b"TEARDOWN ",
+    b"ANNOUNCE ",
+    b"RECORD ",
+    b"GET_PARAMETER ",
+    b"SET_PARAMETER ",
+    b"REDIRECT ",
+    b"OPTIONS ",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Tls,
+    Http,
+    Rtsp,
+    Mqtt,
+    Dns,
+}
+
+/// Decide a flow's protocol from its first bytes (either direction), ports as a hint.
+/// `None` with `more` = wait for more bytes; `None` without = unknown (bypass).
+fn sniff(data: &[u8], client: u16, server: u16, done_waiting: bool) -> (Option<Proto>, bool) {
+    let line_end = memchr::memchr(b'\n', data);
+    let first_line = &data[..line_end.unwrap_or(data.len())];
+    if data.len() >= 3 && data[0] == 0x16 && data[1] == 3 && data[2] <= 4 {
+        return (Some(Proto::Tls), false);
+    }
+    if data.starts_with(b"RTSP/1.") {
+        return (Some(Proto::Rtsp), false);
+    }
+    if data.starts_with(b"HTTP/1.") {
+        return (Some(Proto::Http), false);
+    }
+    if RTSP_METHODS.iter().any(|m| data.starts_with(m)) {
+        if memchr::memmem::find(first_line, b" RTSP/1.").is_some() {
+            return (Some(Proto::Rtsp), false);
+        }
+        if line_end.is_none() && !done_waiting {
+            return (None, true);
+        }
+    }
+    if HTTP_METHODS.iter().any(|m| data.starts_with(m)) {
+        if line_end.is_none() && !done_waiting && data.starts_with(b"OPTIONS ") {
+            return (None, true);
+        }
+        return (Some(Proto::Http), false);
+    }
+    if data.first() == Some(&0x10)
+        && (memchr::memmem::find(&data[..data.len().min(16)], b"MQTT").is_some()
+            || memchr::memmem::find(&data[..data.len().min(16)], b"MQIsdp").is_some())
+    {
+        return (Some(Proto::Mqtt), false);
+    }
+    if server == 1883 || client == 1883 {
+        return (Some(Proto::Mqtt), false);
+    }
+    if server == 53 || client == 53 {
+        return (Some(Proto::Dns), false);
+    }
+    if data.len() < 8 && !done_waiting {
+        return (None, true);
+    }
+    (None, false)
+}
+
+fn parser_for(p: Proto) -> Box<dyn AppParser> {
+    match p {
+        Proto::Tls => Box::new(tls::TlsParser::new()),
+        Proto::Http => Box::new(http::HttpParser::new()),
+        Proto::Rtsp => Box::new(rtsp::RtspParser::new()),
+        Proto::Mqtt => Box::new(mqtt::MqttParser::new()),
+        Proto::Dns => Box::new(dns::DnsTcpParser::new()),
+    }
+}
+
+pub struct Decoder {
+    cfg: DecoderConfig,
+    tcp: FxHashMap<Key, TcpFlow>,
+    stats: DecodeStats,
+    last_sweep: f64,
+    now: f64,
+}
+
+/// Addresses and MACs of one packet.
+#[derive(Clone, Copy)]
+struct Hop {
+    src: IpAddr,
+    dst: IpAddr,
+    src_mac: Option<[u8; 6]>,
+    dst_mac: Option<[u8; 6]>,
+}
+
+impl Decoder {
+    pub fn new(cfg: DecoderConfig) -> Decoder {
+        Decoder {
+            cfg,
+            tcp: FxHashMap::default(),
+            stats: DecodeStats::default(),
+            last_sweep: 0.0,
+            now: 0.0,
+        }
+    }
+
+    pub fn stats(&self) -> &DecodeStats {
+        &self.stats
+    }
+
+    /// Decode one captured frame; observations are appended to `out`.
+    pub fn packet(&mut self, ts: f64, linktype: u32, data: &[u8], out: &mut Vec<Observation>) {
+        self.stats.packets += 1;
+        self.stats.bytes += data.len() as u64;
+        self.now = ts;
+        match link::decode(linktype, data) {
+            Ok(f) => {
+                let hop_macs = (f.src_mac, f.dst_mac);
+                self.ip(ts, f.ip, f.payload, hop_macs, 0, out);
+            }
+            Err(LinkSkip::UnsupportedLinktype(_)) => self.stats.unsupported_linktype += 1,
+            Err(LinkSkip::NotIp) => self.stats.non_ip += 1,
+            Err(LinkSkip::Truncated) => self.stats.malformed += 1,
+        }
+        if ts - self.last_sweep > 30.0 || self.tcp.len() > self.cfg.max_flows {
+            self.sweep(out);
+        }
+    }
+
+    fn ip(
+        &mut self,
+        ts: f64,
+        version: IpVersion,
+        data: &[u8],
+        macs: (Option<[u8; 6]>, Option<[u8; 6]>),
+        depth: u8,
+        out: &mut Vec<Observation>,
+    ) {
+        let pkt = match ip::decode(version, data) {
+            Ok(p) => p,
+            Err(IpSkip::LaterFragment) => {
+                self.stats.fragments += 1;
+                return;
+            }
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        let hop = Hop {
+            src: pkt.src,
+            dst: pkt.dst,
+            src_mac: macs.0,
+            dst_mac: macs.1,
+        };
+        match pkt.proto {
+            6 => match ip::tcp(pkt.payload) {
+                Ok(t) => self.tcp_segment(ts, hop, t, out),
+                Err(_) => self.stats.malformed += 1,
+            },
+            17 => match ip::udp(pkt.payload) {
+                Ok(u) => self.udp(ts, hop, u, depth, out),
+                Err(_) => self.stats.malformed += 1,
+            },
+            _ => {}
+        }
+    }
+
+    fn udp(&mut self, ts: f64, hop: Hop, u: ip::Udp<'_>, depth: u8, out: &mut Vec<Observation>) {
+        let dns_port = |p: u16| matches!(p, 53 | 5353 | 5355);
+        if dns_port(u.dport) || dns_port(u.sport) {
+            // The side on the DNS port is the server (for mDNS both are 5353: the sender asks).
+            let to_server = dns_port(u.dport) && !(dns_port(u.sport) && u.sport != 5353);
+            let (client, server, dir) = if to_server {
+                (
+                    SocketAddr::new(hop.src, u.sport),
+                    SocketAddr::new(hop.dst, u.dport),
+                    Direction::ToServer,
+                )
+            } else {
+                (
+                    SocketAddr::new(hop.dst, u.dport),
+                    SocketAddr::new(hop.src, u.sport),
+                    Direction::ToClient,
+                )
+            };
+            let (client_mac, server_mac) = if to_server {
+                (hop.src_mac, hop.dst_mac)
+            } else {
+                (hop.dst_mac, hop.src_mac)
+            };
+            let flow = Flow {
+                transport: Transport::Udp,
+                client,
+                server,
+                client_mac,
+                server_mac,
+            };
+            let before = out.len();
+            let mut em = Emitter::new(ts, Some(flow), out);
+            if !dns::parse_udp(u.payload, dir, &mut em) {
+                self.stats.malformed += 1;
+            }
+            self.stats.observations += (out.len() - before) as u64;
+            return;
+        }
+        if depth >= 2 {
+            return;
+        }
+        if u.dport == 4789 {
+            // VXLAN: 8-byte header, then an Ethernet frame.
+            if let Some(inner) = u.payload.get(8..) {
+                match link::ethernet(inner) {
+                    Ok(f) => self.ip(ts, f.ip, f.payload, (f.src_mac, f.dst_mac), depth + 1, out),
+                    Err(LinkSkip::NotIp) => self.stats.non_ip += 1,
+                    Err(_) => self.stats.malformed += 1,
+                }
+            }
+        } else if u.dport == 3544 || u.sport == 3544 {
+            // Teredo: optional authentication and origin indications, then IPv6.
+            let mut p = u.payload;
+            if p.starts_with(&[0, 1]) {
+                let id = usize::from(*p.get(2).unwrap_or(&0));
+                let au = usize::from(*p.get(3).unwrap_or(&0));
+                p = p.get(4 + id + au + 9..).unwrap_or(&[]);
+            }
+            if p.starts_with(&[0, 0]) {
+                p = p.get(8..).unwrap_or(&[]);
+            }
+            if p.first().is_some_and(|b| b >> 4 == 6) {
+                self.ip(ts, IpVersion::V6, p, (None, None), depth + 1, out);
+            }
+        }
+    }
+
+    fn tcp_segment(&mut self, ts: f64, hop: Hop, t: ip::Tcp<'_>, out: &mut Vec<Observation>) {
+        let src = SocketAddr::new(hop.src, t.sport);
+        let dst = SocketAddr::new(hop.dst, t.dport);
+        let key = Key::new(src, dst);
+        let cfg = self.cfg;
+        if !self.tcp.contains_key(&key) {
+            if t.flags & RST != 0 {
+                return;
+            }
+            // Client: the SYN sender; the SYN-ACK receiver; else by service port.
+            let src_is_client = if t.flags & SYN != 0 {
+                t.flags & ACK == 0
+            } else if service_port(t.dport) != service_port(t.sport) {
+                service_port(t.dport)
+            } else {
+                t.sport > t.dport
+            };
+            let flow = if src_is_client {
+                Flow {
+                    transport: Transport::Tcp,
+                    client: src,
+                    server: dst,
+                    client_mac: hop.src_mac,
+                    server_mac: hop.dst_mac,
+                }
+            } else {
+                Flow {
+                    transport: Transport::Tcp,
+                    client: dst,
+                    server: src,
+                    client_mac: hop.dst_mac,
+                    server_mac: hop.src_mac,
+                }
+            };
+            self.stats.flows += 1;
+            self.tcp.insert(
+                key,
+                TcpFlow {
+                    flow,
+                    last_ts: ts,
+                    streams: [Stream::default(), Stream::default()],
+                    state: State::Sniffing([Vec::new(), Vec::new()]),
+                    fin: [false, false],
+                },
+            );
+        }
+        let Some(f) = self.tcp.get_mut(&key) else {
+            return;
+        };
+        f.last_ts = ts;
+        if matches!(f.state, State::Bypassed) {
+            if t.flags & (RST | FIN) != 0 {
+                self.tcp.remove(&key);
+            }
+            return;
+        }
+        let dir = if src == f.flow.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let d = idx(dir);
+        if t.flags & SYN != 0 {
+            f.streams[d].syn(t.seq);
+        }
+        let before = out.len();
+        let flow = f.flow;
+        let (streams, state) = (&mut f.streams, &mut f.state);
+        let mut gaps = 0;
+        {
+            let mut em = Emitter::new(ts, Some(flow), out);
+            let mut deliver = |c: Chunk<'_>| {
+                deliver_chunk(state, dir, c, &flow, &cfg, &mut em, &mut gaps);
+            };
+            // SYN data starts after the SYN's own sequence number.
+            let seq = if t.flags & SYN != 0 {
+                t.seq.wrapping_add(1)
+            } else {
+                t.seq
+            };
+            streams[d].segment(seq, t.payload, &cfg.stream, &mut deliver);
+        }
+        self.stats.gaps += gaps;
+        self.stats.observations += (out.len() - before) as u64;
+        let bypassed = matches!(f.state, State::Bypassed);
+        if bypassed {
+            self.stats.flows_bypassed += 1;
+            // Free reassembly memory; keep the entry so later packets are skipped cheaply.
+            f.streams = [Stream::default(), Stream::default()];
+        }
+        if t.flags & FIN != 0 {
+            f.fin[d] = true;
+        }
+        if t.flags & RST != 0 || (f.fin[0] && f.fin[1]) {
+            if let Some(f) = self.tcp.remove(&key) {
+                self.close(f, out);
+            }
+        }
+    }
+
+    fn close(&mut self, mut f: TcpFlow, out: &mut Vec<Observation>) {
+        let before = out.len();
+        let flow = f.flow;
+        let cfg = self.cfg;
+        let mut gaps = 0;
+        {
+            let mut em = Emitter::new(f.last_ts, Some(flow), out);
+            for (i, dir) in [Direction::ToServer, Direction::ToClient]
+                .into_iter()
+                .enumerate()
+            {
+                let state = &mut f.state;
+                let mut deliver =
+                    |c: Chunk<'_>| deliver_chunk(state, dir, c, &flow, &cfg, &mut em, &mut gaps);
+                f.streams[i].flush(&mut deliver);
+            }
+            // A flow that ended while still being sniffed gets one last decision.
+            if let State::Sniffing(bufs) = &mut f.state {
+                let first = if bufs[0].is_empty() { 1 } else { 0 };
+                let data = std::mem::take(&mut bufs[first]);
+                if let (Some(p), _) = sniff(&data, flow.client.port(), flow.server.port(), true) {
+                    let mut parser = parser_for(p);
+                    let dir = if first == 0 {
+                        Direction::ToServer
+                    } else {
+                        Direction::ToClient
+                    };
+                    parser.feed(dir, &data, &mut em);
+                    let other = std::mem::take(&mut bufs[1 - first]);
+                    if !other.is_empty() {
+                        parser.feed(dir.reverse(), &other, &mut em);
+                    }
+                    f.state = State::Parsing(parser);
+                }
+            }
+            if let State::Parsing(p) = &mut f.state {
+                p.close(&mut em);
+            }
+        }
+        self.stats.gaps += gaps;
+        self.stats.observations += (out.len() - before) as u64;
+    }
+
+    /// Close idle flows, and the idlest ones if the table is over its bound.
+    fn sweep(&mut self, out: &mut Vec<Observation>) {
+        self.last_sweep = self.now;
+        let deadline = self.now - self.cfg.idle_timeout;
+        let mut idle: Vec<Key> = self
+            .tcp
+            .iter()
+            .filter(|(_, f)| f.last_ts < deadline)
+            .map(|(k, _)| *k)
+            .collect();
+        if self.tcp.len() - idle.len() > self.cfg.max_flows {
+            let mut by_age: Vec<(f64, Key)> =
+                self.tcp.iter().map(|(k, f)| (f.last_ts, *k)).collect();
+            by_age.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let excess = self.tcp.len() - self.cfg.max_flows * 9 / 10;
+            idle = by_age.into_iter().take(excess).map(|(_, k)| k).collect();
+            self.stats.flows_evicted += idle.len() as u64;
+        }
+        for k in idle {
+            if let Some(f) = self.tcp.remove(&k) {
+                self.close(f, out);
+            }
+        }
+    }
+
+    /// End of input: close every flow, flushing what parsers hold.
+    pub fn finish(&mut self, out: &mut Vec<Observation>) {
+        let keys: Vec<Key> = self.tcp.keys().copied().collect();
+        for k in keys {
+            if let Some(f) = self.tcp.remove(&k) {
+                self.close(f, out);
+            }
+        }
+    }
+}
+
+/// Hand one reassembled chunk to the flow's parser, deciding the protocol first if needed.
+fn deliver_chunk(
+    state: &mut State,
+    dir: Direction,
+    chunk: Chunk<'_>,
+    flow: &Flow,
+    cfg: &DecoderConfig,
+    em: &mut Emitter<'_>,
+    gaps: &mut u64,
+) {
+    match chunk {
+        Chunk::Gap(n) => {
+            *gaps += 1;
+            match state {
+                State::Parsing(p) => {
+                    if p.gap(dir, n, em) == Progress::Done {
+                        *state = State::Bypassed;
+                    }
+                }
+                // A gap before the protocol is known: give up on the flow.
+                State::Sniffing(_) => *state = State::Bypassed,
+                State::Bypassed => {}
+            }
+        }
+        Chunk::Data(data) => match state {
+            State::Bypassed => {}
+            State::Parsing(p) => {
+                if p.feed(dir, data, em) == Progress::Done {
+                    *state = State::Bypassed;
+                }
+            }
+            State::Sniffing(bufs) => {
+                let i = idx(dir);
+                let take = data
+                    .len()
+                    .min(cfg.sniff_bytes.saturating_sub(bufs[i].len()));
+                bufs[i].extend_from_slice(&data[..take]);
+                let full = bufs[i].len() >= cfg.sniff_bytes;
+                let (decided, more) = sniff(&bufs[i], flow.client.port(), flow.server.port(), full);
+                match decided {
+                    Some(p) => {
+                        let mut parser = parser_for(p);
+                        // Replay what the other direction already sent, then this one in full.
+                        let other = std::mem::take(&mut bufs[1 - i]);
+                        let mine_before = bufs[i].len() - take;
+                        let prefix = std::mem::take(&mut bufs[i]);
+                        let mut progress = Progress::Continue;
+                        if !other.is_empty() {
+                            progress = parser.feed(dir.reverse(), &other, em);
+                        }
+                        if progress == Progress::Continue && mine_before > 0 {
+                            progress = parser.feed(dir, &prefix[..mine_before], em);
+                        }
+                        if progress == Progress::Continue {
+                            progress = parser.feed(dir, data, em);
+                        }
+                        *state = if progress == Progress::Done {
+                            State::Bypassed
+                        } else {
+                            State::Parsing(parser)
+                        };
+                    }
+                    None if more => {}
+                    None => *state = State::Bypassed,
+                }
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{self, Host, PcapWriter, TcpSession};
+    use std::net::Ipv4Addr;
+
+    fn decode_pcap(bytes: &[u8]) -> (Vec<Observation>, DecodeStats) {
+        let mut r = crate::taps::pcap::PcapReader::from_reader(
+            Box::new(std::io::Cursor::new(bytes.to_vec())),
+            "t",
+        )
+        .unwrap();
+        let mut d = Decoder::new(DecoderConfig::default());
+        let mut out = Vec::new();
+        while let Some(Ok(p)) = r.next_packet() {
+            d.packet(p.ts, p.linktype, p.data, &mut out);
+        }
+        d.finish(&mut out);
+        (out, d.stats().clone())
+    }
+
+    fn host(x: u8) -> Host {
+        Host::new(Ipv4Addr::new(10, 0, 0, x))
+    }
+
+    #[test]
+    fn tls_over_tcp_with_handshake_and_bypass() {
+        let mut w = PcapWriter::new(Vec::new(), 1).unwrap();
+        let mut s = TcpSession::new(host(1), 50000, host(2), 443, 1000.0);
+        s.open(&mut w).unwrap();
+        s.client_send(&mut w, &sim::tls_client_hello("face.example"))
+            .unwrap();
+        s.server_send(&mut w, &[0x16, 3, 3, 0, 1, 2]).unwrap();
+        for _ in 0..50 {
+            s.client_send(&mut w, &[0x17, 3, 3, 0, 4, 1, 2, 3, 4])
+                .unwrap();
+        }
+        s.close(&mut w).unwrap();
+        let (o, st) = decode_pcap(&w.into_inner());
+        let sni = o
+            .iter()
+            .find(|x| x.proto == "tls" && x.field == "sni")
+            .unwrap();
+        assert_eq!(sni.value, "face.example");
+        let f = sni.flow.unwrap();
+        assert_eq!(f.client, "10.0.0.1:50000".parse().unwrap());
+        assert_eq!(f.server, "10.0.0.2:443".parse().unwrap());
+        assert_eq!(f.client_mac, Some(host(1).mac));
+        assert_eq!(sni.dir, Direction::ToServer);
+        assert_eq!(st.flows_bypassed, 1);
+        assert_eq!(st.errors(), 0);
+    }
+
+    #[test]
+    fn midstream_flow_picks_the_server_by_port() {
+        let mut w = PcapWriter::new(Vec::new(), 1).unwrap();
+        let c = host(3);
+        let s = host(4);
+        // No handshake: data from the server side first.
+        w.packet(
+            1.0,
+            &sim::tcp_frame(
+                &s,
+                80,
+                &c,
+                41000,
+                500,
+                900,
+                ACK,
+                1,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            ),
+        )
+        .unwrap();
+        w.packet(
+            1.1,
+            &sim::tcp_frame(
+                &c,
+                41000,
+                &s,
+                80,
+                900,
+                540,
+                ACK,
+                2,
+                b"GET /x HTTP/1.1\r\nHost: cam\r\n\r\n",
+            ),
+        )
+        .unwrap();
+        let (o, _) = decode_pcap(&w.into_inner());
+        let host_obs = o.iter().find(|x| x.field == "host").expect("http host");
+        assert_eq!(host_obs.flow.unwrap().server.port(), 80);
+        assert!(o.iter().any(|x| x.field == "status" && x.value == "200"));
+    }
+
+    #[test]
+    fn udp_video_is_cheap_and_dns_is_read() {
+        let mut w = PcapWriter::new(Vec::new(), 1).unwrap();
+        for i in 0..100u16 {
+            w.packet(
+                f64::from(i),
+                &sim::udp_frame(&host(5), 5000, &host(6), 6000, i, &[0u8; 1200]),
+            )
+            .unwrap();
+        }
+        w.packet(
+            200.0,
+            &sim::udp_frame(
+                &host(5),
+                5353,
+                &host(7),
+                53,
+                1,
+                &sim::dns_query(1, "api.kairos.com"),
+            ),
+        )
+        .unwrap();
+        let (o, st) = decode_pcap(&w.into_inner());
+        assert_eq!(st.flows, 0);
+        let q = o.iter().find(|x| x.field == "query").unwrap();
+        assert_eq!(q.value, "api.kairos.com");
+        assert_eq!(q.dir, Direction::ToServer);
+        assert_eq!(q.flow.unwrap().client.ip().to_string(), "10.0.0.5");
+    }
+
+    #[test]
+    fn flow_table_is_bounded() {
+        let mut d = Decoder::new(DecoderConfig {
+            max_flows: 100,
+            ..DecoderConfig::default()
+        });
+        let mut out = Vec::new();
+        for i in 0..5000u32 {
+            let f = sim::tcp_frame(
+                &host(1),
+                1024 + (i % 60000) as u16,
+                &host(2),
+                8080,
+                i,
+                0,
+                SYN,
+                1,
+                &[],
+            );
+            d.packet(f64::from(i) * 0.001, 1, &f, &mut out);
+        }
+        assert!(d.tcp.len() <= 101, "{}", d.tcp.len());
+        assert!(d.stats().flows_evicted > 0);
+    }
+
+    #[test]
+    fn garbage_frames_are_counted_not_fatal() {
+        let mut d = Decoder::new(DecoderConfig::default());
+        let mut out = Vec::new();
+        let mut x: u32 = 7;
+        for n in 0..3000usize {
+            let mut f = vec![0u8; n % 200];
+            for b in &mut f {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                *b = (x >> 16) as u8;
+            }
+            if f.len() > 14 {
+                f[12] = 0x08;
+                f[13] = 0x00;
+                f[14] = 0x45;
+            }
+            d.packet(
+                n as f64,
+                [0, 1, 101, 113, 276, 104, 999][n % 7],
+                &f,
+                &mut out,
+            );
+        }
+        d.finish(&mut out);
+        assert!(d.stats().errors() > 0);
+    }
+}

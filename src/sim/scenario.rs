@@ -449,7 +449,8 @@ impl DemoSite {
             b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nSession: 12345678\r\n\r\n",
         )?;
         let xml = r#"<?xml version="1.0" encoding="UTF-8"?><tt:MetadataStream xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:fc="http://www.onvif.org/ver20/analytics/humanface"><tt:VideoAnalytics><tt:Frame UtcTime="2026-11-02T09:00:06.321Z" Source="FaceAnalytics"><tt:Object ObjectId="15"><tt:Appearance><tt:Class><tt:Type Likelihood="0.8">HumanFace</tt:Type></tt:Class><tt:HumanFace><fc:Gender>Male</fc:Gender><fc:Age><tt:Min>20</tt:Min><tt:Max>30</tt:Max></fc:Age></tt:HumanFace></tt:Appearance></tt:Object></tt:Frame></tt:VideoAnalytics></tt:MetadataStream>"#;
-        let rtp = rtp_packet(107, 1, 90_000, 0x4242_4242, xml.as_bytes());
+        let mut rtp = rtp_packet(107, 1, 90_000, 0x4242_4242, xml.as_bytes());
+        rtp[1] |= 0x80; // marker: the XML document ends in this packet
         let mut frame = vec![b'$', 2];
         frame.extend_from_slice(&(rtp.len() as u16).to_be_bytes());
         frame.extend_from_slice(&rtp);
