@@ -157,6 +157,25 @@ impl AppParser for DnsTcpParser {
             buf.drain(..2 + len);
         }
     }
+
+    fn gap(&mut self, _dir: Direction, _len: u64, _em: &mut Emitter<'_>) -> Progress {
+        Progress::Done
+    }
+
+    /// A message cut short by the end of the flow: report what of it is complete.
+    fn close(&mut self, em: &mut Emitter<'_>) {
+        for (i, dir) in [Direction::ToServer, Direction::ToClient]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(msg) = self.buf[i].get(2..) {
+                if msg.len() >= 12 {
+                    parse_message(msg, dir, em);
+                }
+            }
+            self.buf[i].clear();
+        }
+    }
 }
 
 #[cfg(test)]

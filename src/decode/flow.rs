@@ -178,7 +178,7 @@ fn sniff(data: &[u8], client: u16, server: u16, done_waiting: bool) -> (Option<P
     if server == 1883 || client == 1883 {
         return (Some(Proto::Mqtt), false);
     }
-    if server == 53 || client == 53 {
+    if matches!(server, 53 | 5353) || matches!(client, 53 | 5353) {
         return (Some(Proto::Dns), false);
     }
     if data.len() < 8 && !done_waiting {

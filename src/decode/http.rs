@@ -263,6 +263,16 @@ impl AppParser for HttpParser {
     }
 
     fn close(&mut self, em: &mut Emitter<'_>) {
+        // A request cut off inside its head (the flow was reset): its request line still says
+        // what was asked, as other IDSs log it.
+        if matches!(self.req.state, State::Head) && !self.req.buf.is_empty() {
+            let line_end = memchr::memchr(b'\n', &self.req.buf).unwrap_or(self.req.buf.len());
+            let line = &self.req.buf[..line_end];
+            if line.len() < 8192 && line.iter().filter(|b| **b == b' ').count() >= 1 {
+                let raw = line.to_vec();
+                let _ = on_request(&raw, &mut self.pending, self.req.dir, em);
+            }
+        }
         for side in [&mut self.req, &mut self.resp] {
             if let State::Body { sink, .. } = &mut side.state {
                 finish_sink(sink, side.dir, em);

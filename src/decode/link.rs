@@ -131,12 +131,30 @@ pub fn ethernet(data: &[u8]) -> Result<Frame<'_>, LinkSkip> {
         at += 4;
         t = be16(data, at).ok_or(LinkSkip::Truncated)?;
     }
-    let ip = by_ethertype(t).ok_or(LinkSkip::NotIp)?;
+    let mut payload = data.get(at + 2..).ok_or(LinkSkip::Truncated)?;
+    let ip = if t == 0x8864 {
+        // PPPoE session: 6-byte PPPoE header, then the PPP protocol (0x0021 IPv4, 0x0057 IPv6).
+        // PPP protocol-field compression sends odd one-byte protocols (0x21 = IPv4).
+        let first = *payload.get(6).ok_or(LinkSkip::Truncated)?;
+        let (ppp, skip) = if first & 1 == 1 {
+            (u16::from(first), 7)
+        } else {
+            (be16(payload, 6).ok_or(LinkSkip::Truncated)?, 8)
+        };
+        payload = payload.get(skip..).ok_or(LinkSkip::Truncated)?;
+        match ppp {
+            0x0021 => IpVersion::V4,
+            0x0057 => IpVersion::V6,
+            _ => return Err(LinkSkip::NotIp),
+        }
+    } else {
+        by_ethertype(t).ok_or(LinkSkip::NotIp)?
+    };
     Ok(Frame {
         src_mac: Some(src_mac),
         dst_mac: Some(dst_mac),
         ip,
-        payload: data.get(at + 2..).ok_or(LinkSkip::Truncated)?,
+        payload,
     })
 }
 

@@ -34,6 +34,7 @@ pub struct Stream {
     next: Option<u32>,
     held: Vec<(u32, Vec<u8>)>,
     held_bytes: usize,
+    delivered: bool,
     pub gaps: u64,
 }
 
@@ -44,9 +45,12 @@ fn diff(a: u32, b: u32) -> i64 {
 
 impl Stream {
     /// The SYN of this direction: data starts at `isn + 1`.
+    /// A SYN again before any data (a retried or port-reused connection) restarts the stream.
     pub fn syn(&mut self, isn: u32) {
-        if self.next.is_none() {
+        if self.next.is_none() || !self.delivered {
             self.next = Some(isn.wrapping_add(1));
+            self.held.clear();
+            self.held_bytes = 0;
         }
     }
 
@@ -74,6 +78,7 @@ impl Stream {
             }
             let fresh = &data[skip as usize..];
             self.next = Some(next.wrapping_add(fresh.len() as u32));
+            self.delivered = true;
             out(Chunk::Data(fresh));
             self.drain(out);
             return;
@@ -117,6 +122,7 @@ impl Stream {
             if skip < data.len() {
                 let fresh = &data[skip..];
                 self.next = Some(next.wrapping_add(fresh.len() as u32));
+                self.delivered = true;
                 out(Chunk::Data(fresh));
             }
         }
