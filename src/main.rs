@@ -46,10 +46,7 @@ enum Command {
         /// Directory of signature files; default: the shipped models/signatures.
         #[arg(long)]
         signatures: Option<PathBuf>,
-        /// Classify models by structure only, without running them in ONNX Runtime.
-        #[arg(long)]
-        no_probe: bool,
-        /// Ignore the catalog of known models (structure and probe only).
+        /// Ignore the catalog of known models: classify by structure alone.
         #[arg(long)]
         no_catalog: bool,
     },
@@ -84,7 +81,6 @@ fn run(command: Command) -> anyhow::Result<u8> {
             format,
             policy,
             signatures,
-            no_probe,
             no_catalog,
         } => {
             let policy = match policy {
@@ -93,9 +89,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
             };
             let dir = signatures.unwrap_or_else(SignatureSet::default_dir);
             let signatures = SignatureSet::load_dir(&dir)?;
-            let fingerprint = FingerprintOptions::default()
-                .with_probe(!no_probe)
-                .with_catalog(!no_catalog);
+            let fingerprint = FingerprintOptions::default().with_catalog(!no_catalog);
             let opts = ScanOptions {
                 policy,
                 signatures,

@@ -4,13 +4,16 @@
 //! walker, model parsers and fingerprints. One bad input never ends the scan.
 
 use crate::decode::flow::{DecodeStats, Decoder, DecoderConfig};
-use crate::detect::fingerprint::FingerprintOptions;
+use crate::decode::models::sniff::sniff_and_parse;
+use crate::detect::fingerprint::{classify_named, FingerprintOptions};
 use crate::detect::signatures::SignatureSet;
 use crate::judge::policy::Policy;
 use crate::judge::{Judge, JudgeConfig};
-use crate::model::{Artifact, DeviceId, Observation};
+use crate::model::{Artifact, DeviceId, Observation, Strength, Technique};
 use crate::sinks::report::{InputSummary, ScanReport};
+use crate::taps::files::{self, FoundFile, Limits};
 use crate::taps::pcap::PcapReader;
+use sha2::{Digest, Sha256};
 use std::io::{IsTerminal, Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -253,20 +256,111 @@ fn mac_of(o: &Observation, ip: IpAddr) -> Option<[u8; 6]> {
 
 fn scan_files(
     path: &Path,
-    _kind: InputKind,
-    _opts: &ScanOptions,
-    _judge: &mut Judge,
-    _artifacts: &mut Vec<Artifact>,
-    _progress: &mut Progress,
+    kind: InputKind,
+    opts: &ScanOptions,
+    judge: &mut Judge,
+    artifacts: &mut Vec<Artifact>,
+    progress: &mut Progress,
 ) -> InputSummary {
     let shown = path.display().to_string();
-    unusable(
-        &shown,
-        ScanError::Unusable {
-            path: shown.clone(),
-            message: "not a pcap or pcapng capture".into(),
+    let device = DeviceId(shown.clone());
+    let before = artifacts.len();
+    let mut found = 0u64;
+    let mut model_errors = 0u64;
+    let mut visit = |f: FoundFile<'_>| {
+        found += 1;
+        progress.tick(|| format!("{shown}: {found} files examined"));
+        let name = f
+            .path
+            .rsplit(['/', '!'])
+            .next()
+            .unwrap_or(&f.path)
+            .to_string();
+        let Some(parsed) = sniff_and_parse(&name, f.bytes, f.sibling) else {
+            return;
+        };
+        let sha = hex::encode(Sha256::digest(f.bytes));
+        match parsed {
+            Ok(info) => {
+                let c = classify_named(&info, &sha, &name, &opts.fingerprint);
+                let artifact = Artifact {
+                    path: f.path.clone(),
+                    format: info
+                        .format
+                        .map(|x| x.as_str().to_string())
+                        .unwrap_or_else(|| "unknown".into()),
+                    sha256: sha.clone(),
+                    size: f.bytes.len() as u64,
+                    technique: c.technique,
+                    confidence: c.confidence,
+                    family: c.family.clone(),
+                    reasons: c.reasons.clone(),
+                };
+                if c.technique != Technique::None && c.confidence >= 0.3 {
+                    let strength = if c.confidence >= 0.8 {
+                        Strength::Strong
+                    } else {
+                        Strength::Weak
+                    };
+                    let sig = format!(
+                        "model.{}.{}",
+                        c.family.as_deref().unwrap_or(artifact.format.as_str()),
+                        &sha[..12.min(sha.len())]
+                    );
+                    judge.add(
+                        device.clone(),
+                        &sig,
+                        "model",
+                        c.technique,
+                        strength,
+                        c.confidence,
+                        format!("file:{}", artifact.path),
+                        &format!(
+                            "sha256 {} ({} bytes)",
+                            &sha[..16.min(sha.len())],
+                            artifact.size
+                        ),
+                        0.0,
+                    );
+                }
+                artifacts.push(artifact);
+            }
+            Err(e) => {
+                model_errors += 1;
+                tracing::warn!("{}: {e}", f.path);
+            }
+        }
+    };
+    match files::walk(path, &Limits::default(), &mut visit) {
+        Ok(stats) if stats.kind == "file" && artifacts.len() == before && model_errors == 0 => {
+            unusable(
+                &shown,
+                ScanError::Unusable {
+                    path: shown.clone(),
+                    message: "not a capture, model, archive or firmware image".into(),
+                },
+            )
+        }
+        Ok(stats) => InputSummary {
+            path: shown,
+            kind: match (kind, stats.kind) {
+                (InputKind::Directory, _) => "directory".into(),
+                (_, "file") => "model".into(),
+                (_, k) => k.to_string(),
+            },
+            packets: 0,
+            errors: stats.errors + model_errors,
+            files: Some(stats.files),
+            error: None,
         },
-    )
+        Err(e) => unusable(
+            &shown,
+            ScanError::Unusable {
+                path: shown.clone(),
+                message: e.to_string(),
+            },
+        ),
+    }
 }
 
 /// Print every observation the decoders extract from `path` as JSON lines (`banwatch inspect`).

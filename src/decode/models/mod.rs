@@ -8,6 +8,20 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod cascade;
+pub mod dlib;
+pub mod error;
+pub mod onnx;
+pub mod pickle;
+pub mod protobuf;
+pub mod pytorch;
+pub mod sniff;
+pub mod tfjs;
+pub mod tflite;
+
+pub use error::ModelError;
+pub use sniff::sniff_and_parse;
+
 /// The formats banwatch recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,28 +1,112 @@
-//! Model fingerprints: being written.
+//! Model fingerprints: what technique a model file implements, how sure, and why.
+//!
+//! Two independent paths: the **catalog** (`models/catalog.toml`: known public models by sha256
+//! and by a weights-independent structural hash) and **structure** ([`structure`]: the shapes of
+//! inputs and outputs, detection heads, embedding outputs, silhouette sequences...). The
+//! structural path must stand on its own — tests run every fixture with the catalog turned off.
+//! Names and metadata are weak evidence: they can break a tie between allowed techniques, never
+//! turn a model into a recognition model.
+//!
+//! Not done yet: the behavioural probe with ONNX Runtime (running the model on generated
+//! inputs and reading its outputs) — see the README.
+
+pub mod catalog;
+pub mod structure;
+
+use crate::decode::models::ModelInfo;
+use crate::model::Technique;
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
 
 /// Options of the model classifier.
 #[derive(Debug, Clone)]
 pub struct FingerprintOptions {
-    pub probe: bool,
+    /// Consult the catalog of known models.
     pub catalog: bool,
 }
 
 impl Default for FingerprintOptions {
     fn default() -> Self {
-        FingerprintOptions {
-            probe: true,
-            catalog: true,
-        }
+        FingerprintOptions { catalog: true }
     }
 }
 
 impl FingerprintOptions {
-    pub fn with_probe(mut self, on: bool) -> Self {
-        self.probe = on;
-        self
-    }
     pub fn with_catalog(mut self, on: bool) -> Self {
         self.catalog = on;
         self
     }
+}
+
+/// The verdict on one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    pub technique: Technique,
+    pub confidence: f64,
+    pub family: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+/// A hash of the model's structure without its weights: format, input and output shapes, the
+/// operator histogram and weight shapes. Retrained or fine-tuned copies of a known network share
+/// it; a re-export to another format does not.
+pub fn structural_hash(info: &ModelInfo) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "{:?}|", info.format);
+    for t in info.inputs.iter().chain(&info.outputs) {
+        let _ = write!(s, "{:?};", t.shape);
+    }
+    s.push('|');
+    for (k, v) in &info.ops {
+        let _ = write!(s, "{k}={v};");
+    }
+    s.push('|');
+    for w in &info.weights {
+        let _ = write!(s, "{:?};", w.shape);
+    }
+    hex::encode(Sha256::digest(s.as_bytes()))[..16].to_string()
+}
+
+/// Classify a parsed model. `sha256` is the file's hash; `name` its file name (weak evidence).
+pub fn classify_named(
+    info: &ModelInfo,
+    sha256: &str,
+    name: &str,
+    opts: &FingerprintOptions,
+) -> Classification {
+    let mut c = structure::classify(info, name);
+    if opts.catalog {
+        if let Some(known) = catalog::Catalog::shipped().lookup(sha256, &structural_hash(info)) {
+            let agrees = known.technique == c.technique;
+            let mut reasons = vec![format!(
+                "known model: {} ({}, {})",
+                known.family,
+                known.source,
+                if known.by_hash {
+                    "sha256"
+                } else {
+                    "structural hash"
+                }
+            )];
+            if !agrees {
+                reasons.push(format!(
+                    "structure alone suggested {} ({:.2})",
+                    c.technique, c.confidence
+                ));
+            }
+            reasons.append(&mut c.reasons);
+            c = Classification {
+                technique: known.technique,
+                confidence: if known.by_hash { 0.98 } else { 0.9 },
+                family: Some(known.family.to_string()),
+                reasons,
+            };
+        }
+    }
+    c
+}
+
+/// Classify with no file name.
+pub fn classify(info: &ModelInfo, sha256: &str, opts: &FingerprintOptions) -> Classification {
+    classify_named(info, sha256, "", opts)
 }

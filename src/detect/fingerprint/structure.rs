@@ -1,0 +1,404 @@
+//! Structural rules: what a model does, read from the shapes it takes and gives.
+//!
+//! Each rule names the published architecture shapes it stands on. Order matters: the most
+//! specific shapes (silhouette sequences, detection heads, landmark vectors) are tried before the
+//! generic "one flat vector out" of an embedding, so landmark nets and detectors — the hard
+//! negatives of face recognition — are claimed first.
+
+use super::Classification;
+use crate::decode::models::{ModelFormat, ModelInfo};
+use crate::model::Technique;
+
+/// Square face-crop sizes of published recognition nets (FaceNet 160, ArcFace/MobileFaceNet 112,
+/// OpenFace 96, dlib 150, SphereFace 112x96 is near-square).
+const FACE_CROPS: &[i64] = &[96, 112, 128, 150, 160];
+
+fn known(shape: &[Option<i64>]) -> Vec<i64> {
+    shape.iter().map(|d| d.unwrap_or(-1)).collect()
+}
+
+/// Product of the non-batch dimensions (None if any is dynamic).
+fn flat(shape: &[i64]) -> Option<i64> {
+    let rest = shape.get(1..)?;
+    if rest.iter().any(|d| *d < 0) {
+        return None;
+    }
+    Some(rest.iter().product::<i64>().max(1))
+}
+
+/// An image input as (height, width, channels), NCHW or NHWC.
+fn image_input(info: &ModelInfo) -> Option<(i64, i64, i64)> {
+    info.inputs.iter().find_map(|t| {
+        let s = known(&t.shape);
+        if s.len() != 4 {
+            return None;
+        }
+        if matches!(s[1], 1 | 3) && s[2] > 4 && s[3] > 4 {
+            Some((s[2], s[3], s[1]))
+        } else if matches!(s[3], 1 | 3) && s[1] > 4 && s[2] > 4 {
+            Some((s[1], s[2], s[3]))
+        } else {
+            None
+        }
+    })
+}
+
+/// A silhouette-sequence input: (frames, height, width, channels).
+fn sequence_input(info: &ModelInfo) -> Option<(i64, i64, i64, i64)> {
+    info.inputs.iter().find_map(|t| {
+        let s = known(&t.shape);
+        match s.len() {
+            5 => Some((s[2], s[3], s[4], s[1])), // N, C, T, H, W
+            4 if !matches!(s[1], 1 | 3) && !matches!(s[3], 1 | 3) => Some((s[1], s[2], s[3], 1)),
+            _ => None,
+        }
+    })
+}
+
+/// Output sizes of the model's heads: declared outputs, or for weight-only formats the output
+/// width of the last layers.
+fn heads(info: &ModelInfo) -> Vec<i64> {
+    if !info.outputs.is_empty() {
+        return info
+            .outputs
+            .iter()
+            .filter_map(|t| flat(&known(&t.shape)))
+            .collect();
+    }
+    // Last layers: weights with rank ≥ 2, read as out-features (PyTorch: dim 0; TF: last dim).
+    let pytorch = matches!(
+        info.format,
+        Some(ModelFormat::Pytorch | ModelFormat::Torchscript)
+    );
+    let mut out = Vec::new();
+    for w in info
+        .weights
+        .iter()
+        .rev()
+        .filter(|w| w.shape.len() >= 2)
+        .take(3)
+    {
+        let d = if pytorch {
+            w.shape[0]
+        } else {
+            *w.shape.last().unwrap_or(&0)
+        };
+        out.push(d);
+    }
+    out
+}
+
+/// Detection heads: several outputs sharing an anchor axis (≥ 100 anchors); returns the
+/// per-anchor widths.
+fn anchor_heads(info: &ModelInfo) -> Option<Vec<i64>> {
+    let shapes: Vec<Vec<i64>> = info.outputs.iter().map(|t| known(&t.shape)).collect();
+    if shapes.len() < 2 {
+        return None;
+    }
+    let mut widths = Vec::new();
+    for s in &shapes {
+        if s.len() == 3
+            && s[1] >= 100
+            && shapes
+                .iter()
+                .filter(|o| o.len() == 3 && o[1] == s[1])
+                .count()
+                >= 2
+        {
+            widths.push(s[2]);
+        }
+    }
+    (!widths.is_empty()).then_some(widths)
+}
+
+/// Name tokens from the file name, metadata and weight names: weak evidence only.
+fn tokens(info: &ModelInfo, name: &str) -> String {
+    let mut t = name.to_ascii_lowercase();
+    for v in info.metadata.values() {
+        t.push(' ');
+        t.push_str(&v.to_ascii_lowercase());
+    }
+    for w in info.weights.iter().take(64) {
+        t.push(' ');
+        t.push_str(&w.name.to_ascii_lowercase());
+    }
+    t
+}
+
+fn verdict(technique: Technique, confidence: f64, reasons: Vec<String>) -> Classification {
+    Classification {
+        technique,
+        confidence,
+        family: None,
+        reasons,
+    }
+}
+
+/// Pick the detector's object class: face if the structure shows face keypoints or the name
+/// says face, person if it says person or pose; detection either way, never recognition.
+fn detector(
+    face_cue: bool,
+    person_cue: bool,
+    toks: &str,
+    mut reasons: Vec<String>,
+) -> Classification {
+    if face_cue {
+        return verdict(Technique::FaceDetection, 0.85, reasons);
+    }
+    if person_cue {
+        return verdict(Technique::PersonDetection, 0.8, reasons);
+    }
+    if toks.contains("face") || toks.contains("mtcnn") {
+        reasons.push("name says face (weak)".into());
+        return verdict(Technique::FaceDetection, 0.6, reasons);
+    }
+    if toks.contains("person") || toks.contains("pedestrian") || toks.contains("body") {
+        reasons.push("name says person (weak)".into());
+        return verdict(Technique::PersonDetection, 0.6, reasons);
+    }
+    reasons.push("object class not determined; a detector, not a recognition model".into());
+    verdict(Technique::FaceDetection, 0.4, reasons)
+}
+
+pub fn classify(info: &ModelInfo, name: &str) -> Classification {
+    let toks = tokens(info, name);
+    let heads = heads(info);
+    let img = image_input(info);
+
+    // Gait: silhouette sequences (GaitSet/GaitGL/GaitBase: N x T x 64 x 44, or 64 x 64).
+    if let Some((t, h, w, c)) = sequence_input(info) {
+        let silhouette = matches!((h, w), (64, 44) | (64, 64) | (128, 88) | (44, 64));
+        if silhouette && c == 1 && (4..=300).contains(&t) {
+            let mut reasons = vec![format!(
+                "input: sequences of {t} silhouettes of {h}x{w}, one channel"
+            )];
+            let emb = heads.iter().any(|d| *d >= 64);
+            if emb {
+                reasons.push(format!(
+                    "output: {} values per sequence (an identity embedding)",
+                    heads.iter().max().unwrap_or(&0)
+                ));
+            }
+            return verdict(
+                Technique::GaitRecognition,
+                if emb { 0.85 } else { 0.6 },
+                reasons,
+            );
+        }
+        if c == 3 && t > 1 {
+            return verdict(
+                Technique::None,
+                0.6,
+                vec![format!("input: RGB clips of {t} frames of {h}x{w}: a video/action model, not silhouettes")],
+            );
+        }
+    }
+
+    // OpenCV cascades: the window's aspect says the object.
+    if let Some(win) = info.facts.get("cascade.window") {
+        let (w, h) = win
+            .split_once('x')
+            .and_then(|(w, h)| Some((w.parse::<f64>().ok()?, h.parse::<f64>().ok()?)))
+            .unwrap_or((0.0, 0.0));
+        let mut reasons = vec![format!(
+            "{} cascade, {} stages, {win} window",
+            info.facts
+                .get("cascade.feature_type")
+                .map_or("", |s| s.as_str()),
+            info.facts.get("cascade.stages").map_or("?", |s| s.as_str())
+        )];
+        if h > 0.0 && (w / h - 1.0).abs() <= 0.25 && w <= 48.0 {
+            reasons.push("square window: the shape of face (and eye) cascades".into());
+            return verdict(Technique::FaceDetection, 0.75, reasons);
+        }
+        if w > 0.0 && h / w >= 1.5 {
+            reasons.push("tall window: the shape of pedestrian / full-body cascades".into());
+            return verdict(Technique::PersonDetection, 0.7, reasons);
+        }
+        reasons.push("wide window: plates, text or other objects".into());
+        return verdict(Technique::None, 0.6, reasons);
+    }
+
+    // dlib: the loss layer says what the network does.
+    if let Some(loss) = info.facts.get("dlib.loss") {
+        let reasons = vec![format!("dlib network with {loss} loss")];
+        return match loss.as_str() {
+            "loss_metric" => verdict(Technique::FaceRecognition, 0.85, {
+                let mut r = reasons;
+                r.push("metric-learning loss: the network outputs identity embeddings".into());
+                r
+            }),
+            "loss_mmod" => detector(false, false, &toks, {
+                let mut r = reasons;
+                r.push("max-margin object detection: a detector".into());
+                r
+            }),
+            _ => verdict(Technique::None, 0.4, reasons),
+        };
+    }
+
+    // Detection heads sharing an anchor axis (BlazeFace 896 x 16 + 896 x 1, YuNet, SSD...).
+    if let Some(widths) = anchor_heads(info) {
+        let mut reasons = vec![format!(
+            "detection heads over a shared anchor axis, per-anchor widths {widths:?}"
+        )];
+        let face = widths.iter().any(|w| matches!(w, 16 | 14 | 10 | 15));
+        let person = widths.contains(&12);
+        if face {
+            reasons.push("per-anchor face keypoints (5 or 6 points)".into());
+        } else if person {
+            reasons.push("per-anchor box + 4 body keypoints".into());
+        }
+        return detector(face, person, &toks, reasons);
+    }
+
+    // Landmarks and poses: flat coordinate vectors.
+    let lm = |d: i64| matches!(d, 136 | 1404 | 196 | 212 | 1434);
+    if let Some(d) = heads.iter().copied().find(|d| lm(*d)) {
+        return verdict(
+            Technique::FaceLandmarks,
+            0.8,
+            vec![format!(
+                "output: {d} values, a face-landmark vector (68x2, 98x2, 106x2 or 468x3 points)"
+            )],
+        );
+    }
+    if let Some(d) = heads
+        .iter()
+        .copied()
+        .find(|d| matches!(d, 195 | 165 | 117 | 99 | 51 | 34))
+    {
+        return verdict(
+            Technique::BodyPose,
+            0.75,
+            vec![format!(
+                "output: {d} values, body keypoints (33/39 points x 3-5, or 17 x 2-3)"
+            )],
+        );
+    }
+    if heads.iter().any(|d| matches!(d, 63 | 42)) {
+        return verdict(
+            Technique::None,
+            0.7,
+            vec!["output: 21 hand keypoints: hand landmarks".into()],
+        );
+    }
+
+    // Weight-only detectors: a 2-way classifier next to a 4-value box regressor (MTCNN stages),
+    // or a single YOLO head of anchors x (5 + classes).
+    if info.outputs.is_empty() && !info.weights.is_empty() {
+        if heads.contains(&2) && heads.contains(&4) {
+            let mut reasons =
+                vec!["heads: 2-way score + 4-value box regression: a detection stage".into()];
+            let kp = heads.contains(&10);
+            if kp {
+                reasons.push("and a 10-value head: 5 facial landmarks".into());
+            }
+            return detector(kp, false, &toks, reasons);
+        }
+        if let Some(d) = heads
+            .first()
+            .copied()
+            .filter(|d| *d == 25 || *d == 30 || *d == 18)
+        {
+            return detector(
+                false,
+                false,
+                &toks,
+                vec![format!(
+                    "last layer: {d} channels = anchors x (box + score): a single-class YOLO head"
+                )],
+            );
+        }
+    }
+
+    // Segmentation: an output map as large as the input.
+    if let Some((h, w, _)) = img {
+        for t in &info.outputs {
+            let s = known(&t.shape);
+            if s.len() == 4 && ((s[1] == h && s[2] == w) || (s[2] == h && s[3] == w)) {
+                return verdict(
+                    Technique::None,
+                    0.6,
+                    vec![format!("output: a {h}x{w} mask: segmentation")],
+                );
+            }
+        }
+    }
+
+    // Embeddings: one flat vector out of a face crop (recognition) or a person crop (re-id).
+    let single = heads.len() == 1 && info.outputs.len() <= 1;
+    if let (Some((h, w, c)), true) = (img, single) {
+        let d = heads[0];
+        let embedding = (64..=1024).contains(&d) && d != 1000;
+        let softmax = info
+            .ops
+            .keys()
+            .any(|k| k.to_ascii_lowercase().contains("softmax"));
+        if embedding && !softmax {
+            let mut reasons = vec![
+                format!("input {h}x{w}x{c}"),
+                format!("output: one {d}-value vector, no softmax: an embedding"),
+            ];
+            if h == w && FACE_CROPS.contains(&h) {
+                reasons.push(format!(
+                    "{h}x{h} is a face-crop size of published recognition nets"
+                ));
+                return verdict(Technique::FaceRecognition, 0.85, reasons);
+            }
+            if h == 2 * w || h * 3 == w * 8 {
+                reasons.push("tall person crop: re-identification shape".into());
+                return verdict(Technique::PersonReidentification, 0.75, reasons);
+            }
+            if h == w && h == 224 {
+                reasons.push("224x224 is also a generic ImageNet size: weak".into());
+                let c = if toks.contains("face") { 0.55 } else { 0.35 };
+                return verdict(Technique::FaceRecognition, c, reasons);
+            }
+        }
+    }
+
+    // Small classifiers on face-size crops: attributes (age, gender, emotion: 48-64 px crops) vs
+    // liveness (80-128 px crops, 1-3 classes).
+    if let Some((h, w, c)) = img {
+        let small = !heads.is_empty() && heads.iter().all(|d| *d <= 10);
+        let unknown_out = info.outputs.is_empty() && info.ops.keys().any(|k| k == "Softmax");
+        if h == w && (small || unknown_out) {
+            let total: i64 = heads.iter().sum();
+            if h <= 64 {
+                return verdict(
+                    Technique::FaceAttributes,
+                    0.7,
+                    vec![
+                        format!("input {h}x{w}x{c}: a small face crop"),
+                        format!("output: small class/regression heads {heads:?}: age, gender or emotion"),
+                    ],
+                );
+            }
+            if (80..=160).contains(&h) && total <= 3 {
+                return verdict(
+                    Technique::FaceAntiSpoofing,
+                    0.7,
+                    vec![
+                        format!("input {h}x{w}x{c}"),
+                        format!(
+                            "output: {total} live/spoof score(s): presentation-attack detection"
+                        ),
+                    ],
+                );
+            }
+        }
+    }
+
+    verdict(
+        Technique::None,
+        0.3,
+        vec![format!(
+            "no face or gait structure recognised (inputs {:?}, heads {heads:?})",
+            info.inputs
+                .iter()
+                .map(|t| known(&t.shape))
+                .collect::<Vec<_>>()
+        )],
+    )
+}

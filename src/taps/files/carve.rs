@@ -1,0 +1,129 @@
+//! Carving: find models and nested images inside raw firmware blobs by their signatures, in one
+//! pass (one Aho-Corasick automaton over the bytes), each candidate checked against its format's
+//! header before it counts. A region runs to the next candidate or the end of the blob.
+
+use aho_corasick::AhoCorasick;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub offset: usize,
+    pub end: usize,
+    pub ext: &'static str,
+}
+
+/// (pattern, extension, bytes before the pattern where the region starts).
+const SIGS: &[(&[u8], &str, usize)] = &[
+    (b"TFL3", "tflite", 4),
+    (b"PK\x03\x04", "zip", 0),
+    (b"\x1f\x8b\x08", "gz", 0),
+    (b"hsqs", "squashfs", 0),
+    (b"\x89HDF\r\n\x1a\n", "h5", 0),
+    (b"\x08\x03\x12", "onnx", 0),
+    (b"\x08\x04\x12", "onnx", 0),
+    (b"\x08\x05\x12", "onnx", 0),
+    (b"\x08\x06\x12", "onnx", 0),
+    (b"\x08\x07\x12", "onnx", 0),
+    (b"\x08\x08\x12", "onnx", 0),
+    (b"\x08\x09\x12", "onnx", 0),
+    (b"\x08\x0a\x12", "onnx", 0),
+];
+
+fn automaton() -> Option<&'static AhoCorasick> {
+    static A: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    A.get_or_init(|| AhoCorasick::new(SIGS.iter().map(|s| s.0)).ok())
+        .as_ref()
+}
+
+/// Whether the candidate at `start` really begins its format.
+fn plausible(b: &[u8], start: usize, ext: &str) -> bool {
+    match ext {
+        // FlatBuffer root offset: small, 4-aligned, inside the data.
+        "tflite" => b
+            .get(start..start + 4)
+            .map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize)
+            .is_some_and(|root| {
+                root >= 8 && root % 4 == 0 && root < 4096 && start + root < b.len()
+            }),
+        // ONNX: ir_version, then a short printable producer name, then more model fields.
+        "onnx" => {
+            let Some(&len) = b.get(start + 3) else {
+                return false;
+            };
+            let len = usize::from(len);
+            let Some(name) = b.get(start + 4..start + 4 + len) else {
+                return false;
+            };
+            (2..=40).contains(&len)
+                && name
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+                && matches!(
+                    b.get(start + 4 + len),
+                    Some(0x1a | 0x22 | 0x28 | 0x32 | 0x3a)
+                )
+        }
+        "zip" => b
+            .get(start + 26..start + 28)
+            .is_some_and(|n| u16::from_le_bytes([n[0], n[1]]) < 1024),
+        "squashfs" => b.get(start + 28..start + 30).is_some_and(|v| v == [4, 0]),
+        _ => true,
+    }
+}
+
+/// Regions of `b` that look like embedded models or images. A file that itself starts with a
+/// known signature is not carved (it is parsed as what it is).
+pub fn regions(b: &[u8]) -> Vec<Region> {
+    let Some(ac) = automaton() else { return vec![] };
+    if b.len() < 64 || !b[..b.len().min(4096)].contains(&0) {
+        return vec![];
+    }
+    let mut starts: Vec<(usize, &'static str)> = Vec::new();
+    for m in ac.find_overlapping_iter(b) {
+        let (_, ext, back) = SIGS[m.pattern().as_usize()];
+        let Some(start) = m.start().checked_sub(back) else {
+            continue;
+        };
+        if plausible(b, start, ext) && starts.last().is_none_or(|(s, _)| *s != start) {
+            starts.push((start, ext));
+        }
+        if starts.len() > 10_000 {
+            break;
+        }
+    }
+    if starts.first().is_some_and(|(s, _)| *s == 0) {
+        return vec![];
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (i, (start, ext)) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).map_or(b.len(), |n| n.0);
+        if end > *start {
+            out.push(Region {
+                offset: *start,
+                end,
+                ext,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_buried_tflite_and_skips_noise() {
+        let mut blob = vec![0u8; 1000];
+        blob[10] = b'T'; // noise
+        let at = blob.len();
+        let mut tfl = vec![16, 0, 0, 0, b'T', b'F', b'L', b'3'];
+        tfl.extend(vec![1u8; 64]);
+        blob.extend_from_slice(&tfl);
+        blob.extend(vec![0u8; 100]);
+        let r = regions(&blob);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].offset, r[0].ext), (at, "tflite"));
+        assert!(regions(&tfl).is_empty() || regions(&tfl)[0].offset != 0);
+    }
+}
