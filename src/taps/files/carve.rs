@@ -71,6 +71,47 @@ fn plausible(b: &[u8], start: usize, ext: &str) -> bool {
     }
 }
 
+/// Where an ONNX `ModelProto` starting at `start` ends: top-level fields are walked until one
+/// that a ModelProto cannot hold, so the region is exact and signatures inside it are skipped.
+fn onnx_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
+    let varint = |pos: &mut usize| -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let byte = *b.get(*pos)?;
+            *pos += 1;
+            v |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    loop {
+        let here = pos;
+        let Some(tag) = varint(&mut pos) else {
+            return Some(here);
+        };
+        let (field, wire) = (tag >> 3, tag & 7);
+        if !matches!(field, 1..=8 | 14 | 20 | 25) {
+            return Some(here);
+        }
+        match wire {
+            0 => {
+                varint(&mut pos)?;
+            }
+            2 => {
+                let len = usize::try_from(varint(&mut pos)?).ok()?;
+                pos = pos.checked_add(len).filter(|e| *e <= b.len())?;
+            }
+            _ => return Some(here),
+        }
+        if pos >= b.len() {
+            return Some(b.len());
+        }
+    }
+}
+
 /// Regions of `b` that look like embedded models or images. A file that itself starts with a
 /// known signature is not carved (it is parsed as what it is).
 pub fn regions(b: &[u8]) -> Vec<Region> {
@@ -79,14 +120,30 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
         return vec![];
     }
     let mut starts: Vec<(usize, &'static str)> = Vec::new();
+    let mut known_end: Vec<(usize, usize)> = Vec::new();
+    let mut skip_until = 0;
     for m in ac.find_overlapping_iter(b) {
         let (_, ext, back) = SIGS[m.pattern().as_usize()];
         let Some(start) = m.start().checked_sub(back) else {
             continue;
         };
-        if plausible(b, start, ext) && starts.last().is_none_or(|(s, _)| *s != start) {
-            starts.push((start, ext));
+        if start < skip_until || !plausible(b, start, ext) {
+            continue;
         }
+        if starts.last().is_some_and(|(s, _)| *s == start) {
+            continue;
+        }
+        if ext == "onnx" {
+            // An ONNX model's extent is known exactly: signatures inside it are its weights.
+            match onnx_end(b, start) {
+                Some(end) if end > start + 16 => {
+                    known_end.push((start, end));
+                    skip_until = end;
+                }
+                _ => continue,
+            }
+        }
+        starts.push((start, ext));
         if starts.len() > 10_000 {
             break;
         }
@@ -96,7 +153,11 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
     }
     let mut out = Vec::with_capacity(starts.len());
     for (i, (start, ext)) in starts.iter().enumerate() {
-        let end = starts.get(i + 1).map_or(b.len(), |n| n.0);
+        let next = starts.get(i + 1).map_or(b.len(), |n| n.0);
+        let end = known_end
+            .iter()
+            .find(|(s, _)| s == start)
+            .map_or(next, |(_, e)| (*e).min(next));
         if end > *start {
             out.push(Region {
                 offset: *start,

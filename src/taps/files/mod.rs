@@ -187,7 +187,8 @@ impl Walker<'_, '_> {
     fn open(&mut self, path: &str, bytes: &[u8], kind: Container, depth: u32) {
         match kind {
             Container::Gzip => {
-                let mut d = flate2::read::MultiGzDecoder::new(bytes);
+                // One member: a carved region may run on into unrelated bytes after it.
+                let mut d = flate2::read::GzDecoder::new(bytes);
                 if let Some(inner) = self.read_bounded(path, &mut d, bytes.len() as u64) {
                     let name = path.rsplit(['/', '!']).next().unwrap_or(path);
                     let stem = name
@@ -263,25 +264,41 @@ impl Walker<'_, '_> {
                 }
             }
             Container::Squashfs => {
-                self.error(
-                    path,
-                    "squashfs images are not read yet; carving its raw bytes instead",
-                );
-                self.stats.files += 1;
-                (self.visit)(FoundFile {
-                    path: path.to_string(),
-                    bytes,
-                    sibling: &no_sibling,
-                });
-                for region in carve::regions(bytes) {
-                    self.stats.carved += 1;
-                    let inner = format!("{path}!/@{:#x}.{}", region.offset, region.ext);
-                    self.bytes(
-                        &inner,
-                        &bytes[region.offset..region.end],
-                        depth + 1,
-                        &no_sibling,
-                    );
+                let fs = match backhand::FilesystemReader::from_reader(std::io::Cursor::new(bytes))
+                {
+                    Ok(fs) => fs,
+                    Err(e) => {
+                        self.error(
+                            path,
+                            format!("squashfs: {e}; carving its raw bytes instead"),
+                        );
+                        for region in carve::regions(bytes) {
+                            self.stats.carved += 1;
+                            let inner = format!("{path}!/@{:#x}.{}", region.offset, region.ext);
+                            self.bytes(
+                                &inner,
+                                &bytes[region.offset..region.end],
+                                depth + 1,
+                                &no_sibling,
+                            );
+                        }
+                        return;
+                    }
+                };
+                for node in fs.files() {
+                    let backhand::InnerNode::File(file) = &node.inner else {
+                        continue;
+                    };
+                    let inner = format!("{path}!{}", node.fullpath.display());
+                    let size = file.file_len() as u64;
+                    if size > self.limits.max_file {
+                        self.error(&inner, format!("{size} bytes: over the per-file limit"));
+                        continue;
+                    }
+                    let mut reader = fs.file(file).reader();
+                    if let Some(data) = self.read_bounded(&inner, &mut reader, size.max(1)) {
+                        self.bytes(&inner, &data, depth + 1, &no_sibling);
+                    }
                 }
             }
             Container::None => {}

