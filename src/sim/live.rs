@@ -115,6 +115,7 @@ pub type SentLog = Arc<Mutex<Vec<(u64, f64)>>>;
 
 /// An in-process RTSP server on 127.0.0.1 with one mount per camera.
 pub struct RtspCameras {
+    server: rtsp_server::RTSPServer,
     main_loop: glib::MainLoop,
     thread: Option<std::thread::JoinHandle<()>>,
     port: u16,
@@ -122,10 +123,19 @@ pub struct RtspCameras {
 }
 
 impl RtspCameras {
-    /// Starts the server; `cameras` are (mount path like `/cam1`, kind).
+    /// Starts the server on a free port; `cameras` are (mount path like `/cam1`, kind).
     pub fn start(
         cameras: &[(String, CameraKind)],
         opts: &CameraOptions,
+    ) -> anyhow::Result<RtspCameras> {
+        Self::start_on(cameras, opts, 0)
+    }
+
+    /// The same on a given port (0: any), e.g. to restart a camera where it was.
+    pub fn start_on(
+        cameras: &[(String, CameraKind)],
+        opts: &CameraOptions,
+        port: u16,
     ) -> anyhow::Result<RtspCameras> {
         gst::init().context("GStreamer init (apt: libgstreamer1.0-0)")?;
         for (el, pkg) in [
@@ -144,7 +154,7 @@ impl RtspCameras {
         let ctx = glib::MainContext::new();
         let server = rtsp_server::RTSPServer::new();
         server.set_address("127.0.0.1");
-        server.set_service("0");
+        server.set_service(&port.to_string());
         let mounts = server
             .mount_points()
             .ok_or_else(|| anyhow!("RTSP server has no mount points"))?;
@@ -185,14 +195,19 @@ impl RtspCameras {
         let port = u16::try_from(server.bound_port()).context("RTSP server: no port")?;
         let main_loop = glib::MainLoop::new(Some(&ctx), false);
         let ml = main_loop.clone();
+        let srv = server.clone();
         let thread = std::thread::Builder::new()
             .name("demo-rtsp".into())
             .spawn(move || {
-                let _server = server;
+                let _server = srv;
                 let _ = ctx.with_thread_default(|| ml.run());
-                source.remove();
+                // Close the listening socket: the source belongs to our own context.
+                if let Some(s) = ctx.find_source_by_id(&source) {
+                    s.destroy();
+                }
             })?;
         Ok(RtspCameras {
+            server,
             main_loop,
             thread: Some(thread),
             port,
@@ -212,6 +227,9 @@ impl RtspCameras {
 impl Drop for RtspCameras {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Close every client connection (a camera going away), then the listening socket.
+        self.server
+            .client_filter(Some(&mut |_, _| rtsp_server::RTSPFilterResult::Remove));
         self.main_loop.quit();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -480,8 +498,7 @@ async fn serve_conn(
         vendor.content_type()
     );
     sock.write_all(head.as_bytes()).await?;
-    let mut sent = 0usize;
-    for (ct, body) in opts.parts.iter().cycle() {
+    for (sent, (ct, body)) in opts.parts.iter().cycle().enumerate() {
         if opts.drop_after.is_some_and(|d| sent >= d) {
             return Ok(());
         }
@@ -494,7 +511,6 @@ async fn serve_conn(
         part.extend_from_slice(body);
         part.extend_from_slice(b"\r\n");
         sock.write_all(&part).await?;
-        sent += 1;
         stats.parts_sent.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(opts.interval).await;
     }

@@ -426,7 +426,7 @@ impl MultipartSplitter {
     }
 
     /// The next complete part, if any.
-    pub fn next(&mut self) -> Option<Split> {
+    pub fn next_part(&mut self) -> Option<Split> {
         loop {
             let Some(d) = memchr::memmem::find(&self.buf, &self.delim) else {
                 // Keep only what could be the start of a delimiter.
@@ -520,12 +520,82 @@ impl MultipartSplitter {
     }
 }
 
+/// Follows a device's never-ending multipart event stream (`GET url`), reconnecting with
+/// backoff, and hands each part's body to the shared event decoders.
+pub async fn run_event_stream(
+    url: HttpUrl,
+    creds: Option<Credentials>,
+    ctx: &super::live::TapContext,
+) {
+    super::live::reconnect_loop(ctx, |shutdown| {
+        stream_once(&url, creds.as_ref(), ctx, shutdown)
+    })
+    .await
+}
+
+/// No byte for this long (devices send heartbeats every few seconds) means a dead connection.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn stream_once(
+    url: &HttpUrl,
+    creds: Option<&Credentials>,
+    ctx: &super::live::TapContext,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), TapError> {
+    let mut resp = request(url, "GET", &[("Connection", "keep-alive")], &[], creds).await?;
+    if resp.status != 200 {
+        return Err(TapError::Connect(format!("HTTP status {}", resp.status)));
+    }
+    let ct = resp.header("content-type").unwrap_or("").to_string();
+    let b = boundary(&ct)
+        .ok_or_else(|| TapError::Protocol(format!("not a multipart stream: {ct:?}")))?;
+    let mut split = MultipartSplitter::new(&b);
+    ctx.health.set_up(true);
+    let flow = resp.flow;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = tokio::select! {
+            r = tokio::time::timeout(IDLE, resp.body.read(&mut buf)) => match r {
+                Ok(r) => r?,
+                Err(_) => return Err(TapError::Protocol("stream idle for 60 s".into())),
+            },
+            _ = super::live::stopped(&mut shutdown) => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        split.push(buf.get(..n).unwrap_or(&[]));
+        while let Some(s) = split.next_part() {
+            match s {
+                Split::Broken(why) => ctx.health.add_decode_error(&why),
+                Split::Part(p) => {
+                    let binary = p.content_type.as_deref().is_some_and(|c| {
+                        c.starts_with("image/") || c.starts_with("application/octet")
+                    });
+                    let mut obs = Vec::new();
+                    if !binary {
+                        let mut em =
+                            crate::decode::Emitter::new(super::live::now(), Some(flow), &mut obs);
+                        crate::decode::events::decode_body(
+                            p.content_type.as_deref(),
+                            &p.body,
+                            crate::model::Direction::ToClient,
+                            &mut em,
+                        );
+                    }
+                    ctx.deliver(p.body.len(), obs).await?;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parts(s: &mut MultipartSplitter) -> Vec<Split> {
-        std::iter::from_fn(|| s.next()).collect()
+        std::iter::from_fn(|| s.next_part()).collect()
     }
 
     #[test]
@@ -597,8 +667,8 @@ mod tests {
     fn length_part_completes_without_next_boundary() {
         let mut s = MultipartSplitter::new("--boundary");
         s.push(b"--boundary\r\nContent-Type: application/xml\r\nContent-Length: 5\r\n\r\n<a/>x");
-        assert!(matches!(s.next(), Some(Split::Part(p)) if p.body == b"<a/>x"));
-        assert_eq!(s.next(), None);
+        assert!(matches!(s.next_part(), Some(Split::Part(p)) if p.body == b"<a/>x"));
+        assert_eq!(s.next_part(), None);
     }
 
     #[test]
@@ -619,75 +689,5 @@ mod tests {
             let _ = parts(&mut s);
         }
         assert!(s.buffered() <= MAX_PART + 64 * 1024);
-    }
-}
-
-/// Follows a device's never-ending multipart event stream (`GET url`), reconnecting with
-/// backoff, and hands each part's body to the shared event decoders.
-pub async fn run_event_stream(
-    url: HttpUrl,
-    creds: Option<Credentials>,
-    ctx: &super::live::TapContext,
-) {
-    super::live::reconnect_loop(ctx, |shutdown| {
-        stream_once(&url, creds.as_ref(), ctx, shutdown)
-    })
-    .await
-}
-
-/// No byte for this long (devices send heartbeats every few seconds) means a dead connection.
-const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
-
-async fn stream_once(
-    url: &HttpUrl,
-    creds: Option<&Credentials>,
-    ctx: &super::live::TapContext,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<(), TapError> {
-    let mut resp = request(url, "GET", &[("Connection", "keep-alive")], &[], creds).await?;
-    if resp.status != 200 {
-        return Err(TapError::Connect(format!("HTTP status {}", resp.status)));
-    }
-    let ct = resp.header("content-type").unwrap_or("").to_string();
-    let b = boundary(&ct)
-        .ok_or_else(|| TapError::Protocol(format!("not a multipart stream: {ct:?}")))?;
-    let mut split = MultipartSplitter::new(&b);
-    ctx.health.set_up(true);
-    let flow = resp.flow;
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = tokio::select! {
-            r = tokio::time::timeout(IDLE, resp.body.read(&mut buf)) => match r {
-                Ok(r) => r?,
-                Err(_) => return Err(TapError::Protocol("stream idle for 60 s".into())),
-            },
-            _ = super::live::stopped(&mut shutdown) => return Ok(()),
-        };
-        if n == 0 {
-            return Ok(());
-        }
-        split.push(buf.get(..n).unwrap_or(&[]));
-        while let Some(s) = split.next() {
-            match s {
-                Split::Broken(why) => ctx.health.add_decode_error(&why),
-                Split::Part(p) => {
-                    let binary = p.content_type.as_deref().is_some_and(|c| {
-                        c.starts_with("image/") || c.starts_with("application/octet")
-                    });
-                    let mut obs = Vec::new();
-                    if !binary {
-                        let mut em =
-                            crate::decode::Emitter::new(super::live::now(), Some(flow), &mut obs);
-                        crate::decode::events::decode_body(
-                            p.content_type.as_deref(),
-                            &p.body,
-                            crate::model::Direction::ToClient,
-                            &mut em,
-                        );
-                    }
-                    ctx.deliver(p.body.len(), obs).await?;
-                }
-            }
-        }
     }
 }

@@ -162,7 +162,11 @@ where
         }
         first = false;
         let started = Instant::now();
-        let res = connect(ctx.shutdown.clone()).await;
+        // A connection stuck anywhere (connect, handshake, a silent peer) is dropped at shutdown.
+        let res = tokio::select! {
+            r = connect(ctx.shutdown.clone()) => r,
+            _ = stopped(&mut shutdown) => Ok(()),
+        };
         ctx.health.set_up(false);
         if *shutdown.borrow() {
             break;

@@ -7,6 +7,7 @@
 //!   event decoders (object classes, face attributes, `tt:Event` topics and items);
 //! - the optional appsink `sei`: H.264 access units whose SEI user-data-unregistered UUIDs are
 //!   reported (`h264.sei_uuid`), without decoding video.
+//!
 //! Video RTP otherwise goes to a fakesink.
 
 use super::live::{reconnect_loop, TapContext, TapError};
@@ -140,13 +141,12 @@ async fn once(
                     return Err(TapError::Connect(format!("{url}: {}", e.error())));
                 }
                 MessageView::Eos(_) => return Ok(()),
-                MessageView::StateChanged(s) => {
-                    if s.src()
-                        .is_some_and(|o| o == running.0.upcast_ref::<gst::Object>())
-                        && s.current() == gst::State::Playing
-                    {
-                        ctx.health.set_up(true);
-                    }
+                MessageView::StateChanged(s)
+                    if s.current() == gst::State::Playing
+                        && s.src()
+                            .is_some_and(|o| o == running.0.upcast_ref::<gst::Object>()) =>
+                {
+                    ctx.health.set_up(true);
                 }
                 MessageView::Warning(w) => {
                     tracing::debug!(feed = %ctx.feed, warning = %w.error(), "gstreamer warning");
