@@ -13,9 +13,18 @@ pub async fn run(interface: String, ctx: &TapContext) {
         let iface = interface.clone();
         let handle = ctx.clone_handle();
         async move {
-            tokio::task::spawn_blocking(move || capture(&iface, &handle))
+            // A dedicated thread (libpcap blocks in its read timeout); its result comes back
+            // through a oneshot so the runtime never waits on it.
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name(format!("capture-{iface}"))
+                .spawn(move || {
+                    let _ = done_tx.send(capture(&iface, &handle));
+                })
+                .map_err(TapError::Io)?;
+            done_rx
                 .await
-                .map_err(|e| TapError::Protocol(format!("capture thread: {e}")))?
+                .map_err(|_| TapError::Protocol("capture thread ended".into()))?
         }
     })
     .await
@@ -36,7 +45,7 @@ fn capture(interface: &str, ctx: &TapContext) -> Result<(), TapError> {
     let mut out = Vec::new();
     ctx.health.set_up(true);
     loop {
-        if *ctx.shutdown.borrow() {
+        if super::live::is_stopping(&ctx.shutdown) {
             return Ok(());
         }
         match cap.next_packet() {

@@ -199,6 +199,11 @@ pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
+/// For threads outside the runtime: shutdown was asked for, or the service is gone.
+pub fn is_stopping(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow() || shutdown.has_changed().is_err()
+}
+
 /// Wall-clock seconds since the Unix epoch.
 pub fn now() -> f64 {
     std::time::SystemTime::now()
@@ -242,7 +247,7 @@ impl TapContext {
                 Ok(()) => return Ok(()),
                 Err(mpsc::error::TrySendError::Closed(_)) => return Err(TapError::Closed),
                 Err(mpsc::error::TrySendError::Full(back)) => {
-                    if *self.shutdown.borrow() {
+                    if is_stopping(&self.shutdown) {
                         return Err(TapError::Closed);
                     }
                     ev = back;
