@@ -134,12 +134,15 @@ fn ingest(port: u16, n: usize, seconds: f64, sentlog: &str) -> anyhow::Result<()
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
+        let mut healths = Vec::new();
         for i in 0..n {
+            let health = Arc::new(FeedHealth::default());
+            healths.push(health.clone());
             let ctx = TapContext {
                 feed: format!("/cam{i}"),
                 device: None,
                 tx: tx.clone(),
-                health: Arc::new(FeedHealth::default()),
+                health,
                 shutdown: stop_rx.clone(),
             };
             let cfg = FeedConfig::Rtsp {
@@ -154,6 +157,16 @@ fn ingest(port: u16, n: usize, seconds: f64, sentlog: &str) -> anyhow::Result<()
         while let Ok(Some(ev)) = tokio::time::timeout_at(end, rx.recv()).await {
             if ev.observations.iter().any(|o| o.proto == "onvif") {
                 arrivals.entry(ev.feed).or_default().push(ev.received);
+            }
+        }
+        for (i, h) in healths.iter().enumerate() {
+            if !h.is_up() || h.reconnects.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                eprintln!(
+                    "feed /cam{i}: up={} reconnects={} last_error={:?}",
+                    h.is_up(),
+                    h.reconnects.load(std::sync::atomic::Ordering::Relaxed),
+                    h.last_error()
+                );
             }
         }
         let _ = stop_tx.send(true);
