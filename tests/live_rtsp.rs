@@ -155,3 +155,44 @@ async fn camera_restart_reconnects() {
     f.stop().await;
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_pipeline_templates_run() {
+    let cams = vec![("/cam".to_string(), CameraKind::DetectionOnly)];
+    let server = RtspCameras::start(&cams, &CameraOptions::default()).expect("start RTSP server");
+    let mut f = live_common::start(vec![
+        (
+            "sei".into(),
+            None,
+            FeedConfig::Rtsp {
+                url: server.url("/cam"),
+                pipeline: Some("rtsp-sei".into()),
+            },
+        ),
+        (
+            "bare".into(),
+            None,
+            FeedConfig::Rtsp {
+                url: server.url("/cam"),
+                pipeline: Some("rtsp-bare".into()),
+            },
+        ),
+    ]);
+    let ok = f
+        .collect_until(Duration::from_secs(30), |f| {
+            f.count("sei", "onvif", "object.class", "HumanFace") >= 3
+                && f.health["bare"].is_up()
+                && f.any("bare", "sdp", "media")
+        })
+        .await;
+    assert!(ok, "{:?}", f.seen);
+    // The baseline template reads nothing but the SDP.
+    assert!(!f
+        .seen
+        .get("bare")
+        .is_some_and(|s| s.iter().any(|(p, _, _)| p == "onvif")));
+    assert_eq!(f.counter("sei", "decode_errors"), 0);
+    assert_eq!(f.counter("sei", "reconnects"), 0);
+    f.stop().await;
+    drop(server);
+}
