@@ -110,9 +110,6 @@ impl Default for CameraOptions {
     }
 }
 
-/// Tick count → send time, shared with the pusher so a benchmark can measure latency.
-pub type SentLog = Arc<Mutex<Vec<(u64, f64)>>>;
-
 /// An in-process RTSP server on 127.0.0.1 with one mount per camera.
 pub struct RtspCameras {
     server: rtsp_server::RTSPServer,
