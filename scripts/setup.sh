@@ -11,10 +11,14 @@ mode=${1:-run}
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-pkgs=(ca-certificates pkg-config gcc unzip python3)
+# To build and run: GStreamer (RTSP camera taps and the demo network), libpcap (live capture).
+pkgs=(ca-certificates pkg-config gcc unzip python3
+      libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
+      gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly libpcap-dev)
 case "$mode" in
-  test) pkgs+=(squashfs-tools python3-venv) ;;
-  bench) pkgs+=(squashfs-tools python3-venv tshark libndpi-bin yara binwalk hyperfine time) ;;
+  test) pkgs+=(squashfs-tools python3-venv mosquitto) ;;
+  bench) pkgs+=(squashfs-tools python3-venv mosquitto tshark libndpi-bin yara binwalk hyperfine time
+                gstreamer1.0-tools bc) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

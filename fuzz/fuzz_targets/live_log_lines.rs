@@ -1,0 +1,8 @@
+//! Zeek JSON and Suricata EVE log lines.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = banwatch::taps::zeek::decode_line(data);
+    let _ = banwatch::taps::eve::decode_line(data);
+});

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Capacity of the RTSP tap against plain GStreamer ingest of the same streams.
+#   scripts/bench-rtsp-capacity.sh [N=8] [SECONDS=30] [RATE=5]
+# Starts N loopback RTSP cameras (H.264 320x240@10 + ONVIF metadata track, RATE docs/s) in a
+# separate process, then measures, one after the other on the same streams:
+#   banwatch: N RTSP feeds (examples/rtsp_capacity ingest: the real taps, default template)
+#   bare:     gst-launch-1.0 with N x `rtspsrc protocols=tcp ! fakesink` (both tracks)
+# CPU = utime+stime of the ingest process over the run; memory = peak RSS (VmHWM). Reports
+# per-feed CPU and memory, the CPU ratio, feeds per core, and event-to-observation latency.
+# Needs: gstreamer1.0-tools gstreamer1.0-plugins-{base,good,ugly} libgstrtspserver-1.0-0.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-8}; SECS=${2:-30}; RATE=${3:-5}
+command -v gst-launch-1.0 >/dev/null || { echo "needs gst-launch-1.0: apt-get install -y gstreamer1.0-tools" >&2; exit 2; }
+cargo build --release --example rtsp_capacity >&2
+BIN=target/release/examples/rtsp_capacity
+tmp=$(mktemp -d); trap 'kill $SRV 2>/dev/null || true; rm -rf "$tmp"' EXIT
+TICK=$(getconf CLK_TCK)
+
+"$BIN" serve "$N" "$RATE" "$tmp/sent.log" > "$tmp/port" 2>/dev/null &
+SRV=$!
+for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+PORT=$(head -1 "$tmp/port")
+
+# banwatch taps
+out=$("$BIN" ingest "$PORT" "$N" "$SECS" "$tmp/sent.log" 2>"$tmp/ingest.err")
+grep -v GLib "$tmp/ingest.err" >&2 || true
+echo "banwatch: $out"
+
+# bare gst-launch on the same mounts
+args=()
+for i in $(seq 0 $((N-1))); do
+  args+=(rtspsrc "location=rtsp://127.0.0.1:$PORT/cam$i" protocols=tcp latency=200 name="s$i"
+         "s$i." ! fakesink sync=false async=false "s$i." ! fakesink sync=false async=false)
+done
+gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 &
+GP=$!
+sleep "$SECS"
+read -r ut st < <(awk '{print $14, $15}' "/proc/$GP/stat")
+hwm=$(awk '/VmHWM/{print $2}' "/proc/$GP/status")
+kill -INT $GP; wait $GP 2>/dev/null || true
+bare_cpu=$(echo "scale=3; ($ut + $st) / $TICK" | bc)
+echo "bare:     {\"feeds\":$N,\"wall_s\":$SECS,\"cpu_s\":$bare_cpu,\"peak_rss_kib\":$hwm}"
+
+python3 - "$out" "$N" "$SECS" "$bare_cpu" "$hwm" <<'PY'
+import json, sys
+b = json.loads(sys.argv[1]); n = int(sys.argv[2]); secs = float(sys.argv[3])
+bare_cpu = float(sys.argv[4]); bare_rss = int(sys.argv[5])
+ours_core = b["cpu_s"] / b["wall_s"] / n          # cores per feed
+bare_core = bare_cpu / secs / n
+print(f"per feed  CPU: banwatch {ours_core*100:.2f}% of a core, bare {bare_core*100:.2f}%  -> ratio {ours_core/bare_core:.2f}x (target <= 1.2x)")
+print(f"feeds per core: banwatch {1/ours_core:.0f}, bare {1/bare_core:.0f}")
+print(f"memory: banwatch peak RSS {b['peak_rss_kib']/1024:.1f} MiB total ({b['peak_rss_kib']/1024/n:.2f} MiB/feed incl. runtime), bare {bare_rss/1024:.1f} MiB ({bare_rss/1024/n:.2f} MiB/feed)")
+print(f"event-to-observation latency: p50 {b['latency_p50_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms over {b['latency_samples']} documents (target p99 <= 1000 ms)")
+PY
