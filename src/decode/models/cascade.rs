@@ -52,12 +52,25 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     info.ops
         .insert("weak_classifier".into(), weak.min(u32::MAX as usize) as u32);
     // The licence/comment header often names the object; weak evidence only.
-    if let Some(c) = text
-        .find("<!--")
-        .and_then(|s| text[s..].find("-->").map(|e| &text[s + 4..s + e]))
-    {
+    let comment = text.find("<!--").and_then(|s| {
+        let body = text.get(s + 4..)?;
+        body.find("-->").and_then(|e| body.get(..e))
+    });
+    if let Some(c) = comment {
         info.metadata
             .insert("comment".into(), c.trim().chars().take(400).collect());
     }
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fuzz_found_comment_edge_does_not_panic() {
+        // `<!-->`: the comment's end overlaps its start (found by the cascade fuzz target).
+        let _ = parse(b"<opencv_storage><!-->x<stages></stages>");
+        let _ = parse(b"<opencv_storage><!--");
+    }
 }

@@ -1,0 +1,78 @@
+//! Model fingerprinting, measured: parse + classify of every fixture model (the target is under
+//! 20 ms per model), and carving throughput over a firmware-like blob.
+//!
+//!   cargo bench --bench fingerprint
+use banwatch::decode::models::sniff_and_parse;
+use banwatch::detect::fingerprint::{classify_named, FingerprintOptions};
+use banwatch::taps::files::{walk, Limits};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/models");
+    let mut out = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p: PathBuf = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !p.extension().is_some_and(|x| x == "bin") && !p.ends_with("manifest.json") {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                out.push((name, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn classify(c: &mut Criterion) {
+    let models = fixtures();
+    let opts = FingerprintOptions::default().with_catalog(false);
+    let mut g = c.benchmark_group("fingerprint");
+    g.sample_size(10);
+    for (name, bytes) in &models {
+        g.bench_function(format!("parse+classify {name}"), |b| {
+            b.iter(|| {
+                let info = sniff_and_parse(name, bytes, &|_| None).unwrap().unwrap();
+                classify_named(&info, "", name, &opts).technique
+            })
+        });
+    }
+    g.finish();
+}
+
+fn carve(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = dir.path().join("fw.bin");
+    let models = fixtures();
+    let mut data = Vec::new();
+    let mut x: u64 = 7;
+    for (i, (name, bytes)) in models.iter().enumerate() {
+        for _ in 0..(1 << 20) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.push(x as u8);
+        }
+        if name.ends_with(".onnx") || name.ends_with(".tflite") || i % 5 == 0 {
+            data.extend_from_slice(bytes);
+        }
+    }
+    std::fs::write(&blob, &data).unwrap();
+    let mut g = c.benchmark_group("carve");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.sample_size(10);
+    g.bench_function("walk+carve firmware blob", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            walk(&blob, &Limits::default(), &mut |_| n += 1).unwrap();
+            n
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, classify, carve);
+criterion_main!(benches);
