@@ -17,7 +17,7 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
             let p: PathBuf = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if !p.extension().is_some_and(|x| x == "bin") && !p.ends_with("manifest.json") {
+            } else if p.extension().is_none_or(|x| x != "bin") && !p.ends_with("manifest.json") {
                 let name = p.file_name().unwrap().to_string_lossy().into_owned();
                 out.push((name, std::fs::read(&p).unwrap()));
             }
