@@ -325,6 +325,8 @@ fn scan_files(
                 }
                 artifacts.push(artifact);
             }
+            // A carved region that does not parse was a false signature match, not an error.
+            Err(e) if f.path.contains("!/@") => tracing::debug!("{}: {e}", f.path),
             Err(e) => {
                 model_errors += 1;
                 tracing::warn!("{}: {e}", f.path);

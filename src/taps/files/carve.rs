@@ -31,8 +31,13 @@ const SIGS: &[(&[u8], &str, usize)] = &[
 
 fn automaton() -> Option<&'static AhoCorasick> {
     static A: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-    A.get_or_init(|| AhoCorasick::new(SIGS.iter().map(|s| s.0)).ok())
-        .as_ref()
+    A.get_or_init(|| {
+        AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(SIGS.iter().map(|s| s.0))
+            .ok()
+    })
+    .as_ref()
 }
 
 /// Whether the candidate at `start` really begins its format.
@@ -122,7 +127,8 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
     let mut starts: Vec<(usize, &'static str)> = Vec::new();
     let mut known_end: Vec<(usize, usize)> = Vec::new();
     let mut skip_until = 0;
-    for m in ac.find_overlapping_iter(b) {
+    // Leftmost, non-overlapping search keeps the automaton on its fast prefilter path.
+    for m in ac.find_iter(b) {
         let (_, ext, back) = SIGS[m.pattern().as_usize()];
         let Some(start) = m.start().checked_sub(back) else {
             continue;
