@@ -8,10 +8,14 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod caffe;
 pub mod cascade;
 pub mod dlib;
 pub mod error;
+pub mod keras;
+pub mod ncnn;
 pub mod onnx;
+pub mod openvino;
 pub mod pickle;
 pub mod protobuf;
 pub mod pytorch;

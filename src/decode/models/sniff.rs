@@ -1,7 +1,9 @@
 //! Which format is this file? Decided by content (magic bytes and structure), with the file
 //! name only as a tie-breaker; returns `None` for files that are not models at all.
 
-use super::{cascade, dlib, onnx, pytorch, tfjs, tflite, ModelError, ModelInfo};
+use super::{
+    caffe, cascade, dlib, keras, ncnn, onnx, openvino, pytorch, tfjs, tflite, ModelError, ModelInfo,
+};
 
 /// Largest file parsed as a model.
 pub const MAX_MODEL: usize = 2 << 30;
@@ -34,8 +36,23 @@ pub fn sniff_and_parse(
     {
         return Some(tfjs::parse(bytes));
     }
+    if ncnn::looks_like(bytes) {
+        return Some(ncnn::parse(bytes));
+    }
+    if keras::looks_like(bytes) {
+        return Some(keras::parse(bytes));
+    }
+    if openvino::looks_like(bytes) {
+        return Some(openvino::parse(bytes));
+    }
+    if caffe::looks_like_prototxt(bytes) {
+        return Some(caffe::parse(bytes));
+    }
     if onnx::looks_like(bytes) {
         return Some(onnx::parse(bytes));
+    }
+    if lower.ends_with(".caffemodel") && caffe::looks_like_caffemodel(bytes) {
+        return Some(caffe::parse(bytes));
     }
     if lower.ends_with(".onnx") {
         return Some(Err(ModelError::Invalid(
