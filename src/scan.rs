@@ -40,6 +40,10 @@ pub struct ScanOptions {
 pub enum InputKind {
     Pcap,
     Pcapng,
+    /// Suricata EVE JSON lines.
+    Eve,
+    /// Zeek JSON logs (dns, ssl, http, conn).
+    Zeek,
     Directory,
     /// Anything else: model files, archives, firmware images, raw blobs.
     Files,
@@ -58,10 +62,28 @@ pub fn input_kind(path: &Path) -> Result<InputKind, ScanError> {
     if meta.len() == 0 {
         return Err(unusable("empty file".into()));
     }
-    let mut head = [0u8; 4];
+    let mut first = [0u8; 4096];
     let mut f = std::fs::File::open(path).map_err(|e| unusable(io_reason(&e)))?;
-    let n = f.read(&mut head).map_err(|e| unusable(io_reason(&e)))?;
-    Ok(match (n, head) {
+    let n = f.read(&mut first).map_err(|e| unusable(io_reason(&e)))?;
+    if first[..n].first() == Some(&b'{') {
+        // JSON lines: EVE records carry event_type; Zeek's carry uid and id.orig_h.
+        let line = first[..n].split(|b| *b == b'\n').next().unwrap_or(&[]);
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(line)
+        {
+            if m.contains_key("event_type") {
+                return Ok(InputKind::Eve);
+            }
+            if m.contains_key("id.orig_h") || m.contains_key("uid") {
+                return Ok(InputKind::Zeek);
+            }
+        }
+    }
+    let head = if n >= 4 {
+        [first[0], first[1], first[2], first[3]]
+    } else {
+        [0; 4]
+    };
+    Ok(match (n.min(4), head) {
         (4, [0xd4, 0xc3, 0xb2, 0xa1])
         | (4, [0xa1, 0xb2, 0xc3, 0xd4])
         | (4, [0x4d, 0x3c, 0xb2, 0xa1])
@@ -135,6 +157,12 @@ pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
                     &mut progress,
                     &mut |_| {},
                 ) {
+                    Ok(s) => s,
+                    Err(e) => unusable(&shown, e),
+                }
+            }
+            Ok(kind @ (InputKind::Eve | InputKind::Zeek)) => {
+                match scan_log(path, kind, &opts.signatures, &mut judge) {
                     Ok(s) => s,
                     Err(e) => unusable(&shown, e),
                 }
@@ -238,6 +266,73 @@ pub fn scan_capture(
         kind: kind.into(),
         packets: reader.packets(),
         errors: read_errors + stats.errors(),
+        files: None,
+        error: None,
+    })
+}
+
+/// Suricata EVE or Zeek JSON logs, one record a line, through the same signatures as captures.
+/// A broken line is counted and skipped.
+fn scan_log(
+    path: &Path,
+    kind: InputKind,
+    signatures: &SignatureSet,
+    judge: &mut Judge,
+) -> Result<InputSummary, ScanError> {
+    use std::io::BufRead;
+    let shown = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| ScanError::Unusable {
+        path: shown.clone(),
+        message: io_reason(&e),
+    })?;
+    let (tap, name) = match kind {
+        InputKind::Eve => ("eve", "eve"),
+        _ => ("zeek", "zeek"),
+    };
+    let mut records = 0u64;
+    let mut errors = 0u64;
+    let mut line = Vec::new();
+    let mut r = std::io::BufReader::new(f);
+    loop {
+        line.clear();
+        match r.by_ref().take(1 << 20).read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                errors += 1;
+                tracing::warn!("{shown}: {e}");
+                break;
+            }
+        }
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        records += 1;
+        let decoded = match kind {
+            InputKind::Eve => crate::taps::eve::decode_line(&line),
+            _ => crate::taps::zeek::decode_line(&line),
+        };
+        match decoded {
+            Ok(obs) => {
+                for o in &obs {
+                    for sig in signatures.match_observation(o) {
+                        if let Some(ip) = sig.device_of(o) {
+                            judge.signature_hit(DeviceId(ip.to_string()), sig, o, tap);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                tracing::debug!("{shown}: record {records}: {e}");
+            }
+        }
+    }
+    Ok(InputSummary {
+        path: shown,
+        kind: name.into(),
+        packets: records,
+        errors,
         files: None,
         error: None,
     })

@@ -310,3 +310,50 @@ fn text_report_reads_at_a_glance() {
         "{s}"
     );
 }
+
+#[test]
+fn suricata_eve_and_zeek_logs_are_scanned_like_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let eve = dir.path().join("eve.json");
+    std::fs::write(
+        &eve,
+        concat!(
+            r#"{"timestamp":"2026-11-02T09:00:00.000000+0000","event_type":"http","src_ip":"10.30.0.5","src_port":40000,"dest_ip":"10.30.0.9","dest_port":8000,"proto":"TCP","http":{"hostname":"10.30.0.9","url":"/api/v1/recognition/recognize?limit=1","http_method":"POST","status":200}}"#, "\n",
+            "{not json\n",
+            r#"{"timestamp":"2026-11-02T09:00:01.000000+0000","event_type":"tls","src_ip":"10.30.0.6","src_port":40001,"dest_ip":"52.1.2.3","dest_port":443,"proto":"TCP","tls":{"sni":"api-us.faceplusplus.com"}}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let zeek = dir.path().join("http.log");
+    std::fs::write(
+        &zeek,
+        concat!(
+            r#"{"ts":1793610000.5,"uid":"C1","id.orig_h":"10.30.0.7","id.orig_p":40100,"id.resp_h":"10.30.0.8","id.resp_p":80,"method":"GET","host":"10.30.0.8","uri":"/ISAPI/Intelligent/FDLib/FDSearch?format=json"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let (out, r) = scan_json(&[eve.to_str().unwrap(), zeek.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(r["inputs"][0]["kind"], "eve");
+    assert_eq!(r["inputs"][0]["errors"], 1, "the broken line is counted");
+    assert_eq!(r["inputs"][1]["kind"], "zeek");
+    // CompreFace server and the Hikvision face library: confirmed; Face++ over TLS: suspected.
+    assert_eq!(
+        verdict(&r, "10.30.0.9", "face_recognition").unwrap().0,
+        "confirmed"
+    );
+    assert_eq!(
+        verdict(&r, "10.30.0.8", "face_recognition").unwrap().0,
+        "confirmed"
+    );
+    assert_eq!(
+        verdict(&r, "10.30.0.6", "face_recognition").unwrap().0,
+        "suspected"
+    );
+}
