@@ -198,78 +198,64 @@ impl TcpSession {
         t
     }
 
+    /// One segment from the client (`from_client`) or the server; sequence numbers advance by
+    /// the payload, plus one for SYN and FIN.
+    fn segment<W: Write>(
+        &mut self,
+        w: &mut PcapWriter<W>,
+        from_client: bool,
+        flags: u8,
+        payload: &[u8],
+    ) -> io::Result<()> {
+        let t = self.tick();
+        let (c, s) = (self.client, self.server);
+        let ack_of = |seq: u32| if flags & ACK != 0 { seq } else { 0 };
+        let frame = if from_client {
+            tcp_frame(
+                &c,
+                self.cport,
+                &s,
+                self.sport,
+                self.cseq,
+                ack_of(self.sseq),
+                flags,
+                self.id,
+                payload,
+            )
+        } else {
+            tcp_frame(
+                &s,
+                self.sport,
+                &c,
+                self.cport,
+                self.sseq,
+                ack_of(self.cseq),
+                flags,
+                self.id,
+                payload,
+            )
+        };
+        w.packet(t, &frame)?;
+        let adv = payload.len() as u32 + u32::from(flags & (SYN | FIN) != 0);
+        if from_client {
+            self.cseq = self.cseq.wrapping_add(adv);
+        } else {
+            self.sseq = self.sseq.wrapping_add(adv);
+        }
+        Ok(())
+    }
+
     /// SYN, SYN-ACK, ACK.
     pub fn open<W: Write>(&mut self, w: &mut PcapWriter<W>) -> io::Result<()> {
-        let (c, s) = (self.client, self.server);
-        let t = self.tick();
-        w.packet(
-            t,
-            &tcp_frame(
-                &c,
-                self.cport,
-                &s,
-                self.sport,
-                self.cseq,
-                0,
-                SYN,
-                self.id,
-                &[],
-            ),
-        )?;
-        self.cseq = self.cseq.wrapping_add(1);
-        let t = self.tick();
-        w.packet(
-            t,
-            &tcp_frame(
-                &s,
-                self.sport,
-                &c,
-                self.cport,
-                self.sseq,
-                self.cseq,
-                SYN | ACK,
-                self.id,
-                &[],
-            ),
-        )?;
-        self.sseq = self.sseq.wrapping_add(1);
-        let t = self.tick();
-        w.packet(
-            t,
-            &tcp_frame(
-                &c,
-                self.cport,
-                &s,
-                self.sport,
-                self.cseq,
-                self.sseq,
-                ACK,
-                self.id,
-                &[],
-            ),
-        )
+        self.segment(w, true, SYN, &[])?;
+        self.segment(w, false, SYN | ACK, &[])?;
+        self.segment(w, true, ACK, &[])
     }
 
     /// Data from the client, in MSS-sized segments.
     pub fn client_send<W: Write>(&mut self, w: &mut PcapWriter<W>, data: &[u8]) -> io::Result<()> {
         for chunk in data.chunks(MSS) {
-            let t = self.tick();
-            let (c, s) = (self.client, self.server);
-            w.packet(
-                t,
-                &tcp_frame(
-                    &c,
-                    self.cport,
-                    &s,
-                    self.sport,
-                    self.cseq,
-                    self.sseq,
-                    ACK | PSH,
-                    self.id,
-                    chunk,
-                ),
-            )?;
-            self.cseq = self.cseq.wrapping_add(chunk.len() as u32);
+            self.segment(w, true, ACK | PSH, chunk)?;
         }
         Ok(())
     }
@@ -277,77 +263,16 @@ impl TcpSession {
     /// Data from the server, in MSS-sized segments.
     pub fn server_send<W: Write>(&mut self, w: &mut PcapWriter<W>, data: &[u8]) -> io::Result<()> {
         for chunk in data.chunks(MSS) {
-            let t = self.tick();
-            let (c, s) = (self.client, self.server);
-            w.packet(
-                t,
-                &tcp_frame(
-                    &s,
-                    self.sport,
-                    &c,
-                    self.cport,
-                    self.sseq,
-                    self.cseq,
-                    ACK | PSH,
-                    self.id,
-                    chunk,
-                ),
-            )?;
-            self.sseq = self.sseq.wrapping_add(chunk.len() as u32);
+            self.segment(w, false, ACK | PSH, chunk)?;
         }
         Ok(())
     }
 
     /// FIN from both sides.
     pub fn close<W: Write>(&mut self, w: &mut PcapWriter<W>) -> io::Result<()> {
-        let (c, s) = (self.client, self.server);
-        let t = self.tick();
-        w.packet(
-            t,
-            &tcp_frame(
-                &c,
-                self.cport,
-                &s,
-                self.sport,
-                self.cseq,
-                self.sseq,
-                FIN | ACK,
-                self.id,
-                &[],
-            ),
-        )?;
-        self.cseq = self.cseq.wrapping_add(1);
-        let t = self.tick();
-        w.packet(
-            t,
-            &tcp_frame(
-                &s,
-                self.sport,
-                &c,
-                self.cport,
-                self.sseq,
-                self.cseq,
-                FIN | ACK,
-                self.id,
-                &[],
-            ),
-        )?;
-        self.sseq = self.sseq.wrapping_add(1);
-        let t = self.tick();
-        w.packet(
-            t,
-            &tcp_frame(
-                &c,
-                self.cport,
-                &s,
-                self.sport,
-                self.cseq,
-                self.sseq,
-                ACK,
-                self.id,
-                &[],
-            ),
-        )
+        self.segment(w, true, FIN | ACK, &[])?;
+        self.segment(w, false, FIN | ACK, &[])?;
+        self.segment(w, true, ACK, &[])
     }
 }
 
