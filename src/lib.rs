@@ -10,6 +10,7 @@ pub mod detect;
 pub mod judge;
 pub mod model;
 pub mod scan;
+pub mod service;
 pub mod sim;
 pub mod sinks;
 pub mod taps;

@@ -52,6 +52,18 @@ enum Command {
     },
     /// Print the observations the decoders extract from a capture, one JSON object per line.
     Inspect { path: PathBuf },
+    /// The long-running service: taps feeds, keeps verdicts, raises and resolves alerts, serves
+    /// /metrics, /healthz and /api/v1. With no --config it runs the demo network on loopback.
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen address (overrides the configuration's `listen`).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Where the alert store lives (overrides `state_dir`).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -111,6 +123,37 @@ fn run(command: Command) -> anyhow::Result<u8> {
             // A closed pipe is not an error of the scan.
             let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
             Ok(report.exit_code() as u8)
+        }
+        Command::Serve {
+            config,
+            listen,
+            state_dir,
+        } => {
+            let mut cfg = match &config {
+                Some(p) => banwatch::service::config::Config::load(p)?,
+                None => {
+                    banwatch::service::config::Config::parse(std::path::Path::new("(demo)"), "")?
+                }
+            };
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            if let Some(d) = state_dir {
+                cfg.state_dir = d;
+            }
+            let rt = tokio::runtime::Runtime::new().context("start the async runtime")?;
+            rt.block_on(async {
+                // Keep the demo network alive as long as the service runs.
+                let demo = match config {
+                    Some(_) => None,
+                    None => Some(banwatch::sim::live::DemoNetwork::start().await?),
+                };
+                let feeds = demo.as_ref().map(|d| d.feeds()).unwrap_or_default();
+                banwatch::service::run(cfg, feeds).await?;
+                drop(demo);
+                anyhow::Ok(())
+            })?;
+            Ok(0)
         }
         Command::Inspect { path } => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());

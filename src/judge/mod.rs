@@ -272,6 +272,24 @@ impl Judge {
         verdicts
     }
 
+    /// Verdicts of one device.
+    pub fn verdicts_for(&self, device: &DeviceId) -> Option<DeviceVerdicts> {
+        let state = self.devices.get(device)?;
+        Some(DeviceVerdicts {
+            device: device.clone(),
+            site: state.site.clone(),
+            mac: state.mac.clone(),
+            verdicts: self.device_verdicts(state),
+        })
+    }
+
+    /// Drop evidence last seen before `cutoff` (capture or wall seconds): verdicts decay.
+    pub fn expire(&mut self, cutoff: f64) {
+        for state in self.devices.values_mut() {
+            state.items.retain(|_, i| i.last_ts >= cutoff);
+        }
+    }
+
     /// The violations among `verdicts` under `policy`. A device at a known site is judged by its
     /// site type; a device with no site (a spot check) by every site type where it would be one.
     pub fn violations(&self, verdicts: &[DeviceVerdicts], policy: &Policy) -> Vec<Violation> {

@@ -1,4 +1,5 @@
 //! Sinks: consume verdicts, violations and artifacts; never parse packets. One module each.
 
 pub mod report;
+pub mod store;
 pub mod text;

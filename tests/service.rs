@@ -1,0 +1,191 @@
+//! `banwatch serve` as a process: up with dead feeds, alerts from the loopback demo network
+//! (GStreamer RTSP cameras and vendor event servers), alerts surviving SIGKILL without
+//! duplicates, and bad configuration refused with file and line.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(args: &[&str]) -> Serve {
+    Serve(
+        Command::new(env!("CARGO_BIN_EXE_banwatch"))
+            .arg("serve")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start banwatch serve"),
+    )
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
+fn alerts(port: u16) -> Vec<serde_json::Value> {
+    get(port, "/api/v1/alerts")
+        .and_then(|b| serde_json::from_str::<Vec<serde_json::Value>>(&b).ok())
+        .unwrap_or_default()
+}
+
+#[test]
+fn stays_up_with_no_reachable_feeds_and_reports_them_down() {
+    let port = free_port();
+    let state = tempfile::tempdir().unwrap();
+    let _s = serve(&[
+        "--config",
+        "deploy/banwatch.toml",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ]);
+    wait_for("/healthz", 20, || {
+        get(port, "/healthz").as_deref() == Some("ok\n")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let m = get(port, "/metrics").unwrap();
+    for (feed, kind) in [
+        ("lobby-rtsp", "rtsp"),
+        ("lobby-events", "hikvision"),
+        ("nvr-events", "dahua"),
+        ("lobby-onvif", "onvif_events"),
+        ("site-mqtt", "mqtt"),
+        ("zeek-http", "zeek"),
+        ("suricata", "eve"),
+        ("span-port", "capture"),
+    ] {
+        let line = format!("banwatch_feed_up{{feed=\"{feed}\",kind=\"{kind}\"}} 0");
+        assert!(m.contains(&line), "{line} not in\n{m}");
+    }
+    assert!(alerts(port).is_empty());
+    // Still up after the feeds have failed and retried.
+    assert_eq!(get(port, "/healthz").as_deref(), Some("ok\n"));
+}
+
+#[test]
+fn demo_network_alerts_on_recognition_only_and_survives_sigkill() {
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "--listen",
+        listen.as_str(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ];
+    let mut s = serve(&args);
+    wait_for("a face-recognition alert for the lobby camera", 60, || {
+        alerts(port).iter().any(|a| {
+            a["device"] == "demo-cam-lobby"
+                && a["technique"] == "face_recognition"
+                && a["state"] == "firing"
+        })
+    });
+    let before = alerts(port);
+    for quiet in [
+        "demo-cam-stairwell",
+        "demo-cam-carpark",
+        "demo-dahua-entrance",
+    ] {
+        assert!(
+            !before.iter().any(|a| a["device"] == quiet),
+            "{quiet} alerted: {before:?}"
+        );
+    }
+    let m = get(port, "/metrics").unwrap();
+    assert!(
+        m.contains("banwatch_event_to_alert_seconds_count{technique=\"face_recognition\"}"),
+        "{m}"
+    );
+    let lobby_id = before
+        .iter()
+        .find(|a| a["device"] == "demo-cam-lobby")
+        .unwrap()["id"]
+        .clone();
+
+    // SIGKILL while the alert fires, then start again on the same store.
+    s.0.kill().unwrap();
+    s.0.wait().unwrap();
+    let port2 = free_port();
+    let listen2 = format!("127.0.0.1:{port2}");
+    let _s2 = serve(&[
+        "--listen",
+        listen2.as_str(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ]);
+    wait_for("/healthz after restart", 30, || {
+        get(port2, "/healthz").is_some()
+    });
+    // Give the feeds time to deliver the same evidence again.
+    std::thread::sleep(Duration::from_secs(8));
+    let after = alerts(port2);
+    let lobby: Vec<_> = after
+        .iter()
+        .filter(|a| a["device"] == "demo-cam-lobby" && a["technique"] == "face_recognition")
+        .collect();
+    assert_eq!(
+        lobby.len(),
+        1,
+        "exactly one lobby alert after restart: {after:?}"
+    );
+    assert_eq!(lobby[0]["id"], lobby_id, "same alert, same id");
+    assert_eq!(lobby[0]["state"], "firing");
+}
+
+#[test]
+fn bad_configuration_is_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("site.toml");
+    std::fs::write(
+        &p,
+        "listen = \"127.0.0.1:1\"\n[[site]]\nid = \"s\"\ntype = \"hospital\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args(["serve", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("site.toml") && err.contains("line 4"), "{err}");
+    assert!(Path::new(&p).exists());
+}
