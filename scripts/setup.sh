@@ -16,7 +16,7 @@ pkgs=(ca-certificates pkg-config gcc unzip python3
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly libpcap-dev)
 case "$mode" in
-  test) pkgs+=(squashfs-tools python3-venv mosquitto) ;;
+  test) pkgs+=(squashfs-tools python3-venv mosquitto prometheus-alertmanager) ;;
   bench) pkgs+=(squashfs-tools python3-venv mosquitto tshark libndpi-bin yara binwalk hyperfine time
                 gstreamer1.0-tools bc) ;;
 esac

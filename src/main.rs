@@ -63,6 +63,9 @@ enum Command {
         /// Where the alert store lives (overrides `state_dir`).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Also run the demo network on loopback (implied when there is no --config).
+        #[arg(long)]
+        demo: bool,
     },
 }
 
@@ -128,6 +131,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
             config,
             listen,
             state_dir,
+            demo,
         } => {
             let mut cfg = match &config {
                 Some(p) => banwatch::service::config::Config::load(p)?,
@@ -144,9 +148,10 @@ fn run(command: Command) -> anyhow::Result<u8> {
             let rt = tokio::runtime::Runtime::new().context("start the async runtime")?;
             rt.block_on(async {
                 // Keep the demo network alive as long as the service runs.
-                let demo = match config {
-                    Some(_) => None,
-                    None => Some(banwatch::sim::live::DemoNetwork::start().await?),
+                let demo = if demo || config.is_none() {
+                    Some(banwatch::sim::live::DemoNetwork::start().await?)
+                } else {
+                    None
                 };
                 let feeds = demo.as_ref().map(|d| d.feeds()).unwrap_or_default();
                 banwatch::service::run(cfg, feeds).await?;

@@ -33,7 +33,7 @@ async fn demo_network_feeds_find_recognition_where_planted() {
         m
     };
     let ok = f
-        .collect_until(Duration::from_secs(40), |f| {
+        .collect_until(Duration::from_secs(90), |f| {
             let s = strong(f);
             ids.iter().all(|id| f.health[id].is_up())
                 && s.get("demo-cam-lobby")

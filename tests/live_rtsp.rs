@@ -33,7 +33,7 @@ async fn metadata_tracks_separate_recognition_from_detection() {
         .collect();
     let mut f = live_common::start(feeds);
     let ok = f
-        .collect_until(Duration::from_secs(40), |f| {
+        .collect_until(Duration::from_secs(90), |f| {
             f.has("cam1", "onvif", "data_item", "EnrollmentID")
                 && f.count("cam2", "onvif", "object.class", "HumanFace") >= 5
                 && f.any("cam3", "sdp", "media")
@@ -42,7 +42,7 @@ async fn metadata_tracks_separate_recognition_from_detection() {
         .await;
     assert!(
         ok,
-        "did not see the expected metadata within 40 s: {:?}",
+        "did not see the expected metadata within 90 s: {:?}",
         f.seen
     );
 
@@ -122,7 +122,7 @@ async fn camera_restart_reconnects() {
         },
     )]);
     assert!(
-        f.collect_until(Duration::from_secs(30), |f| f.any(
+        f.collect_until(Duration::from_secs(90), |f| f.any(
             "cam",
             "onvif",
             "object.class"
@@ -132,7 +132,7 @@ async fn camera_restart_reconnects() {
     assert!(f.health["cam"].is_up());
     drop(server);
     assert!(
-        f.collect_until(Duration::from_secs(30), |f| f.counter("cam", "reconnects")
+        f.collect_until(Duration::from_secs(90), |f| f.counter("cam", "reconnects")
             >= 1
             && !f.health["cam"].is_up())
             .await,
@@ -142,7 +142,7 @@ async fn camera_restart_reconnects() {
     let server = RtspCameras::start_on(&cams, &CameraOptions::default(), port)
         .expect("restart RTSP server on the same port");
     assert!(
-        f.collect_until(Duration::from_secs(40), |f| f.count(
+        f.collect_until(Duration::from_secs(90), |f| f.count(
             "cam",
             "onvif",
             "object.class",
@@ -179,7 +179,7 @@ async fn shipped_pipeline_templates_run() {
         ),
     ]);
     let ok = f
-        .collect_until(Duration::from_secs(30), |f| {
+        .collect_until(Duration::from_secs(90), |f| {
             f.count("sei", "onvif", "object.class", "HumanFace") >= 3
                 && f.health["bare"].is_up()
                 && f.any("bare", "sdp", "media")
@@ -192,7 +192,14 @@ async fn shipped_pipeline_templates_run() {
         .get("bare")
         .is_some_and(|s| s.iter().any(|(p, _, _)| p == "onvif")));
     assert_eq!(f.counter("sei", "decode_errors"), 0);
-    assert_eq!(f.counter("sei", "reconnects"), 0);
+    // At most one reconnect: the tap's watchdog restarts a stream whose announced metadata
+    // track never starts (an intermittent gst-rtsp-server start-up stall under load).
+    assert!(f.counter("sei", "reconnects") <= 1);
+    assert_eq!(
+        f.counter("bare", "reconnects"),
+        0,
+        "the bare template has no metadata sink to watch"
+    );
     f.stop().await;
     drop(server);
 }

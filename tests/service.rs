@@ -19,7 +19,11 @@ fn free_port() -> u16 {
 fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
@@ -188,4 +192,87 @@ fn bad_configuration_is_refused_with_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("site.toml") && err.contains("line 4"), "{err}");
     assert!(Path::new(&p).exists());
+}
+
+/// A real Alertmanager (Debian's prometheus-alertmanager) on loopback.
+struct Alertmanager(Child, u16);
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn alertmanager(dir: &Path) -> Alertmanager {
+    let bin = Path::new("/usr/bin/prometheus-alertmanager");
+    assert!(
+        bin.exists(),
+        "prometheus-alertmanager is missing: install the Debian package prometheus-alertmanager (scripts/setup.sh test does)"
+    );
+    let cfg = dir.join("am.yml");
+    std::fs::write(
+        &cfg,
+        "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus-alertmanager");
+    let am = Alertmanager(child, port);
+    wait_for("Alertmanager to answer", 30, || {
+        get(port, "/-/ready").is_some()
+    });
+    am
+}
+
+#[test]
+fn alerts_reach_a_real_alertmanager() {
+    let dir = tempfile::tempdir().unwrap();
+    let am = alertmanager(dir.path());
+    let cfg = dir.path().join("banwatch.toml");
+    let port = free_port();
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\n[alertmanager]\nurl = \"http://127.0.0.1:{}\"\nresend_secs = 5\n",
+            dir.path().join("state").display(),
+            am.1
+        ),
+    )
+    .unwrap();
+    let _s = serve(&["--config", cfg.to_str().unwrap(), "--demo"]);
+    let mut seen = Vec::new();
+    wait_for("the lobby alert at Alertmanager", 60, || {
+        seen = get(am.1, "/api/v2/alerts")
+            .and_then(|b| serde_json::from_str::<Vec<serde_json::Value>>(&b).ok())
+            .unwrap_or_default();
+        seen.iter().any(|a| {
+            a["labels"]["alertname"] == "BiometricBanViolation"
+                && a["labels"]["device"] == "demo-cam-lobby"
+                && a["labels"]["technique"] == "face_recognition"
+        })
+    });
+    assert!(
+        !seen
+            .iter()
+            .any(|a| a["labels"]["device"] == "demo-cam-stairwell"),
+        "detection-only camera alerted: {seen:?}"
+    );
+    let lobby = seen
+        .iter()
+        .find(|a| a["labels"]["device"] == "demo-cam-lobby")
+        .unwrap();
+    assert_eq!(lobby["status"]["state"], "active");
+    assert!(lobby["annotations"]["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("onvif."));
 }

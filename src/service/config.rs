@@ -80,6 +80,20 @@ impl Default for JudgeSettings {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSettings {
+    /// `http://host:port`, e.g. `http://127.0.0.1:9093`.
+    pub url: String,
+    /// How often firing alerts are re-sent (seconds).
+    #[serde(default = "default_resend")]
+    pub resend_secs: u64,
+}
+
+fn default_resend() -> u64 {
+    60
+}
+
 fn default_listen() -> String {
     "127.0.0.1:9464".into()
 }
@@ -106,6 +120,8 @@ pub struct Config {
     pub feeds: Vec<Feed>,
     #[serde(default)]
     pub judge: JudgeSettings,
+    #[serde(default)]
+    pub alertmanager: Option<AlertmanagerSettings>,
 }
 
 impl Config {
@@ -152,6 +168,9 @@ impl Config {
                     )));
                 }
             }
+        }
+        if let Some(am) = &cfg.alertmanager {
+            crate::sinks::alertmanager::parse_url(&am.url).map_err(invalid)?;
         }
         if cfg.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid(format!(

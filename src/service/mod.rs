@@ -4,7 +4,7 @@
 //! (`/metrics`), orchestrators (`/healthz`, `/readyz`) and people (`/api/v1/alerts`,
 //! `/api/v1/devices`).
 //!
-//! Not here yet: Alertmanager and webhook sinks, EVE output, disk spooling, sharding across
+//! Not here yet: the signed webhook sink, EVE output, disk spooling, sharding across
 //! replicas, the dashboard page.
 
 pub mod config;
@@ -43,6 +43,8 @@ pub enum ServiceError {
     },
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error("sink: {0}")]
+    Sink(String),
 }
 
 /// A running feed, as the service sees it.
@@ -103,6 +105,18 @@ struct State {
     judge: Judge,
     lifecycle: Lifecycle,
     store: AlertStore,
+    /// Alertmanager sink queue (bounded; a full queue drops and counts, never blocks).
+    alertmanager: Option<mpsc::Sender<crate::model::Alert>>,
+}
+
+impl State {
+    fn notify(&self, alert: &crate::model::Alert) {
+        if let Some(tx) = &self.alertmanager {
+            if tx.try_send(alert.clone()).is_err() {
+                tracing::warn!(id = %alert.id, "alertmanager queue full: delivery deferred to the next resend");
+            }
+        }
+    }
 }
 
 fn now() -> f64 {
@@ -182,6 +196,7 @@ impl State {
                 // The store first: an alert exists once it is on disk.
                 self.store.save(&alert)?;
                 if new {
+                    self.notify(&alert);
                     tracing::warn!(device = %device, technique = %v.technique, id = %alert.id, "ban violation: alert firing");
                     metrics
                         .latency
@@ -201,6 +216,7 @@ impl State {
             .resolve_quiet(t, self.cfg.judge.resolve_after_secs as f64)
         {
             self.store.save(&a)?;
+            self.notify(&a);
             tracing::info!(device = %a.device, technique = %a.technique, id = %a.id, "alert resolved");
         }
         Ok(())
@@ -361,6 +377,23 @@ pub async fn run(
         alerts = restored.len(),
         "restored firing alerts from the store"
     );
+    let alertmanager = match &cfg.alertmanager {
+        Some(am) => {
+            let ep = crate::sinks::alertmanager::parse_url(&am.url).map_err(ServiceError::Sink)?;
+            let (tx, rx) = mpsc::channel(1024);
+            tokio::spawn(crate::sinks::alertmanager::run(
+                ep,
+                rx,
+                std::time::Duration::from_secs(am.resend_secs.max(1)),
+            ));
+            // Alerts firing before a restart are announced again (Alertmanager deduplicates).
+            for a in &restored {
+                let _ = tx.try_send(a.clone());
+            }
+            Some(tx)
+        }
+        None => None,
+    };
     lifecycle.restore(restored, now());
     for (id, device, source) in extra_feeds {
         cfg.feeds.push(config::Feed { id, device, source });
@@ -401,6 +434,7 @@ pub async fn run(
         judge: Judge::default(),
         lifecycle,
         store,
+        alertmanager,
     }));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

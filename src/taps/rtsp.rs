@@ -17,6 +17,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Template used when a feed names none.
@@ -118,8 +119,9 @@ async fn once(
         .and_then(|t| fill(&t, url, DEFAULT_LATENCY_MS))
         .and_then(|d| init().map(|_| d))
         .map_err(|e| TapError::Connect(e.to_string()))?;
-    let pipeline = build(&desc, ctx).map_err(|e| TapError::Connect(e.to_string()))?;
+    let (pipeline, watch) = build(&desc, ctx).map_err(|e| TapError::Connect(e.to_string()))?;
     let running = Running(pipeline);
+    let started = std::time::Instant::now();
     running
         .0
         .set_state(gst::State::Playing)
@@ -133,6 +135,15 @@ async fn once(
         tokio::select! {
             _ = tick.tick() => {}
             _ = super::live::stopped(&mut shutdown) => return Ok(()),
+        }
+        use std::sync::atomic::Ordering::Relaxed;
+        if watch.announced.load(Relaxed)
+            && !watch.arrived.load(Relaxed)
+            && started.elapsed() > FIRST_METADATA_WITHIN
+        {
+            return Err(TapError::Connect(format!(
+                "{url}: metadata track announced but silent for {FIRST_METADATA_WITHIN:?}; reconnecting"
+            )));
         }
         while let Some(msg) = bus.pop() {
             use gst::MessageView;
@@ -157,7 +168,27 @@ async fn once(
     }
 }
 
-fn build(desc: &str, ctx: &TapContext) -> Result<gst::Pipeline, PipelineError> {
+/// What the stall watchdog needs: whether the SDP announced a metadata track, and whether any
+/// of it has arrived.
+#[derive(Default)]
+struct MetaWatch {
+    announced: std::sync::atomic::AtomicBool,
+    arrived: std::sync::atomic::AtomicBool,
+}
+
+fn pipeline_has_meta(desc: &str) -> bool {
+    desc.contains("name=meta")
+}
+
+/// A camera that announces a metadata track but sends none of it this long after the pipeline
+/// starts is reconnected: some servers set up the track and never start it (seen intermittently
+/// with gst-rtsp-server), and a real stall looks the same from here.
+const FIRST_METADATA_WITHIN: Duration = Duration::from_secs(10);
+
+fn build(desc: &str, ctx: &TapContext) -> Result<(gst::Pipeline, Arc<MetaWatch>), PipelineError> {
+    let watch = Arc::new(MetaWatch::default());
+    // Only a pipeline that reads the metadata track can notice it is silent.
+    let reads_metadata = pipeline_has_meta(desc);
     let el = gst::parse::launch(desc).map_err(|e| PipelineError::Gst(e.to_string()))?;
     let pipeline = match el.downcast::<gst::Pipeline>() {
         Ok(p) => p,
@@ -170,12 +201,22 @@ fn build(desc: &str, ctx: &TapContext) -> Result<gst::Pipeline, PipelineError> {
     if let Some(src) = pipeline.by_name("src") {
         if src.find_property("protocols").is_some() {
             let h = ctx.clone_handle();
+            let w = watch.clone();
             src.connect("on-sdp", false, move |args| {
                 if let Some(sdp) = args
                     .get(1)
                     .and_then(|v| v.get::<gstreamer_sdp::SDPMessage>().ok())
                 {
                     let obs = sdp_observations(&sdp);
+                    if reads_metadata
+                        && obs.iter().any(|o| {
+                            o.field == "encoding"
+                                && o.value.to_ascii_lowercase().contains("onvif.metadata")
+                        })
+                    {
+                        w.announced
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     let _ = h.deliver_blocking(0, obs);
                 }
                 None
@@ -188,10 +229,12 @@ fn build(desc: &str, ctx: &TapContext) -> Result<gst::Pipeline, PipelineError> {
     {
         let h = ctx.clone_handle();
         let mut depay = MetadataDepay::default();
+        let w = watch.clone();
         meta.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    w.arrived.store(true, std::sync::atomic::Ordering::Relaxed);
                     let Some(buf) = sample.buffer() else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
@@ -253,7 +296,7 @@ fn build(desc: &str, ctx: &TapContext) -> Result<gst::Pipeline, PipelineError> {
                 .build(),
         );
     }
-    Ok(pipeline)
+    Ok((pipeline, watch))
 }
 
 /// Observations of the camera's SDP: each media type and encoding (`vnd.onvif.metadata/90000`).
