@@ -12,7 +12,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
 # To build and run: GStreamer (RTSP camera taps and the demo network), libpcap (live capture).
-pkgs=(ca-certificates pkg-config gcc unzip python3
+pkgs=(ca-certificates pkg-config gcc unzip python3 python3-pip
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly libpcap-dev)
 case "$mode" in

@@ -1,6 +1,7 @@
 //! The `banwatch` command: parses arguments and calls the library. Nothing else lives here.
 
 use anyhow::Context;
+use banwatch::detect::fingerprint::probe::Probe;
 use banwatch::detect::fingerprint::FingerprintOptions;
 use banwatch::detect::signatures::SignatureSet;
 use banwatch::judge::policy::Policy;
@@ -49,6 +50,10 @@ enum Command {
         /// Ignore the catalog of known models: classify by structure alone.
         #[arg(long)]
         no_catalog: bool,
+        /// Run ONNX models in ONNX Runtime on synthetic inputs (auto: when the library is found,
+        /// ORT_DYLIB_PATH or .deps/onnxruntime).
+        #[arg(long, value_enum, default_value = "auto")]
+        probe: ProbeMode,
     },
     /// Print the observations the decoders extract from a capture, one JSON object per line.
     Inspect { path: PathBuf },
@@ -67,6 +72,13 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProbeMode {
+    Auto,
+    On,
+    Off,
 }
 
 fn main() -> ExitCode {
@@ -97,6 +109,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
             policy,
             signatures,
             no_catalog,
+            probe,
         } => {
             let policy = match policy {
                 Some(p) => Policy::load(&p)?,
@@ -104,7 +117,20 @@ fn run(command: Command) -> anyhow::Result<u8> {
             };
             let dir = signatures.unwrap_or_else(SignatureSet::default_dir);
             let signatures = SignatureSet::load_dir(&dir)?;
-            let fingerprint = FingerprintOptions::default().with_catalog(!no_catalog);
+            let probe = match probe {
+                ProbeMode::Off => None,
+                ProbeMode::On => Some(Probe::load(None)?),
+                ProbeMode::Auto => match Probe::load(None) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        tracing::warn!("behavioural probe off: {e}");
+                        None
+                    }
+                },
+            };
+            let fingerprint = FingerprintOptions::default()
+                .with_catalog(!no_catalog)
+                .with_probe(probe);
             let opts = ScanOptions {
                 policy,
                 signatures,

@@ -5,7 +5,7 @@
 
 use crate::decode::flow::{DecodeStats, Decoder, DecoderConfig};
 use crate::decode::models::sniff::sniff_and_parse;
-use crate::detect::fingerprint::{classify_named, FingerprintOptions};
+use crate::detect::fingerprint::{classify_model, FingerprintOptions};
 use crate::detect::signatures::SignatureSet;
 use crate::judge::policy::Policy;
 use crate::judge::{Judge, JudgeConfig};
@@ -377,7 +377,7 @@ fn scan_files(
         let sha = hex::encode(Sha256::digest(f.bytes));
         match parsed {
             Ok(info) => {
-                let c = classify_named(&info, &sha, &name, &opts.fingerprint);
+                let c = classify_model(&info, f.bytes, &sha, &name, &opts.fingerprint);
                 let artifact = Artifact {
                     path: f.path.clone(),
                     format: info

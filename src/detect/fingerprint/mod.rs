@@ -7,10 +7,12 @@
 //! Names and metadata are weak evidence: they can break a tie between allowed techniques, never
 //! turn a model into a recognition model.
 //!
-//! Not done yet: the behavioural probe with ONNX Runtime (running the model on generated
-//! inputs and reading its outputs) — see the README.
+//! A third, optional path is the behavioural [`probe`]: ONNX models run in ONNX Runtime on
+//! generated inputs; how the output moves when the face moves strengthens or weakens what
+//! structure found.
 
 pub mod catalog;
+pub mod probe;
 pub mod structure;
 
 use crate::decode::models::ModelInfo;
@@ -23,17 +25,27 @@ use std::fmt::Write;
 pub struct FingerprintOptions {
     /// Consult the catalog of known models.
     pub catalog: bool,
+    /// Run ONNX models in ONNX Runtime (when loaded).
+    pub probe: Option<std::sync::Arc<probe::Probe>>,
 }
 
 impl Default for FingerprintOptions {
     fn default() -> Self {
-        FingerprintOptions { catalog: true }
+        FingerprintOptions {
+            catalog: true,
+            probe: None,
+        }
     }
 }
 
 impl FingerprintOptions {
     pub fn with_catalog(mut self, on: bool) -> Self {
         self.catalog = on;
+        self
+    }
+
+    pub fn with_probe(mut self, probe: Option<probe::Probe>) -> Self {
+        self.probe = probe.map(std::sync::Arc::new);
         self
     }
 }
@@ -67,6 +79,26 @@ pub fn structural_hash(info: &ModelInfo) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))[..16].to_string()
 }
 
+/// Classify a parsed model, running the probe on its bytes when one is loaded.
+pub fn classify_model(
+    info: &ModelInfo,
+    bytes: &[u8],
+    sha256: &str,
+    name: &str,
+    opts: &FingerprintOptions,
+) -> Classification {
+    let mut c = structure::classify(info, name);
+    if let Some(p) = &opts.probe {
+        if info.format == Some(crate::decode::models::ModelFormat::Onnx) {
+            match p.run(bytes, info) {
+                Ok(report) => probe::apply(&mut c, &report),
+                Err(e) => c.reasons.push(format!("probe: {e}")),
+            }
+        }
+    }
+    with_catalog(c, info, sha256, opts)
+}
+
 /// Classify a parsed model. `sha256` is the file's hash; `name` its file name (weak evidence).
 pub fn classify_named(
     info: &ModelInfo,
@@ -74,7 +106,15 @@ pub fn classify_named(
     name: &str,
     opts: &FingerprintOptions,
 ) -> Classification {
-    let mut c = structure::classify(info, name);
+    with_catalog(structure::classify(info, name), info, sha256, opts)
+}
+
+fn with_catalog(
+    mut c: Classification,
+    info: &ModelInfo,
+    sha256: &str,
+    opts: &FingerprintOptions,
+) -> Classification {
     if opts.catalog {
         if let Some(known) = catalog::Catalog::shipped().lookup(sha256, &structural_hash(info)) {
             let agrees = known.technique == c.technique;

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Writes small ONNX nets that test what banwatch's behavioural probe adds over structure.
+
+GENERATED, not trained, models (random weights), built so that their *behaviour* is known by
+construction:
+
+- heatmap_landmarks_512.onnx: a heatmap-regression landmark net (conv -> 256 heatmaps ->
+  spatial softmax -> expected x, y; the DSNT / soft-argmax head of published landmark nets) on a
+  112x112 face crop with one flat [N, 512] output. Structurally it looks exactly like a
+  recognition embedding (square face crop, flat 512 vector); behaviourally its output moves with
+  the face, because convolution is shift-equivariant and soft-argmax reads positions. Its
+  softmax is written out as Exp / ReduceSum / Div, as several exporters emit it, so no Softmax
+  node gives it away. The probe must catch it: this is the hard negative.
+- inert_embedding_512.onnx: a recognition-shaped net whose output ignores its input (an export
+  with the input multiplied by zero, as broken converters produce). Structure calls it
+  recognition; the probe sees a constant output and weakens the evidence.
+
+usage: gen-probe-models.py OUTDIR
+"""
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+rng = np.random.default_rng(11)
+
+
+def const(name, arr):
+    return numpy_helper.from_array(np.asarray(arr), name)
+
+
+def save(path, nodes, inp, out, inits, name):
+    g = helper.make_graph(nodes, name, [inp], [out], inits)
+    m = helper.make_model(g, producer_name="banwatch-fixtures", opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def heatmap_landmarks(out_dir, k=256, size=112):
+    inp = helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, size, size])
+    out = helper.make_tensor_value_info("fc1", TensorProto.FLOAT, ["N", 2 * k])
+    hm = size // 4  # two stride-2 convs
+    # Coordinates of each heatmap cell, in [0, 1].
+    grid = (np.arange(hm, dtype=np.float32) + 0.5) / hm
+    gx = np.tile(grid, hm).reshape(hm * hm, 1)
+    gy = np.repeat(grid, hm).reshape(hm * hm, 1)
+    inits = [
+        const("w1", (rng.standard_normal((32, 3, 5, 5)) * 0.2).astype(np.float32)),
+        const("b1", np.zeros(32, np.float32)),
+        const("w2", (rng.standard_normal((k, 32, 5, 5)) * 0.2).astype(np.float32)),
+        const("b2", np.zeros(k, np.float32)),
+        const("flat_shape", np.array([0, k, hm * hm], np.int64)),
+        const("gx", gx),
+        const("gy", gy),
+        const("temp", np.array(4.0, np.float32)),
+        const("sum_axes", np.array([2], np.int64)),
+        const("out_shape", np.array([0, 2 * k], np.int64)),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["data", "w1", "b1"], ["c1"], pads=[2, 2, 2, 2], strides=[2, 2]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[2, 2, 2, 2], strides=[2, 2]),
+        helper.make_node("Reshape", ["c2", "flat_shape"], ["hm"]),  # N, K, HW
+        helper.make_node("Mul", ["hm", "temp"], ["hm_t"]),
+        # Spatial softmax written out (Exp / ReduceSum), as several exporters emit it.
+        helper.make_node("ReduceMax", ["hm_t"], ["mx"], axes=[2], keepdims=1),
+        helper.make_node("Sub", ["hm_t", "mx"], ["hm_s"]),
+        helper.make_node("Exp", ["hm_s"], ["e"]),
+        helper.make_node("ReduceSum", ["e", "sum_axes"], ["es"], keepdims=1),
+        helper.make_node("Div", ["e", "es"], ["p"]),
+        helper.make_node("MatMul", ["p", "gx"], ["x"]),  # N, K, 1
+        helper.make_node("MatMul", ["p", "gy"], ["y"]),
+        helper.make_node("Concat", ["x", "y"], ["xy"], axis=2),  # N, K, 2 (interleaved)
+        helper.make_node("Reshape", ["xy", "out_shape"], ["fc1"]),
+    ]
+    save(f"{out_dir}/heatmap_landmarks_512.onnx", nodes, inp, out, inits, "landmarks")
+
+
+def inert_embedding(out_dir, size=112, d=512):
+    inp = helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, size, size])
+    out = helper.make_tensor_value_info("fc1", TensorProto.FLOAT, ["N", d])
+    inits = [
+        const("w1", (rng.standard_normal((64, 3, 3, 3)) * 0.1).astype(np.float32)),
+        const("zero", np.array(0.0, np.float32)),
+        const("fc_w", (rng.standard_normal((64, d)) * 0.1).astype(np.float32)),
+        const("bias", rng.standard_normal((1, d)).astype(np.float32)),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["data", "w1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("GlobalAveragePool", ["r1"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"], axis=1),
+        helper.make_node("Mul", ["f", "zero"], ["f0"]),
+        helper.make_node("MatMul", ["f0", "fc_w"], ["m"]),
+        helper.make_node("Add", ["m", "bias"], ["fc1"]),
+    ]
+    save(f"{out_dir}/inert_embedding_512.onnx", nodes, inp, out, inits, "embedding")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    heatmap_landmarks(sys.argv[1])
+    inert_embedding(sys.argv[1])

