@@ -21,7 +21,8 @@ fn main() {
                     .map(|w| format!("{}{:?}", w.name, w.shape))
                     .collect();
                 println!(
-                    "{p}\n  fmt={:?} in={:?}\n  out={:?}\n  ops={}\n  w={} params={} last={:?}\n  facts={:?} notes={:?}",
+                    "{p}\n  structural_hash={}\n  fmt={:?} in={:?}\n  out={:?}\n  ops={}\n  w={} params={} last={:?}\n  facts={:?} notes={:?}",
+                    banwatch::detect::fingerprint::structural_hash(&i),
                     i.format,
                     i.inputs.iter().map(|t| t.shape.clone()).collect::<Vec<_>>(),
                     i.outputs.iter().map(|t| (t.name.clone(), t.shape.clone())).collect::<Vec<_>>(),

@@ -22,9 +22,9 @@ t() { # best of three wall seconds
   done
   echo "$best"
 }
-bw=$(t ./target/release/banwatch scan "$blob" --format json)
+bw=$(t ./target/release/banwatch scan "$blob" --format json --probe off)
 found=$(python3 -c "import json;print(len(json.load(open('bench-data/out.txt'))['artifacts']))" 2>/dev/null || echo "?")
-./target/release/banwatch scan "$blob" --format json > bench-data/out.txt 2>/dev/null || true
+./target/release/banwatch scan "$blob" --format json --probe off > bench-data/out.txt 2>/dev/null || true
 found=$(python3 -c "import json;print(len(json.load(open('bench-data/out.txt'))['artifacts']))" 2>/dev/null || echo "?")
 ya=$(t yara -s scripts/carve.yar "$blob")
 bi=$(t binwalk --signature "$blob")

@@ -264,3 +264,42 @@ fn scan_reports_firmware_recognition_models_as_violations() {
         .iter()
         .any(|v| v["technique"] == "gait_recognition"));
 }
+
+/// Model extents are exact: random bytes after an ONNX model that pass for one more field are
+/// not taken in, and a signature inside a TFLite model's weights does not cut it short.
+#[test]
+fn carved_extents_are_exact() {
+    use banwatch::taps::files::carve::regions;
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/models");
+    let onnx = std::fs::read(
+        fixtures.join("face-attributes/faceplugin-face-recognition-js-0.0.1/fr_age.onnx"),
+    )
+    .unwrap();
+    let mut blob = vec![0u8; 4096];
+    let at = blob.len();
+    blob.extend_from_slice(&onnx);
+    // Field 14 (metadata_props), 94 bytes of noise: the shape that once swallowed a model's tail.
+    blob.extend_from_slice(&[0x72, 0x5e]);
+    blob.extend((0..94u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80));
+    blob.extend(vec![0u8; 4096]);
+    let r = regions(&blob);
+    let m = r.iter().find(|r| r.offset == at).expect("onnx carved");
+    assert_eq!((m.ext, m.end - m.offset), ("onnx", onnx.len()));
+
+    let mut tfl = std::fs::read(fixtures.join(
+        "face-detection/_mediapipe_face_detection-0.4.1657300184/face_detection_short_range.tflite",
+    ))
+    .unwrap();
+    // Plant a plausible "TFL3" header in the middle of the weights.
+    let mid = tfl.len() / 2 & !3;
+    tfl[mid..mid + 8].copy_from_slice(&[16, 0, 0, 0, b'T', b'F', b'L', b'3']);
+    let mut blob = vec![0u8; 4096];
+    let at = blob.len();
+    blob.extend_from_slice(&tfl);
+    blob.extend(vec![0u8; 4096]);
+    let r = regions(&blob);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].offset, r[0].ext), (at, "tflite"));
+    assert!(r[0].end >= at + tfl.len(), "{r:?}");
+}

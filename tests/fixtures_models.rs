@@ -96,3 +96,36 @@ fn every_fixture_classified_by_structure_alone() {
     let f = run(false);
     assert!(f.is_empty(), "{}", f.join("\n"));
 }
+
+/// A re-trained copy of a known network (same graph, other weights) is known by its structural
+/// hash, not its sha256.
+#[test]
+fn a_retrained_copy_is_known_by_its_structure() {
+    let path = fixtures()
+        .join("face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Nudge low mantissa bits in the middle of the weights: other weights, same graph.
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 256] {
+        *b ^= 0x01;
+    }
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let info = sniff_and_parse("model.onnx", &bytes, &|_| None)
+        .unwrap()
+        .unwrap();
+    let c = classify_named(&info, &sha, "model.onnx", &FingerprintOptions::default());
+    assert_eq!(c.technique, Technique::FaceRecognition);
+    assert_eq!(c.family.as_deref(), Some("mobilefacenet-arcface"));
+    assert!(c.reasons[0].contains("structural hash"), "{:?}", c.reasons);
+    // And a different network with the same output size is not that family.
+    let other = std::fs::read(
+        fixtures()
+            .join("face-landmarks-alignment/faceplugin-face-recognition-js-0.0.1/fr_landmark.onnx"),
+    )
+    .unwrap();
+    let info = sniff_and_parse("model.onnx", &other, &|_| None)
+        .unwrap()
+        .unwrap();
+    let c = classify_named(&info, "", "model.onnx", &FingerprintOptions::default());
+    assert_ne!(c.family.as_deref(), Some("mobilefacenet-arcface"));
+}

@@ -107,7 +107,18 @@ fn onnx_end(b: &[u8], start: usize) -> Option<usize> {
             }
             2 => {
                 let len = usize::try_from(varint(&mut pos)?).ok()?;
-                pos = pos.checked_add(len).filter(|e| *e <= b.len())?;
+                let end = pos.checked_add(len).filter(|e| *e <= b.len())?;
+                // Random bytes after a model can pass for one more field: its content must
+                // hold too (strings are UTF-8, messages are well-formed protobuf).
+                let body = &b[pos..end];
+                let ok = match field {
+                    2..=4 | 6 => std::str::from_utf8(body).is_ok(),
+                    _ => well_formed(body),
+                };
+                if !ok {
+                    return Some(here);
+                }
+                pos = end;
             }
             _ => return Some(here),
         }
@@ -115,6 +126,127 @@ fn onnx_end(b: &[u8], start: usize) -> Option<usize> {
             return Some(b.len());
         }
     }
+}
+
+/// Whether `m` parses as a protobuf message: every field a valid tag and wire type, every
+/// length inside, ending exactly at the end. Nested messages are not descended into.
+fn well_formed(m: &[u8]) -> bool {
+    let mut pos = 0;
+    let varint = |pos: &mut usize| -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let byte = *m.get(*pos)?;
+            *pos += 1;
+            v |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    while pos < m.len() {
+        let Some(tag) = varint(&mut pos) else {
+            return false;
+        };
+        if tag >> 3 == 0 {
+            return false;
+        }
+        let next = match tag & 7 {
+            0 => varint(&mut pos).map(|_| pos),
+            1 => pos.checked_add(8),
+            2 => varint(&mut pos)
+                .and_then(|l| usize::try_from(l).ok())
+                .and_then(|l| pos.checked_add(l)),
+            5 => pos.checked_add(4),
+            _ => None,
+        };
+        match next {
+            Some(n) if n <= m.len() => pos = n,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Where a TFLite FlatBuffer starting at `start` ends: the furthest byte its model table, its
+/// top-level vectors and its buffers' data reach (buffers are written first, so they sit at
+/// the end). Every offset is checked; `None` when the structure does not hold.
+fn tflite_end(b: &[u8], start: usize) -> Option<usize> {
+    let m = b.get(start..)?;
+    let u32_at = |at: usize| -> Option<usize> {
+        m.get(at..at.checked_add(4)?)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
+    };
+    let u16_at = |at: usize| -> Option<usize> {
+        m.get(at..at.checked_add(2)?)
+            .map(|s| usize::from(u16::from_le_bytes([s[0], s[1]])))
+    };
+    let u64_at = |at: usize| -> Option<u64> {
+        let s = m.get(at..at.checked_add(8)?)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Some(u64::from_le_bytes(a))
+    };
+    // (table position, vtable position, vtable length)
+    let table = |pos: usize| -> Option<(usize, usize, usize)> {
+        let soff = u32_at(pos)? as i32 as i64;
+        let vt = usize::try_from(pos as i64 - soff).ok()?;
+        let len = u16_at(vt)?;
+        (len >= 4 && vt + len <= m.len()).then_some((pos, vt, len))
+    };
+    let field = |t: (usize, usize, usize), i: usize| -> Option<usize> {
+        let at = 4 + 2 * i;
+        if at + 2 > t.2 {
+            return None;
+        }
+        let off = u16_at(t.1 + at)?;
+        (off != 0).then_some(t.0 + off)
+    };
+    let deref = |at: usize| -> Option<usize> {
+        let p = at.checked_add(u32_at(at)?)?;
+        (p < m.len()).then_some(p)
+    };
+    let model = table(u32_at(0)?)?;
+    // Random bytes pass the header check now and then: a real model says schema version 3
+    // and has one to a few subgraphs.
+    if u32_at(field(model, 0)?)? != 3 {
+        return None;
+    }
+    let subgraphs = u32_at(deref(field(model, 2)?)?)?;
+    if !(1..=64).contains(&subgraphs) {
+        return None;
+    }
+    let mut end = model.1 + model.2;
+    end = end.max(model.0 + 4);
+    // Top-level vectors: operator codes, subgraphs, description, buffers, metadata buffers,
+    // metadata, signature defs (4-byte elements, bytes for the description).
+    for (i, elem) in [(1, 4), (2, 4), (3, 1), (4, 4), (5, 4), (6, 4), (7, 4)] {
+        let Some(at) = field(model, i) else { continue };
+        let v = deref(at)?;
+        let n = u32_at(v)?;
+        end = end.max(v.checked_add(4)?.checked_add(n.checked_mul(elem)?)?);
+        if i != 4 {
+            continue;
+        }
+        for k in 0..n.min(1 << 20) {
+            let Some(buf) = deref(v + 4 + 4 * k).and_then(table) else {
+                return None;
+            };
+            end = end.max(buf.1 + buf.2);
+            if let Some(d) = field(buf, 0).and_then(deref) {
+                let len = u32_at(d)?;
+                end = end.max(d.checked_add(4)?.checked_add(len)?);
+            }
+            // Models over 2 GB keep buffers outside the FlatBuffer, at offset/size.
+            if let (Some(o), Some(sz)) = (field(buf, 1), field(buf, 2)) {
+                let (o, sz) = (u64_at(o)?, u64_at(sz)?);
+                if o > 1 {
+                    end = end.max(usize::try_from(o.checked_add(sz)?).ok()?);
+                }
+            }
+        }
+    }
+    (end <= m.len()).then_some(start + end)
 }
 
 /// Regions of `b` that look like embedded models or images. A file that itself starts with a
@@ -147,6 +279,13 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
                     skip_until = end;
                 }
                 _ => continue,
+            }
+        } else if ext == "tflite" {
+            // A well-formed TFLite model's extent is known too, give or take trailing
+            // metadata (MediaPipe appends a zip of associated files): signatures inside are
+            // skipped, and the region still runs to the next candidate.
+            if let Some(end) = tflite_end(b, start).filter(|e| *e > start + 16) {
+                skip_until = end;
             }
         }
         starts.push((start, ext));

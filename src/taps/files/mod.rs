@@ -6,7 +6,7 @@
 //! an error naming the entry), number of files and nesting depth. A bad entry is counted and
 //! logged; the walk goes on.
 
-mod carve;
+pub mod carve;
 
 use std::io::Read;
 use std::path::Path;
