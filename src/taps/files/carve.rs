@@ -229,9 +229,7 @@ fn tflite_end(b: &[u8], start: usize) -> Option<usize> {
             continue;
         }
         for k in 0..n.min(1 << 20) {
-            let Some(buf) = deref(v + 4 + 4 * k).and_then(table) else {
-                return None;
-            };
+            let buf = deref(v + 4 + 4 * k).and_then(table)?;
             end = end.max(buf.1 + buf.2);
             if let Some(d) = field(buf, 0).and_then(deref) {
                 let len = u32_at(d)?;
