@@ -292,7 +292,7 @@ fn carved_extents_are_exact() {
     ))
     .unwrap();
     // Plant a plausible "TFL3" header in the middle of the weights.
-    let mid = tfl.len() / 2 & !3;
+    let mid = (tfl.len() / 2) & !3;
     tfl[mid..mid + 8].copy_from_slice(&[16, 0, 0, 0, b'T', b'F', b'L', b'3']);
     let mut blob = vec![0u8; 4096];
     let at = blob.len();
