@@ -276,3 +276,136 @@ fn alerts_reach_a_real_alertmanager() {
         .unwrap()
         .contains("onvif."));
 }
+
+fn request(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let _ = write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// A webhook receiver in Python's standard library (http.server, hmac): checks the signature
+/// independently of banwatch's code and appends each verified body to a file.
+const RECEIVER: &str = r#"
+import hashlib, hmac, http.server, sys, time
+port, secret, out = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        ts = self.headers["X-Banwatch-Timestamp"]
+        want = "sha256=" + hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        ok = hmac.compare_digest(want, self.headers["X-Banwatch-Signature"]) and abs(time.time() - int(ts)) < 300
+        with open(out, "ab") as f:
+            f.write((b"VERIFIED " if ok else b"BAD ") + body + b"\n")
+        self.send_response(204 if ok else 401)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+"#;
+
+#[test]
+fn webhook_spools_while_down_eve_lines_and_the_api_wants_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, hook) = (free_port(), free_port());
+    let eve = dir.path().join("eve.json");
+    let cfg = dir.path().join("banwatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\napi_token = {{ value = \"s3cret-token\" }}\n[webhook]\nurl = \"http://127.0.0.1:{hook}/hooks/banwatch\"\nsecret = {{ value = \"hook-key\" }}\n[eve]\npath = \"{}\"\n",
+            dir.path().join("state").display(),
+            eve.display()
+        ),
+    )
+    .unwrap();
+    let _s = serve(&["--config", cfg.to_str().unwrap(), "--demo"]);
+    // The receiver is down: the alert waits in the spool, the service goes on.
+    wait_for("the webhook delivery to be spooled", 90, || {
+        get(port, "/metrics").is_some_and(|m| {
+            m.lines().any(|l| {
+                l.starts_with("banwatch_sink_queue_depth{sink=\"webhook\"}") && !l.ends_with(" 0")
+            })
+        })
+    });
+    let m = get(port, "/metrics").unwrap_or_default();
+    assert!(
+        m.lines().any(
+            |l| l.starts_with("banwatch_device_compliant{device=\"demo-cam-lobby\"")
+                && l.ends_with(" 0")
+        ),
+        "{m}"
+    );
+    assert!(m.contains("banwatch_sink_deliveries_total{sink=\"webhook\",result=\"error\"}"));
+    // EVE line written at once.
+    let text = std::fs::read_to_string(&eve).unwrap_or_default();
+    let line: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["banwatch"]["device"] == "demo-cam-lobby")
+        .unwrap_or_else(|| panic!("no EVE line for the lobby camera: {text}"));
+    assert_eq!(line["event_type"], "alert");
+    assert_eq!(line["banwatch"]["technique"], "face_recognition");
+    assert!(line["alert"]["signature_id"].as_u64().is_some());
+    // The receiver comes up: the spooled alert arrives, signed.
+    let got = dir.path().join("received.txt");
+    let script = dir.path().join("receiver.py");
+    std::fs::write(&script, RECEIVER).unwrap();
+    let mut rx = Command::new("python3")
+        .arg(&script)
+        .arg(hook.to_string())
+        .arg("hook-key")
+        .arg(&got)
+        .spawn()
+        .expect("python3 receiver");
+    wait_for("the signed webhook delivery", 60, || {
+        std::fs::read_to_string(&got).is_ok_and(|t| t.contains("demo-cam-lobby"))
+    });
+    let _ = rx.kill();
+    let _ = rx.wait();
+    let text = std::fs::read_to_string(&got).unwrap_or_default();
+    assert!(!text.contains("BAD "), "{text}");
+    assert!(text.lines().all(|l| l.starts_with("VERIFIED ")), "{text}");
+    wait_for("the spool to drain", 30, || {
+        get(port, "/metrics")
+            .is_some_and(|m| m.contains("banwatch_sink_queue_depth{sink=\"webhook\"} 0"))
+    });
+    // The API: reading is open, acknowledging needs the token.
+    let id = alerts(port)
+        .iter()
+        .find(|a| a["device"] == "demo-cam-lobby")
+        .and_then(|a| a["id"].as_str().map(String::from))
+        .expect("lobby alert");
+    let path = format!("/api/v1/alerts/{id}/ack");
+    assert!(request(port, "POST", &path, None, "").starts_with("HTTP/1.1 401"));
+    assert!(request(port, "POST", &path, Some("s3cret-tokeX"), "").starts_with("HTTP/1.1 401"));
+    assert!(request(
+        port,
+        "POST",
+        "/api/v1/alerts/nope/ack",
+        Some("s3cret-token"),
+        ""
+    )
+    .starts_with("HTTP/1.1 404"));
+    let r = request(port, "POST", &path, Some("s3cret-token"), "ticket TR-1182");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let a = alerts(port);
+    let lobby = a.iter().find(|a| a["id"] == id.as_str()).unwrap();
+    assert_eq!(lobby["acknowledged"]["note"], "ticket TR-1182");
+    let ev = get(port, "/api/v1/evidence?device=demo-cam-lobby").unwrap_or_default();
+    let ev: serde_json::Value = serde_json::from_str(&ev).unwrap_or_default();
+    assert!(
+        ev["verdicts"].as_array().is_some_and(|v| !v.is_empty()),
+        "{ev}"
+    );
+    assert!(get(port, "/api/v1/sites").is_some_and(|b| b.starts_with('[')));
+}

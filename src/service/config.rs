@@ -94,6 +94,52 @@ fn default_resend() -> u64 {
     60
 }
 
+/// A secret given inline or, better, by the name of an environment variable holding it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub env: Option<String>,
+}
+
+impl Secret {
+    pub fn resolve(&self) -> Result<Option<String>, String> {
+        match (&self.value, &self.env) {
+            (Some(v), None) => Ok(Some(v.clone())),
+            (None, Some(name)) => std::env::var(name)
+                .map(Some)
+                .map_err(|_| format!("environment variable {name} is not set")),
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err("give value or env, not both".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// `http://host:port/path` of the receiver.
+    pub url: String,
+    /// HMAC-SHA256 key for the `X-Banwatch-Signature` header (required).
+    pub secret: Secret,
+    /// Disk spool bound for undelivered alerts (bytes).
+    #[serde(default = "default_spool")]
+    pub spool_max_bytes: u64,
+}
+
+fn default_spool() -> u64 {
+    64 << 20
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EveSettings {
+    /// EVE-style JSON lines file, appended to (logrotate-friendly).
+    pub path: PathBuf,
+}
+
 fn default_listen() -> String {
     "127.0.0.1:9464".into()
 }
@@ -122,6 +168,14 @@ pub struct Config {
     pub judge: JudgeSettings,
     #[serde(default)]
     pub alertmanager: Option<AlertmanagerSettings>,
+    #[serde(default)]
+    pub webhook: Option<WebhookSettings>,
+    #[serde(default)]
+    pub eve: Option<EveSettings>,
+    /// Bearer token required by every state-changing API call. Without one, such calls are
+    /// refused (read-only API).
+    #[serde(default)]
+    pub api_token: Secret,
 }
 
 impl Config {
@@ -172,6 +226,17 @@ impl Config {
         if let Some(am) = &cfg.alertmanager {
             crate::sinks::alertmanager::parse_url(&am.url).map_err(invalid)?;
         }
+        if let Some(w) = &cfg.webhook {
+            crate::sinks::http::parse_url(&w.url).map_err(|e| invalid(format!("webhook: {e}")))?;
+            match w.secret.resolve() {
+                Ok(Some(s)) if !s.is_empty() => {}
+                Ok(_) => return Err(invalid("webhook: secret is required (value or env)".into())),
+                Err(e) => return Err(invalid(format!("webhook secret: {e}"))),
+            }
+        }
+        cfg.api_token
+            .resolve()
+            .map_err(|e| invalid(format!("api_token: {e}")))?;
         if cfg.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid(format!(
                 "listen = {:?} is not an address:port",

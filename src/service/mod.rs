@@ -1,11 +1,12 @@
 //! `banwatch serve`: the long-running service. Live taps feed observations into the same
 //! signatures, judge and policy as the spot check; the service adds time (verdicts decay, alerts
 //! fire and resolve), state (the SQLite alert store) and an HTTP endpoint for Prometheus
-//! (`/metrics`), orchestrators (`/healthz`, `/readyz`) and people (`/api/v1/alerts`,
-//! `/api/v1/devices`).
+//! (`/metrics`), orchestrators (`/healthz`, `/readyz`) and people (`/api/v1/sites`,
+//! `/api/v1/devices`, `/api/v1/alerts`, `/api/v1/evidence`; `POST /api/v1/alerts/{id}/ack`
+//! with the configured bearer token). Sinks: the store, Alertmanager, a signed webhook behind
+//! a disk spool, and EVE-style JSON lines.
 //!
-//! Not here yet: the signed webhook sink, EVE output, disk spooling, sharding across
-//! replicas, the dashboard page.
+//! Not here: sharding across replicas, a dashboard page (Grafana reads `/metrics`).
 
 pub mod config;
 pub mod lifecycle;
@@ -107,13 +108,27 @@ struct State {
     store: AlertStore,
     /// Alertmanager sink queue (bounded; a full queue drops and counts, never blocks).
     alertmanager: Option<mpsc::Sender<crate::model::Alert>>,
+    /// Webhook deliveries wait here, on disk.
+    webhook: Option<crate::sinks::spool::Spool>,
+    eve: Option<crate::sinks::eve::EveWriter>,
+    api_token: Option<String>,
 }
 
 impl State {
-    fn notify(&self, alert: &crate::model::Alert) {
+    fn notify(&mut self, alert: &crate::model::Alert) {
         if let Some(tx) = &self.alertmanager {
             if tx.try_send(alert.clone()).is_err() {
                 tracing::warn!(id = %alert.id, "alertmanager queue full: delivery deferred to the next resend");
+            }
+        }
+        if let Some(sp) = &self.webhook {
+            if let Err(e) = sp.push(&crate::sinks::webhook::payload(alert)) {
+                tracing::error!(id = %alert.id, "webhook: {e}");
+            }
+        }
+        if let Some(eve) = &mut self.eve {
+            if let Err(e) = eve.write(alert) {
+                tracing::error!(id = %alert.id, "{e}");
             }
         }
     }
@@ -223,6 +238,13 @@ impl State {
     }
 }
 
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 fn render_metrics(state: &State, feeds: &[FeedEntry], metrics: &Metrics) -> String {
     use std::fmt::Write;
     use std::sync::atomic::Ordering;
@@ -235,6 +257,66 @@ fn render_metrics(state: &State, feeds: &[FeedEntry], metrics: &Metrics) -> Stri
             .inc();
     }
     let mut out = String::new();
+    // Compliance per configured device (and any other device with a firing alert).
+    let _ = writeln!(
+        out,
+        "# HELP banwatch_device_compliant Whether a device has no banned technique firing (1) or has (0)\n# TYPE banwatch_device_compliant gauge"
+    );
+    let firing: std::collections::BTreeSet<&str> = state
+        .lifecycle
+        .firing()
+        .map(|a| a.device.0.as_str())
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &state.cfg.devices {
+        let site = state.cfg.site(&d.site);
+        seen.insert(d.id.as_str());
+        let _ = writeln!(
+            out,
+            "banwatch_device_compliant{{device=\"{}\",site=\"{}\",site_type=\"{}\",contractor=\"{}\"}} {}",
+            label(&d.id),
+            label(&d.site),
+            site.map_or("unknown", |s| s.site_type.as_str()),
+            label(site.and_then(|s| s.contractor.as_deref()).unwrap_or("")),
+            u8::from(!firing.contains(d.id.as_str()))
+        );
+    }
+    for a in state.lifecycle.firing() {
+        if seen.insert(a.device.0.as_str()) {
+            let _ = writeln!(
+                out,
+                "banwatch_device_compliant{{device=\"{}\",site=\"{}\",site_type=\"{}\",contractor=\"{}\"}} 0",
+                label(&a.device.0),
+                label(a.site.as_deref().unwrap_or("")),
+                a.site_type.map_or("unknown", |s| s.as_str()),
+                label(a.contractor.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    if let Some(sp) = &state.webhook {
+        let st = &sp.stats;
+        let _ = writeln!(
+            out,
+            "# HELP banwatch_sink_queue_depth Alert deliveries waiting per sink\n# TYPE banwatch_sink_queue_depth gauge\nbanwatch_sink_queue_depth{{sink=\"webhook\"}} {}",
+            st.queued.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP banwatch_sink_spool_bytes Bytes spooled on disk per sink\n# TYPE banwatch_sink_spool_bytes gauge\nbanwatch_sink_spool_bytes{{sink=\"webhook\"}} {}",
+            st.bytes.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP banwatch_sink_deliveries_total Delivery attempts per sink and result\n# TYPE banwatch_sink_deliveries_total counter\nbanwatch_sink_deliveries_total{{sink=\"webhook\",result=\"ok\"}} {}\nbanwatch_sink_deliveries_total{{sink=\"webhook\",result=\"error\"}} {}",
+            st.delivered.load(Ordering::Relaxed),
+            st.failed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP banwatch_sink_dropped_total Deliveries dropped because the spool was full\n# TYPE banwatch_sink_dropped_total counter\nbanwatch_sink_dropped_total{{sink=\"webhook\"}} {}",
+            st.dropped.load(Ordering::Relaxed)
+        );
+    }
     // Feed counters live in the taps' atomics; written here in the exposition format.
     let series: [(&str, &str, &str); 4] = [
         (
@@ -267,7 +349,7 @@ fn render_metrics(state: &State, feeds: &[FeedEntry], metrics: &Metrics) -> Stri
         let _ = writeln!(
             out,
             "banwatch_feed_up{{feed=\"{}\",kind=\"{}\"}} {}",
-            f.id,
+            label(&f.id),
             f.kind,
             u8::from(f.health.is_up())
         );
@@ -281,7 +363,12 @@ fn render_metrics(state: &State, feeds: &[FeedEntry], metrics: &Metrics) -> Stri
                 2 => f.health.decode_errors.load(Ordering::Relaxed),
                 _ => f.health.reconnects.load(Ordering::Relaxed),
             };
-            let _ = writeln!(out, "{name}{{feed=\"{}\",kind=\"{}\"}} {v}", f.id, f.kind);
+            let _ = writeln!(
+                out,
+                "{name}{{feed=\"{}\",kind=\"{}\"}} {v}",
+                label(&f.id),
+                f.kind
+            );
         }
     }
     let mut buf = Vec::new();
@@ -294,67 +381,260 @@ fn render_metrics(state: &State, feeds: &[FeedEntry], metrics: &Metrics) -> Stri
     out
 }
 
-/// Answer one HTTP/1.1 request (GET only; the request head is bounded to 8 KiB).
+/// One parsed request: method, path, query, bearer token, body.
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+    bearer: Option<String>,
+    body: Vec<u8>,
+}
+
+/// Read one request: the head bounded to 8 KiB, the body to 64 KiB, each read to 5 s.
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 8192 {
+            return None;
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut chunk)).await {
+            Ok(Ok(0)) | Err(_) | Ok(Err(_)) => return None,
+            Ok(Ok(k)) => buf.extend_from_slice(&chunk[..k]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split_whitespace();
+    let (method, target) = (first.next()?.to_string(), first.next()?.to_string());
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (mut bearer, mut length) = (None, 0usize);
+    for l in lines {
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        if k.eq_ignore_ascii_case("authorization") {
+            bearer = v.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+        } else if k.eq_ignore_ascii_case("content-length") {
+            length = v.parse().ok()?;
+        }
+    }
+    if length > 65536 {
+        return None;
+    }
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut chunk)).await {
+            Ok(Ok(0)) | Err(_) | Ok(Err(_)) => return None,
+            Ok(Ok(k)) => body.extend_from_slice(&chunk[..k]),
+        }
+    }
+    body.truncate(length);
+    Some(Request {
+        method,
+        path: path.to_string(),
+        query: query.to_string(),
+        bearer,
+        body,
+    })
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+fn token_matches(given: &str, want: &str) -> bool {
+    given.len() == want.len()
+        && given
+            .bytes()
+            .zip(want.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+type Response = (&'static str, &'static str, String);
+
+fn json_response(v: &impl serde::Serialize) -> Response {
+    (
+        "200 OK",
+        "application/json",
+        serde_json::to_string(v).unwrap_or_default(),
+    )
+}
+
+fn get(st: &State, req: &Request, feeds: &[FeedEntry], metrics: &Metrics) -> Response {
+    match req.path.as_str() {
+        "/healthz" => ("200 OK", "text/plain", "ok\n".into()),
+        "/readyz" => ("200 OK", "text/plain", "ready\n".into()),
+        "/metrics" => (
+            "200 OK",
+            "text/plain; version=0.0.4",
+            render_metrics(st, feeds, metrics),
+        ),
+        "/api/v1/alerts" => match (st.store.recent(), st.store.acks()) {
+            (Ok(alerts), Ok(acks)) => {
+                let v: Vec<serde_json::Value> = alerts
+                    .iter()
+                    .map(|a| {
+                        let mut v = serde_json::to_value(a).unwrap_or_default();
+                        if let Some((_, at, note)) = acks.iter().find(|k| k.0 == a.id) {
+                            v["acknowledged"] = serde_json::json!({"at": at, "note": note});
+                        }
+                        v
+                    })
+                    .collect();
+                json_response(&v)
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                ("500 Internal Server Error", "text/plain", format!("{e}\n"))
+            }
+        },
+        "/api/v1/devices" => json_response(&st.judge.verdicts()),
+        "/api/v1/sites" => {
+            let firing: Vec<&crate::model::Alert> = st.lifecycle.firing().collect();
+            let v: Vec<serde_json::Value> = st
+                .cfg
+                .sites
+                .iter()
+                .map(|s| {
+                    let devices: Vec<&str> = st
+                        .cfg
+                        .devices
+                        .iter()
+                        .filter(|d| d.site == s.id)
+                        .map(|d| d.id.as_str())
+                        .collect();
+                    let violating: std::collections::BTreeSet<&str> = firing
+                        .iter()
+                        .filter(|a| a.site.as_deref() == Some(s.id.as_str()))
+                        .map(|a| a.device.0.as_str())
+                        .collect();
+                    serde_json::json!({
+                        "id": s.id,
+                        "name": s.name,
+                        "type": s.site_type.as_str(),
+                        "contractor": s.contractor,
+                        "devices": devices,
+                        "devices_in_violation": violating,
+                        "alerts_firing": firing.iter().filter(|a| a.site.as_deref() == Some(s.id.as_str())).count(),
+                    })
+                })
+                .collect();
+            json_response(&v)
+        }
+        "/api/v1/evidence" => {
+            let Some(d) = query_param(&req.query, "device") else {
+                return (
+                    "400 Bad Request",
+                    "text/plain",
+                    "evidence needs ?device=ID\n".into(),
+                );
+            };
+            match st.judge.verdicts_for(&DeviceId(d.to_string())) {
+                Some(v) => json_response(&v),
+                None => (
+                    "404 Not Found",
+                    "text/plain",
+                    format!("no evidence for {d}\n"),
+                ),
+            }
+        }
+        _ => ("404 Not Found", "text/plain", "not found\n".into()),
+    }
+}
+
+/// State-changing calls: the configured bearer token, or nothing.
+fn post(st: &State, req: &Request) -> Response {
+    let Some(want) = &st.api_token else {
+        return (
+            "403 Forbidden",
+            "text/plain",
+            "no api_token configured: the API is read-only\n".into(),
+        );
+    };
+    if !req
+        .bearer
+        .as_deref()
+        .is_some_and(|t| token_matches(t, want))
+    {
+        return (
+            "401 Unauthorized",
+            "text/plain",
+            "a valid bearer token is required\n".into(),
+        );
+    }
+    let Some(id) = req
+        .path
+        .strip_prefix("/api/v1/alerts/")
+        .and_then(|r| r.strip_suffix("/ack"))
+    else {
+        return ("404 Not Found", "text/plain", "not found\n".into());
+    };
+    // The note is free text from a person; kept short, never parsed.
+    let note: String = String::from_utf8_lossy(&req.body)
+        .chars()
+        .take(500)
+        .collect();
+    match st
+        .store
+        .acknowledge(id, &crate::model::rfc3339(now()), note.trim())
+    {
+        Ok(true) => {
+            tracing::info!(id, "alert acknowledged through the API");
+            (
+                "200 OK",
+                "application/json",
+                format!("{{\"acknowledged\":\"{id}\"}}"),
+            )
+        }
+        Ok(false) => ("404 Not Found", "text/plain", format!("no alert {id}\n")),
+        Err(e) => ("500 Internal Server Error", "text/plain", format!("{e}\n")),
+    }
+}
+
+/// Answer one HTTP/1.1 request.
 async fn http(
     mut sock: tokio::net::TcpStream,
     state: Arc<Mutex<State>>,
     feeds: Arc<Vec<FeedEntry>>,
     metrics: Arc<Metrics>,
 ) {
-    let mut buf = vec![0u8; 8192];
-    let mut n = 0;
-    while n < buf.len() {
-        match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf[n..]))
-            .await
-        {
-            Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
-            Ok(Ok(k)) => n += k,
-        }
-        if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
-    }
-    let head = String::from_utf8_lossy(&buf[..n]);
-    let mut parts = head.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, ctype, body) = if method != "GET" {
-        (
-            "405 Method Not Allowed",
-            "text/plain",
-            "GET only\n".to_string(),
-        )
-    } else {
+    let Some(req) = read_request(&mut sock).await else {
+        let _ = sock
+            .write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+        return;
+    };
+    let (status, ctype, body) = {
         let st = match state.lock() {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
-        match path.split('?').next().unwrap_or("") {
-            "/healthz" => ("200 OK", "text/plain", "ok\n".into()),
-            "/readyz" => ("200 OK", "text/plain", "ready\n".into()),
-            "/metrics" => (
-                "200 OK",
-                "text/plain; version=0.0.4",
-                render_metrics(&st, &feeds, &metrics),
+        match req.method.as_str() {
+            "GET" | "HEAD" => get(&st, &req, &feeds, &metrics),
+            "POST" => post(&st, &req),
+            _ => (
+                "405 Method Not Allowed",
+                "text/plain",
+                "GET or POST\n".to_string(),
             ),
-            "/api/v1/alerts" => match st.store.recent() {
-                Ok(a) => (
-                    "200 OK",
-                    "application/json",
-                    serde_json::to_string(&a).unwrap_or_default(),
-                ),
-                Err(e) => ("500 Internal Server Error", "text/plain", format!("{e}\n")),
-            },
-            "/api/v1/devices" => (
-                "200 OK",
-                "application/json",
-                serde_json::to_string(&st.judge.verdicts()).unwrap_or_default(),
-            ),
-            _ => ("404 Not Found", "text/plain", "not found\n".into()),
         }
     };
     let resp = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        if req.method == "HEAD" { "" } else { body.as_str() }
     );
     let _ = sock.write_all(resp.as_bytes()).await;
     let _ = sock.shutdown().await;
@@ -394,6 +674,37 @@ pub async fn run(
         }
         None => None,
     };
+    let webhook = match &cfg.webhook {
+        Some(w) => {
+            let ep = crate::sinks::http::parse_url(&w.url).map_err(ServiceError::Sink)?;
+            let secret = w
+                .secret
+                .resolve()
+                .map_err(ServiceError::Sink)?
+                .unwrap_or_default()
+                .into_bytes();
+            let spool = crate::sinks::spool::Spool::open(
+                &cfg.state_dir.join("spool/webhook"),
+                w.spool_max_bytes,
+            )
+            .map_err(|e| ServiceError::Sink(e.to_string()))?;
+            tokio::spawn(spool.clone().deliver("webhook", move |body| {
+                let (ep, secret) = (ep.clone(), secret.clone());
+                async move { crate::sinks::webhook::deliver(&ep, &secret, body).await }
+            }));
+            Some(spool)
+        }
+        None => None,
+    };
+    let eve = cfg
+        .eve
+        .as_ref()
+        .map(|e| crate::sinks::eve::EveWriter::new(&e.path));
+    let api_token = cfg
+        .api_token
+        .resolve()
+        .map_err(ServiceError::Sink)?
+        .filter(|t| !t.is_empty());
     lifecycle.restore(restored, now());
     for (id, device, source) in extra_feeds {
         cfg.feeds.push(config::Feed { id, device, source });
@@ -435,6 +746,9 @@ pub async fn run(
         lifecycle,
         store,
         alertmanager,
+        webhook,
+        eve,
+        api_token,
     }));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -8,40 +8,11 @@ use crate::taps::feed::Backoff;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// `http://host:port[/prefix]` split up; https is not supported by this small client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub authority: String,
-    pub prefix: String,
-}
+pub use super::http::{parse_url, Endpoint};
 
-pub fn parse_url(url: &str) -> Result<Endpoint, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url:?}: only http:// Alertmanager URLs are supported"))?;
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    if authority.is_empty() {
-        return Err(format!("{url:?}: no host"));
-    }
-    let authority = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    Ok(Endpoint {
-        authority,
-        prefix: if path.is_empty() {
-            String::new()
-        } else {
-            format!("/{}", path.trim_end_matches('/'))
-        },
-    })
-}
-
-/// The Alertmanager JSON of one alert: labels identify it, annotations describe it.
 pub fn payload(a: &Alert) -> serde_json::Value {
     let evidence: Vec<String> = a
         .evidence
@@ -73,41 +44,9 @@ pub fn payload(a: &Alert) -> serde_json::Value {
 }
 
 async fn post(ep: &Endpoint, body: &[u8]) -> Result<(), String> {
-    let mut s = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(&ep.authority),
-    )
-    .await
-    .map_err(|_| "connect timed out".to_string())?
-    .map_err(|e| e.to_string())?;
-    let head = format!(
-        "POST {}/api/v2/alerts HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        ep.prefix,
-        ep.authority,
-        body.len()
-    );
-    s.write_all(head.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    s.write_all(body).await.map_err(|e| e.to_string())?;
-    let mut resp = vec![0u8; 512];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut resp))
-        .await
-        .map_err(|_| "no response".to_string())?
-        .map_err(|e| e.to_string())?;
-    let line = String::from_utf8_lossy(&resp[..n]);
-    let code = line.split_whitespace().nth(1).unwrap_or("");
-    if code.starts_with('2') {
-        Ok(())
-    } else {
-        Err(format!(
-            "Alertmanager answered {:?}",
-            line.lines().next().unwrap_or("")
-        ))
-    }
+    super::http::post(ep, &format!("{}/api/v2/alerts", ep.path), &[], body).await
 }
 
-/// Run the sink until the channel closes. `resend` is how often firing alerts are re-posted.
 pub async fn run(ep: Endpoint, mut rx: mpsc::Receiver<Alert>, resend: Duration) {
     let mut alerts: HashMap<String, Alert> = HashMap::new();
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
@@ -155,11 +94,11 @@ mod tests {
             parse_url("http://127.0.0.1:9093").unwrap(),
             Endpoint {
                 authority: "127.0.0.1:9093".into(),
-                prefix: String::new()
+                path: String::new()
             }
         );
         assert_eq!(
-            parse_url("http://am/alertmanager/").unwrap().prefix,
+            parse_url("http://am/alertmanager/").unwrap().path,
             "/alertmanager"
         );
         assert!(parse_url("https://am:9093").is_err());

@@ -39,7 +39,12 @@ impl AlertStore {
                  resolved_at TEXT,
                  body TEXT NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state);",
+             CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state);
+             CREATE TABLE IF NOT EXISTS acks (
+                 id TEXT PRIMARY KEY REFERENCES alerts(id),
+                 at TEXT NOT NULL,
+                 note TEXT NOT NULL
+             );",
         )
         .map_err(|e| err(&e))?;
         Ok(AlertStore { conn, path })
@@ -50,6 +55,40 @@ impl AlertStore {
             path: self.path.clone(),
             message: e.to_string(),
         }
+    }
+
+    /// Record that someone took an alert in hand (the API's acknowledge). `Ok(false)` when
+    /// no such alert exists.
+    pub fn acknowledge(&self, id: &str, at: &str, note: &str) -> Result<bool, StoreError> {
+        let known: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM alerts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?;
+        if known == 0 {
+            return Ok(false);
+        }
+        self.conn
+            .execute(
+                "INSERT INTO acks (id, at, note) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET at = ?2, note = ?3",
+                params![id, at, note],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(true)
+    }
+
+    /// Acknowledged alert ids with when and the note.
+    pub fn acks(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, at, note FROM acks ORDER BY at DESC LIMIT 1000")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     /// Insert or update an alert by id.
