@@ -16,7 +16,7 @@ pkgs=(ca-certificates pkg-config gcc unzip python3 python3-pip
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly libpcap-dev)
 case "$mode" in
-  test) pkgs+=(squashfs-tools python3-venv mosquitto prometheus-alertmanager) ;;
+  test) pkgs+=(squashfs-tools python3-venv mosquitto prometheus-alertmanager prometheus systemd) ;;
   bench) pkgs+=(squashfs-tools python3-venv mosquitto tshark libndpi-bin yara binwalk hyperfine time
                 gstreamer1.0-tools bc) ;;
 esac
@@ -44,10 +44,10 @@ fi
 
 # --- Python tools for generated test fixtures (gait models) -------------------------------------
 if [ "$mode" != run ]; then
-  if [ ! -x .deps/venv/bin/python ] || ! .deps/venv/bin/python -c 'import onnx, numpy' 2>/dev/null; then
-    say "creating .deps/venv with onnx and numpy"
+  if [ ! -x .deps/venv/bin/python ] || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml' 2>/dev/null; then
+    say "creating .deps/venv with onnx, numpy and PyYAML"
     python3 -m venv .deps/venv
-    .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy
+    .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy pyyaml
   fi
 fi
 say "ready ($mode)"
