@@ -7,6 +7,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "common/fixture_scripts.rs"]
+#[allow(dead_code)]
+mod fixture_scripts;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -152,8 +156,7 @@ fn dashboard_and_rules_name_only_exported_metrics() {
 }
 
 fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
-    let python = std::env::var("BANWATCH_PYTHON")
-        .unwrap_or_else(|_| root().join(".deps/venv/bin/python").display().to_string());
+    let python = fixture_scripts::python();
     let out = Command::new(&python)
         .args([
             "-c",

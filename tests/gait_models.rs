@@ -6,29 +6,14 @@ use banwatch::decode::models::sniff_and_parse;
 use banwatch::detect::fingerprint::{classify_named, FingerprintOptions};
 use banwatch::Technique;
 use std::path::Path;
-use std::process::Command;
 
-/// Runs the fixture script with the project's venv python (scripts/setup.sh test creates it).
+#[path = "common/fixture_scripts.rs"]
+#[allow(dead_code)]
+mod fixture_scripts;
+
+/// Writes the generated gait nets into `out`.
 pub fn generate(out: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var("BANWATCH_PYTHON")
-        .ok()
-        .or_else(|| {
-            let venv = root.join(".deps/venv/bin/python");
-            venv.exists().then(|| venv.display().to_string())
-        })
-        .unwrap_or_else(|| "python3".into());
-    let st = Command::new(&python)
-        .arg(root.join("scripts/gen-gait-models.py"))
-        .arg(out)
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("{python}: {e}: run `bash scripts/setup.sh test` (python with onnx)")
-        });
-    assert!(
-        st.success(),
-        "gen-gait-models.py failed: run `bash scripts/setup.sh test` (python with onnx, numpy)"
-    );
+    fixture_scripts::run("gen-gait-models.py", out);
 }
 
 #[test]

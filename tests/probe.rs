@@ -8,7 +8,6 @@ use banwatch::detect::fingerprint::probe::{Probe, ProbeReport};
 use banwatch::detect::fingerprint::{classify_model, classify_named, FingerprintOptions};
 use banwatch::Technique;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn probe() -> Probe {
     Probe::load(None).unwrap_or_else(|e| {
@@ -22,23 +21,13 @@ fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+#[path = "common/fixture_scripts.rs"]
+#[allow(dead_code)]
+mod fixture_scripts;
+
 fn generate(out: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var("BANWATCH_PYTHON")
-        .ok()
-        .or_else(|| {
-            let venv = root.join(".deps/venv/bin/python");
-            venv.exists().then(|| venv.display().to_string())
-        })
-        .unwrap_or_else(|| "python3".into());
-    for script in ["gen-probe-models.py", "gen-gait-models.py"] {
-        let st = Command::new(&python)
-            .arg(root.join("scripts").join(script))
-            .arg(out)
-            .status()
-            .unwrap_or_else(|e| panic!("{python}: {e}: run `bash scripts/setup.sh test`"));
-        assert!(st.success(), "{script} failed");
-    }
+    fixture_scripts::run("gen-probe-models.py", out);
+    fixture_scripts::run("gen-gait-models.py", out);
 }
 
 struct Row {

@@ -80,18 +80,7 @@ fn plausible(b: &[u8], start: usize, ext: &str) -> bool {
 /// that a ModelProto cannot hold, so the region is exact and signatures inside it are skipped.
 fn onnx_end(b: &[u8], start: usize) -> Option<usize> {
     let mut pos = start;
-    let varint = |pos: &mut usize| -> Option<u64> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let byte = *b.get(*pos)?;
-            *pos += 1;
-            v |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
-    };
+    let varint = |pos: &mut usize| varint_at(b, pos);
     loop {
         let here = pos;
         let Some(tag) = varint(&mut pos) else {
@@ -128,22 +117,25 @@ fn onnx_end(b: &[u8], start: usize) -> Option<usize> {
     }
 }
 
+/// A protobuf varint at `*pos`, advancing it.
+fn varint_at(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
 /// Whether `m` parses as a protobuf message: every field a valid tag and wire type, every
 /// length inside, ending exactly at the end. Nested messages are not descended into.
 fn well_formed(m: &[u8]) -> bool {
     let mut pos = 0;
-    let varint = |pos: &mut usize| -> Option<u64> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let byte = *m.get(*pos)?;
-            *pos += 1;
-            v |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
-    };
+    let varint = |pos: &mut usize| varint_at(m, pos);
     while pos < m.len() {
         let Some(tag) = varint(&mut pos) else {
             return false;

@@ -1,0 +1,34 @@
+//! Runs the fixture-generating Python scripts with the project's venv (scripts/setup.sh test
+//! creates it with onnx, numpy and PyYAML).
+
+use std::path::Path;
+use std::process::Command;
+
+/// The Python to use: `BANWATCH_PYTHON`, else `.deps/venv/bin/python`, else `python3`.
+pub fn python() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::env::var("BANWATCH_PYTHON")
+        .ok()
+        .or_else(|| {
+            let venv = root.join(".deps/venv/bin/python");
+            venv.exists().then(|| venv.display().to_string())
+        })
+        .unwrap_or_else(|| "python3".into())
+}
+
+/// Run `scripts/<script> <out>`; panics with the set-up hint when it cannot.
+pub fn run(script: &str, out: &Path) {
+    let python = python();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let st = Command::new(&python)
+        .arg(root.join("scripts").join(script))
+        .arg(out)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("{python}: {e}: run `bash scripts/setup.sh test` (python with onnx)")
+        });
+    assert!(
+        st.success(),
+        "{script} failed: run `bash scripts/setup.sh test` (python with onnx, numpy)"
+    );
+}
