@@ -22,8 +22,24 @@ pub fn alert_id(device: &DeviceId, technique: Technique, started: f64) -> String
 #[derive(Debug, Default)]
 pub struct Lifecycle {
     /// Firing alerts by (device, technique), with the wall time of their last evidence.
-    firing: HashMap<(DeviceId, Technique), (Alert, f64)>,
+    /// Firing alerts with the time of their last evidence and of their last write to the store.
+    firing: HashMap<(DeviceId, Technique), (Alert, f64, f64)>,
 }
+
+/// What a violation did to its alert, i.e. whether the store must be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A new alert: store it, then notify the sinks.
+    New,
+    /// Status, evidence signatures or confidence moved, or the stored copy is a minute old.
+    Updated,
+    /// Only counters and clocks moved: nothing to write. Saves an fsync per message on busy
+    /// feeds; after a restart the quiet period restarts anyway.
+    Refreshed,
+}
+
+/// Stored copies of firing alerts are refreshed at least this often (seconds).
+const RESAVE_SECS: f64 = 60.0;
 
 impl Lifecycle {
     /// Take back alerts that were firing before a restart; their quiet period starts now.
@@ -31,7 +47,7 @@ impl Lifecycle {
         for a in alerts {
             if a.state == AlertState::Firing {
                 self.firing
-                    .insert((a.device.clone(), a.technique), (a, now));
+                    .insert((a.device.clone(), a.technique), (a, now, now));
             }
         }
     }
@@ -48,14 +64,27 @@ impl Lifecycle {
         evidence: &[Evidence],
         place: &Placement,
         now: f64,
-    ) -> (Alert, bool) {
+    ) -> (Alert, Change) {
         let key = (device.clone(), technique);
-        if let Some((a, last)) = self.firing.get_mut(&key) {
+        if let Some((a, last, saved)) = self.firing.get_mut(&key) {
             *last = now;
+            let same_signatures = a.evidence.len() == evidence.len()
+                && a.evidence
+                    .iter()
+                    .zip(evidence)
+                    .all(|(x, y)| x.signature == y.signature);
+            let changed = a.status != status
+                || !same_signatures
+                || (a.confidence - confidence).abs() >= 0.01
+                || now - *saved >= RESAVE_SECS;
             a.confidence = confidence;
             a.status = status;
             a.evidence = evidence.to_vec();
-            return (a.clone(), false);
+            if changed {
+                *saved = now;
+                return (a.clone(), Change::Updated);
+            }
+            return (a.clone(), Change::Refreshed);
         }
         let a = Alert {
             id: alert_id(device, technique, now),
@@ -71,8 +100,8 @@ impl Lifecycle {
             started_at: rfc3339(now),
             resolved_at: None,
         };
-        self.firing.insert(key, (a.clone(), now));
-        (a, true)
+        self.firing.insert(key, (a.clone(), now, now));
+        (a, Change::New)
     }
 
     /// Alerts whose quiet period has passed, marked resolved and removed.
@@ -80,12 +109,12 @@ impl Lifecycle {
         let done: Vec<_> = self
             .firing
             .iter()
-            .filter(|(_, (_, last))| now - last >= quiet)
+            .filter(|(_, (_, last, _))| now - last >= quiet)
             .map(|(k, _)| k.clone())
             .collect();
         done.into_iter()
             .filter_map(|k| self.firing.remove(&k))
-            .map(|(mut a, _)| {
+            .map(|(mut a, _, _)| {
                 a.state = AlertState::Resolved;
                 a.resolved_at = Some(rfc3339(now));
                 a
@@ -94,7 +123,7 @@ impl Lifecycle {
     }
 
     pub fn firing(&self) -> impl Iterator<Item = &Alert> {
-        self.firing.values().map(|(a, _)| a)
+        self.firing.values().map(|(a, _, _)| a)
     }
 }
 
@@ -116,7 +145,7 @@ mod tests {
             &p,
             100.0,
         );
-        assert!(new);
+        assert_eq!(new, Change::New);
         let (b, new) = l.violation(
             &d,
             Technique::FaceRecognition,
@@ -126,8 +155,20 @@ mod tests {
             &p,
             150.0,
         );
-        assert!(!new);
+        // Confidence moved: the stored copy is updated.
+        assert_eq!(new, Change::Updated);
         assert_eq!(a.id, b.id);
+        // Nothing but the clock moved: no write.
+        let (_, again) = l.violation(
+            &d,
+            Technique::FaceRecognition,
+            Status::Confirmed,
+            0.95,
+            &[],
+            &p,
+            151.0,
+        );
+        assert_eq!(again, Change::Refreshed);
         assert!(l.resolve_quiet(400.0, 300.0).is_empty());
         let r = l.resolve_quiet(451.0, 300.0);
         assert_eq!(r.len(), 1);
@@ -144,7 +185,7 @@ mod tests {
             &p,
             510.0,
         );
-        assert!(!new);
+        assert_ne!(new, Change::New);
         assert_eq!(c.id, a.id);
     }
 }

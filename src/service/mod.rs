@@ -60,6 +60,7 @@ struct Metrics {
     evidence: IntCounterVec,
     alerts_firing: IntGaugeVec,
     latency: HistogramVec,
+    processing: prometheus::Histogram,
 }
 
 impl Metrics {
@@ -89,12 +90,23 @@ impl Metrics {
         )?;
         registry.register(Box::new(evidence.clone()))?;
         registry.register(Box::new(alerts_firing.clone()))?;
+        let processing = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "banwatch_event_processing_seconds",
+                "Seconds from a tap receiving a message to the service having judged it (queueing, signatures, judge, store)",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
+        )?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(processing.clone()))?;
         Ok(Metrics {
             registry,
             evidence,
             alerts_firing,
             latency,
+            processing,
         })
     }
 }
@@ -199,7 +211,7 @@ impl State {
                     continue;
                 };
                 let place = placement(&self.cfg, &device);
-                let (alert, new) = self.lifecycle.violation(
+                let (alert, change) = self.lifecycle.violation(
                     &device,
                     v.technique,
                     v.status,
@@ -209,8 +221,10 @@ impl State {
                     t,
                 );
                 // The store first: an alert exists once it is on disk.
-                self.store.save(&alert)?;
-                if new {
+                if change != lifecycle::Change::Refreshed {
+                    self.store.save(&alert)?;
+                }
+                if change == lifecycle::Change::New {
                     self.notify(&alert);
                     tracing::warn!(device = %device, technique = %v.technique, id = %alert.id, "ban violation: alert firing");
                     metrics
@@ -759,6 +773,7 @@ pub async fn run(
                 if let Err(e) = st.event(&ev, &sigs, &metrics) {
                     tracing::error!("{e}");
                 }
+                metrics.processing.observe((now() - ev.received).max(0.0));
             }
             _ = tick.tick() => {
                 let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
