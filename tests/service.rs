@@ -204,7 +204,7 @@ impl Drop for Alertmanager {
     }
 }
 
-fn alertmanager(dir: &Path) -> Alertmanager {
+fn alertmanager(dir: &Path, port: u16) -> Alertmanager {
     let bin = Path::new("/usr/bin/prometheus-alertmanager");
     assert!(
         bin.exists(),
@@ -216,7 +216,6 @@ fn alertmanager(dir: &Path) -> Alertmanager {
         "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
     )
     .unwrap();
-    let port = free_port();
     let child = Command::new(bin)
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--storage.path={}", dir.join("data").display()))
@@ -236,7 +235,7 @@ fn alertmanager(dir: &Path) -> Alertmanager {
 #[test]
 fn alerts_reach_a_real_alertmanager() {
     let dir = tempfile::tempdir().unwrap();
-    let am = alertmanager(dir.path());
+    let am_port = free_port();
     let cfg = dir.path().join("banwatch.toml");
     let port = free_port();
     std::fs::write(
@@ -244,11 +243,21 @@ fn alerts_reach_a_real_alertmanager() {
         format!(
             "listen = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\n[alertmanager]\nurl = \"http://127.0.0.1:{}\"\nresend_secs = 5\n",
             dir.path().join("state").display(),
-            am.1
+            am_port
         ),
     )
     .unwrap();
     let _s = serve(&["--config", cfg.to_str().unwrap(), "--demo"]);
+    // Alertmanager is not up yet: the alert waits in the disk spool.
+    wait_for("the alert to wait in the Alertmanager spool", 90, || {
+        get(port, "/metrics").is_some_and(|m| {
+            m.lines().any(|l| {
+                l.starts_with("banwatch_sink_queue_depth{sink=\"alertmanager\"}")
+                    && !l.ends_with(" 0")
+            })
+        })
+    });
+    let am = alertmanager(dir.path(), am_port);
     let mut seen = Vec::new();
     wait_for("the lobby alert at Alertmanager", 60, || {
         seen = get(am.1, "/api/v2/alerts")
@@ -337,14 +346,15 @@ fn webhook_spools_while_down_eve_lines_and_the_api_wants_a_token() {
             })
         })
     });
+    wait_for("the lobby camera to be out of compliance", 90, || {
+        get(port, "/metrics").is_some_and(|m| {
+            m.lines().any(|l| {
+                l.starts_with("banwatch_device_compliant{device=\"demo-cam-lobby\"")
+                    && l.ends_with(" 0")
+            })
+        })
+    });
     let m = get(port, "/metrics").unwrap_or_default();
-    assert!(
-        m.lines().any(
-            |l| l.starts_with("banwatch_device_compliant{device=\"demo-cam-lobby\"")
-                && l.ends_with(" 0")
-        ),
-        "{m}"
-    );
     assert!(m.contains("banwatch_sink_deliveries_total{sink=\"webhook\",result=\"error\"}"));
     // EVE line written at once.
     let text = std::fs::read_to_string(&eve).unwrap_or_default();

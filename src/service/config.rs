@@ -88,6 +88,9 @@ pub struct AlertmanagerSettings {
     /// How often firing alerts are re-sent (seconds).
     #[serde(default = "default_resend")]
     pub resend_secs: u64,
+    /// Disk spool bound for undelivered state changes (bytes).
+    #[serde(default = "default_spool")]
+    pub spool_max_bytes: u64,
 }
 
 fn default_resend() -> u64 {

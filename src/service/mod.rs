@@ -118,8 +118,12 @@ struct State {
     judge: Judge,
     lifecycle: Lifecycle,
     store: AlertStore,
-    /// Alertmanager sink queue (bounded; a full queue drops and counts, never blocks).
-    alertmanager: Option<mpsc::Sender<crate::model::Alert>>,
+    /// Alertmanager: state changes wait in a disk spool; firing alerts are also handed to the
+    /// keep-alive task (bounded queue; when full, the spool still has the change).
+    alertmanager: Option<(
+        crate::sinks::spool::Spool,
+        mpsc::Sender<crate::model::Alert>,
+    )>,
     /// Webhook deliveries wait here, on disk.
     webhook: Option<crate::sinks::spool::Spool>,
     eve: Option<crate::sinks::eve::EveWriter>,
@@ -128,9 +132,12 @@ struct State {
 
 impl State {
     fn notify(&mut self, alert: &crate::model::Alert) {
-        if let Some(tx) = &self.alertmanager {
+        if let Some((spool, tx)) = &self.alertmanager {
+            if let Err(e) = spool.push(&crate::sinks::alertmanager::batch(&[alert])) {
+                tracing::error!(id = %alert.id, "alertmanager: {e}");
+            }
             if tx.try_send(alert.clone()).is_err() {
-                tracing::warn!(id = %alert.id, "alertmanager queue full: delivery deferred to the next resend");
+                tracing::warn!(id = %alert.id, "alertmanager keep-alive queue full");
             }
         }
         if let Some(sp) = &self.webhook {
@@ -307,29 +314,73 @@ fn render_metrics(state: &State, feeds: &[FeedEntry], metrics: &Metrics) -> Stri
             );
         }
     }
-    if let Some(sp) = &state.webhook {
-        let st = &sp.stats;
-        let _ = writeln!(
-            out,
-            "# HELP banwatch_sink_queue_depth Alert deliveries waiting per sink\n# TYPE banwatch_sink_queue_depth gauge\nbanwatch_sink_queue_depth{{sink=\"webhook\"}} {}",
-            st.queued.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP banwatch_sink_spool_bytes Bytes spooled on disk per sink\n# TYPE banwatch_sink_spool_bytes gauge\nbanwatch_sink_spool_bytes{{sink=\"webhook\"}} {}",
-            st.bytes.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP banwatch_sink_deliveries_total Delivery attempts per sink and result\n# TYPE banwatch_sink_deliveries_total counter\nbanwatch_sink_deliveries_total{{sink=\"webhook\",result=\"ok\"}} {}\nbanwatch_sink_deliveries_total{{sink=\"webhook\",result=\"error\"}} {}",
-            st.delivered.load(Ordering::Relaxed),
-            st.failed.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP banwatch_sink_dropped_total Deliveries dropped because the spool was full\n# TYPE banwatch_sink_dropped_total counter\nbanwatch_sink_dropped_total{{sink=\"webhook\"}} {}",
-            st.dropped.load(Ordering::Relaxed)
-        );
+    let spools: Vec<(&str, &crate::sinks::spool::Spool)> = state
+        .alertmanager
+        .as_ref()
+        .map(|(sp, _)| ("alertmanager", sp))
+        .into_iter()
+        .chain(state.webhook.as_ref().map(|sp| ("webhook", sp)))
+        .collect();
+    if !spools.is_empty() {
+        let families: [(&str, &str, &str); 4] = [
+            (
+                "banwatch_sink_queue_depth",
+                "gauge",
+                "Alert deliveries waiting per sink",
+            ),
+            (
+                "banwatch_sink_spool_bytes",
+                "gauge",
+                "Bytes spooled on disk per sink",
+            ),
+            (
+                "banwatch_sink_deliveries_total",
+                "counter",
+                "Delivery attempts per sink and result",
+            ),
+            (
+                "banwatch_sink_dropped_total",
+                "counter",
+                "Deliveries dropped because the spool was full",
+            ),
+        ];
+        for (i, (name, ty, help)) in families.iter().enumerate() {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {ty}");
+            for (sink, sp) in &spools {
+                let st = &sp.stats;
+                match i {
+                    0 => {
+                        let _ = writeln!(
+                            out,
+                            "{name}{{sink=\"{sink}\"}} {}",
+                            st.queued.load(Ordering::Relaxed)
+                        );
+                    }
+                    1 => {
+                        let _ = writeln!(
+                            out,
+                            "{name}{{sink=\"{sink}\"}} {}",
+                            st.bytes.load(Ordering::Relaxed)
+                        );
+                    }
+                    2 => {
+                        let _ = writeln!(
+                            out,
+                            "{name}{{sink=\"{sink}\",result=\"ok\"}} {}\n{name}{{sink=\"{sink}\",result=\"error\"}} {}",
+                            st.delivered.load(Ordering::Relaxed),
+                            st.failed.load(Ordering::Relaxed)
+                        );
+                    }
+                    _ => {
+                        let _ = writeln!(
+                            out,
+                            "{name}{{sink=\"{sink}\"}} {}",
+                            st.dropped.load(Ordering::Relaxed)
+                        );
+                    }
+                }
+            }
+        }
     }
     // Feed counters live in the taps' atomics; written here in the exposition format.
     let series: [(&str, &str, &str); 4] = [
@@ -674,17 +725,33 @@ pub async fn run(
     let alertmanager = match &cfg.alertmanager {
         Some(am) => {
             let ep = crate::sinks::alertmanager::parse_url(&am.url).map_err(ServiceError::Sink)?;
+            let spool = crate::sinks::spool::Spool::open(
+                &cfg.state_dir.join("spool/alertmanager"),
+                am.spool_max_bytes,
+            )
+            .map_err(|e| ServiceError::Sink(e.to_string()))?;
+            let deliver_ep = ep.clone();
+            tokio::spawn(spool.clone().deliver("alertmanager", move |body| {
+                let ep = deliver_ep.clone();
+                async move { crate::sinks::alertmanager::deliver(&ep, body).await }
+            }));
             let (tx, rx) = mpsc::channel(1024);
-            tokio::spawn(crate::sinks::alertmanager::run(
+            tokio::spawn(crate::sinks::alertmanager::resend_firing(
                 ep,
                 rx,
                 std::time::Duration::from_secs(am.resend_secs.max(1)),
             ));
             // Alerts firing before a restart are announced again (Alertmanager deduplicates).
+            if !restored.is_empty() {
+                let all: Vec<&crate::model::Alert> = restored.iter().collect();
+                if let Err(e) = spool.push(&crate::sinks::alertmanager::batch(&all)) {
+                    tracing::error!("alertmanager: {e}");
+                }
+            }
             for a in &restored {
                 let _ = tx.try_send(a.clone());
             }
-            Some(tx)
+            Some((spool, tx))
         }
         None => None,
     };

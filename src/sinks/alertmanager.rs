@@ -4,7 +4,6 @@
 //! the taps; delivery failures are retried with backoff from the sink's own task.
 
 use crate::model::{Alert, AlertState};
-use crate::taps::feed::Backoff;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -47,37 +46,41 @@ async fn post(ep: &Endpoint, body: &[u8]) -> Result<(), String> {
     super::http::post(ep, &format!("{}/api/v2/alerts", ep.path), &[], body).await
 }
 
-pub async fn run(ep: Endpoint, mut rx: mpsc::Receiver<Alert>, resend: Duration) {
-    let mut alerts: HashMap<String, Alert> = HashMap::new();
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
-    let mut next = tokio::time::Instant::now();
+/// The body Alertmanager takes for a batch of alerts.
+pub fn batch(alerts: &[&Alert]) -> Vec<u8> {
+    serde_json::to_vec(&alerts.iter().map(|a| payload(a)).collect::<Vec<_>>()).unwrap_or_default()
+}
+
+/// Deliver one spooled batch (an alert state change).
+pub async fn deliver(ep: &Endpoint, body: Vec<u8>) -> Result<(), String> {
+    post(ep, &body).await
+}
+
+/// Keep-alives: Alertmanager resolves an alert on its own once it stops hearing of it, so
+/// firing alerts are re-sent every `resend`. State changes travel through the disk spool
+/// ([`deliver`]); this task only repeats what is firing, best effort, from memory.
+pub async fn resend_firing(ep: Endpoint, mut rx: mpsc::Receiver<Alert>, resend: Duration) {
+    let mut firing: HashMap<String, Alert> = HashMap::new();
+    let mut next = tokio::time::Instant::now() + resend;
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
+                Some(a) if a.state == AlertState::Firing => {
+                    firing.insert(a.id.clone(), a);
+                }
                 Some(a) => {
-                    alerts.insert(a.id.clone(), a);
-                    next = tokio::time::Instant::now();
+                    firing.remove(&a.id);
                 }
                 None => return,
             },
             _ = tokio::time::sleep_until(next) => {
-                if alerts.is_empty() {
-                    next = tokio::time::Instant::now() + resend;
+                next = tokio::time::Instant::now() + resend;
+                if firing.is_empty() {
                     continue;
                 }
-                let body = serde_json::to_vec(&alerts.values().map(payload).collect::<Vec<_>>()).unwrap_or_default();
-                match post(&ep, &body).await {
-                    Ok(()) => {
-                        backoff.reset();
-                        // Resolved alerts are delivered once; firing ones again at the next resend.
-                        alerts.retain(|_, a| a.state == AlertState::Firing);
-                        next = tokio::time::Instant::now() + resend;
-                    }
-                    Err(e) => {
-                        let d = backoff.next_delay();
-                        tracing::warn!("alertmanager {}: {e}; retrying in {d:?}", ep.authority);
-                        next = tokio::time::Instant::now() + d;
-                    }
+                let all: Vec<&Alert> = firing.values().collect();
+                if let Err(e) = post(&ep, &batch(&all)).await {
+                    tracing::warn!("alertmanager {}: re-send of firing alerts failed: {e}", ep.authority);
                 }
             }
         }
