@@ -1,8 +1,11 @@
 //! Model fingerprinting, measured: parse + classify of every fixture model (the target is under
-//! 20 ms per model), and carving throughput over a firmware-like blob.
+//! 20 ms per model), the behavioural probe on the ONNX fixtures (ONNX Runtime, when
+//! `ORT_DYLIB_PATH` or .deps/onnxruntime has the library), and carving throughput over a
+//! firmware-like blob.
 //!
 //!   cargo bench --bench fingerprint
 use banwatch::decode::models::sniff_and_parse;
+use banwatch::detect::fingerprint::probe::Probe;
 use banwatch::detect::fingerprint::{classify_named, FingerprintOptions};
 use banwatch::taps::files::{walk, Limits};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -43,6 +46,24 @@ fn classify(c: &mut Criterion) {
     g.finish();
 }
 
+fn probe(c: &mut Criterion) {
+    let Ok(p) = Probe::load(None) else {
+        eprintln!("probe bench: ONNX Runtime not found (run scripts/setup.sh): not measured");
+        return;
+    };
+    let mut g = c.benchmark_group("probe");
+    g.sample_size(10);
+    for (name, bytes) in fixtures().iter().filter(|(n, _)| n.ends_with(".onnx")) {
+        let Some(Ok(info)) = sniff_and_parse(name, bytes, &|_| None) else {
+            continue;
+        };
+        g.bench_function(format!("probe {name}"), |b| {
+            b.iter(|| p.run(bytes, &info).map(|r| r.outputs.len()).unwrap_or(0))
+        });
+    }
+    g.finish();
+}
+
 fn carve(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let blob = dir.path().join("fw.bin");
@@ -74,5 +95,5 @@ fn carve(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, classify, carve);
+criterion_group!(benches, classify, probe, carve);
 criterion_main!(benches);

@@ -24,24 +24,25 @@ fn bad(what: &str) -> ModelError {
 
 impl<'a> Fb<'a> {
     fn u32_at(&self, at: usize) -> Result<u32, ModelError> {
-        let s = self
-            .b
-            .get(at..at + 4)
+        let s = at
+            .checked_add(4)
+            .and_then(|end| self.b.get(at..end))
             .ok_or_else(|| bad("offset out of range"))?;
         Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
     }
     fn u16_at(&self, at: usize) -> Result<u16, ModelError> {
-        let s = self
-            .b
-            .get(at..at + 2)
+        let s = at
+            .checked_add(2)
+            .and_then(|end| self.b.get(at..end))
             .ok_or_else(|| bad("offset out of range"))?;
         Ok(u16::from_le_bytes([s[0], s[1]]))
     }
     fn table(&self, pos: usize) -> Result<Table, ModelError> {
         let soff = self.u32_at(pos)? as i32;
-        let vt = (pos as i64 - i64::from(soff)) as usize;
+        // The vtable sits at pos - soff; a hostile soff points before the buffer.
+        let vt = usize::try_from(pos as i64 - i64::from(soff)).map_err(|_| bad("bad vtable"))?;
         let vt_len = usize::from(self.u16_at(vt)?);
-        if vt_len < 4 || vt + vt_len > self.b.len() {
+        if vt_len < 4 || vt.saturating_add(vt_len) > self.b.len() {
             return Err(bad("bad vtable"));
         }
         Ok(Table { pos, vt, vt_len })
@@ -262,6 +263,22 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_vtable_offsets_are_errors_not_overflows() {
+        // Found by `cargo fuzz run carve`: a table whose vtable offset points before the buffer.
+        let blob: &[u8] = &[
+            80, 75, 131, 46, 0, 0, 0, 0, 4, 255, 255, 255, 255, 255, 255, 255, 255, 32, 0, 0, 0,
+            84, 70, 76, 51, 0, 255, 255, 255, 255, 255, 255, 255, 32, 34, 34, 34, 34, 34, 34, 34,
+            34, 34, 34, 34, 34, 34, 34, 34, 34, 0, 0, 0, 84, 70, 76, 51, 0, 0, 0, 0, 9, 204, 232,
+            0, 0, 48, 48, 170, 2, 136, 131, 246, 131, 122, 128, 65, 65, 65, 65, 65, 65, 65, 31,
+            139, 122, 65, 75, 4, 75, 136, 72, 68, 70, 13, 255, 255, 255, 255, 255, 255, 255, 255,
+            255, 255, 255, 0, 54, 12, 143, 255, 255, 255, 255, 255, 255, 41, 41,
+        ];
+        for start in 0..blob.len() {
+            let _ = parse(&blob[start..]);
+        }
+    }
 
     #[test]
     fn rejects_garbage_without_panicking() {
