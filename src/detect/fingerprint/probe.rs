@@ -58,6 +58,9 @@ const MAX_INPUT_ELEMENTS: usize = 16 << 20;
 pub struct Probe {
     env: ort::environment::Environment,
     library: PathBuf,
+    /// Run each model in a child process (`<worker> probe-worker`), so a model that crashes or
+    /// hangs ONNX Runtime costs that model's probe, not the scan.
+    worker: Option<(PathBuf, std::time::Duration)>,
 }
 
 impl std::fmt::Debug for Probe {
@@ -116,6 +119,7 @@ impl Probe {
             Ok((env, lib)) => Ok(Probe {
                 env: env.clone(),
                 library: lib.clone(),
+                worker: None,
             }),
             Err(message) => Err(ProbeError::Load {
                 path: library,
@@ -128,6 +132,13 @@ impl Probe {
         &self.library
     }
 
+    /// Probe in a child process: `program probe-worker` reads the model on stdin and prints
+    /// the report as JSON; it is killed after `timeout`.
+    pub fn isolated(mut self, program: PathBuf, timeout: std::time::Duration) -> Probe {
+        self.worker = Some((program, timeout));
+        self
+    }
+
     /// Run the model on probe inputs and measure its behaviour.
     pub fn run(&self, model: &[u8], info: &ModelInfo) -> Result<ProbeReport, ProbeError> {
         if info.format != Some(ModelFormat::Onnx) {
@@ -135,6 +146,14 @@ impl Probe {
                 "only ONNX models run in the probe".into(),
             ));
         }
+        match &self.worker {
+            Some((program, timeout)) => run_in_child(program, *timeout, model),
+            None => self.run_here(model),
+        }
+    }
+
+    /// Run the model in this process.
+    pub fn run_here(&self, model: &[u8]) -> Result<ProbeReport, ProbeError> {
         if model.len() > MAX_PROBE_BYTES {
             return Err(ProbeError::Unsupported(format!(
                 "{} bytes is over the probe's {} MiB bound",
@@ -347,8 +366,89 @@ impl Probe {
     }
 }
 
+/// Run `program probe-worker` with the model on stdin; its stdout is the report as JSON.
+fn run_in_child(
+    program: &Path,
+    timeout: std::time::Duration,
+    model: &[u8],
+) -> Result<ProbeReport, ProbeError> {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .arg("probe-worker")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| ProbeError::Runtime(format!("probe worker {}: {e}", program.display())))?;
+    let mut stdin = child.stdin.take();
+    let bytes = model.to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Some(s) = stdin.as_mut() {
+            let _ = s.write_all(&bytes);
+        }
+    });
+    // Drain stdout and stderr while waiting, so a chatty child cannot block on a full pipe.
+    let mut out = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.take(16 << 20).read_to_end(&mut v);
+        }
+        v
+    });
+    let mut err = child.stderr.take();
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.take(64 << 10).read_to_end(&mut v);
+        }
+        v
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                // The I/O threads end when the pipes close; not waited for here, since a
+                // grandchild could hold them open.
+                return Err(ProbeError::Runtime(format!(
+                    "gave up after {} s (model hangs ONNX Runtime?)",
+                    timeout.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(e) => return Err(ProbeError::Runtime(format!("probe worker: {e}"))),
+        }
+    };
+    let _ = writer.join();
+    let stdout = reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        let msg = String::from_utf8_lossy(&stderr);
+        let line = msg
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        // The worker prints "banwatch: <probe error>"; pass the error on as it was.
+        let line = line.strip_prefix("banwatch: ").unwrap_or(line);
+        let line = line.strip_prefix("ONNX Runtime: ").unwrap_or(line);
+        return Err(match status.code() {
+            Some(_) => ProbeError::Runtime(line.chars().take(200).collect()),
+            None => ProbeError::Runtime(format!(
+                "ONNX Runtime crashed on this model ({status}); the scan goes on"
+            )),
+        });
+    }
+    serde_json::from_slice(&stdout)
+        .map_err(|e| ProbeError::Runtime(format!("probe worker answered garbage: {e}")))
+}
+
 /// What the probe fed the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProbeKind {
     /// Face-like RGB images (single-image models).
     Faces,
@@ -357,7 +457,7 @@ pub enum ProbeKind {
 }
 
 /// How the model's main vector output behaves.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct VectorBehaviour {
     pub output: String,
     pub dim: usize,
@@ -407,14 +507,14 @@ impl VectorBehaviour {
 
 /// Mean change of the x values and of the y values (read as interleaved pairs), relative to
 /// the vector's spread, after shifting the face right and after shifting it down.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct ShiftResponse {
     pub right: (f64, f64),
     pub down: (f64, f64),
 }
 
 /// The probe's measurements on one model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProbeReport {
     pub input: Vec<i64>,
     pub kind: ProbeKind,
@@ -639,7 +739,7 @@ impl InputLayout {
 }
 
 /// Input scalings in use by published face nets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Scaling {
     /// (x - 127.5) / 127.5: ArcFace, MobileFaceNet, FaceNet.
     Symmetric,
