@@ -30,6 +30,18 @@ fn generate(out: &Path) {
     fixture_scripts::run("gen-gait-models.py", out);
 }
 
+/// The real MobileFaceNet fixture, read and parsed.
+fn embedder() -> (Vec<u8>, banwatch::decode::models::ModelInfo) {
+    let bytes = std::fs::read(fixture(
+        "face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx",
+    ))
+    .unwrap();
+    let info = sniff_and_parse("m.onnx", &bytes, &|_| None)
+        .unwrap()
+        .unwrap();
+    (bytes, info)
+}
+
 struct Row {
     file: String,
     structure: (Technique, f64),
@@ -195,13 +207,7 @@ fn the_probe_catches_what_structure_cannot() {
 #[test]
 fn a_broken_model_gives_a_reason_not_a_panic() {
     let p = probe();
-    let bytes = std::fs::read(fixture(
-        "face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx",
-    ))
-    .unwrap();
-    let info = sniff_and_parse("m.onnx", &bytes, &|_| None)
-        .unwrap()
-        .unwrap();
+    let (bytes, info) = embedder();
     // Truncated weights: parsing saw the graph, ONNX Runtime refuses the file.
     let cut = &bytes[..bytes.len() / 2];
     let err = p.run(cut, &info).map(|_| ()).unwrap_err().to_string();
@@ -275,13 +281,7 @@ fn scan_probes_in_a_child_process() {
 fn a_crashing_or_hanging_worker_is_contained() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let bytes = std::fs::read(fixture(
-        "face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx",
-    ))
-    .unwrap();
-    let info = sniff_and_parse("m.onnx", &bytes, &|_| None)
-        .unwrap()
-        .unwrap();
+    let (bytes, info) = embedder();
     let script = |name: &str, body: &str| {
         let p = dir.path().join(name);
         std::fs::write(&p, format!("#!/bin/sh\ncat > /dev/null\n{body}\n")).unwrap();

@@ -872,11 +872,7 @@ pub fn synthetic_face(w: u32, h: u32, seed: u64) -> RgbImage {
         fill_ellipse(&mut img, ex, eye_y, eye_ry * 0.8, eye_ry * 0.8, iris);
     }
     let nose_y = cy + ry * r.range(0.05, 0.2);
-    let shade = [
-        (skin[0] as f64 * 0.8) as u8,
-        (skin[1] as f64 * 0.75) as u8,
-        (skin[2] as f64 * 0.75) as u8,
-    ];
+    let shade = tone(skin, [0.8, 0.75, 0.75]);
     fill_ellipse(
         &mut img,
         cx,
@@ -885,11 +881,7 @@ pub fn synthetic_face(w: u32, h: u32, seed: u64) -> RgbImage {
         ry * r.range(0.12, 0.2),
         shade,
     );
-    let mole = [
-        (skin[0] as f64 * 0.45) as u8,
-        (skin[1] as f64 * 0.35) as u8,
-        (skin[2] as f64 * 0.3) as u8,
-    ];
+    let mole = tone(skin, [0.45, 0.35, 0.3]);
     fill_ellipse(
         &mut img,
         cx + rx * r.range(0.35, 0.55),
@@ -912,6 +904,15 @@ pub fn synthetic_face(w: u32, h: u32, seed: u64) -> RgbImage {
         ],
     );
     img
+}
+
+/// A darker shade of `c`, per channel.
+fn tone(c: [u8; 3], f: [f64; 3]) -> [u8; 3] {
+    [
+        (c[0] as f64 * f[0]) as u8,
+        (c[1] as f64 * f[1]) as u8,
+        (c[2] as f64 * f[2]) as u8,
+    ]
 }
 
 fn noise_image(w: u32, h: u32, seed: u64) -> RgbImage {
