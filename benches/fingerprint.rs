@@ -7,7 +7,7 @@
 use banwatch::decode::models::sniff_and_parse;
 use banwatch::detect::fingerprint::probe::Probe;
 use banwatch::detect::fingerprint::{classify_named, FingerprintOptions};
-use banwatch::taps::files::{walk, Limits};
+use banwatch::sources::offline::files::{walk, Limits};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::path::{Path, PathBuf};
 
@@ -88,7 +88,11 @@ fn carve(c: &mut Criterion) {
     g.bench_function("walk+carve firmware blob", |b| {
         b.iter(|| {
             let mut n = 0;
-            walk(&blob, &Limits::default(), &mut |_| n += 1).unwrap();
+            walk(&blob, &Limits::default(), &mut |_| {
+                n += 1;
+                banwatch::sources::offline::files::Carve::Yes
+            })
+            .unwrap();
             n
         })
     });

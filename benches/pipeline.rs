@@ -56,7 +56,7 @@ fn match_only(c: &mut Criterion) {
     let mk = |proto: &'static str, field: &'static str, value: &str| Observation {
         ts: 0.0,
         proto,
-        field: field.into(),
+        field,
         value: value.to_string(),
         flow: None,
         dir: Direction::ToServer,

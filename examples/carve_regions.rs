@@ -2,7 +2,7 @@
 fn main() {
     for p in std::env::args().skip(1) {
         let Ok(b) = std::fs::read(&p) else { continue };
-        for r in banwatch::taps::files::carve::regions(&b) {
+        for r in banwatch::sources::offline::files::carve::regions(&b) {
             println!(
                 "{p}: {:#x}..{:#x} {} ({} bytes)",
                 r.offset,

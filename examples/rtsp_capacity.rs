@@ -8,8 +8,9 @@
 //!   document's send time to its observations reaching the service channel.
 
 use banwatch::sim::live::{metadata_document, metadata_rtp, CameraKind};
-use banwatch::taps::feed::FeedHealth;
-use banwatch::taps::live::{run_feed, FeedConfig, TapContext};
+use banwatch::sources::live::context::SourceContext;
+use banwatch::sources::live::health::FeedHealth;
+use banwatch::sources::live::rtsp::Rtsp;
 use gstreamer as gst;
 use gstreamer::glib;
 use gstreamer::prelude::*;
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn now() -> f64 {
-    banwatch::taps::live::now()
+    banwatch::clock::now()
 }
 
 fn main() -> anyhow::Result<()> {
@@ -138,18 +139,22 @@ fn ingest(port: u16, n: usize, seconds: f64, sentlog: &str) -> anyhow::Result<()
         for i in 0..n {
             let health = Arc::new(FeedHealth::default());
             healths.push(health.clone());
-            let ctx = TapContext {
+            let ctx = SourceContext {
                 feed: format!("/cam{i}"),
                 device: None,
                 tx: tx.clone(),
                 health,
                 shutdown: stop_rx.clone(),
             };
-            let cfg = FeedConfig::Rtsp {
+            let source = Arc::new(Rtsp {
                 url: format!("rtsp://127.0.0.1:{port}/cam{i}"),
                 pipeline: None,
-            };
-            tasks.push(tokio::spawn(run_feed(cfg, ctx)));
+                username: None,
+                password: None,
+            });
+            tasks.push(tokio::spawn(
+                banwatch::sources::live::registry::LiveSource::run(source, ctx),
+            ));
         }
         drop(tx);
         let mut arrivals: HashMap<String, Vec<f64>> = HashMap::new();

@@ -7,4 +7,6 @@ bash scripts/setup.sh test
 source scripts/env.sh
 cargo fmt --all --check
 cargo clippy --all-targets --locked -- -D warnings
+# The spot check alone (no GStreamer, libpcap, SQLite or ONNX Runtime): it must build and lint.
+cargo clippy --all-targets --locked --no-default-features --features scan -- -D warnings
 cargo test --all-targets --locked

@@ -1,7 +1,5 @@
 //! The `banwatch` command: parses arguments and calls the library. Nothing else lives here.
 
-use anyhow::Context;
-use banwatch::detect::fingerprint::probe::Probe;
 use banwatch::detect::fingerprint::FingerprintOptions;
 use banwatch::detect::signatures::SignatureSet;
 use banwatch::judge::policy::Policy;
@@ -34,8 +32,9 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Spot check: captures (pcap, pcapng), model files, directories, archives, firmware images.
-    /// Exit code 0: nothing banned found; 1: at least one violation; 2: unusable input or arguments.
+    /// Spot check: captures (pcap, pcapng), sensor logs (EVE, Zeek), model files, directories,
+    /// archives, firmware images. Exit code 0: nothing banned found; 1: at least one violation;
+    /// 2: an input unusable, or read only in part with no violation found, or bad arguments.
     Scan {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -50,15 +49,17 @@ enum Command {
         /// Ignore the catalog of known models: classify by structure alone.
         #[arg(long)]
         no_catalog: bool,
-        /// Run ONNX models in ONNX Runtime on synthetic inputs (auto: when the library is found,
+        /// Run models in ONNX Runtime on synthetic inputs (auto: when the library is found,
         /// ORT_DYLIB_PATH or .deps/onnxruntime).
         #[arg(long, value_enum, default_value = "auto")]
         probe: ProbeMode,
     },
-    /// Print the observations the decoders extract from a capture, one JSON object per line.
+    /// Print the observations the decoders extract from a capture or log, one JSON object per
+    /// line.
     Inspect { path: PathBuf },
     /// The long-running service: taps feeds, keeps verdicts, raises and resolves alerts, serves
     /// /metrics, /healthz and /api/v1. With no --config it runs the demo network on loopback.
+    #[cfg(feature = "live")]
     Serve {
         #[arg(long)]
         config: Option<PathBuf>,
@@ -72,7 +73,8 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Internal: probe one ONNX model read from stdin (scan runs this in a child process).
+    /// Internal: probe one model read from stdin (scan runs this in a child process).
+    #[cfg(feature = "probe")]
     #[command(hide = true)]
     ProbeWorker,
 }
@@ -82,26 +84,6 @@ enum ProbeMode {
     Auto,
     On,
     Off,
-}
-
-/// Each model is probed in a child process (`banwatch probe-worker`), 60 s at most.
-fn isolate(p: Probe) -> Probe {
-    match std::env::current_exe() {
-        Ok(exe) => p.isolated(exe, std::time::Duration::from_secs(60)),
-        Err(_) => p,
-    }
-}
-
-/// The child side of the isolated probe: model on stdin, report as JSON on stdout.
-fn probe_worker() -> anyhow::Result<u8> {
-    use std::io::Read;
-    let mut model = Vec::new();
-    std::io::stdin()
-        .take(banwatch::detect::fingerprint::probe::MAX_PROBE_BYTES as u64 + 1)
-        .read_to_end(&mut model)?;
-    let report = Probe::load(None)?.run_here(&model)?;
-    println!("{}", serde_json::to_string(&report)?);
-    Ok(0)
 }
 
 fn main() -> ExitCode {
@@ -124,6 +106,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// The fingerprint options of `--probe` and `--no-catalog`.
+fn fingerprint(no_catalog: bool, probe: ProbeMode) -> anyhow::Result<FingerprintOptions> {
+    let opts = FingerprintOptions::default().with_catalog(!no_catalog);
+    #[cfg(feature = "probe")]
+    {
+        use banwatch::detect::fingerprint::probe::Probe;
+        let load = || Probe::load_isolated(std::env::current_exe().ok());
+        let probe = match probe {
+            ProbeMode::Off => None,
+            ProbeMode::On => Some(load()?),
+            ProbeMode::Auto => match load() {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!("behavioural probe off: {e}");
+                    None
+                }
+            },
+        };
+        Ok(opts.with_probe(probe))
+    }
+    #[cfg(not(feature = "probe"))]
+    {
+        if matches!(probe, ProbeMode::On) {
+            anyhow::bail!("--probe on: this build has no behavioural probe (feature `probe`)");
+        }
+        Ok(opts)
+    }
+}
+
 fn run(command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Scan {
@@ -139,32 +150,17 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 None => Policy::default_ban(),
             };
             let dir = signatures.unwrap_or_else(SignatureSet::default_dir);
-            let signatures = SignatureSet::load_dir(&dir)?;
-            let probe = match probe {
-                ProbeMode::Off => None,
-                ProbeMode::On => Some(isolate(Probe::load(None)?)),
-                ProbeMode::Auto => match Probe::load(None) {
-                    Ok(p) => Some(isolate(p)),
-                    Err(e) => {
-                        tracing::warn!("behavioural probe off: {e}");
-                        None
-                    }
-                },
-            };
-            let fingerprint = FingerprintOptions::default()
-                .with_catalog(!no_catalog)
-                .with_probe(probe);
             let opts = ScanOptions {
                 policy,
-                signatures,
-                fingerprint,
+                signatures: SignatureSet::load_dir(&dir)?,
+                fingerprint: fingerprint(no_catalog, probe)?,
                 judge: JudgeConfig::default(),
                 progress: matches!(format, Format::Text),
             };
             let report = scan::run(&paths, &opts);
             for i in &report.inputs {
-                if let Some(e) = &i.error {
-                    eprintln!("banwatch: {e}");
+                for e in i.error.iter().chain(&i.incomplete) {
+                    eprintln!("banwatch: {}", banwatch::sinks::text::terminal_safe(e));
                 }
             }
             let text = match format {
@@ -176,7 +172,9 @@ fn run(command: Command) -> anyhow::Result<u8> {
             let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
             Ok(report.exit_code() as u8)
         }
-        Command::ProbeWorker => probe_worker(),
+        #[cfg(feature = "probe")]
+        Command::ProbeWorker => Ok(banwatch::detect::fingerprint::probe::worker_main()?),
+        #[cfg(feature = "live")]
         Command::Serve {
             config,
             listen,
@@ -195,7 +193,10 @@ fn run(command: Command) -> anyhow::Result<u8> {
             if let Some(d) = state_dir {
                 cfg.state_dir = d;
             }
-            let rt = tokio::runtime::Runtime::new().context("start the async runtime")?;
+            let rt = anyhow::Context::context(
+                tokio::runtime::Runtime::new(),
+                "start the async runtime",
+            )?;
             rt.block_on(async {
                 // Keep the demo network alive as long as the service runs.
                 let demo = if demo || config.is_none() {
@@ -203,7 +204,10 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 } else {
                     None
                 };
-                let feeds = demo.as_ref().map(|d| d.feeds()).unwrap_or_default();
+                let feeds = match &demo {
+                    Some(d) => d.feeds()?,
+                    None => Vec::new(),
+                };
                 banwatch::service::run(cfg, feeds).await?;
                 drop(demo);
                 anyhow::Ok(())
@@ -212,14 +216,17 @@ fn run(command: Command) -> anyhow::Result<u8> {
         }
         Command::Inspect { path } => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let summary = scan::inspect(&path, &mut out)
-                .with_context(|| format!("inspect {}", path.display()))?;
+            let summary = scan::inspect(&path, &mut out)?;
             let _ = out.flush();
             if summary.errors > 0 {
                 eprintln!(
-                    "banwatch: {}: {} packets, {} decode errors",
+                    "banwatch: {}: {} records, {} errors",
                     summary.path, summary.packets, summary.errors
                 );
+            }
+            if let Some(why) = &summary.incomplete {
+                eprintln!("banwatch: {why}");
+                return Ok(2);
             }
             Ok(0)
         }

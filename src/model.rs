@@ -2,7 +2,6 @@
 //! names they serialize to are a contract (the `scan --format json` report, `inspect` lines).
 
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -26,11 +25,15 @@ pub enum Technique {
     PersonDetection,
     PersonReidentification,
     BodyPose,
+    /// Residents' data leaving city networks for federal immigration enforcement or the
+    /// networks it draws on (ALPR data pools). Not biometric: a finding kind of its own.
+    DataSharing,
     None,
 }
 
 impl Technique {
-    pub const ALL: [Technique; 11] = [
+    /// Every technique, in report order.
+    pub const ALL: [Technique; 12] = [
         Technique::FaceDetection,
         Technique::FaceRecognition,
         Technique::FaceVerification,
@@ -41,6 +44,7 @@ impl Technique {
         Technique::PersonDetection,
         Technique::PersonReidentification,
         Technique::BodyPose,
+        Technique::DataSharing,
         Technique::None,
     ];
 
@@ -56,6 +60,7 @@ impl Technique {
             Technique::PersonDetection => "person_detection",
             Technique::PersonReidentification => "person_reidentification",
             Technique::BodyPose => "body_pose",
+            Technique::DataSharing => "data_sharing",
             Technique::None => "none",
         }
     }
@@ -86,6 +91,25 @@ impl std::str::FromStr for Technique {
             .copied()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| format!("unknown technique {s:?}"))
+    }
+}
+
+/// What a device does with a technique (DESIGN.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The technique executes there: a face server, a camera matching on board, a model file.
+    Runs,
+    /// It sends faces to a server, or calls a cloud face API: its `peer` runs the technique.
+    Uses,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Runs => "runs",
+            Role::Uses => "uses",
+        })
     }
 }
 
@@ -211,7 +235,7 @@ pub struct Observation {
     /// Seconds since the Unix epoch (capture time).
     pub ts: f64,
     pub proto: &'static str,
-    pub field: Cow<'static, str>,
+    pub field: &'static str,
     pub value: String,
     pub flow: Option<Flow>,
     pub dir: Direction,
@@ -248,7 +272,7 @@ impl<'a> From<&'a Observation> for ObservationLine<'a> {
     fn from(o: &'a Observation) -> Self {
         ObservationLine {
             proto: o.proto,
-            field: &o.field,
+            field: o.field,
             value: &o.value,
             flow: o.flow.map(|f| f.to_string()),
             dir: o.dir,
@@ -272,16 +296,36 @@ impl fmt::Display for DeviceId {
 /// One signature or fingerprint that fired for a device, aggregated over its occurrences.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
+    /// The signature or fingerprint id.
     pub signature: String,
+    /// What it proves.
     pub technique: Technique,
+    /// How strongly, on its own.
     pub strength: Strength,
-    /// Which tap and field, e.g. `pcap:http.header.x-amz-target`.
+    /// Whether the device runs the technique or uses it.
+    #[serde(default = "runs")]
+    pub role: Role,
+    /// For `uses`: the device or service that runs it (an address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// For `data_sharing`: the organisation the data goes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    /// Which source and field, e.g. `pcap:http.header.x-amz-target`.
     pub source: String,
-    /// Short, redacted text of what matched: never a face, an embedding or a name.
+    /// Fixed text from the signature standing for what matched (a pattern, a hash, a size):
+    /// never a value observed in a feed.
     pub excerpt: String,
+    /// Occurrences.
     pub count: u64,
+    /// First occurrence, RFC 3339.
     pub first_seen: String,
+    /// Last occurrence, RFC 3339.
     pub last_seen: String,
+}
+
+fn runs() -> Role {
+    Role::Runs
 }
 
 /// The judge's conclusion for one device and technique.
@@ -310,9 +354,19 @@ pub struct Artifact {
 /// A banned technique found at a device, with the site types where it is banned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Violation {
+    /// The device.
     pub device: DeviceId,
+    /// The banned technique.
     pub technique: Technique,
+    /// The verdict's status.
     pub status: Status,
+    /// Whether the device runs the technique or uses it (through `peers`).
+    #[serde(default = "runs")]
+    pub role: Role,
+    /// For `uses`: who runs it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
+    /// Site types where it is banned (the device's own, when it has a site).
     pub banned_at: Vec<SiteType>,
 }
 
@@ -341,44 +395,9 @@ pub struct Alert {
     pub resolved_at: Option<String>,
 }
 
-/// Format a capture timestamp as RFC 3339 UTC with microseconds, without a date crate.
-pub fn rfc3339(ts: f64) -> String {
-    if !ts.is_finite() || ts < 0.0 {
-        return "1970-01-01T00:00:00.000000Z".to_string();
-    }
-    let secs = ts.floor() as i64;
-    let micros = ((ts - secs as f64) * 1_000_000.0).round().min(999_999.0) as i64;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_known_instants() {
-        assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(rfc3339(951_782_400.5), "2000-02-29T00:00:00.500000Z");
-        assert_eq!(rfc3339(1_700_000_000.0), "2023-11-14T22:13:20.000000Z");
-    }
 
     #[test]
     fn technique_names_round_trip() {

@@ -1,104 +1,52 @@
-//! The spot check (`banwatch scan`) and the decoder view (`banwatch inspect`): wires taps →
-//! decode → detect → judge for files on disk. Each input is sniffed by content (not extension):
-//! captures go through the packet decoders and signatures, everything else through the file
-//! walker, model parsers and fingerprints. One bad input never ends the scan.
+//! The spot check (`banwatch scan`) and the decoder view (`banwatch inspect`): wires sources →
+//! decode → detect → judge for files on disk. Every input — a file given on the command line, a
+//! file in a directory, a member of an archive or firmware image — is recognised by content
+//! through one sniff table ([`crate::sources::offline::TRAFFIC`]): captures and sensor logs go
+//! through the decoders and signatures, everything else through the model parsers and
+//! fingerprints. One bad input never ends the scan, and an input read only in part is reported
+//! as such (never as "nothing banned").
 
-use crate::decode::flow::{DecodeStats, Decoder, DecoderConfig};
+use crate::decode::flow::DecoderConfig;
 use crate::decode::models::sniff::sniff_and_parse;
 use crate::detect::fingerprint::{classify_model, FingerprintOptions};
+use crate::detect::pipeline::{self, ByAddress};
 use crate::detect::signatures::SignatureSet;
 use crate::judge::policy::Policy;
 use crate::judge::{Judge, JudgeConfig};
-use crate::model::{Artifact, DeviceId, Observation, Strength, Technique};
+use crate::model::{Artifact, DeviceId, Observation, Technique};
 use crate::sinks::report::{InputSummary, ScanReport};
-use crate::taps::files::{self, FoundFile, Limits};
-use crate::taps::pcap::PcapReader;
+use crate::sources::offline::files::{self, Carve, FoundFile, Limits, MappedFile};
+use crate::sources::offline::{self, TrafficSummary};
 use sha2::{Digest, Sha256};
-use std::io::{IsTerminal, Read, Write};
-use std::net::IpAddr;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Why an input or argument cannot be used. Names the input.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
+    /// The input cannot be used at all.
     #[error("{path}: {message}")]
-    Unusable { path: String, message: String },
+    Unusable {
+        /// The input as given.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// What a scan needs besides its inputs.
 pub struct ScanOptions {
+    /// Which techniques are banned where.
     pub policy: Policy,
+    /// Traffic signatures.
     pub signatures: SignatureSet,
+    /// Model classifier options (catalog, probe).
     pub fingerprint: FingerprintOptions,
+    /// The judge's thresholds.
     pub judge: JudgeConfig,
     /// Show a progress line on stderr (only when stderr is a terminal).
     pub progress: bool,
-}
-
-/// The kind of an input, by its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputKind {
-    Pcap,
-    Pcapng,
-    /// Suricata EVE JSON lines.
-    Eve,
-    /// Zeek JSON logs (dns, ssl, http, conn).
-    Zeek,
-    Directory,
-    /// Anything else: model files, archives, firmware images, raw blobs.
-    Files,
-}
-
-/// Sniff an input's kind. Errors name the path and what is wrong.
-pub fn input_kind(path: &Path) -> Result<InputKind, ScanError> {
-    let unusable = |message: String| ScanError::Unusable {
-        path: path.display().to_string(),
-        message,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| unusable(io_reason(&e)))?;
-    if meta.is_dir() {
-        return Ok(InputKind::Directory);
-    }
-    if meta.len() == 0 {
-        return Err(unusable("empty file".into()));
-    }
-    let mut first = [0u8; 4096];
-    let mut f = std::fs::File::open(path).map_err(|e| unusable(io_reason(&e)))?;
-    let n = f.read(&mut first).map_err(|e| unusable(io_reason(&e)))?;
-    if first[..n].first() == Some(&b'{') {
-        // JSON lines: EVE records carry event_type; Zeek's carry uid and id.orig_h.
-        let line = first[..n].split(|b| *b == b'\n').next().unwrap_or(&[]);
-        if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(line)
-        {
-            if m.contains_key("event_type") {
-                return Ok(InputKind::Eve);
-            }
-            if m.contains_key("id.orig_h") || m.contains_key("uid") {
-                return Ok(InputKind::Zeek);
-            }
-        }
-    }
-    let head = if n >= 4 {
-        [first[0], first[1], first[2], first[3]]
-    } else {
-        [0; 4]
-    };
-    Ok(match (n.min(4), head) {
-        (4, [0xd4, 0xc3, 0xb2, 0xa1])
-        | (4, [0xa1, 0xb2, 0xc3, 0xd4])
-        | (4, [0x4d, 0x3c, 0xb2, 0xa1])
-        | (4, [0xa1, 0xb2, 0x3c, 0x4d]) => InputKind::Pcap,
-        (4, [0x0a, 0x0d, 0x0d, 0x0a]) => InputKind::Pcapng,
-        _ => InputKind::Files,
-    })
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
 }
 
 /// Redraws one status line on stderr, at most five times a second.
@@ -109,6 +57,7 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// A progress line, drawn only when `enabled` and stderr is a terminal.
     pub fn new(enabled: bool) -> Progress {
         Progress {
             enabled: enabled && std::io::stderr().is_terminal(),
@@ -117,6 +66,7 @@ impl Progress {
         }
     }
 
+    /// Redraw with `line()` if enough time has passed. The line is made safe for a terminal.
     pub fn tick(&mut self, line: impl FnOnce() -> String) {
         if !self.enabled || self.last.elapsed() < Duration::from_millis(200) {
             return;
@@ -124,14 +74,48 @@ impl Progress {
         self.last = Instant::now();
         self.drawn = true;
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{}", line());
+        let _ = write!(
+            err,
+            "\r\x1b[2K{}",
+            crate::sinks::text::terminal_safe(&line())
+        );
         let _ = err.flush();
     }
 
+    /// Erase the line.
     pub fn clear(&mut self) {
         if self.drawn {
             let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
             self.drawn = false;
+        }
+    }
+}
+
+/// What one input of a scan gave, while it is being read.
+#[derive(Default)]
+struct Tally {
+    records: u64,
+    errors: u64,
+    /// Why the input was read only in part.
+    incomplete: Vec<String>,
+    kinds: Vec<&'static str>,
+}
+
+impl Tally {
+    fn traffic(&mut self, name: &str, s: &TrafficSummary) {
+        self.records += s.records;
+        self.errors += s.errors;
+        if !self.kinds.contains(&s.kind) {
+            self.kinds.push(s.kind);
+        }
+        if s.skipped_bytes > 0 {
+            let read = s.total_bytes.saturating_sub(s.skipped_bytes);
+            let pct = (read as f64 * 100.0 / s.total_bytes.max(1) as f64).floor();
+            let why = s.first_error.as_deref().unwrap_or("unreadable records");
+            self.incomplete.push(format!(
+                "{name}: read only {pct}% ({read} of {} bytes): {why}",
+                s.total_bytes
+            ));
         }
     }
 }
@@ -143,35 +127,11 @@ pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
     let mut artifacts = Vec::new();
     let mut progress = Progress::new(opts.progress);
     for path in paths {
-        let shown = path.display().to_string();
-        let summary = match input_kind(path) {
-            Err(e) => {
-                tracing::error!("{e}");
-                unusable(&shown, e)
-            }
-            Ok(InputKind::Pcap | InputKind::Pcapng) => {
-                match scan_capture(
-                    path,
-                    &opts.signatures,
-                    &mut judge,
-                    &mut progress,
-                    &mut |_| {},
-                ) {
-                    Ok(s) => s,
-                    Err(e) => unusable(&shown, e),
-                }
-            }
-            Ok(kind @ (InputKind::Eve | InputKind::Zeek)) => {
-                match scan_log(path, kind, &opts.signatures, &mut judge) {
-                    Ok(s) => s,
-                    Err(e) => unusable(&shown, e),
-                }
-            }
-            Ok(kind @ (InputKind::Directory | InputKind::Files)) => {
-                scan_files(path, kind, opts, &mut judge, &mut artifacts, &mut progress)
-            }
-        };
+        let summary = scan_input(path, opts, &mut judge, &mut artifacts, &mut progress);
         progress.clear();
+        if let Some(e) = &summary.error {
+            tracing::error!("{e}");
+        }
         inputs.push(summary);
     }
     let devices = judge.verdicts();
@@ -185,312 +145,247 @@ pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
     }
 }
 
-fn unusable(path: &str, e: ScanError) -> InputSummary {
+fn unusable(path: &str, message: String) -> InputSummary {
     InputSummary {
         path: path.to_string(),
         kind: "unusable".into(),
         packets: 0,
         errors: 1,
         files: None,
-        error: Some(e.to_string()),
+        incomplete: None,
+        error: Some(format!("{path}: {message}")),
     }
 }
 
-/// Decode a capture, match signatures and hand evidence to the judge. `each` sees every
-/// observation (used by `inspect`).
-pub fn scan_capture(
+/// Scan one input (file or directory): traffic, models, archives, all by content.
+fn scan_input(
     path: &Path,
-    signatures: &SignatureSet,
-    judge: &mut Judge,
-    progress: &mut Progress,
-    each: &mut dyn FnMut(&Observation),
-) -> Result<InputSummary, ScanError> {
-    let shown = path.display().to_string();
-    let mut reader = PcapReader::open(path).map_err(|e| ScanError::Unusable {
-        path: shown.clone(),
-        message: e.to_string(),
-    })?;
-    let total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let kind = if reader.is_pcapng() { "pcapng" } else { "pcap" };
-    let mut decoder = Decoder::new(DecoderConfig::default());
-    let mut obs: Vec<Observation> = Vec::new();
-    let mut read_errors = 0u64;
-    let mut handle = |obs: &mut Vec<Observation>, judge: &mut Judge| {
-        for o in obs.drain(..) {
-            each(&o);
-            for sig in signatures.match_observation(&o) {
-                let Some(ip) = sig.device_of(&o) else {
-                    continue;
-                };
-                let device = DeviceId(ip.to_string());
-                judge.signature_hit(device.clone(), sig, &o, "pcap");
-                if let Some(mac) = mac_of(&o, ip) {
-                    judge.set_mac(&device, mac);
-                }
-            }
-        }
-    };
-    loop {
-        match reader.next_packet() {
-            None => break,
-            Some(Ok(pkt)) => {
-                decoder.packet(pkt.ts, pkt.linktype, pkt.data, &mut obs);
-            }
-            Some(Err(e)) => {
-                read_errors += 1;
-                tracing::warn!("{e}");
-                if reader.is_done() {
-                    break;
-                }
-            }
-        }
-        if !obs.is_empty() {
-            handle(&mut obs, judge);
-        }
-        progress.tick(|| {
-            let pos = reader.position();
-            let pct = (pos * 100).checked_div(total).unwrap_or(0);
-            format!(
-                "{shown}: {pct}% ({} of {} MB, {} packets)",
-                pos / 1_000_000,
-                total / 1_000_000,
-                reader.packets()
-            )
-        });
-    }
-    decoder.finish(&mut obs);
-    handle(&mut obs, judge);
-    let stats: &DecodeStats = decoder.stats();
-    Ok(InputSummary {
-        path: shown,
-        kind: kind.into(),
-        packets: reader.packets(),
-        errors: read_errors + stats.errors(),
-        files: None,
-        error: None,
-    })
-}
-
-/// Suricata EVE or Zeek JSON logs, one record a line, through the same signatures as captures.
-/// A broken line is counted and skipped.
-fn scan_log(
-    path: &Path,
-    kind: InputKind,
-    signatures: &SignatureSet,
-    judge: &mut Judge,
-) -> Result<InputSummary, ScanError> {
-    use std::io::BufRead;
-    let shown = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|e| ScanError::Unusable {
-        path: shown.clone(),
-        message: io_reason(&e),
-    })?;
-    let (tap, name) = match kind {
-        InputKind::Eve => ("eve", "eve"),
-        _ => ("zeek", "zeek"),
-    };
-    let mut records = 0u64;
-    let mut errors = 0u64;
-    let mut line = Vec::new();
-    let mut r = std::io::BufReader::new(f);
-    loop {
-        line.clear();
-        match r.by_ref().take(1 << 20).read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                errors += 1;
-                tracing::warn!("{shown}: {e}");
-                break;
-            }
-        }
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        records += 1;
-        let decoded = match kind {
-            InputKind::Eve => crate::taps::eve::decode_line(&line),
-            _ => crate::taps::zeek::decode_line(&line),
-        };
-        match decoded {
-            Ok(obs) => {
-                for o in &obs {
-                    for sig in signatures.match_observation(o) {
-                        if let Some(ip) = sig.device_of(o) {
-                            judge.signature_hit(DeviceId(ip.to_string()), sig, o, tap);
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                errors += 1;
-                tracing::debug!("{shown}: record {records}: {e}");
-            }
-        }
-    }
-    Ok(InputSummary {
-        path: shown,
-        kind: name.into(),
-        packets: records,
-        errors,
-        files: None,
-        error: None,
-    })
-}
-
-fn mac_of(o: &Observation, ip: IpAddr) -> Option<[u8; 6]> {
-    let f = o.flow?;
-    if f.client.ip() == ip {
-        f.client_mac
-    } else if f.server.ip() == ip {
-        f.server_mac
-    } else {
-        None
-    }
-}
-
-fn scan_files(
-    path: &Path,
-    kind: InputKind,
     opts: &ScanOptions,
     judge: &mut Judge,
     artifacts: &mut Vec<Artifact>,
     progress: &mut Progress,
 ) -> InputSummary {
     let shown = path.display().to_string();
+    match std::fs::metadata(path) {
+        Err(e) => return unusable(&shown, files::io_reason(&e)),
+        Ok(m) if m.is_file() && m.len() == 0 => return unusable(&shown, "empty file".into()),
+        Ok(_) => {}
+    }
     let device = DeviceId(shown.clone());
     let before = artifacts.len();
+    let mut tally = Tally::default();
     let mut found = 0u64;
     let mut model_errors = 0u64;
-    let mut visit = |f: FoundFile<'_>| {
+    let mut visit = |f: FoundFile<'_>| -> Carve {
         found += 1;
+        if let Some(format) = offline::traffic_format(f.bytes) {
+            let name = f.path.clone();
+            let s = (format.read)(
+                f.bytes,
+                &name,
+                &mut |obs| {
+                    let mut touched = Vec::new();
+                    for o in obs {
+                        pipeline::observe(
+                            &opts.signatures,
+                            judge,
+                            o,
+                            if format.name == "capture" {
+                                "pcap"
+                            } else {
+                                format.name
+                            },
+                            &mut ByAddress,
+                            &mut touched,
+                        );
+                    }
+                },
+                &mut |pos, total| {
+                    progress.tick(|| {
+                        let pct = (pos * 100).checked_div(total).unwrap_or(0);
+                        format!(
+                            "{name}: {pct}% ({} of {} MB)",
+                            pos / 1_000_000,
+                            total / 1_000_000
+                        )
+                    })
+                },
+            );
+            tally.traffic(&name, &s);
+            return Carve::No;
+        }
         progress.tick(|| format!("{shown}: {found} files examined"));
-        let name = f
-            .path
-            .rsplit(['/', '!'])
-            .next()
-            .unwrap_or(&f.path)
-            .to_string();
-        let Some(parsed) = sniff_and_parse(&name, f.bytes, f.sibling) else {
-            return;
-        };
-        let sha = hex::encode(Sha256::digest(f.bytes));
-        match parsed {
-            Ok(info) => {
-                let c = classify_model(&info, f.bytes, &sha, &name, &opts.fingerprint);
-                let artifact = Artifact {
-                    path: f.path.clone(),
-                    format: info
-                        .format
-                        .map(|x| x.as_str().to_string())
-                        .unwrap_or_else(|| "unknown".into()),
-                    sha256: sha.clone(),
-                    size: f.bytes.len() as u64,
-                    technique: c.technique,
-                    confidence: c.confidence,
-                    family: c.family.clone(),
-                    reasons: c.reasons.clone(),
-                };
-                if c.technique != Technique::None && c.confidence >= 0.3 {
-                    let strength = if c.confidence >= 0.8 {
-                        Strength::Strong
-                    } else {
-                        Strength::Weak
-                    };
-                    let sig = format!(
-                        "model.{}.{}",
-                        c.family.as_deref().unwrap_or(artifact.format.as_str()),
-                        &sha[..12.min(sha.len())]
-                    );
-                    judge.add(
-                        device.clone(),
-                        &sig,
-                        "model",
-                        c.technique,
-                        strength,
-                        c.confidence,
-                        format!("file:{}", artifact.path),
-                        &format!(
-                            "sha256 {} ({} bytes)",
-                            &sha[..16.min(sha.len())],
-                            artifact.size
-                        ),
-                        0.0,
-                    );
-                }
-                artifacts.push(artifact);
+        match examine_model(&f, &device, opts, judge) {
+            ModelOutcome::Artifact(a) => {
+                artifacts.push(*a);
+                Carve::No
             }
-            // A carved region that does not parse was a false signature match, not an error.
-            Err(e) if f.path.contains("!/@") => tracing::debug!("{}: {e}", f.path),
-            Err(e) => {
+            ModelOutcome::Broken => {
                 model_errors += 1;
-                tracing::warn!("{}: {e}", f.path);
+                Carve::Yes
             }
+            ModelOutcome::NotAModel => Carve::Yes,
         }
     };
-    match files::walk(path, &Limits::default(), &mut visit) {
-        Ok(stats) if stats.kind == "file" && artifacts.len() == before && model_errors == 0 => {
-            unusable(
-                &shown,
-                ScanError::Unusable {
-                    path: shown.clone(),
-                    message: "not a capture, model, archive or firmware image".into(),
-                },
-            )
-        }
-        Ok(stats) => InputSummary {
-            path: shown,
-            kind: match (kind, stats.kind) {
-                (InputKind::Directory, _) => "directory".into(),
-                (_, "file") => "model".into(),
-                (_, k) => k.to_string(),
-            },
-            packets: 0,
-            errors: stats.errors + model_errors,
-            files: Some(stats.files),
-            error: None,
-        },
-        Err(e) => unusable(
+    let stats = match files::walk(path, &Limits::default(), &mut visit) {
+        Ok(s) => s,
+        Err(e) => return unusable(&shown, e.to_string()),
+    };
+    if stats.incomplete {
+        tally.incomplete.push(
+            stats
+                .first_error
+                .clone()
+                .unwrap_or_else(|| format!("{shown}: a budget was spent")),
+        );
+    }
+    let recognised = artifacts.len() > before || !tally.kinds.is_empty() || model_errors > 0;
+    if stats.kind == "file" && !recognised {
+        return unusable(
             &shown,
-            ScanError::Unusable {
-                path: shown.clone(),
-                message: e.to_string(),
-            },
-        ),
+            "not a capture, log, model, archive or firmware image".into(),
+        );
+    }
+    let kind = match (stats.kind, tally.kinds.as_slice()) {
+        ("file", [k]) => (*k).to_string(),
+        ("file", _) => "model".to_string(),
+        (k, _) => k.to_string(),
+    };
+    InputSummary {
+        path: shown,
+        kind,
+        packets: tally.records,
+        errors: stats.errors + model_errors + tally.errors,
+        files: (stats.kind != "file").then_some(stats.files),
+        incomplete: (!tally.incomplete.is_empty()).then(|| tally.incomplete.join("; ")),
+        error: None,
     }
 }
 
-/// Print every observation the decoders extract from `path` as JSON lines (`banwatch inspect`).
-pub fn inspect(path: &Path, out: &mut dyn Write) -> Result<InputSummary, ScanError> {
-    let kind = input_kind(path)?;
-    if !matches!(kind, InputKind::Pcap | InputKind::Pcapng) {
-        return Err(ScanError::Unusable {
-            path: path.display().to_string(),
-            message: "inspect reads packet captures (pcap, pcapng)".into(),
-        });
+enum ModelOutcome {
+    Artifact(Box<Artifact>),
+    Broken,
+    NotAModel,
+}
+
+/// Parse and classify a file as a model; its finding goes to the judge.
+fn examine_model(
+    f: &FoundFile<'_>,
+    device: &DeviceId,
+    opts: &ScanOptions,
+    judge: &mut Judge,
+) -> ModelOutcome {
+    let name = f
+        .path
+        .rsplit(['/', '!'])
+        .next()
+        .unwrap_or(&f.path)
+        .to_string();
+    let Some(parsed) = sniff_and_parse(&name, f.bytes, f.sibling) else {
+        return ModelOutcome::NotAModel;
+    };
+    let info = match parsed {
+        Ok(info) => info,
+        // A carved region that does not parse was a false signature match, not an error.
+        Err(e) if f.path.contains("!/@") => {
+            tracing::debug!("{}: {e}", f.path);
+            return ModelOutcome::NotAModel;
+        }
+        Err(e) => {
+            tracing::warn!("{}: {e}", f.path);
+            return ModelOutcome::Broken;
+        }
+    };
+    let sha = hex::encode(Sha256::digest(f.bytes));
+    let c = classify_model(&info, f.bytes, &sha, &name, &opts.fingerprint);
+    let format = info
+        .format
+        .map(|x| x.as_str().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let size = f.bytes.len() as u64;
+    if c.technique != Technique::None {
+        judge.add(pipeline::model_finding(
+            device.clone(),
+            &f.path,
+            &format,
+            &sha,
+            size,
+            &c,
+        ));
     }
-    let empty =
-        SignatureSet::from_sources(std::iter::empty()).map_err(|e| ScanError::Unusable {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-    let mut judge = Judge::default();
-    let mut progress = Progress::new(false);
+    ModelOutcome::Artifact(Box::new(Artifact {
+        path: f.path.clone(),
+        format,
+        sha256: sha,
+        size,
+        technique: c.technique,
+        confidence: c.confidence,
+        family: c.family,
+        reasons: c.reasons,
+    }))
+}
+
+/// Print every observation the decoders extract from a capture or log as JSON lines
+/// (`banwatch inspect`).
+pub fn inspect(path: &Path, out: &mut dyn Write) -> Result<InputSummary, ScanError> {
+    let shown = path.display().to_string();
+    let unusable = |message: String| ScanError::Unusable {
+        path: shown.clone(),
+        message,
+    };
+    if std::fs::metadata(path)
+        .map_err(|e| unusable(files::io_reason(&e)))?
+        .is_dir()
+    {
+        return Err(unusable(
+            "inspect reads one capture or log (pcap, pcapng, EVE, Zeek), not a directory".into(),
+        ));
+    }
+    let map = MappedFile::open(path).map_err(|e| unusable(files::io_reason(&e)))?;
+    let Some(format) = offline::traffic_format(map.bytes()) else {
+        return Err(unusable(
+            "inspect reads captures and logs (pcap, pcapng, EVE, Zeek)".into(),
+        ));
+    };
     let mut write_err = None;
-    let summary = scan_capture(path, &empty, &mut judge, &mut progress, &mut |o| {
-        if write_err.is_some() {
-            return;
+    let mut each = |obs: &[Observation]| {
+        for o in obs {
+            if write_err.is_some() {
+                return;
+            }
+            let line = crate::model::ObservationLine::from(o);
+            if let Err(e) = serde_json::to_writer(&mut *out, &line)
+                .and_then(|_| out.write_all(b"\n").map_err(serde_json::Error::io))
+            {
+                write_err = Some(e);
+            }
         }
-        let line = crate::model::ObservationLine::from(o);
-        if let Err(e) = serde_json::to_writer(&mut *out, &line)
-            .and_then(|_| out.write_all(b"\n").map_err(serde_json::Error::io))
-        {
-            write_err = Some(e);
-        }
-    })?;
+    };
+    let s = if format.name == "capture" {
+        offline::read_capture_with(
+            map.bytes(),
+            &shown,
+            DecoderConfig::default(),
+            &mut each,
+            &mut |_, _| {},
+        )
+        .0
+    } else {
+        (format.read)(map.bytes(), &shown, &mut each, &mut |_, _| {})
+    };
     if let Some(e) = write_err {
         // A closed pipe (e.g. `| head`) is not an input error.
         tracing::debug!("inspect output stopped: {e}");
     }
-    Ok(summary)
+    let mut tally = Tally::default();
+    tally.traffic(&shown, &s);
+    Ok(InputSummary {
+        path: shown,
+        kind: s.kind.into(),
+        packets: s.records,
+        errors: s.errors,
+        files: None,
+        incomplete: (!tally.incomplete.is_empty()).then(|| tally.incomplete.join("; ")),
+        error: None,
+    })
 }

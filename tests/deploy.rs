@@ -78,7 +78,7 @@ fn systemd_unit_verifies() {
 
 /// Metric names the service writes (from its source, so a rename breaks this test).
 fn exported() -> BTreeSet<String> {
-    let src = std::fs::read_to_string(root().join("src/service/mod.rs")).unwrap();
+    let src = std::fs::read_to_string(root().join("src/service/metrics.rs")).unwrap();
     names(&src)
 }
 

@@ -15,7 +15,7 @@ fn rules() -> SignatureSet {
 /// (technique, strength) of every signature that fires on the observations.
 fn proves(set: &SignatureSet, obs: &[Observation]) -> BTreeSet<(Technique, Strength)> {
     obs.iter()
-        .flat_map(|o| set.match_observation(o))
+        .flat_map(|o| set.match_value(o.proto, o.field, &o.value))
         .map(|s| (s.technique, s.strength))
         .collect()
 }

@@ -5,7 +5,7 @@
 
 use banwatch::decode::models::sniff_and_parse;
 use banwatch::detect::fingerprint::{classify_named, FingerprintOptions};
-use banwatch::taps::files::{walk, Limits};
+use banwatch::sources::offline::files::{walk, Limits};
 use banwatch::Technique;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -67,7 +67,7 @@ fn found(
     path: &Path,
 ) -> (
     BTreeMap<String, Technique>,
-    banwatch::taps::files::WalkStats,
+    banwatch::sources::offline::files::WalkStats,
 ) {
     let mut out = BTreeMap::new();
     let stats = walk(path, &Limits::default(), &mut |f| {
@@ -80,7 +80,9 @@ fn found(
                 &FingerprintOptions::default().with_catalog(false),
             );
             out.insert(f.path.clone(), c.technique);
+            return banwatch::sources::offline::files::Carve::No;
         }
+        banwatch::sources::offline::files::Carve::Yes
     })
     .expect("walk");
     (out, stats)
@@ -269,7 +271,7 @@ fn scan_reports_firmware_recognition_models_as_violations() {
 /// not taken in, and a signature inside a TFLite model's weights does not cut it short.
 #[test]
 fn carved_extents_are_exact() {
-    use banwatch::taps::files::carve::regions;
+    use banwatch::sources::offline::files::carve::regions;
     let fixtures =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/models");
     let onnx = std::fs::read(

@@ -4,7 +4,6 @@
 
 mod live_common;
 
-use banwatch::taps::live::FeedConfig;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -12,9 +11,7 @@ async fn captures_loopback_traffic() {
     let mut f = live_common::start(vec![(
         "lo".into(),
         None,
-        FeedConfig::Capture {
-            interface: "lo".into(),
-        },
+        live_common::source("capture", "interface = \"lo\""),
     )]);
     let up = f
         .collect_until(Duration::from_secs(5), |f| f.health["lo"].is_up())

@@ -12,16 +12,21 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_network_feeds_find_recognition_where_planted() {
     let demo = DemoNetwork::start().await.expect("demo network");
-    let feeds = demo.feeds();
+    let feeds = demo.feeds().expect("demo feeds");
     assert_eq!(feeds.len(), 5);
-    let ids: Vec<String> = feeds.iter().map(|(id, _, _)| id.clone()).collect();
-    let mut f = live_common::start(feeds);
+    let ids: Vec<String> = feeds.iter().map(|f| f.id.clone()).collect();
+    let mut f = live_common::start(
+        feeds
+            .into_iter()
+            .map(|f| (f.id, f.device, f.source))
+            .collect(),
+    );
     let sigs = SignatureSet::load_dir(&SignatureSet::default_dir()).unwrap();
     let strong = |f: &live_common::Feeds| -> BTreeMap<String, BTreeSet<Technique>> {
         let mut m: BTreeMap<String, BTreeSet<Technique>> = BTreeMap::new();
         for e in &f.events {
             for o in &e.observations {
-                for s in sigs.match_observation(o) {
+                for s in sigs.match_value(o.proto, o.field, &o.value) {
                     if s.strength == Strength::Strong {
                         m.entry(e.device.clone().unwrap_or_default())
                             .or_default()

@@ -3,7 +3,6 @@
 
 mod live_common;
 
-use banwatch::taps::live::FeedConfig;
 use std::io::Write;
 use std::time::Duration;
 
@@ -27,17 +26,13 @@ async fn zeek_and_eve_logs_are_followed() {
         (
             "zeek".into(),
             None,
-            FeedConfig::Zeek {
-                path: dns.display().to_string(),
-            },
+            live_common::source("zeek", &format!("path = {:?}", dns.display().to_string())),
         ),
         // The EVE file does not exist yet: the feed waits for it.
         (
             "eve".into(),
             None,
-            FeedConfig::Eve {
-                path: eve.display().to_string(),
-            },
+            live_common::source("eve", &format!("path = {:?}", eve.display().to_string())),
         ),
     ]);
     assert!(

@@ -6,7 +6,6 @@ mod live_common;
 
 use banwatch::detect::signatures::SignatureSet;
 use banwatch::model::Technique;
-use banwatch::taps::live::FeedConfig;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -77,20 +76,18 @@ async fn frigate_over_mosquitto_with_restart() {
         (
             "face-box".into(),
             Some("nvr".into()),
-            FeedConfig::Mqtt {
-                host: "127.0.0.1".into(),
-                port,
-                topics: vec!["frigate/tracked_object_update".into()],
-            },
+            live_common::source(
+                "mqtt",
+                &format!("host = \"127.0.0.1\"\nport = {port}\ntopics = [\"frigate/tracked_object_update\"]"),
+            ),
         ),
         (
             "events".into(),
             Some("nvr2".into()),
-            FeedConfig::Mqtt {
-                host: "127.0.0.1".into(),
-                port,
-                topics: vec!["frigate/events".into(), "frigate/+/person/snapshot".into()],
-            },
+            live_common::source(
+                "mqtt",
+                &format!("host = \"127.0.0.1\"\nport = {port}\ntopics = [\"frigate/events\", \"frigate/+/person/snapshot\"]"),
+            ),
         ),
     ]);
     assert!(
@@ -133,7 +130,7 @@ async fn frigate_over_mosquitto_with_restart() {
             .iter()
             .filter(|e| e.feed == feed)
             .flat_map(|e| e.observations.iter())
-            .flat_map(|o| sigs.match_observation(o))
+            .flat_map(|o| sigs.match_value(o.proto, o.field, &o.value))
             .map(|s| s.technique)
             .collect()
     };

@@ -3,7 +3,6 @@
 
 mod live_common;
 
-use banwatch::taps::live::FeedConfig;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -74,11 +73,10 @@ async fn pullpoint_subscription_delivers_recognition_events() {
     let mut f = live_common::start(vec![(
         "onvif".into(),
         Some("cam".into()),
-        FeedConfig::OnvifEvents {
-            url: format!("http://127.0.0.1:{port}/"),
-            username: None,
-            password: None,
-        },
+        live_common::source(
+            "onvif_events",
+            &format!("url = \"http://127.0.0.1:{port}/\""),
+        ),
     )]);
     let ok = f
         .collect_until(Duration::from_secs(10), |f| {

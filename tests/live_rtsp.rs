@@ -7,7 +7,6 @@ mod live_common;
 use banwatch::detect::signatures::SignatureSet;
 use banwatch::model::{Strength, Technique};
 use banwatch::sim::live::{CameraKind, CameraOptions, RtspCameras};
-use banwatch::taps::live::FeedConfig;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -24,10 +23,10 @@ async fn metadata_tracks_separate_recognition_from_detection() {
             (
                 format!("cam{i}"),
                 Some(format!("device-{i}")),
-                FeedConfig::Rtsp {
-                    url: server.url(&format!("/cam{i}")),
-                    pipeline: None,
-                },
+                live_common::source(
+                    "rtsp",
+                    &format!("url = {:?}", server.url(&format!("/cam{i}"))),
+                ),
             )
         })
         .collect();
@@ -48,7 +47,7 @@ async fn metadata_tracks_separate_recognition_from_detection() {
 
     // What each camera's stream carries.
     assert!(
-        f.has("cam1", "sdp", "encoding", "VND.ONVIF.METADATA/90000"),
+        f.has("cam1", "sdp", "encoding", "VND.ONVIF.METADATA"),
         "{:?}",
         f.seen.get("cam1")
     );
@@ -83,7 +82,7 @@ async fn metadata_tracks_separate_recognition_from_detection() {
             .iter()
             .filter(|e| e.feed == feed)
             .flat_map(|e| e.observations.iter())
-            .flat_map(|o| sigs.match_observation(o))
+            .flat_map(|o| sigs.match_value(o.proto, o.field, &o.value))
             .filter(|s| s.strength == Strength::Strong)
             .map(|s| s.technique)
             .collect()
@@ -93,7 +92,7 @@ async fn metadata_tracks_separate_recognition_from_detection() {
             .iter()
             .filter(|e| e.feed == feed)
             .flat_map(|e| e.observations.iter())
-            .flat_map(|o| sigs.match_observation(o))
+            .flat_map(|o| sigs.match_value(o.proto, o.field, &o.value))
             .any(|s| s.technique == Technique::FaceRecognition)
     };
     assert!(
@@ -116,10 +115,7 @@ async fn camera_restart_reconnects() {
     let mut f = live_common::start(vec![(
         "cam".into(),
         None,
-        FeedConfig::Rtsp {
-            url: server.url("/cam"),
-            pipeline: None,
-        },
+        live_common::source("rtsp", &format!("url = {:?}", server.url("/cam"))),
     )]);
     assert!(
         f.collect_until(Duration::from_secs(90), |f| f.any(
@@ -164,18 +160,18 @@ async fn shipped_pipeline_templates_run() {
         (
             "sei".into(),
             None,
-            FeedConfig::Rtsp {
-                url: server.url("/cam"),
-                pipeline: Some("rtsp-sei".into()),
-            },
+            live_common::source(
+                "rtsp",
+                &format!("url = {:?}\npipeline = \"rtsp-sei\"", server.url("/cam")),
+            ),
         ),
         (
             "bare".into(),
             None,
-            FeedConfig::Rtsp {
-                url: server.url("/cam"),
-                pipeline: Some("rtsp-bare".into()),
-            },
+            live_common::source(
+                "rtsp",
+                &format!("url = {:?}\npipeline = \"rtsp-bare\"", server.url("/cam")),
+            ),
         ),
     ]);
     let ok = f

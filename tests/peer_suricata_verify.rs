@@ -7,7 +7,7 @@
 //! rdata, JA3 hashes, certificate fields, SIP) are reported as unsupported, not as failures.
 
 use banwatch::decode::flow::{Decoder, DecoderConfig};
-use banwatch::taps::pcap::PcapReader;
+use banwatch::sources::offline::pcap::PcapReader;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -37,7 +37,10 @@ fn peer_dir() -> PathBuf {
 
 fn observations(pcap: &Path) -> (HashSet<(String, String)>, u64) {
     let mut obs = HashSet::new();
-    let Ok(mut r) = PcapReader::open(pcap) else {
+    let Ok(bytes) = std::fs::read(pcap) else {
+        return (obs, 1);
+    };
+    let Ok(mut r) = PcapReader::new(&bytes, &pcap.display().to_string()) else {
         return (obs, 1);
     };
     let mut d = Decoder::new(DecoderConfig::default());

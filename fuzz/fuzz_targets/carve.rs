@@ -1,6 +1,6 @@
 #![no_main]
 //! Walking and carving an arbitrary "firmware" file (archives inside, bounded expansion).
-use banwatch::taps::files::{walk, Limits};
+use banwatch::sources::offline::files::{walk, Limits};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,6 +3,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = banwatch::taps::zeek::decode_line(data);
-    let _ = banwatch::taps::eve::decode_line(data);
+    let _ = banwatch::sources::offline::logs::zeek::decode_line(data);
+    let _ = banwatch::sources::offline::logs::eve::decode_line(data);
 });

@@ -1,6 +1,7 @@
 //! RTP depayloading of the ONVIF metadata track and H.264 SEI scanning.
 #![no_main]
-use banwatch::taps::rtsp::{h264_sei_uuids, MetadataDepay};
+use banwatch::decode::h264::h264_sei_uuids;
+use banwatch::decode::rtp::MetadataDepay;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,6 +5,47 @@
 use super::{printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 
+use super::fields::{field, FieldDecl, Keeps};
+
+/// Fields of DNS messages (RFC 1035; UDP, TCP, mDNS, LLMNR).
+pub const FIELDS: &[FieldDecl] = &[
+    field("dns.query", Keeps::Value, "Query name as sent (case kept)"),
+    field(
+        "dns.qtype",
+        Keeps::Enumeration,
+        "Query type (`A`, `AAAA`, `PTR`…)",
+    ),
+    field(
+        "dns.answer.name",
+        Keeps::Value,
+        "Owner name of an answer record",
+    ),
+    field(
+        "dns.answer.type",
+        Keeps::Enumeration,
+        "Type of an answer record",
+    ),
+    field(
+        "dns.answer.rdata",
+        Keeps::Value,
+        "Address or name an answer record carries",
+    ),
+];
+
+/// DNS over TCP in the protocol registry, by port (UDP DNS is read per datagram).
+pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {
+    name: "dns",
+    ports: &[53, 5353],
+    probe: |s| {
+        if s.on_port(&[53, 5353]) {
+            super::registry::Probe::Yes
+        } else {
+            super::registry::Probe::No
+        }
+    },
+    parser: || Box::new(DnsTcpParser::new()),
+};
+
 const P: &str = "dns";
 const MAX_QUESTIONS: usize = 32;
 const MAX_ANSWERS: usize = 128;

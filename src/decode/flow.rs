@@ -8,10 +8,12 @@
 
 use super::ip::{self, IpSkip, ACK, FIN, RST, SYN};
 use super::link::{self, IpVersion, LinkSkip};
+use super::registry::{self, FlowStart};
 use super::tcp::{Chunk, Stream, StreamLimits};
-use super::{dns, http, mqtt, rtsp, tls, AppParser, Emitter, Progress};
+use super::{dns, AppParser, Emitter, Progress};
 use crate::model::{Direction, Flow, Observation, Transport};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +53,8 @@ pub struct DecodeStats {
     pub flows_evicted: u64,
     pub gaps: u64,
     pub observations: u64,
+    /// Typed decoder anomalies, by (protocol, what).
+    pub anomalies: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 impl DecodeStats {
@@ -91,15 +95,6 @@ struct TcpFlow {
     fin: [bool; 2],
 }
 
-/// Ports that name the server side of a flow picked up mid-stream.
-fn service_port(p: u16) -> bool {
-    matches!(
-        p,
-        53 | 80 | 443 | 554 | 1883 | 8883 | 8000 | 8080 | 8443 | 8554 | 5000 | 32168 | 37777 | 8000
-            ..=8010
-    )
-}
-
 fn idx(dir: Direction) -> usize {
     match dir {
         Direction::ToServer => 0,
@@ -107,102 +102,17 @@ fn idx(dir: Direction) -> usize {
     }
 }
 
-const HTTP_METHODS: &[&[u8]] = &[
-    b"GET ",
-    b"POST ",
-    b"PUT ",
-    b"HEAD ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"PATCH ",
-    b"CONNECT ",
-    b"TRACE ",
-];
-const RTSP_METHODS: &[&[u8]] = &[
-    b"DESCRIBE ",
-    b"SETUP ",
-    b"PLAY ",
-    b"PAUSE ",
-    b"TEARDOWN ",
-    b"ANNOUNCE ",
-    b"RECORD ",
-    b"GET_PARAMETER ",
-    b"SET_PARAMETER ",
-    b"REDIRECT ",
-    b"OPTIONS ",
-];
+/// Most (address, MAC) pairs remembered for `mac.oui` (one observation each).
+const MAX_MACS: usize = 65_536;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Proto {
-    Tls,
-    Http,
-    Rtsp,
-    Mqtt,
-    Dns,
-}
-
-/// Decide a flow's protocol from its first bytes (either direction), ports as a hint.
-/// `None` with `more` = wait for more bytes; `None` without = unknown (bypass).
-fn sniff(data: &[u8], client: u16, server: u16, done_waiting: bool) -> (Option<Proto>, bool) {
-    let line_end = memchr::memchr(b'\n', data);
-    let first_line = &data[..line_end.unwrap_or(data.len())];
-    if data.len() >= 3 && data[0] == 0x16 && data[1] == 3 && data[2] <= 4 {
-        return (Some(Proto::Tls), false);
-    }
-    if data.starts_with(b"RTSP/1.") {
-        return (Some(Proto::Rtsp), false);
-    }
-    if data.starts_with(b"HTTP/1.") {
-        return (Some(Proto::Http), false);
-    }
-    if RTSP_METHODS.iter().any(|m| data.starts_with(m)) {
-        if memchr::memmem::find(first_line, b" RTSP/1.").is_some() {
-            return (Some(Proto::Rtsp), false);
-        }
-        if line_end.is_none() && !done_waiting {
-            return (None, true);
-        }
-    }
-    if HTTP_METHODS.iter().any(|m| data.starts_with(m)) {
-        if line_end.is_none() && !done_waiting && data.starts_with(b"OPTIONS ") {
-            return (None, true);
-        }
-        return (Some(Proto::Http), false);
-    }
-    if data.first() == Some(&0x10)
-        && (memchr::memmem::find(&data[..data.len().min(16)], b"MQTT").is_some()
-            || memchr::memmem::find(&data[..data.len().min(16)], b"MQIsdp").is_some())
-    {
-        return (Some(Proto::Mqtt), false);
-    }
-    if server == 1883 || client == 1883 {
-        return (Some(Proto::Mqtt), false);
-    }
-    if matches!(server, 53 | 5353) || matches!(client, 53 | 5353) {
-        return (Some(Proto::Dns), false);
-    }
-    if data.len() < 8 && !done_waiting {
-        return (None, true);
-    }
-    (None, false)
-}
-
-fn parser_for(p: Proto) -> Box<dyn AppParser> {
-    match p {
-        Proto::Tls => Box::new(tls::TlsParser::new()),
-        Proto::Http => Box::new(http::HttpParser::new()),
-        Proto::Rtsp => Box::new(rtsp::RtspParser::new()),
-        Proto::Mqtt => Box::new(mqtt::MqttParser::new()),
-        Proto::Dns => Box::new(dns::DnsTcpParser::new()),
-    }
-}
-
+/// The flow engine: frames in, observations out.
 pub struct Decoder {
     cfg: DecoderConfig,
     tcp: FxHashMap<Key, TcpFlow>,
     stats: DecodeStats,
     last_sweep: f64,
     now: f64,
+    macs: FxHashSet<(IpAddr, [u8; 6])>,
 }
 
 /// Addresses and MACs of one packet.
@@ -222,6 +132,30 @@ impl Decoder {
             stats: DecodeStats::default(),
             last_sweep: 0.0,
             now: 0.0,
+            macs: FxHashSet::default(),
+        }
+    }
+
+    /// `mac.oui` once per (address, MAC) of a flow's ends: universally administered unicast
+    /// MACs only (a locally administered or group address names no vendor).
+    fn macs(&mut self, ts: f64, flow: Flow, out: &mut Vec<Observation>) {
+        for (ip, mac, dir) in [
+            (flow.client.ip(), flow.client_mac, Direction::ToServer),
+            (flow.server.ip(), flow.server_mac, Direction::ToClient),
+        ] {
+            let Some(mac) = mac else { continue };
+            if mac[0] & 0x03 != 0 || self.macs.len() >= MAX_MACS || !self.macs.insert((ip, mac)) {
+                continue;
+            }
+            let oui = format!("{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2]);
+            Emitter::new(ts, Some(flow), out).emit(dir, "mac", "oui", oui);
+            self.stats.observations += 1;
+        }
+    }
+
+    fn count(stats: &mut DecodeStats, anomalies: Vec<super::Anomaly>) {
+        for a in anomalies {
+            *stats.anomalies.entry(a).or_insert(0) += 1;
         }
     }
 
@@ -317,11 +251,15 @@ impl Decoder {
                 client_mac,
                 server_mac,
             };
+            self.macs(ts, flow, out);
             let before = out.len();
             let mut em = Emitter::new(ts, Some(flow), out);
-            if !dns::parse_udp(u.payload, dir, &mut em) {
+            let ok = dns::parse_udp(u.payload, dir, &mut em);
+            let anomalies = std::mem::take(&mut em.anomalies);
+            if !ok {
                 self.stats.malformed += 1;
             }
+            Self::count(&mut self.stats, anomalies);
             self.stats.observations += (out.len() - before) as u64;
             return;
         }
@@ -366,8 +304,8 @@ impl Decoder {
             // Client: the SYN sender; the SYN-ACK receiver; else by service port.
             let src_is_client = if t.flags & SYN != 0 {
                 t.flags & ACK == 0
-            } else if service_port(t.dport) != service_port(t.sport) {
-                service_port(t.dport)
+            } else if registry::service_port(t.dport) != registry::service_port(t.sport) {
+                registry::service_port(t.dport)
             } else {
                 t.sport > t.dport
             };
@@ -389,6 +327,7 @@ impl Decoder {
                 }
             };
             self.stats.flows += 1;
+            self.macs(ts, flow, out);
             self.tcp.insert(
                 key,
                 TcpFlow {
@@ -423,7 +362,7 @@ impl Decoder {
         let flow = f.flow;
         let (streams, state) = (&mut f.streams, &mut f.state);
         let mut gaps = 0;
-        {
+        let anomalies = {
             let mut em = Emitter::new(ts, Some(flow), out);
             let mut deliver = |c: Chunk<'_>| {
                 deliver_chunk(state, dir, c, &flow, &cfg, &mut em, &mut gaps);
@@ -435,8 +374,10 @@ impl Decoder {
                 t.seq
             };
             streams[d].segment(seq, t.payload, &cfg.stream, &mut deliver);
-        }
+            em.anomalies
+        };
         self.stats.gaps += gaps;
+        Self::count(&mut self.stats, anomalies);
         self.stats.observations += (out.len() - before) as u64;
         let bypassed = matches!(f.state, State::Bypassed);
         if bypassed {
@@ -459,7 +400,7 @@ impl Decoder {
         let flow = f.flow;
         let cfg = self.cfg;
         let mut gaps = 0;
-        {
+        let anomalies = {
             let mut em = Emitter::new(f.last_ts, Some(flow), out);
             for (i, dir) in [Direction::ToServer, Direction::ToClient]
                 .into_iter()
@@ -474,8 +415,13 @@ impl Decoder {
             if let State::Sniffing(bufs) = &mut f.state {
                 let first = if bufs[0].is_empty() { 1 } else { 0 };
                 let data = std::mem::take(&mut bufs[first]);
-                if let (Some(p), _) = sniff(&data, flow.client.port(), flow.server.port(), true) {
-                    let mut parser = parser_for(p);
+                if let Ok(p) = registry::decide(&FlowStart {
+                    data: &data,
+                    client_port: flow.client.port(),
+                    server_port: flow.server.port(),
+                    final_look: true,
+                }) {
+                    let mut parser = (p.parser)();
                     let dir = if first == 0 {
                         Direction::ToServer
                     } else {
@@ -492,8 +438,10 @@ impl Decoder {
             if let State::Parsing(p) = &mut f.state {
                 p.close(&mut em);
             }
-        }
+            em.anomalies
+        };
         self.stats.gaps += gaps;
+        Self::count(&mut self.stats, anomalies);
         self.stats.observations += (out.len() - before) as u64;
     }
 
@@ -571,10 +519,15 @@ fn deliver_chunk(
                     .min(cfg.sniff_bytes.saturating_sub(bufs[i].len()));
                 bufs[i].extend_from_slice(&data[..take]);
                 let full = bufs[i].len() >= cfg.sniff_bytes;
-                let (decided, more) = sniff(&bufs[i], flow.client.port(), flow.server.port(), full);
+                let decided = registry::decide(&FlowStart {
+                    data: &bufs[i],
+                    client_port: flow.client.port(),
+                    server_port: flow.server.port(),
+                    final_look: full,
+                });
                 match decided {
-                    Some(p) => {
-                        let mut parser = parser_for(p);
+                    Ok(p) => {
+                        let mut parser = (p.parser)();
                         // Replay what the other direction already sent, then this one in full.
                         let other = std::mem::take(&mut bufs[1 - i]);
                         let mine_before = bufs[i].len() - take;
@@ -595,8 +548,8 @@ fn deliver_chunk(
                             State::Parsing(parser)
                         };
                     }
-                    None if more => {}
-                    None => *state = State::Bypassed,
+                    Err(true) => {}
+                    Err(false) => *state = State::Bypassed,
                 }
             }
         },
@@ -610,11 +563,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn decode_pcap(bytes: &[u8]) -> (Vec<Observation>, DecodeStats) {
-        let mut r = crate::taps::pcap::PcapReader::from_reader(
-            Box::new(std::io::Cursor::new(bytes.to_vec())),
-            "t",
-        )
-        .unwrap();
+        let mut r = crate::sources::offline::pcap::PcapReader::new(bytes, "t").unwrap();
         let mut d = Decoder::new(DecoderConfig::default());
         let mut out = Vec::new();
         while let Some(Ok(p)) = r.next_packet() {

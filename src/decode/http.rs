@@ -21,6 +21,118 @@ use memchr::memmem;
 use std::collections::VecDeque;
 use std::io::Read;
 
+use super::fields::{field, FieldDecl, Keeps};
+
+/// Fields of HTTP/1.x messages (RFC 9112), their headers, forms and multipart parts.
+pub const FIELDS: &[FieldDecl] = &[
+    field("http.method", Keeps::Enumeration, "Request method"),
+    field("http.uri", Keeps::Value, "Request target as sent"),
+    field("http.path", Keeps::Value, "Path of the target"),
+    field("http.query", Keeps::Value, "Query of the target"),
+    field(
+        "http.host",
+        Keeps::Value,
+        "Host header (or absolute-form authority) without the port",
+    ),
+    field(
+        "http.hostpath",
+        Keeps::Value,
+        "Host (lowercase) followed by the path",
+    ),
+    field("http.user_agent", Keeps::Value, "User-Agent header"),
+    field("http.status", Keeps::Enumeration, "Response status code"),
+    field(
+        "http.content_type",
+        Keeps::Enumeration,
+        "Media type of the body, without parameters",
+    ),
+    field(
+        "http.multipart.boundary",
+        Keeps::Value,
+        "Boundary of a multipart body",
+    ),
+    field(
+        "http.header.x-amz-target",
+        Keeps::Enumeration,
+        "AWS JSON 1.1 operation (`RekognitionService.SearchFaces`)",
+    ),
+    field(
+        "http.header.authorization",
+        Keeps::Presence,
+        "Authorization scheme only (`Digest`, `Basic`, `Bearer`)",
+    ),
+    field(
+        "http.header.x-api-key",
+        Keeps::Presence,
+        "`present` when an API key header is sent",
+    ),
+    field(
+        "http.header.ocp-apim-subscription-key",
+        Keeps::Presence,
+        "`present` when an Azure subscription key is sent",
+    ),
+    field(
+        "http.header.app_id",
+        Keeps::Presence,
+        "`present` when a Kairos app_id header is sent",
+    ),
+    field(
+        "http.header.app_key",
+        Keeps::Presence,
+        "`present` when a Kairos app_key header is sent",
+    ),
+    field(
+        "http.form.key",
+        Keeps::Name,
+        "Names of urlencoded and multipart form fields",
+    ),
+    field(
+        "http.part.content_type",
+        Keeps::Enumeration,
+        "Media type of a multipart part",
+    ),
+    field(
+        "http.part.size",
+        Keeps::Value,
+        "Size of a multipart part in bytes",
+    ),
+];
+
+/// HTTP request methods (RFC 9110 §9), with the space that ends them.
+const METHODS: &[&[u8]] = &[
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+];
+
+/// HTTP/1.x in the protocol registry: a status line or a request method.
+pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {
+    name: "http",
+    ports: &[80, 8080],
+    probe: |s| {
+        use super::registry::Probe;
+        let d = s.data;
+        if d.starts_with(b"HTTP/1.") {
+            return Probe::Yes;
+        }
+        if !METHODS.iter().any(|m| d.starts_with(m)) {
+            return Probe::No;
+        }
+        if d.starts_with(b"OPTIONS ") && memchr::memchr(b'\n', d).is_none() {
+            // `OPTIONS * RTSP/1.0` or HTTP: the end of the line tells.
+            return Probe::NeedMore;
+        }
+        Probe::Yes
+    },
+    parser: || Box::new(HttpParser::new()),
+};
+
 const P: &str = "http";
 /// Largest header block (start line + headers).
 pub const MAX_HEAD: usize = 64 * 1024;

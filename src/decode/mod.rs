@@ -6,17 +6,20 @@
 //! report facts through an [`Emitter`]; they never know about signatures, verdicts or alerts.
 
 use crate::model::{Direction, Flow, Observation};
-use std::borrow::Cow;
 
 pub mod dns;
 pub mod events;
+pub mod fields;
 pub mod flow;
+pub mod h264;
 pub mod http;
 pub mod ip;
 pub mod link;
 pub mod models;
 pub mod mqtt;
 pub mod multipart;
+pub mod registry;
+pub mod rtp;
 pub mod rtsp;
 pub mod sdp;
 pub mod tcp;
@@ -26,27 +29,53 @@ pub mod tls;
 /// hostile field cannot blow up memory or the report.
 pub const MAX_VALUE_LEN: usize = 512;
 
+/// A typed decoder anomaly: a malformed or hostile part of a message that was skipped
+/// (`protocol`, `what`), counted in the decoding statistics.
+pub type Anomaly = (&'static str, &'static str);
+
 /// Collects the observations of one packet or message, stamped with its time and flow.
 pub struct Emitter<'a> {
+    /// Capture (or arrival) time, Unix seconds.
     pub ts: f64,
+    /// The flow the message belongs to, when there is one.
     pub flow: Option<Flow>,
+    /// Where observations go.
     pub out: &'a mut Vec<Observation>,
+    /// Anomalies seen while decoding this message; the flow engine counts them.
+    pub anomalies: Vec<Anomaly>,
 }
 
 impl<'a> Emitter<'a> {
+    /// An emitter for one packet or message.
     pub fn new(ts: f64, flow: Option<Flow>, out: &'a mut Vec<Observation>) -> Self {
-        Emitter { ts, flow, out }
+        Emitter {
+            ts,
+            flow,
+            out,
+            anomalies: Vec::new(),
+        }
     }
 
-    /// Record one fact. `field` is static for fixed names (`"sni"`) or owned for dynamic ones
-    /// (`format!("header.{name}")`). Values are cut at [`MAX_VALUE_LEN`] bytes on a char boundary.
+    /// Note an anomaly (`protocol`, `what`), e.g. `("http", "header_too_long")`.
+    pub fn anomaly(&mut self, protocol: &'static str, what: &'static str) {
+        if self.anomalies.len() < 64 {
+            self.anomalies.push((protocol, what));
+        }
+    }
+
+    /// Record one fact. `proto.field` must be declared in [`fields`] (checked in debug
+    /// builds). Values are cut at [`MAX_VALUE_LEN`] bytes on a char boundary.
     pub fn emit(
         &mut self,
         dir: Direction,
         proto: &'static str,
-        field: impl Into<Cow<'static, str>>,
+        field: &'static str,
         value: impl Into<String>,
     ) {
+        debug_assert!(
+            fields::is_declared(proto, field),
+            "{proto}.{field} is emitted but not declared in decode::fields"
+        );
         let mut value = value.into();
         if value.len() > MAX_VALUE_LEN {
             let mut cut = MAX_VALUE_LEN;
@@ -59,7 +88,7 @@ impl<'a> Emitter<'a> {
         self.out.push(Observation {
             ts: self.ts,
             proto,
-            field: field.into(),
+            field,
             value,
             flow: self.flow,
             dir,

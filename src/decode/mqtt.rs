@@ -16,6 +16,51 @@ use super::{printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 use rustc_hash::FxHashMap;
 
+use super::fields::{field, FieldDecl, Keeps};
+
+/// Fields of MQTT 3.1, 3.1.1 and 5 control packets.
+pub const FIELDS: &[FieldDecl] = &[
+    field("mqtt.topic", Keeps::Value, "Topic of a PUBLISH"),
+    field(
+        "mqtt.subscribe",
+        Keeps::Value,
+        "Topic filter of a SUBSCRIBE",
+    ),
+    field(
+        "mqtt.protocol",
+        Keeps::Enumeration,
+        "Protocol level of a CONNECT (`3.1.1`, `5`)",
+    ),
+    field(
+        "mqtt.client_id",
+        Keeps::Value,
+        "Client identifier of a CONNECT",
+    ),
+    field(
+        "mqtt.username",
+        Keeps::Presence,
+        "`present` when a CONNECT carries a user name",
+    ),
+];
+
+/// MQTT in the protocol registry: a CONNECT naming `MQTT`/`MQIsdp`, or the MQTT port.
+pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {
+    name: "mqtt",
+    ports: &[1883, 8883],
+    probe: |s| {
+        let head = &s.data[..s.data.len().min(16)];
+        let connect = s.data.first() == Some(&0x10)
+            && (memchr::memmem::find(head, b"MQTT").is_some()
+                || memchr::memmem::find(head, b"MQIsdp").is_some());
+        if connect || s.on_port(&[1883]) {
+            super::registry::Probe::Yes
+        } else {
+            super::registry::Probe::No
+        }
+    },
+    parser: || Box::new(MqttParser::new()),
+};
+
 const P: &str = "mqtt";
 /// Largest packet buffered whole.
 pub const MAX_PACKET: usize = (1 << 20) + 1024;

@@ -33,6 +33,8 @@ pub struct Part {
     pub truncated: bool,
     /// Body was not kept because the part is binary.
     pub binary: bool,
+    /// The part's own `Content-Length`, when it declared a sane one.
+    pub declared_length: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,12 @@ pub struct MultipartSplitter {
     tail: Vec<u8>,
     /// Parts dropped because their headers were too long.
     pub dropped: u64,
+    /// Parts whose `Content-Length` was unreadable or beyond the bound (framed by the
+    /// delimiter instead).
+    pub bad_lengths: u64,
+    /// After a closing delimiter, look for the next opening one (never-ending event streams
+    /// that restart) instead of ignoring the rest.
+    restart: bool,
 }
 
 /// Boundary parameter of a `multipart/*` Content-Type (quotes removed).
@@ -118,7 +126,15 @@ impl MultipartSplitter {
             max_part: MAX_PART_BODY,
             tail: Vec::new(),
             dropped: 0,
+            bad_lengths: 0,
+            restart: false,
         }
+    }
+
+    /// A live event stream: a closing delimiter does not end it.
+    pub fn restartable(mut self) -> Self {
+        self.restart = true;
+        self
     }
 
     pub fn with_max_part(mut self, max: usize) -> Self {
@@ -167,7 +183,12 @@ impl MultipartSplitter {
                         return;
                     }
                     if self.buf.starts_with(b"--") {
-                        self.state = State::Done;
+                        if self.restart {
+                            self.buf.drain(..2);
+                            self.state = State::Seek;
+                        } else {
+                            self.state = State::Done;
+                        }
                         continue;
                     }
                     match memchr::memchr(b'\n', &self.buf) {
@@ -226,6 +247,30 @@ impl MultipartSplitter {
                 return;
             }
         }
+    }
+
+    /// Hand over the part being read if it declared a `Content-Length` and that many bytes are
+    /// in, without waiting for the next delimiter: a live event stream then never lags one
+    /// event behind. Offline decoding does not call this (delimiters frame parts there, as
+    /// some firmware declares lengths that are off by one).
+    pub fn flush_complete(&mut self, on_part: &mut dyn FnMut(Part)) {
+        if self.state != State::Body {
+            return;
+        }
+        let Some(len) = self.part.declared_length else {
+            return;
+        };
+        let have = self.part.size + self.buf.len() as u64;
+        if have < len {
+            return;
+        }
+        let need = usize::try_from(len.saturating_sub(self.part.size)).unwrap_or(usize::MAX);
+        let chunk: Vec<u8> = self.buf.drain(..need.min(self.buf.len())).collect();
+        self.take_body(&chunk);
+        // The length is exact: no framing line break to strip.
+        self.tail.clear();
+        self.finish_part(on_part);
+        self.state = State::Seek;
     }
 
     /// End of stream: hand over a part that was cut short (no closing delimiter).
@@ -288,6 +333,16 @@ impl MultipartSplitter {
                 let mt = media_type(v);
                 self.part.binary = is_binary_type(&mt);
                 self.part.content_type = Some(mt);
+            } else if k.eq_ignore_ascii_case("content-length") {
+                // A length beyond the kept bound is not trusted: the delimiter frames the part.
+                self.part.declared_length = v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n <= self.max_part as u64);
+                if self.part.declared_length.is_none() {
+                    self.bad_lengths += 1;
+                }
             } else if k.eq_ignore_ascii_case("content-disposition") {
                 for p in v.split(';').skip(1) {
                     let Some((pk, pv)) = p.split_once('=') else {
@@ -424,6 +479,50 @@ mod tests {
         assert_eq!(s.dropped, 1);
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0].body, b"ok");
+    }
+
+    #[test]
+    fn a_live_stream_gets_each_part_as_soon_as_its_length_is_in() {
+        let mut s = MultipartSplitter::new("--boundary").restartable();
+        let mut parts = Vec::new();
+        s.feed(
+            b"--boundary\r\nContent-Type: application/xml\r\nContent-Length: 5\r\n\r\n<a/>",
+            &mut |p| parts.push(p),
+        );
+        s.flush_complete(&mut |p| parts.push(p));
+        assert!(parts.is_empty());
+        s.feed(b"x", &mut |p| parts.push(p));
+        s.flush_complete(&mut |p| parts.push(p));
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].body, b"<a/>x");
+        // The closing delimiter of one stream, then a new part: still read.
+        s.feed(
+            b"\r\n--boundary--\r\n--boundary\r\nContent-Length: 2\r\n\r\nok",
+            &mut |p| parts.push(p),
+        );
+        s.flush_complete(&mut |p| parts.push(p));
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert_eq!(parts[1].body, b"ok");
+    }
+
+    #[test]
+    fn hostile_lengths_fall_back_to_delimiters() {
+        let mut s = MultipartSplitter::new("b").restartable();
+        let mut parts = Vec::new();
+        s.feed(
+            b"--b\r\nContent-Length: 99999999999\r\n\r\nxx\r\n--b\r\nContent-Length: zz\r\n\r\nyy\r\n--b\r\nContent-Length: 2\r\n\r\nok",
+            &mut |p| parts.push(p),
+        );
+        s.flush_complete(&mut |p| parts.push(p));
+        let bodies: Vec<&[u8]> = parts.iter().map(|p| p.body.as_slice()).collect();
+        assert_eq!(bodies, [&b"xx"[..], b"yy", b"ok"]);
+        assert_eq!(s.bad_lengths, 2);
+        // Garbage with no boundary never grows the buffer.
+        let mut s = MultipartSplitter::new("b").restartable();
+        for _ in 0..40 {
+            s.feed(&[b'x'; 64 * 1024], &mut |p| parts.push(p));
+            assert!(s.buffered() < 64);
+        }
     }
 
     #[test]

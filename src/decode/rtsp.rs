@@ -9,17 +9,86 @@
 //! length without copying. After a successful PLAY with no metadata channel the flow is
 //! bypassed ([`Progress::Done`]).
 
+use super::rtp::MetadataDepay;
 use super::sdp::{self, SdpSession};
 use super::{events, multipart, printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::io::Read;
+
+use super::fields::{field, FieldDecl, Keeps};
+
+/// Fields of RTSP 1.0 messages (RFC 2326).
+pub const FIELDS: &[FieldDecl] = &[
+    field(
+        "rtsp.method",
+        Keeps::Enumeration,
+        "Request method (`DESCRIBE`, `SETUP`, `PLAY`…)",
+    ),
+    field(
+        "rtsp.uri",
+        Keeps::Value,
+        "Request URI, user information removed",
+    ),
+    field("rtsp.status", Keeps::Enumeration, "Response status code"),
+    field("rtsp.transport", Keeps::Value, "Transport header"),
+    field(
+        "rtsp.content_type",
+        Keeps::Enumeration,
+        "Media type of a body",
+    ),
+    field(
+        "rtsp.session",
+        Keeps::Presence,
+        "`present` when a Session header is set",
+    ),
+];
+
+/// RTSP request methods (RFC 2326 §10), with the space that ends them.
+const METHODS: &[&[u8]] = &[
+    b"DESCRIBE ",
+    b"SETUP ",
+    b"PLAY ",
+    b"PAUSE ",
+    b"TEARDOWN ",
+    b"ANNOUNCE ",
+    b"RECORD ",
+    b"GET_PARAMETER ",
+    b"SET_PARAMETER ",
+    b"REDIRECT ",
+    b"OPTIONS ",
+];
+
+/// RTSP in the protocol registry: a status line, or a request line naming RTSP/1.x (`OPTIONS`
+/// is shared with HTTP: wait for the end of the line).
+pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {
+    name: "rtsp",
+    ports: &[554, 8554],
+    probe: |s| {
+        use super::registry::Probe;
+        let d = s.data;
+        if d.starts_with(b"RTSP/1.") {
+            return Probe::Yes;
+        }
+        if !METHODS.iter().any(|m| d.starts_with(m)) {
+            return Probe::No;
+        }
+        let line_end = memchr::memchr(b'\n', d);
+        let first = &d[..line_end.unwrap_or(d.len())];
+        if memchr::memmem::find(first, b" RTSP/1.").is_some() {
+            Probe::Yes
+        } else if line_end.is_none() {
+            Probe::NeedMore
+        } else {
+            Probe::No
+        }
+    },
+    parser: || Box::new(RtspParser::new()),
+};
 
 const P: &str = "rtsp";
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 1 << 20;
 /// Largest reassembled metadata document.
-const MAX_META: usize = 1 << 20;
 const MAX_PENDING: usize = 64;
 
 #[derive(Default)]
@@ -28,13 +97,6 @@ struct Side {
     /// Bytes of an uninteresting `$` frame or oversized body still to skip.
     skip: usize,
     off: bool,
-}
-
-#[derive(Default)]
-struct MetaChannel {
-    buf: Vec<u8>,
-    gzip: bool,
-    overflow: bool,
 }
 
 /// Per-flow RTSP state.
@@ -47,7 +109,7 @@ pub struct RtspParser {
     /// Last SDP seen (DESCRIBE response or ANNOUNCE).
     sdp: Option<SdpSession>,
     /// Interleaved channels carrying ONVIF metadata.
-    meta: FxHashMap<u8, MetaChannel>,
+    meta: FxHashMap<u8, MetadataDepay>,
     /// Channels we know are not metadata (avoid re-checking).
     other: FxHashSet<u8>,
     playing: bool,
@@ -364,60 +426,20 @@ impl RtspParser {
 
     /// One RTP packet of the metadata track: append its payload, decode at the marker bit.
     fn meta_frame(&mut self, ch: u8, rtp: &[u8], dir: Direction, em: &mut Emitter<'_>) {
-        let Some(payload) = rtp_payload(rtp) else {
+        let Some(depay) = self.meta.get_mut(&ch) else {
             return;
         };
-        let marker = rtp.get(1).is_some_and(|b| b & 0x80 != 0);
-        let Some(mc) = self.meta.get_mut(&ch) else {
-            return;
-        };
-        if mc.buf.len() + payload.len() > MAX_META {
-            mc.overflow = true;
-        } else {
-            mc.buf.extend_from_slice(payload);
-        }
-        if marker {
-            let doc = std::mem::take(&mut mc.buf);
-            let overflow = std::mem::replace(&mut mc.overflow, false);
-            if overflow {
-                return;
-            }
-            let doc = if mc.gzip { gunzip(&doc) } else { doc };
-            events::decode_body(Some("application/xml"), &doc, dir, em);
+        match depay.push(rtp) {
+            Ok(Some(doc)) => events::decode_body(Some("application/xml"), &doc, dir, em),
+            Ok(None) => {}
+            Err(_) => em.anomaly("rtsp", "metadata_rtp"),
         }
     }
-}
-
-/// RTP payload (RFC 3550): skip CSRCs and the header extension, drop padding.
-fn rtp_payload(p: &[u8]) -> Option<&[u8]> {
-    let b0 = *p.first()?;
-    if b0 >> 6 != 2 {
-        return None;
-    }
-    let cc = (b0 & 0x0f) as usize;
-    let mut off = 12 + 4 * cc;
-    if b0 & 0x10 != 0 {
-        let words = u16::from_be_bytes([*p.get(off + 2)?, *p.get(off + 3)?]) as usize;
-        off += 4 + 4 * words;
-    }
-    let mut end = p.len();
-    if b0 & 0x20 != 0 {
-        let pad = *p.last()? as usize;
-        end = end.checked_sub(pad)?;
-    }
-    p.get(off..end)
-}
-
-fn gunzip(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let _ = flate2::read::MultiGzDecoder::new(data)
-        .take(MAX_META as u64)
-        .read_to_end(&mut out);
-    out
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::rtp::rtp_payload;
     use super::*;
     use crate::model::Observation;
 
@@ -550,12 +572,9 @@ mod tests {
         let (o, last) = run_chunked(&[(C, b"\x16\x03\x01\x00\x10junk".to_vec())], usize::MAX);
         assert!(o.is_empty());
         assert_eq!(last, Progress::Done);
-        assert_eq!(rtp_payload(&[0x80]), None);
-        assert_eq!(
-            rtp_payload(&[0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200]),
-            None
-        );
-        assert_eq!(rtp_payload(&[0x9f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+        assert!(rtp_payload(&[0x80]).is_err());
+        assert!(rtp_payload(&[0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200]).is_err());
+        assert!(rtp_payload(&[0x9f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
         assert_eq!(interleaved_channel("RTP/AVP/TCP;interleaved=4-5"), Some(4));
         assert_eq!(
             interleaved_channel("RTP/AVP;unicast;client_port=5000-5001"),

@@ -7,6 +7,49 @@ use crate::model::Direction;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
+use super::fields::{field, FieldDecl, Keeps};
+
+/// Fields of the TLS ClientHello (RFC 8446 §4.1.2) and of sensor logs.
+pub const FIELDS: &[FieldDecl] = &[
+    field("tls.sni", Keeps::Value, "Server name indication"),
+    field(
+        "tls.alpn",
+        Keeps::Enumeration,
+        "Offered application protocols (`h2`, `http/1.1`)",
+    ),
+    field("tls.version", Keeps::Enumeration, "Highest offered version"),
+    field(
+        "tls.ja3",
+        Keeps::Digest,
+        "JA3 fingerprint of the ClientHello",
+    ),
+    field(
+        "tls.ja4",
+        Keeps::Digest,
+        "JA4 fingerprint of the ClientHello",
+    ),
+    field(
+        "tls.ja3s",
+        Keeps::Digest,
+        "JA3S of the ServerHello (from Zeek and EVE logs)",
+    ),
+];
+
+/// TLS in the protocol registry: a handshake record (type 22, version 3.x).
+pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {
+    name: "tls",
+    ports: &[443, 8443, 8883],
+    probe: |s| {
+        let d = s.data;
+        if d.len() >= 3 && d[0] == 0x16 && d[1] == 3 && d[2] <= 4 {
+            super::registry::Probe::Yes
+        } else {
+            super::registry::Probe::No
+        }
+    },
+    parser: || Box::new(TlsParser::new()),
+};
+
 const P: &str = "tls";
 /// Largest ClientHello gathered (real ones are under 2 KiB; post-quantum ones under 4 KiB).
 const MAX_HELLO: usize = 64 * 1024;

@@ -1,9 +1,11 @@
-//! Detectors: turn observations into evidence. Traffic signatures ([`signatures`]) match
-//! decoded fields; model fingerprints ([`fingerprint`]) classify model files.
+//! Detectors: turn observations into findings for the judge. Traffic signatures
+//! ([`signatures`]) match decoded fields; model fingerprints ([`fingerprint`]) classify model
+//! files; [`pipeline`] is the one path from an observation or a classified model to the judge.
 
 use std::path::PathBuf;
 
 pub mod fingerprint;
+pub mod pipeline;
 pub mod signatures;
 
 /// Where the data files live (signatures, catalog, policy): `$BANWATCH_MODELS`, else `models/`

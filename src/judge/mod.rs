@@ -1,5 +1,7 @@
 //! The judge: folds evidence per device into verdicts per technique, then asks the policy which
-//! verdicts are violations. The one place where "how sure are we" is decided.
+//! verdicts are violations. The one place where "how sure are we" is decided: every detector
+//! hands it a [`Finding`] (what fired, about which device, on what basis), and the judge alone
+//! turns it into weighted evidence — including how strong a model classification is.
 //!
 //! Confidence combines independent pieces of evidence as a noisy-OR: each signature that fired
 //! contributes its weight once (repeats add a little, logarithmically), so ten DNS lookups of a
@@ -13,10 +15,9 @@
 
 pub mod policy;
 
-use crate::detect::signatures::Signature;
+use crate::clock::rfc3339;
 use crate::model::{
-    rfc3339, DeviceId, Evidence, Observation, SiteType, Status, Strength, Technique, Verdict,
-    Violation,
+    DeviceId, Evidence, Role, SiteType, Status, Strength, Technique, Verdict, Violation,
 };
 use policy::Policy;
 use serde::Serialize;
@@ -32,6 +33,10 @@ pub struct JudgeConfig {
     /// Factor applied to weak evidence explained by strong evidence of another technique from
     /// the same service.
     pub explained_discount: f64,
+    /// A model classified with at least this confidence is strong evidence.
+    pub model_strong_at: f64,
+    /// Below this confidence a model classification is no evidence at all.
+    pub model_weak_at: f64,
 }
 
 impl Default for JudgeConfig {
@@ -40,8 +45,56 @@ impl Default for JudgeConfig {
             confirm_at: 0.5,
             suspect_at: 0.3,
             explained_discount: 0.25,
+            model_strong_at: 0.8,
+            model_weak_at: 0.3,
         }
     }
+}
+
+/// On what a finding rests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Basis {
+    /// A traffic signature (or an audit check): its declared strength and weight.
+    Signature {
+        /// The rule's strength.
+        strength: Strength,
+        /// The rule's weight in [0, 1].
+        weight: f64,
+    },
+    /// A model classification: the classifier's confidence in [0, 1]; the judge decides how
+    /// strong that is ([`JudgeConfig::model_strong_at`], [`JudgeConfig::model_weak_at`]).
+    Model {
+        /// The classifier's confidence.
+        confidence: f64,
+    },
+}
+
+/// One thing a detector found about a device: the judge's only input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The device it is about.
+    pub device: DeviceId,
+    /// Signature or fingerprint id.
+    pub signature: String,
+    /// Service or product (weak evidence of a service is discounted when the same device shows
+    /// that service used only for another technique).
+    pub service: String,
+    /// What it proves.
+    pub technique: Technique,
+    /// On what it rests.
+    pub basis: Basis,
+    /// Whether the device runs the technique or uses it.
+    pub role: Role,
+    /// For `uses`: who runs it.
+    pub peer: Option<String>,
+    /// For `data_sharing`: the destination organisation.
+    pub organisation: Option<String>,
+    /// Source and field, e.g. `pcap:http.path`.
+    pub source: String,
+    /// Fixed text standing for what matched (never an observed value).
+    pub excerpt: String,
+    /// When, Unix seconds (0 for files).
+    pub ts: f64,
 }
 
 /// One piece of evidence as the judge keeps it.
@@ -91,63 +144,48 @@ impl Judge {
         }
     }
 
-    /// A signature fired on an observation, as evidence about `device`. `tap` names the input
-    /// kind (`pcap`, `rtsp`, `mqtt`...) for the evidence's `source`.
-    pub fn signature_hit(
-        &mut self,
-        device: DeviceId,
-        sig: &Signature,
-        obs: &Observation,
-        tap: &str,
-    ) {
-        let source = format!("{tap}:{}.{}", obs.proto, obs.field);
-        self.add(
-            device,
-            &sig.id,
-            &sig.service,
-            sig.technique,
-            sig.strength,
-            sig.weight,
-            source,
-            &sig.redact(&obs.value),
-            obs.ts,
-        );
-    }
-
-    /// Evidence from any detector (model fingerprints, vendor feeds).
-    #[allow(clippy::too_many_arguments)]
-    pub fn add(
-        &mut self,
-        device: DeviceId,
-        signature: &str,
-        service: &str,
-        technique: Technique,
-        strength: Strength,
-        weight: f64,
-        source: String,
-        excerpt: &str,
-        ts: f64,
-    ) {
-        let state = self.devices.entry(device).or_default();
-        let item = state
-            .items
-            .entry(signature.to_string())
-            .or_insert_with(|| Item {
-                evidence: Evidence {
-                    signature: signature.to_string(),
-                    technique,
-                    strength,
-                    source,
-                    excerpt: excerpt_of(excerpt),
-                    count: 0,
-                    first_seen: rfc3339(ts),
-                    last_seen: rfc3339(ts),
-                },
-                weight: weight.clamp(0.0, 1.0),
-                service: service.to_string(),
-                first_ts: ts,
-                last_ts: ts,
-            });
+    /// Take one finding. Model findings below [`JudgeConfig::model_weak_at`] are dropped;
+    /// returns whether the finding became evidence.
+    pub fn add(&mut self, f: Finding) -> bool {
+        let (strength, weight) = match f.basis {
+            Basis::Signature { strength, weight } => (strength, weight),
+            Basis::Model { confidence } => {
+                if f.technique == Technique::None || confidence < self.config.model_weak_at {
+                    return false;
+                }
+                let strength = if confidence >= self.config.model_strong_at {
+                    Strength::Strong
+                } else {
+                    Strength::Weak
+                };
+                (strength, confidence)
+            }
+        };
+        let key = match f.role {
+            Role::Runs => f.signature.clone(),
+            Role::Uses => format!("{}|uses|{}", f.signature, f.peer.as_deref().unwrap_or("")),
+        };
+        let ts = f.ts;
+        let state = self.devices.entry(f.device).or_default();
+        let item = state.items.entry(key).or_insert_with(|| Item {
+            evidence: Evidence {
+                signature: f.signature,
+                technique: f.technique,
+                strength,
+                role: f.role,
+                peer: f.peer,
+                organisation: f.organisation,
+                source: f.source,
+                excerpt: excerpt_of(&f.excerpt),
+                count: 0,
+                first_seen: rfc3339(ts),
+                last_seen: rfc3339(ts),
+            },
+            weight: weight.clamp(0.0, 1.0),
+            service: f.service,
+            first_ts: ts,
+            last_ts: ts,
+        });
         item.evidence.count = item.evidence.count.saturating_add(1);
         if ts < item.first_ts {
             item.first_ts = ts;
@@ -157,6 +195,7 @@ impl Judge {
             item.last_ts = ts;
             item.evidence.last_seen = rfc3339(ts);
         }
+        true
     }
 
     /// Note a device's MAC address (from the capture) for the report.
@@ -312,10 +351,17 @@ impl Judge {
                     tracing::info!(device = %dv.device, technique = %v.technique, reason = %ex.reason, "exempt by policy");
                     continue;
                 }
+                let runs = v.evidence.iter().any(|e| e.role == Role::Runs);
+                let mut peers: Vec<String> =
+                    v.evidence.iter().filter_map(|e| e.peer.clone()).collect();
+                peers.sort();
+                peers.dedup();
                 out.push(Violation {
                     device: dv.device.clone(),
                     technique: v.technique,
                     status: v.status,
+                    role: if runs { Role::Runs } else { Role::Uses },
+                    peers: if runs { Vec::new() } else { peers },
                     banned_at,
                 });
             }
@@ -352,7 +398,54 @@ mod tests {
     }
 
     fn add(j: &mut Judge, d: &str, sig: &str, svc: &str, t: Technique, s: Strength, w: f64) {
-        j.add(dev(d), sig, svc, t, s, w, "test:x.y".into(), "v", 1.0);
+        j.add(Finding {
+            device: dev(d),
+            signature: sig.into(),
+            service: svc.into(),
+            technique: t,
+            basis: Basis::Signature {
+                strength: s,
+                weight: w,
+            },
+            role: Role::Runs,
+            peer: None,
+            organisation: None,
+            source: "test:x.y".into(),
+            excerpt: "v".into(),
+            ts: 1.0,
+        });
+    }
+
+    #[test]
+    fn the_judge_decides_how_strong_a_model_is() {
+        let mut j = Judge::default();
+        let model = |d: &str, confidence: f64| Finding {
+            device: dev(d),
+            signature: format!("model.{d}"),
+            service: "model".into(),
+            technique: Technique::FaceRecognition,
+            basis: Basis::Model { confidence },
+            role: Role::Runs,
+            peer: None,
+            organisation: None,
+            source: "file:m.onnx".into(),
+            excerpt: "sha256 00".into(),
+            ts: 0.0,
+        };
+        assert!(j.add(model("a", 0.85)));
+        assert!(j.add(model("b", 0.5)));
+        assert!(!j.add(model("c", 0.2)));
+        let a = verdict(&j, "a", Technique::FaceRecognition).unwrap();
+        assert_eq!(
+            (a.status, a.evidence[0].strength),
+            (Status::Confirmed, Strength::Strong)
+        );
+        let b = verdict(&j, "b", Technique::FaceRecognition).unwrap();
+        assert_eq!(
+            (b.status, b.evidence[0].strength),
+            (Status::Suspected, Strength::Weak)
+        );
+        assert!(verdict(&j, "c", Technique::FaceRecognition).is_none());
     }
 
     fn verdict(j: &Judge, d: &str, t: Technique) -> Option<Verdict> {

@@ -1,65 +1,96 @@
-//! The service configuration (`banwatch serve --config FILE`): sites, devices, feeds, policy,
-//! state and listen address, in one TOML file. Every setting has a default; a bad file fails at
-//! start with the file, the line and what is wrong.
+//! The service configuration (`banwatch serve --config FILE`): sites, devices, feeds, sinks,
+//! policy, state and listen address, in one TOML file. Every setting has a default. Nothing is
+//! accepted silently: an unknown or misspelt key, an impossible value, a duplicate id or two
+//! devices claiming one address stop the start with the file, the line and what is wrong.
+//!
+//! Feeds are built through the source registry ([`crate::sources::live::registry`]) and sinks
+//! through the sink registry ([`crate::sinks::REGISTRY`]): each checks its own settings.
 
 use crate::model::SiteType;
-use crate::taps::live::FeedConfig;
+use crate::secret::Secret;
+use crate::sources::live::registry::{self as sources, LiveSource};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+/// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file cannot be read.
     #[error("{path}: cannot read: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
-    /// The TOML parser's message carries the line and column.
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// The file is wrong: `file:line: what` (the TOML parser's messages carry line and column
+    /// too).
+    #[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending table or key, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
 }
 
+/// A site of the city's inventory.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
+    /// Unique id.
     pub id: String,
+    /// Name for people.
     #[serde(default)]
     pub name: Option<String>,
+    /// What kind of site (the policy bans techniques per site type).
     #[serde(rename = "type")]
     pub site_type: SiteType,
+    /// The contractor answering for its systems.
     #[serde(default)]
     pub contractor: Option<String>,
 }
 
+/// A device of the inventory.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Device {
+    /// Unique id.
     pub id: String,
+    /// The site it is at.
     pub site: String,
+    /// Vendor, for people.
     #[serde(default)]
     pub vendor: Option<String>,
-    /// IP addresses the device uses (for attributing traffic and log records).
+    /// IP addresses the device uses (for attributing traffic and log records). An address
+    /// belongs to one device.
     #[serde(default)]
     pub addresses: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A configured feed: its id, the device it belongs to, and its source.
+#[derive(Debug, Clone)]
 pub struct Feed {
+    /// Unique id (metrics label).
     pub id: String,
-    /// The configured device this feed belongs to (a camera's own stream).
-    #[serde(default)]
+    /// The device its observations are about, for feeds that belong to one device.
     pub device: Option<String>,
-    #[serde(flatten)]
-    pub source: FeedConfig,
+    /// The source, built and checked by the registry.
+    pub source: Arc<dyn LiveSource>,
 }
 
+/// How evidence ages and alerts resolve.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JudgeSettings {
-    /// Evidence older than this no longer counts (seconds).
+    /// Evidence older than this no longer counts (seconds, ≥ 1; default 3600).
     #[serde(default = "default_window")]
     pub window_secs: u64,
-    /// A firing alert resolves after this long without new evidence (seconds).
+    /// A firing alert resolves after this long without new evidence (seconds, ≥ 1; default
+    /// 300).
     #[serde(default = "default_resolve")]
     pub resolve_after_secs: u64,
 }
@@ -80,67 +111,13 @@ impl Default for JudgeSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertmanagerSettings {
-    /// `http://host:port`, e.g. `http://127.0.0.1:9093`.
-    pub url: String,
-    /// How often firing alerts are re-sent (seconds).
-    #[serde(default = "default_resend")]
-    pub resend_secs: u64,
-    /// Disk spool bound for undelivered state changes (bytes).
-    #[serde(default = "default_spool")]
-    pub spool_max_bytes: u64,
-}
-
-fn default_resend() -> u64 {
-    60
-}
-
-/// A secret given inline or, better, by the name of an environment variable holding it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Secret {
-    #[serde(default)]
-    pub value: Option<String>,
-    #[serde(default)]
-    pub env: Option<String>,
-}
-
-impl Secret {
-    pub fn resolve(&self) -> Result<Option<String>, String> {
-        match (&self.value, &self.env) {
-            (Some(v), None) => Ok(Some(v.clone())),
-            (None, Some(name)) => std::env::var(name)
-                .map(Some)
-                .map_err(|_| format!("environment variable {name} is not set")),
-            (None, None) => Ok(None),
-            (Some(_), Some(_)) => Err("give value or env, not both".into()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookSettings {
-    /// `http://host:port/path` of the receiver.
-    pub url: String,
-    /// HMAC-SHA256 key for the `X-Banwatch-Signature` header (required).
-    pub secret: Secret,
-    /// Disk spool bound for undelivered alerts (bytes).
-    #[serde(default = "default_spool")]
-    pub spool_max_bytes: u64,
-}
-
-fn default_spool() -> u64 {
-    64 << 20
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EveSettings {
-    /// EVE-style JSON lines file, appended to (logrotate-friendly).
-    pub path: PathBuf,
+/// A configured sink: its name in the sink registry, its settings, and their line.
+#[derive(Debug, Clone)]
+pub struct SinkSettings {
+    /// `alertmanager`, `webhook`, `eve`...
+    pub name: String,
+    /// The table as written.
+    pub settings: toml::Value,
 }
 
 fn default_listen() -> String {
@@ -150,38 +127,106 @@ fn default_state_dir() -> PathBuf {
     PathBuf::from("banwatch-state")
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
+/// The file's top level. Sink tables are collected into `rest` and checked against the sink
+/// registry, so an unknown top-level key is refused as well.
+#[derive(Debug, Deserialize)]
+struct Raw {
     #[serde(default = "default_listen")]
-    pub listen: String,
-    /// Where the alert store lives.
+    listen: String,
     #[serde(default = "default_state_dir")]
+    state_dir: PathBuf,
+    #[serde(default)]
+    policy: Option<PathBuf>,
+    #[serde(default, rename = "site")]
+    sites: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default, rename = "device")]
+    devices: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default, rename = "feed")]
+    feeds: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    judge: Option<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    api_token: Option<Secret>,
+    #[serde(flatten)]
+    rest: toml::Table,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `address:port` of the HTTP endpoint.
+    pub listen: String,
+    /// Where the alert store and spools live.
     pub state_dir: PathBuf,
     /// Policy file; default: the shipped ban.
-    #[serde(default)]
     pub policy: Option<PathBuf>,
-    #[serde(default, rename = "site")]
+    /// Sites.
     pub sites: Vec<Site>,
-    #[serde(default, rename = "device")]
+    /// Devices.
     pub devices: Vec<Device>,
-    #[serde(default, rename = "feed")]
+    /// Feeds.
     pub feeds: Vec<Feed>,
-    #[serde(default)]
+    /// Evidence window and resolve delay.
     pub judge: JudgeSettings,
-    #[serde(default)]
-    pub alertmanager: Option<AlertmanagerSettings>,
-    #[serde(default)]
-    pub webhook: Option<WebhookSettings>,
-    #[serde(default)]
-    pub eve: Option<EveSettings>,
+    /// Configured sinks besides the store.
+    pub sinks: Vec<SinkSettings>,
     /// Bearer token required by every state-changing API call. Without one, such calls are
     /// refused (read-only API).
-    #[serde(default)]
     pub api_token: Secret,
 }
 
+/// 1-based line of byte `at` in `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    text.get(..at).map_or(1, |t| t.matches('\n').count() + 1)
+}
+
+/// The line of `key` inside a table spanning `span` (a line `key = …`, else a line holding
+/// the word, e.g. a bad value an error quotes), else the table's own line.
+fn line_of_key(text: &str, span: std::ops::Range<usize>, key: Option<&str>) -> usize {
+    if let (Some(k), Some(body)) = (key, text.get(span.clone())) {
+        let find = |pred: &dyn Fn(&str) -> bool| {
+            let mut at = span.start;
+            for l in body.split_inclusive('\n') {
+                if pred(l.trim_start()) {
+                    return Some(line_at(text, at));
+                }
+                at += l.len();
+            }
+            None
+        };
+        let assigned = |t: &str| t.starts_with(k) && t[k.len()..].trim_start().starts_with('=');
+        if let Some(l) = find(&assigned).or_else(|| find(&|t: &str| t.contains(k))) {
+            return l;
+        }
+    }
+    line_at(text, span.start)
+}
+
+/// The line of a top-level `[name]` table header.
+fn line_of_table(text: &str, name: &str) -> Option<usize> {
+    let mut at = 0;
+    for l in text.split_inclusive('\n') {
+        let t = l.trim();
+        if t == format!("[{name}]") || t.starts_with(&format!("[{name}.")) {
+            return Some(line_at(text, at));
+        }
+        if t.starts_with(name) && t[name.len()..].trim_start().starts_with('=') {
+            return Some(line_at(text, at));
+        }
+        at += l.len();
+    }
+    None
+}
+
+/// The key an error message from serde names (`unknown field `pasword``, `missing field `id``).
+fn key_in(message: &str) -> Option<&str> {
+    let i = message.find('`')?;
+    let rest = &message[i + 1..];
+    Some(&rest[..rest.find('`')?])
+}
+
 impl Config {
+    /// Read and check a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
@@ -190,63 +235,186 @@ impl Config {
         Config::parse(path, &text)
     }
 
+    /// Check a configuration's text; `path` names it in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
+        let invalid = |line: Option<usize>, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
+            line,
             message,
         };
-        let cfg: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        for d in &cfg.devices {
-            if !cfg.sites.iter().any(|s| s.id == d.site) {
-                return Err(invalid(format!(
-                    "device {:?} names unknown site {:?}",
-                    d.id, d.site
-                )));
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_at(text, s.start));
+            invalid(line, e.message().to_string())
+        })?;
+        // A table of `T` from a spanned table, errors at the offending key's line.
+        fn typed<T: serde::de::DeserializeOwned>(
+            t: &toml::Spanned<toml::Table>,
+            text: &str,
+            what: &str,
+        ) -> Result<T, (usize, String)> {
+            toml::Value::Table(t.get_ref().clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    let msg = e.message().to_string();
+                    (
+                        line_of_key(text, t.span(), key_in(&msg)),
+                        format!("{what}: {msg}"),
+                    )
+                })
+        }
+        let mut sites = Vec::new();
+        for t in &raw.sites {
+            let s: Site = typed(t, text, "site").map_err(|(l, m)| invalid(Some(l), m))?;
+            if sites.iter().any(|x: &Site| x.id == s.id) {
+                return Err(invalid(
+                    Some(line_of_key(text, t.span(), Some("id"))),
+                    format!("site id {:?} appears twice", s.id),
+                ));
+            }
+            sites.push(s);
+        }
+        let mut devices: Vec<Device> = Vec::new();
+        for t in &raw.devices {
+            let d: Device = typed(t, text, "device").map_err(|(l, m)| invalid(Some(l), m))?;
+            let at = |key| Some(line_of_key(text, t.span(), Some(key)));
+            if devices.iter().any(|x| x.id == d.id) {
+                return Err(invalid(
+                    at("id"),
+                    format!("device id {:?} appears twice", d.id),
+                ));
+            }
+            if !sites.iter().any(|s| s.id == d.site) {
+                return Err(invalid(
+                    at("site"),
+                    format!("device {:?} names unknown site {:?}", d.id, d.site),
+                ));
             }
             for a in &d.addresses {
-                if a.parse::<std::net::IpAddr>().is_err() {
-                    return Err(invalid(format!(
-                        "device {:?}: {a:?} is not an IP address",
-                        d.id
-                    )));
+                let ip: std::net::IpAddr = a.parse().map_err(|_| {
+                    invalid(
+                        at("addresses"),
+                        format!("device {:?}: {a:?} is not an IP address", d.id),
+                    )
+                })?;
+                if let Some(other) = devices
+                    .iter()
+                    .find(|x| x.addresses.iter().any(|b| b.parse().ok() == Some(ip)))
+                {
+                    return Err(invalid(
+                        at("addresses"),
+                        format!(
+                            "device {:?}: address {a} already belongs to device {:?}",
+                            d.id, other.id
+                        ),
+                    ));
                 }
             }
+            devices.push(d);
         }
-        let mut ids = std::collections::HashSet::new();
-        for f in &cfg.feeds {
-            if !ids.insert(&f.id) {
-                return Err(invalid(format!("feed id {:?} appears twice", f.id)));
+        let mut feeds: Vec<Feed> = Vec::new();
+        for t in &raw.feeds {
+            let mut table = t.get_ref().clone();
+            let span = t.span();
+            let at = |key: &str| Some(line_of_key(text, span.clone(), Some(key)));
+            let mut take_str = |key: &str, required: bool| -> Result<Option<String>, ConfigError> {
+                match table.remove(key) {
+                    Some(toml::Value::String(s)) => Ok(Some(s)),
+                    Some(_) => Err(invalid(at(key), format!("feed: `{key}` must be a string"))),
+                    None if required => Err(invalid(
+                        Some(line_at(text, span.start)),
+                        format!("feed: `{key}` is required"),
+                    )),
+                    None => Ok(None),
+                }
+            };
+            let id = take_str("id", true)?.unwrap_or_default();
+            let device = take_str("device", false)?;
+            let kind = take_str("kind", true)?.unwrap_or_default();
+            if feeds.iter().any(|f| f.id == id) {
+                return Err(invalid(at("id"), format!("feed id {id:?} appears twice")));
             }
-            if let Some(d) = &f.device {
-                if !cfg.devices.iter().any(|x| &x.id == d) {
-                    return Err(invalid(format!(
-                        "feed {:?} names unknown device {d:?}",
-                        f.id
-                    )));
+            if let Some(d) = &device {
+                if !devices.iter().any(|x| &x.id == d) {
+                    return Err(invalid(
+                        at("device"),
+                        format!("feed {id:?} names unknown device {d:?}"),
+                    ));
                 }
             }
+            let source = sources::build(&kind, table).map_err(|m| {
+                let line = key_in(&m)
+                    .and_then(at)
+                    .unwrap_or_else(|| line_at(text, span.start));
+                invalid(Some(line), format!("feed {id:?} (kind {kind}): {m}"))
+            })?;
+            if source.needs_device() && device.is_none() {
+                return Err(invalid(
+                    Some(line_at(text, span.start)),
+                    format!(
+                        "feed {id:?} (kind {kind}) needs `device`: its messages do not say which device sent them"
+                    ),
+                ));
+            }
+            feeds.push(Feed { id, device, source });
         }
-        if let Some(am) = &cfg.alertmanager {
-            crate::sinks::alertmanager::parse_url(&am.url).map_err(invalid)?;
-        }
-        if let Some(w) = &cfg.webhook {
-            crate::sinks::http::parse_url(&w.url).map_err(|e| invalid(format!("webhook: {e}")))?;
-            match w.secret.resolve() {
-                Ok(Some(s)) if !s.is_empty() => {}
-                Ok(_) => return Err(invalid("webhook: secret is required (value or env)".into())),
-                Err(e) => return Err(invalid(format!("webhook secret: {e}"))),
+        let judge = match &raw.judge {
+            Some(t) => {
+                typed::<JudgeSettings>(t, text, "judge").map_err(|(l, m)| invalid(Some(l), m))?
+            }
+            None => JudgeSettings::default(),
+        };
+        for (key, v) in [
+            ("window_secs", judge.window_secs),
+            ("resolve_after_secs", judge.resolve_after_secs),
+        ] {
+            if v == 0 {
+                let line = raw
+                    .judge
+                    .as_ref()
+                    .map(|t| line_of_key(text, t.span(), Some(key)));
+                return Err(invalid(line, format!("judge: {key} = 0 is not a duration")));
             }
         }
-        cfg.api_token
+        let mut sinks = Vec::new();
+        for (name, settings) in raw.rest {
+            let line = line_of_table(text, &name);
+            let Some(kind) = crate::sinks::kind(&name) else {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "unknown key or table `{name}` (sinks: {})",
+                        crate::sinks::REGISTRY
+                            .iter()
+                            .map(|k| k.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            };
+            (kind.validate)(&settings).map_err(|m| invalid(line, format!("{name}: {m}")))?;
+            sinks.push(SinkSettings { name, settings });
+        }
+        let api_token = raw.api_token.unwrap_or_default();
+        api_token
             .resolve()
-            .map_err(|e| invalid(format!("api_token: {e}")))?;
-        if cfg.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(invalid(format!(
-                "listen = {:?} is not an address:port",
-                cfg.listen
-            )));
+            .map_err(|e| invalid(line_of_table(text, "api_token"), format!("api_token: {e}")))?;
+        if raw.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                line_of_table(text, "listen"),
+                format!("listen = {:?} is not an address:port", raw.listen),
+            ));
         }
-        Ok(cfg)
+        Ok(Config {
+            listen: raw.listen,
+            state_dir: raw.state_dir,
+            policy: raw.policy,
+            sites,
+            devices,
+            feeds,
+            judge,
+            sinks,
+            api_token,
+        })
     }
 
     /// The device owning an address, if any.
@@ -256,12 +424,22 @@ impl Config {
             .find(|d| d.addresses.iter().any(|a| a == ip))
     }
 
+    /// A device by id.
     pub fn device(&self, id: &str) -> Option<&Device> {
         self.devices.iter().find(|d| d.id == id)
     }
 
+    /// A site by id.
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
+    }
+
+    /// A configured sink's settings.
+    pub fn sink(&self, name: &str) -> Option<&toml::Value> {
+        self.sinks
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| &s.settings)
     }
 }
 
@@ -269,31 +447,68 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn err(text: &str) -> String {
+        Config::parse(Path::new("b.toml"), text)
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn defaults_and_line_numbered_errors() {
         let c = Config::parse(Path::new("b.toml"), "").unwrap();
         assert_eq!(c.listen, "127.0.0.1:9464");
         assert_eq!(c.judge.resolve_after_secs, 300);
-        let e = Config::parse(
-            Path::new("b.toml"),
-            "[[site]]\nid = \"s\"\ntype = \"hospital\"\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.starts_with("b.toml:") && e.contains("line 3"), "{e}");
-        let e = Config::parse(
-            Path::new("b.toml"),
-            "[[device]]\nid = \"d\"\nsite = \"nowhere\"\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("unknown site"), "{e}");
-        let e = Config::parse(
-            Path::new("b.toml"),
-            "[[feed]]\nid = \"f\"\nkind = \"rtsp\"\nurl = \"rtsp://127.0.0.1:1/x\"\n[[feed]]\nid = \"f\"\nkind = \"zeek\"\npath = \"x\"\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("twice"), "{e}");
+        let e = err("[[site]]\nid = \"s\"\ntype = \"hospital\"\n");
+        assert!(e.starts_with("b.toml:3:"), "{e}");
+        let e = err("[[device]]\nid = \"d\"\nsite = \"nowhere\"\n");
+        assert!(
+            e.starts_with("b.toml:3:") && e.contains("unknown site"),
+            "{e}"
+        );
+        let e = err("[[feed]]\nid = \"f\"\nkind = \"rtsp\"\nurl = \"rtsp://127.0.0.1:1/x\"\n[[feed]]\nid = \"f\"\nkind = \"zeek\"\npath = \"x\"\n");
+        assert!(e.starts_with("b.toml:6:") && e.contains("twice"), "{e}");
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_their_line() {
+        let site = "[[site]]\nid = \"s\"\ntype = \"school\"\n";
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "[[feed]]\nid = \"f\"\nkind = \"hikvision\"\nurl = \"http://10.0.0.5/\"\nusername = \"a\"\npasword = \"x\"\n",
+                "b.toml:6:",
+                "pasword",
+            ),
+            (
+                "[[feed]]\nid = \"f\"\nkind = \"dahua\"\nurl = \"ftp://10.0.0.5/\"\n",
+                "b.toml:1:",
+                "ftp",
+            ),
+            (
+                "[webhook]\nurl = \"http://127.0.0.1:80x/h\"\nsecret = \"k\"\n",
+                "b.toml:1:",
+                "webhook",
+            ),
+            ("[judge]\nwindow_secs = 0\n", "b.toml:2:", "window_secs"),
+            ("[alertmanagr]\nurl = \"http://127.0.0.1:9093\"\n", "b.toml:1:", "alertmanagr"),
+            ("lisen = \"127.0.0.1:1\"\n", "b.toml:1:", "lisen"),
+            (
+                "[[feed]]\nid = \"m\"\nkind = \"mqtt\"\nhost = \"127.0.0.1\"\ntopics = [\"a/#\"]\n",
+                "b.toml:1:",
+                "needs `device`",
+            ),
+        ];
+        for (text, at, what) in cases {
+            let e = err(text);
+            assert!(e.starts_with(at) && e.contains(what), "{text:?}: {e}");
+        }
+        let e = err(&format!("{site}{site}"));
+        assert!(e.starts_with("b.toml:5:") && e.contains("twice"), "{e}");
+        let e = err(&format!(
+            "{site}[[device]]\nid = \"a\"\nsite = \"s\"\naddresses = [\"10.0.0.1\"]\n[[device]]\nid = \"b\"\nsite = \"s\"\naddresses = [\"10.0.0.1\"]\n"
+        ));
+        assert!(
+            e.starts_with("b.toml:11:") && e.contains("already belongs"),
+            "{e}"
+        );
     }
 }

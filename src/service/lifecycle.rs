@@ -2,7 +2,8 @@
 //! resolves after a quiet period with no new evidence. Ids are stable: a hash of device and
 //! technique plus the start time, so a restart that reloads a firing alert keeps its id.
 
-use crate::model::{rfc3339, Alert, AlertState, DeviceId, Evidence, SiteType, Status, Technique};
+use crate::clock::rfc3339;
+use crate::model::{Alert, AlertState, DeviceId, Evidence, SiteType, Status, Technique};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -122,8 +123,26 @@ impl Lifecycle {
             .collect()
     }
 
+    /// Alerts firing now.
     pub fn firing(&self) -> impl Iterator<Item = &Alert> {
         self.firing.values().map(|(a, _, _)| a)
+    }
+
+    /// A new alert could not be stored: forget it, so the next evidence raises it again (an
+    /// alert exists once it is stored).
+    pub fn forget(&mut self, device: &DeviceId, technique: Technique) {
+        self.firing.remove(&(device.clone(), technique));
+    }
+
+    /// A resolution could not be stored: the alert fires on, and the next tick tries to
+    /// resolve it again.
+    pub fn reinstate(&mut self, mut alert: Alert, last_evidence: f64) {
+        alert.state = AlertState::Firing;
+        alert.resolved_at = None;
+        self.firing.insert(
+            (alert.device.clone(), alert.technique),
+            (alert, last_evidence, last_evidence),
+        );
     }
 }
 

@@ -5,6 +5,7 @@
 //! Payloads follow the vendors' documented formats (see `scenario`); addresses are private-range
 //! *inside the capture file only* — nothing here sends a packet anywhere.
 
+#[cfg(feature = "live")]
 pub mod live;
 pub mod scenario;
 

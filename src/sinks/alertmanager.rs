@@ -1,17 +1,138 @@
-//! Alertmanager v2 sink: POST `/api/v2/alerts`. Firing alerts are re-sent periodically (as
-//! Alertmanager expects of its clients) and resolved ones once with `endsAt`. The service hands
-//! alerts over a bounded channel with `try_send`, so a slow or dead Alertmanager never blocks
-//! the taps; delivery failures are retried with backoff from the sink's own task.
+//! Alertmanager v2 sink: POST `/api/v2/alerts` (HTTP or HTTPS). Every state change (firing;
+//! resolved with `endsAt`) waits in a disk spool until Alertmanager takes it; firing alerts are
+//! also re-sent every `resend_secs` from memory, as Alertmanager expects of its clients, and
+//! alerts firing at start are announced again (Alertmanager deduplicates). Nothing here blocks
+//! the service's event loop.
+//!
+//! ```toml
+//! [alertmanager]
+//! url = "https://127.0.0.1:9093"
+//! resend_secs = 60
+//! tls = { ca_file = "/etc/banwatch/alertmanager-ca.pem" }   # optional
+//! ```
 
+use super::spool::Spool;
+use super::{receiver_url, settings, AlertSink, SinkContext, SinkKind};
 use crate::model::{Alert, AlertState};
+use crate::net::http;
+use crate::net::tls::TlsSettings;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// `http://host:port[/prefix]` split up; https is not supported by this small client.
-pub use super::http::{parse_url, Endpoint};
+/// `[alertmanager]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSettings {
+    /// `http(s)://host:port[/prefix]`, e.g. `http://127.0.0.1:9093`.
+    pub url: String,
+    /// How often firing alerts are re-sent (seconds, default 60).
+    #[serde(default = "default_resend")]
+    pub resend_secs: u64,
+    /// Disk spool bound for undelivered state changes (bytes, default 64 MiB).
+    #[serde(default = "default_spool")]
+    pub spool_max_bytes: u64,
+    /// How to trust an HTTPS Alertmanager (default: the system roots).
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
+}
 
+fn default_resend() -> u64 {
+    60
+}
+fn default_spool() -> u64 {
+    64 << 20
+}
+
+fn validate(v: &toml::Value) -> Result<AlertmanagerSettings, String> {
+    let a: AlertmanagerSettings = settings(v)?;
+    receiver_url(&a.url)?;
+    if a.resend_secs == 0 {
+        return Err("resend_secs = 0 is not a period".into());
+    }
+    if let Some(t) = &a.tls {
+        t.validate().map_err(|e| e.to_string())?;
+    }
+    Ok(a)
+}
+
+/// The registry entry.
+pub const KIND: SinkKind = SinkKind {
+    name: "alertmanager",
+    validate: |v| validate(v).map(|_| ()),
+    build,
+};
+
+/// `<url>/api/v2/alerts`.
+fn alerts_url(base: &url::Url) -> Result<url::Url, String> {
+    let mut u = base.clone();
+    let path = format!("{}/api/v2/alerts", base.path().trim_end_matches('/'));
+    u.set_path(&path);
+    Ok(u)
+}
+
+fn build(v: &toml::Value, ctx: &SinkContext<'_>) -> Result<Box<dyn AlertSink>, String> {
+    let a = validate(v)?;
+    let url = alerts_url(&receiver_url(&a.url)?)?;
+    let client = http::client(&a.tls.unwrap_or_default()).map_err(|e| e.to_string())?;
+    let spool = Spool::open(&ctx.state_dir.join("spool/alertmanager"), a.spool_max_bytes)
+        .map_err(|e| e.to_string())?;
+    let (c, u) = (client.clone(), url.clone());
+    tokio::spawn(spool.clone().deliver("alertmanager", move |body| {
+        let (c, u) = (c.clone(), u.clone());
+        async move { post(&c, &u, body).await }
+    }));
+    let (tx, rx) = mpsc::channel(1024);
+    tokio::spawn(resend_firing(
+        client,
+        url,
+        rx,
+        Duration::from_secs(a.resend_secs),
+    ));
+    // Alerts firing before a restart are announced again (Alertmanager deduplicates).
+    if !ctx.firing.is_empty() {
+        let all: Vec<&Alert> = ctx.firing.iter().collect();
+        if let Err(e) = spool.push(&batch(&all)) {
+            tracing::error!("alertmanager: {e}");
+        }
+    }
+    for a in ctx.firing {
+        let _ = tx.try_send(a.clone());
+    }
+    Ok(Box::new(Alertmanager {
+        spool,
+        keepalive: tx,
+    }))
+}
+
+struct Alertmanager {
+    spool: Spool,
+    /// Firing alerts for the keep-alive task (bounded: when full, the spool still has the
+    /// change).
+    keepalive: mpsc::Sender<Alert>,
+}
+
+impl AlertSink for Alertmanager {
+    fn name(&self) -> &'static str {
+        "alertmanager"
+    }
+    fn notify(&mut self, alert: &Alert) {
+        if let Err(e) = self.spool.push(&batch(&[alert])) {
+            tracing::error!(id = %alert.id, "alertmanager: {e}");
+        }
+        if self.keepalive.try_send(alert.clone()).is_err() {
+            tracing::warn!(id = %alert.id, "alertmanager keep-alive queue full");
+        }
+    }
+    fn spool(&self) -> Option<&Spool> {
+        Some(&self.spool)
+    }
+}
+
+/// One alert as Alertmanager's v2 API takes it.
 pub fn payload(a: &Alert) -> serde_json::Value {
     let evidence: Vec<String> = a
         .evidence
@@ -42,24 +163,37 @@ pub fn payload(a: &Alert) -> serde_json::Value {
     v
 }
 
-async fn post(ep: &Endpoint, body: &[u8]) -> Result<(), String> {
-    super::http::post(ep, &format!("{}/api/v2/alerts", ep.path), &[], body).await
-}
-
 /// The body Alertmanager takes for a batch of alerts.
 pub fn batch(alerts: &[&Alert]) -> Vec<u8> {
     serde_json::to_vec(&alerts.iter().map(|a| payload(a)).collect::<Vec<_>>()).unwrap_or_default()
 }
 
-/// Deliver one spooled batch (an alert state change).
-pub async fn deliver(ep: &Endpoint, body: Vec<u8>) -> Result<(), String> {
-    post(ep, &body).await
+async fn post(client: &reqwest::Client, url: &url::Url, body: Vec<u8>) -> Result<(), String> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let resp = http::send(client, reqwest::Method::POST, url, &headers, &body, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} answered {}",
+            http::authority(url),
+            resp.status()
+        ))
+    }
 }
 
 /// Keep-alives: Alertmanager resolves an alert on its own once it stops hearing of it, so
-/// firing alerts are re-sent every `resend`. State changes travel through the disk spool
-/// ([`deliver`]); this task only repeats what is firing, best effort, from memory.
-pub async fn resend_firing(ep: Endpoint, mut rx: mpsc::Receiver<Alert>, resend: Duration) {
+/// firing alerts are re-sent every `resend`. State changes travel through the disk spool; this
+/// task only repeats what is firing, best effort, from memory.
+async fn resend_firing(
+    client: reqwest::Client,
+    url: url::Url,
+    mut rx: mpsc::Receiver<Alert>,
+    resend: Duration,
+) {
     let mut firing: HashMap<String, Alert> = HashMap::new();
     let mut next = tokio::time::Instant::now() + resend;
     loop {
@@ -79,8 +213,8 @@ pub async fn resend_firing(ep: Endpoint, mut rx: mpsc::Receiver<Alert>, resend: 
                     continue;
                 }
                 let all: Vec<&Alert> = firing.values().collect();
-                if let Err(e) = post(&ep, &batch(&all)).await {
-                    tracing::warn!("alertmanager {}: re-send of firing alerts failed: {e}", ep.authority);
+                if let Err(e) = post(&client, &url, batch(&all)).await {
+                    tracing::warn!("alertmanager: re-send of firing alerts failed: {e}");
                 }
             }
         }
@@ -92,18 +226,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls() {
-        assert_eq!(
-            parse_url("http://127.0.0.1:9093").unwrap(),
-            Endpoint {
-                authority: "127.0.0.1:9093".into(),
-                path: String::new()
-            }
-        );
-        assert_eq!(
-            parse_url("http://am/alertmanager/").unwrap().path,
-            "/alertmanager"
-        );
-        assert!(parse_url("https://am:9093").is_err());
+    fn urls_and_settings() {
+        let u = alerts_url(&receiver_url("http://am/alertmanager/").unwrap()).unwrap();
+        assert_eq!(u.as_str(), "http://am/alertmanager/api/v2/alerts");
+        let u = alerts_url(&receiver_url("https://127.0.0.1:9093").unwrap()).unwrap();
+        assert_eq!(u.as_str(), "https://127.0.0.1:9093/api/v2/alerts");
+        let v: toml::Value = toml::from_str("url = \"http://am\"\nresend_secs = 0").unwrap();
+        assert!(validate(&v).unwrap_err().contains("resend_secs"));
+        let v: toml::Value = toml::from_str("url = \"am:9093\"").unwrap();
+        assert!(validate(&v).is_err());
     }
 }

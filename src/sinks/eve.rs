@@ -4,11 +4,14 @@
 //! take banwatch's alerts unchanged. Follows logrotate: when the file is moved or removed, the
 //! next line opens a new one.
 
+use super::{settings, AlertSink, SinkContext, SinkKind};
 use crate::model::{Alert, AlertState};
+use serde::Deserialize;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// Why a line could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("EVE output {path}: {source}")]
 pub struct EveError {
@@ -16,6 +19,42 @@ pub struct EveError {
     source: std::io::Error,
 }
 
+/// `[eve]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EveSettings {
+    /// EVE-style JSON lines file, appended to (logrotate-friendly).
+    pub path: PathBuf,
+}
+
+/// The registry entry.
+pub const KIND: SinkKind = SinkKind {
+    name: "eve",
+    validate: |v| {
+        let s: EveSettings = settings(v)?;
+        if s.path.as_os_str().is_empty() {
+            return Err("path: empty".into());
+        }
+        Ok(())
+    },
+    build: |v, _ctx: &SinkContext<'_>| {
+        let s: EveSettings = settings(v)?;
+        Ok(Box::new(EveWriter::new(&s.path)))
+    },
+};
+
+impl AlertSink for EveWriter {
+    fn name(&self) -> &'static str {
+        "eve"
+    }
+    fn notify(&mut self, alert: &Alert) {
+        if let Err(e) = self.write(alert) {
+            tracing::error!(id = %alert.id, "{e}");
+        }
+    }
+}
+
+/// Appends alert lines to a file, reopening it after rotation.
 pub struct EveWriter {
     path: PathBuf,
     file: Option<(std::fs::File, u64)>,
@@ -26,6 +65,7 @@ fn signature_id(a: &Alert) -> u64 {
     9_100_000 + a.technique as u64
 }
 
+/// One alert state change as an EVE line.
 pub fn line(a: &Alert) -> serde_json::Value {
     let ts = match a.state {
         AlertState::Firing => a.started_at.clone(),
@@ -60,6 +100,7 @@ pub fn line(a: &Alert) -> serde_json::Value {
 }
 
 impl EveWriter {
+    /// A writer for `path` (opened at the first line).
     pub fn new(path: &Path) -> EveWriter {
         EveWriter {
             path: path.to_path_buf(),
@@ -67,6 +108,7 @@ impl EveWriter {
         }
     }
 
+    /// Append one line.
     pub fn write(&mut self, a: &Alert) -> Result<(), EveError> {
         let err = |source| EveError {
             path: self.path.clone(),

@@ -1,10 +1,97 @@
-//! Sinks: consume verdicts, violations and artifacts; never parse packets. One module each.
+//! Sinks: consume alerts, verdicts and reports; never parse packets. The spot check's reports
+//! ([`report`] JSON, [`text`]) are built from a finished scan; the service's alert sinks
+//! implement [`AlertSink`] and are listed once in [`REGISTRY`], by the top-level table that
+//! configures them (`[alertmanager]`, `[webhook]`, `[eve]`). The alert store ([`store`]) is not
+//! a sink among others: an alert exists once it is stored, and every sink hears of it after.
+//!
+//! Adding an alert sink: a module with a settings struct (`deny_unknown_fields`), an
+//! implementation of [`AlertSink`], and one line in [`REGISTRY`].
 
-pub mod alertmanager;
-pub mod eve;
-pub mod http;
 pub mod report;
-pub mod spool;
-pub mod store;
 pub mod text;
+
+#[cfg(feature = "live")]
+pub mod alertmanager;
+#[cfg(feature = "live")]
+pub mod eve;
+#[cfg(feature = "live")]
+pub mod spool;
+#[cfg(feature = "live")]
+pub mod store;
+#[cfg(feature = "live")]
 pub mod webhook;
+
+#[cfg(feature = "live")]
+pub use registry::*;
+
+#[cfg(feature = "live")]
+mod registry {
+    use crate::model::Alert;
+    use std::path::PathBuf;
+
+    /// Something that hears of every alert state change (fired, resolved, changed evidence).
+    pub trait AlertSink: Send {
+        /// The registry name (`alertmanager`, `webhook`, `eve`), a metrics label.
+        fn name(&self) -> &'static str;
+        /// An alert changed state. Must not block on the network: queue or spool, and deliver
+        /// from a task of the sink's own.
+        fn notify(&mut self, alert: &Alert);
+        /// The sink's disk spool, for `/metrics` (depth, bytes, deliveries, drops).
+        fn spool(&self) -> Option<&super::spool::Spool> {
+            None
+        }
+    }
+
+    /// What a sink gets when the service builds it.
+    pub struct SinkContext<'a> {
+        /// Where sinks keep their spools (`state_dir/spool/<name>`).
+        pub state_dir: PathBuf,
+        /// Alerts firing at start (from the store), for sinks that announce them again.
+        pub firing: &'a [Alert],
+    }
+
+    /// How a sink is built from its settings.
+    pub type BuildSink = fn(&toml::Value, &SinkContext<'_>) -> Result<Box<dyn AlertSink>, String>;
+
+    /// One entry of the registry.
+    pub struct SinkKind {
+        /// The top-level table that configures it.
+        pub name: &'static str,
+        /// Check the settings without side effects (config loading); the error says what is
+        /// wrong in a sentence.
+        pub validate: fn(&toml::Value) -> Result<(), String>,
+        /// Build it (inside the service's runtime: it may spawn its delivery task).
+        pub build: BuildSink,
+    }
+
+    /// Every alert sink, one line each.
+    pub const REGISTRY: &[SinkKind] = &[
+        super::alertmanager::KIND,
+        super::webhook::KIND,
+        super::eve::KIND,
+    ];
+
+    /// The registry entry named `name`.
+    pub fn kind(name: &str) -> Option<&'static SinkKind> {
+        REGISTRY.iter().find(|k| k.name == name)
+    }
+
+    /// Deserialize a sink's settings into its struct (which should deny unknown fields).
+    pub fn settings<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Result<T, String> {
+        v.clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_string())
+    }
+
+    /// Check an `http(s)://` URL of a receiver.
+    pub fn receiver_url(url: &str) -> Result<url::Url, String> {
+        let u = url::Url::parse(url).map_err(|e| format!("url {url:?}: {e}"))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(format!("url {url:?}: scheme must be http or https"));
+        }
+        if u.host_str().is_none_or(str::is_empty) {
+            return Err(format!("url {url:?}: no host"));
+        }
+        Ok(u)
+    }
+}

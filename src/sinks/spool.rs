@@ -4,7 +4,7 @@
 //! counted. The event loop only ever writes a small file; delivery runs in its own task with
 //! backoff, so a down sink never blocks the taps.
 
-use crate::taps::feed::Backoff;
+use crate::net::backoff::Backoff;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +45,7 @@ impl Spool {
             source,
         };
         std::fs::create_dir_all(dir).map_err(err)?;
+        recover_temporaries(dir);
         let spool = Spool {
             dir: dir.to_path_buf(),
             max_bytes: max_bytes.max(4096),
@@ -85,6 +86,14 @@ impl Spool {
         self.stats
             .bytes
             .store(items.iter().map(|i| i.2).sum(), Ordering::Relaxed);
+    }
+
+    /// Whether an item could be queued now (the directory exists and takes a file).
+    pub fn writable(&self) -> Result<(), String> {
+        let probe = self.dir.join(".writable");
+        std::fs::write(&probe, b"x")
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|e| e.to_string())
     }
 
     /// Queue one item. Makes room by dropping the oldest items when over the bound.
@@ -157,6 +166,33 @@ impl Spool {
     }
 }
 
+/// Items whose rename did not happen (a crash between writing and renaming): a complete JSON
+/// document is queued under its sequence number, anything else is removed.
+fn recover_temporaries(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(seq) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix('.'))
+            .and_then(|n| n.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let complete = std::fs::read(e.path())
+            .ok()
+            .is_some_and(|b| serde_json::from_slice::<serde::de::IgnoredAny>(&b).is_ok());
+        if complete && seq.parse::<u64>().is_ok() {
+            let _ = std::fs::rename(e.path(), dir.join(format!("{seq}.json")));
+            tracing::info!(spool = %dir.display(), "recovered an item interrupted before its rename");
+        } else {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,10 +210,17 @@ mod tests {
         assert_eq!(s.stats.dropped.load(Ordering::Relaxed), 6);
         assert_eq!(std::fs::read(&items[0].1).unwrap()[0], 6);
         // A new process continues the sequence after what is on disk.
-        let s2 = Spool::open(dir.path(), 4096).unwrap();
-        assert_eq!(s2.stats.queued.load(Ordering::Relaxed), 4);
+        // A crash between write and rename leaves a temporary file: recovered at the next open
+        // if complete, removed if not.
+        std::fs::write(dir.path().join(".00000000000000000010.tmp"), b"{\"a\":1}").unwrap();
+        std::fs::write(dir.path().join(".00000000000000000011.tmp"), b"{\"a\":").unwrap();
+        let s2 = Spool::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(s2.stats.queued.load(Ordering::Relaxed), 5);
+        assert!(!dir.path().join(".00000000000000000011.tmp").exists());
         s2.push(b"x").unwrap();
         let items = s2.items().unwrap();
+        assert_eq!(items.len(), 6);
         assert_eq!(std::fs::read(&items.last().unwrap().1).unwrap(), b"x");
+        assert!(s2.writable().is_ok());
     }
 }

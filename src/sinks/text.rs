@@ -1,16 +1,38 @@
-//! The readable spot-check report: a table a person reads in one glance. Violations first, then
-//! every device with its verdicts and strongest evidence, then models found in files.
+//! The readable spot-check report: a table a person reads in one glance. Violations first
+//! (biometric, then data sharing, listed apart), then every device with its verdicts and
+//! strongest evidence, then models found in files. Every string that came from an input (file
+//! and member names, device names) is made safe for a terminal: control characters and escape
+//! sequences are shown as `\xHH`, never sent.
 
 use super::report::ScanReport;
-use crate::model::{Status, Technique};
+use crate::model::{Role, Status, Technique, Violation};
 use std::fmt::Write;
 
 /// Longest cell before it is cut with `…`.
 const CELL: usize = 60;
 
+/// `s` with every control character (C0, DEL, C1 — escape sequences start with one) and
+/// bidirectional override written as `\xHH` / `\u{…}`, so an untrusted name cannot move the
+/// cursor, clear the screen or reorder what a terminal shows.
+pub fn terminal_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() && (c as u32) < 0x100 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else if c.is_control() || bidi {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn cut(s: &str, n: usize) -> String {
+    let s = terminal_safe(s);
     if s.chars().count() <= n {
-        s.to_string()
+        s
     } else {
         let mut o: String = s.chars().take(n.saturating_sub(1)).collect();
         o.push('…');
@@ -51,13 +73,42 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// The confidence of a violation's verdict, formatted.
+fn confidence(report: &ScanReport, v: &Violation) -> String {
+    report
+        .devices
+        .iter()
+        .find(|d| d.device == v.device)
+        .and_then(|d| d.verdicts.iter().find(|x| x.technique == v.technique))
+        .map(|x| format!("{:.2}", x.confidence))
+        .unwrap_or_default()
+}
+
+fn banned_at(v: &Violation) -> String {
+    v.banned_at
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The role column: `runs`, or `uses <peer>`.
+fn role(v: &Violation) -> String {
+    match v.role {
+        Role::Runs => "runs".into(),
+        Role::Uses if v.peers.is_empty() => "uses".into(),
+        Role::Uses => format!("uses {}", v.peers.join(", ")),
+    }
+}
+
+/// Render the report as text.
 pub fn render(report: &ScanReport) -> String {
     let mut out = String::new();
     let inputs: Vec<String> = report
         .inputs
         .iter()
         .map(|i| {
-            let mut s = format!("{} ({}", i.path, i.kind);
+            let mut s = format!("{} ({}", terminal_safe(&i.path), i.kind);
             if i.packets > 0 {
                 let _ = write!(s, ", {} packets", i.packets);
             }
@@ -79,41 +130,77 @@ pub fn render(report: &ScanReport) -> String {
     );
     for i in &report.inputs {
         if let Some(e) = &i.error {
-            let _ = writeln!(out, "  unusable input: {e}");
+            let _ = writeln!(out, "  unusable input: {}", terminal_safe(e));
+        }
+        if let Some(why) = &i.incomplete {
+            let _ = writeln!(out, "  read only in part: {}", terminal_safe(why));
         }
     }
     out.push('\n');
 
-    if report.violations.is_empty() {
+    let (sharing, biometric): (Vec<&Violation>, Vec<&Violation>) = report
+        .violations
+        .iter()
+        .partition(|v| v.technique == Technique::DataSharing);
+    if biometric.is_empty() {
         out.push_str("VIOLATIONS: none\n\n");
     } else {
-        let _ = writeln!(out, "VIOLATIONS ({})", report.violations.len());
-        let rows: Vec<Vec<String>> = report
-            .violations
+        let _ = writeln!(out, "VIOLATIONS ({})", biometric.len());
+        let rows: Vec<Vec<String>> = biometric
             .iter()
             .map(|v| {
-                let conf = report
-                    .devices
-                    .iter()
-                    .find(|d| d.device == v.device)
-                    .and_then(|d| d.verdicts.iter().find(|x| x.technique == v.technique))
-                    .map(|x| format!("{:.2}", x.confidence))
-                    .unwrap_or_default();
                 vec![
                     cut(&v.device.0, CELL),
                     v.technique.to_string(),
+                    cut(&role(v), CELL),
                     v.status.to_string(),
-                    conf,
-                    v.banned_at
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    confidence(report, v),
+                    banned_at(v),
                 ]
             })
             .collect();
         out.push_str(&table(
-            &["DEVICE", "TECHNIQUE", "STATUS", "CONF", "BANNED AT"],
+            &["DEVICE", "TECHNIQUE", "ROLE", "STATUS", "CONF", "BANNED AT"],
+            &rows,
+        ));
+        out.push('\n');
+    }
+    if !sharing.is_empty() {
+        let _ = writeln!(
+            out,
+            "DATA SHARING with immigration enforcement or its data networks ({})",
+            sharing.len()
+        );
+        let rows: Vec<Vec<String>> = sharing
+            .iter()
+            .map(|v| {
+                let dest = report
+                    .devices
+                    .iter()
+                    .find(|d| d.device == v.device)
+                    .and_then(|d| d.verdicts.iter().find(|x| x.technique == v.technique))
+                    .map(|x| {
+                        let mut orgs: Vec<&str> = x
+                            .evidence
+                            .iter()
+                            .filter_map(|e| e.organisation.as_deref())
+                            .collect();
+                        orgs.sort();
+                        orgs.dedup();
+                        orgs.join(", ")
+                    })
+                    .unwrap_or_default();
+                vec![
+                    cut(&v.device.0, CELL),
+                    cut(&dest, CELL),
+                    v.status.to_string(),
+                    confidence(report, v),
+                    banned_at(v),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["DEVICE", "DESTINATION", "STATUS", "CONF", "BANNED AT"],
             &rows,
         ));
         out.push('\n');
@@ -132,6 +219,9 @@ pub fn render(report: &ScanReport) -> String {
                 let ev = top
                     .map(|e| {
                         let mut s = format!("{} ({} x{})", e.signature, e.strength, e.count);
+                        if e.role == Role::Uses {
+                            let _ = write!(s, " uses {}", e.peer.as_deref().unwrap_or("?"));
+                        }
                         if v.evidence.len() > 1 {
                             let _ = write!(s, " +{} more", v.evidence.len() - 1);
                         }
@@ -207,10 +297,31 @@ pub fn render(report: &ScanReport) -> String {
             "s"
         },
         if code == 2 {
-            " (some inputs were unusable; see above)"
+            " (some inputs were unusable or read only in part; see above)"
         } else {
             ""
         }
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_and_controls_are_shown_not_sent() {
+        let hostile = "fw.tar!/\u{1b}[2J\u{1b}]0;pwned\u{7}model\u{9b}31m\u{202e}gpj.onnx";
+        let safe = terminal_safe(hostile);
+        assert!(!safe.chars().any(|c| c.is_control()), "{safe:?}");
+        assert!(
+            safe.contains("\\x1b[2J") && safe.contains("\\x07"),
+            "{safe}"
+        );
+        assert!(
+            safe.contains("\\x9b") && safe.contains("\\u{202e}"),
+            "{safe}"
+        );
+        assert_eq!(terminal_safe("plain/path_ü.onnx"), "plain/path_ü.onnx");
+    }
 }

@@ -1,8 +1,9 @@
 //! Helpers shared by the live-tap tests: run feeds, collect what they deliver.
 #![allow(dead_code)]
 
-use banwatch::taps::feed::{FeedHealth, TapEvent};
-use banwatch::taps::live::{run_feed, FeedConfig, TapContext};
+use banwatch::sources::live::context::SourceContext;
+use banwatch::sources::live::health::{FeedHealth, SourceEvent};
+use banwatch::sources::live::registry::{self, LiveSource};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,31 +12,40 @@ use tokio::sync::{mpsc, watch};
 pub type Fields = BTreeSet<(String, String, String)>;
 
 pub struct Feeds {
-    pub rx: mpsc::Receiver<TapEvent>,
+    pub rx: mpsc::Receiver<SourceEvent>,
     pub health: BTreeMap<String, Arc<FeedHealth>>,
     pub stop: watch::Sender<bool>,
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
     /// feed id → every (proto, field, value) seen.
     pub seen: BTreeMap<String, Fields>,
-    pub events: Vec<TapEvent>,
+    pub events: Vec<SourceEvent>,
 }
 
-pub fn start(feeds: Vec<(String, Option<String>, FeedConfig)>) -> Feeds {
+/// A source built through the registry from its settings, as a configuration would give them.
+pub fn source(kind: &str, settings: &str) -> Arc<dyn LiveSource> {
+    let table: toml::Table = toml::from_str(settings).expect("test settings are TOML");
+    registry::build(kind, table).unwrap_or_else(|e| panic!("{kind} feed: {e}"))
+}
+
+pub fn start(feeds: Vec<(String, Option<String>, Arc<dyn LiveSource>)>) -> Feeds {
     let (tx, rx) = mpsc::channel(256);
     let (stop, stop_rx) = watch::channel(false);
     let mut health = BTreeMap::new();
     let mut tasks = Vec::new();
-    for (feed, device, cfg) in feeds {
+    for (feed, device, source) in feeds {
         let h = Arc::new(FeedHealth::default());
         health.insert(feed.clone(), h.clone());
-        let ctx = TapContext {
+        let ctx = SourceContext {
             feed,
             device,
             tx: tx.clone(),
-            health: h,
+            health: h.clone(),
             shutdown: stop_rx.clone(),
         };
-        tasks.push(tokio::spawn(run_feed(cfg, ctx)));
+        tasks.push(tokio::spawn(async move {
+            source.run(ctx).await;
+            h.set_up(false);
+        }));
     }
     Feeds {
         rx,

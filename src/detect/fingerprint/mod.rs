@@ -12,6 +12,7 @@
 //! structure found.
 
 pub mod catalog;
+#[cfg(feature = "probe")]
 pub mod probe;
 pub mod structure;
 
@@ -26,6 +27,7 @@ pub struct FingerprintOptions {
     /// Consult the catalog of known models.
     pub catalog: bool,
     /// Run ONNX models in ONNX Runtime (when loaded).
+    #[cfg(feature = "probe")]
     pub probe: Option<std::sync::Arc<probe::Probe>>,
 }
 
@@ -33,17 +35,21 @@ impl Default for FingerprintOptions {
     fn default() -> Self {
         FingerprintOptions {
             catalog: true,
+            #[cfg(feature = "probe")]
             probe: None,
         }
     }
 }
 
 impl FingerprintOptions {
+    /// Consult the catalog of known models, or not (structure alone).
     pub fn with_catalog(mut self, on: bool) -> Self {
         self.catalog = on;
         self
     }
 
+    /// Run the behavioural probe on models it can run.
+    #[cfg(feature = "probe")]
     pub fn with_probe(mut self, probe: Option<probe::Probe>) -> Self {
         self.probe = probe.map(std::sync::Arc::new);
         self
@@ -87,7 +93,11 @@ pub fn classify_model(
     name: &str,
     opts: &FingerprintOptions,
 ) -> Classification {
+    #[allow(unused_mut)]
     let mut c = structure::classify(info, name);
+    #[cfg(not(feature = "probe"))]
+    let _ = bytes;
+    #[cfg(feature = "probe")]
     if let Some(p) = &opts.probe {
         if info.format == Some(crate::decode::models::ModelFormat::Onnx) {
             match p.run(bytes, info) {

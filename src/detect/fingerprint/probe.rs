@@ -24,16 +24,44 @@ use ort::value::{Tensor, ValueType};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Why a model was not probed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
+    /// No ONNX Runtime library was found.
     #[error("ONNX Runtime library not found (set ORT_DYLIB_PATH or run scripts/setup.sh)")]
     NoRuntime,
+    /// The library could not be loaded.
     #[error("ONNX Runtime library {path}: {message}")]
-    Load { path: PathBuf, message: String },
+    Load {
+        /// The library file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The model is of a kind the probe does not run (the reason says which).
     #[error("model not probed: {0}")]
     Unsupported(String),
+    /// ONNX Runtime refused or failed the model.
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
+    /// Reading the model from standard input or writing the report failed (worker side).
+    #[error("probe worker: {0}")]
+    Io(String),
+}
+
+/// The child side of an isolated probe (`banwatch probe-worker`): the model on standard input,
+/// the report as one JSON line on standard output. Returns the exit code.
+pub fn worker_main() -> Result<u8, ProbeError> {
+    use std::io::Read;
+    let mut model = Vec::new();
+    std::io::stdin()
+        .take(MAX_PROBE_BYTES as u64 + 1)
+        .read_to_end(&mut model)
+        .map_err(|e| ProbeError::Io(e.to_string()))?;
+    let report = Probe::load(None)?.run_here(&model)?;
+    let line = serde_json::to_string(&report).map_err(|e| ProbeError::Io(e.to_string()))?;
+    println!("{line}");
+    Ok(0)
 }
 
 fn rt(e: impl std::fmt::Display) -> ProbeError {
@@ -128,6 +156,17 @@ impl Probe {
         }
     }
 
+    /// Load ONNX Runtime and probe in child processes of `program` (this binary's hidden
+    /// `probe-worker` command), 60 s each; without a program, in this process.
+    pub fn load_isolated(program: Option<PathBuf>) -> Result<Probe, ProbeError> {
+        let p = Probe::load(None)?;
+        Ok(match program {
+            Some(exe) => p.isolated(exe, std::time::Duration::from_secs(60)),
+            None => p,
+        })
+    }
+
+    /// The library file loaded.
     pub fn library(&self) -> &Path {
         &self.library
     }

@@ -1,0 +1,332 @@
+//! The service's HTTP endpoint, on axum and hyper: `/metrics` for Prometheus, `/healthz` and
+//! `/readyz` for orchestrators, `/api/v1/...` for people and dashboards, and
+//! `POST /api/v1/alerts/{id}/ack` with the configured bearer token.
+//!
+//! Bounded by construction: request heads over 16 KiB get 431, bodies over 64 KiB get 413, a
+//! head must arrive within 5 s, and at most [`MAX_CONNECTIONS`] connections are served at once
+//! (one more is answered 503 and closed), so a flood of half-open connections cannot take the
+//! endpoint — or the feeds' file descriptors — down.
+
+use super::metrics::{FeedEntry, Metrics};
+use super::state::State;
+use crate::model::DeviceId;
+use axum::extract::{DefaultBodyLimit, Path, Query, State as Ax};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
+
+/// Most connections served at once.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Largest request body.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Largest request head.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// Longest wait for a request head.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct Shared {
+    /// The service's state.
+    pub state: Arc<Mutex<State>>,
+    /// Running feeds.
+    pub feeds: Arc<Vec<FeedEntry>>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// The routes.
+pub fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/devices", get(devices))
+        .route("/api/v1/sites", get(sites))
+        .route("/api/v1/evidence", get(evidence))
+        .route("/api/v1/alerts/{id}/ack", post(acknowledge))
+        .fallback(|| async { text(StatusCode::NOT_FOUND, "not found\n") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared)
+}
+
+/// Live: the event loop has ticked within the last 10 s.
+async fn healthz(Ax(s): Ax<Shared>) -> Response {
+    let since = crate::clock::now() - s.state().last_tick;
+    if since < 10.0 {
+        text(StatusCode::OK, "ok\n")
+    } else {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("event loop stalled for {since:.0} s\n"),
+        )
+    }
+}
+
+/// Ready: alerts can be stored (the last store write succeeded), every sink can take alerts,
+/// and, when feeds are configured, at least one is up.
+async fn readyz(Ax(s): Ax<Shared>) -> Response {
+    let mut problems = Vec::new();
+    {
+        let st = s.state();
+        if !st.store_ok {
+            problems.push("the alert store cannot be written".to_string());
+        }
+        for sink in &st.sinks {
+            if let Some(sp) = sink.spool() {
+                if let Err(e) = sp.writable() {
+                    problems.push(format!("{} spool: {e}", sink.name()));
+                }
+            }
+        }
+    }
+    if !s.feeds.is_empty() && !s.feeds.iter().any(|f| f.health.is_up()) {
+        problems.push("every feed is down".into());
+    }
+    if problems.is_empty() {
+        text(StatusCode::OK, "ready\n")
+    } else {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", problems.join("; ")),
+        )
+    }
+}
+
+async fn metrics(Ax(s): Ax<Shared>) -> Response {
+    let body = {
+        let st = s.state();
+        s.metrics.render(&st, &s.feeds)
+    };
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn alerts(Ax(s): Ax<Shared>) -> Response {
+    let st = s.state();
+    match (st.store.recent(), st.store.acks()) {
+        (Ok(alerts), Ok(acks)) => {
+            let v: Vec<serde_json::Value> = alerts
+                .iter()
+                .map(|a| {
+                    let mut v = serde_json::to_value(a).unwrap_or_default();
+                    if let Some((_, at, note)) = acks.iter().find(|k| k.0 == a.id) {
+                        v["acknowledged"] = serde_json::json!({"at": at, "note": note});
+                    }
+                    v
+                })
+                .collect();
+            Json(v).into_response()
+        }
+        (Err(e), _) | (_, Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    }
+}
+
+async fn devices(Ax(s): Ax<Shared>) -> Response {
+    Json(s.state().judge.verdicts()).into_response()
+}
+
+async fn sites(Ax(s): Ax<Shared>) -> Response {
+    let st = s.state();
+    let firing: Vec<&crate::model::Alert> = st.lifecycle.firing().collect();
+    let v: Vec<serde_json::Value> = st
+        .cfg
+        .sites
+        .iter()
+        .map(|site| {
+            let devices: Vec<&str> = st
+                .cfg
+                .devices
+                .iter()
+                .filter(|d| d.site == site.id)
+                .map(|d| d.id.as_str())
+                .collect();
+            let here: Vec<&&crate::model::Alert> = firing
+                .iter()
+                .filter(|a| a.site.as_deref() == Some(site.id.as_str()))
+                .collect();
+            let violating: std::collections::BTreeSet<&str> =
+                here.iter().map(|a| a.device.0.as_str()).collect();
+            serde_json::json!({
+                "id": site.id,
+                "name": site.name,
+                "type": site.site_type.as_str(),
+                "contractor": site.contractor,
+                "devices": devices,
+                "devices_in_violation": violating,
+                "alerts_firing": here.len(),
+            })
+        })
+        .collect();
+    Json(v).into_response()
+}
+
+async fn evidence(Ax(s): Ax<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let Some(d) = q.get("device") else {
+        return text(StatusCode::BAD_REQUEST, "evidence needs ?device=ID\n");
+    };
+    match s.state().judge.verdicts_for(&DeviceId(d.clone())) {
+        Some(v) => Json(v).into_response(),
+        None => text(StatusCode::NOT_FOUND, "no evidence for that device\n"),
+    }
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+fn token_matches(given: &str, want: &str) -> bool {
+    given.len() == want.len()
+        && given
+            .bytes()
+            .zip(want.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The bearer token of a request: exactly one `Authorization` header, scheme `Bearer` in any
+/// case (RFC 9110 §11.1). Two headers are refused: which one would decide is not defined.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Box<Response>> {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(first) = all.next() else {
+        return Ok(None);
+    };
+    if all.next().is_some() {
+        return Err(Box::new(text(
+            StatusCode::BAD_REQUEST,
+            "more than one Authorization header\n",
+        )));
+    }
+    let v = first.to_str().unwrap_or("").trim();
+    Ok(match v.split_once(char::is_whitespace) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim()),
+        _ => None,
+    })
+}
+
+async fn acknowledge(
+    Ax(s): Ax<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let st = s.state();
+    let Some(want) = &st.api_token else {
+        return text(
+            StatusCode::FORBIDDEN,
+            "no api_token configured: the API is read-only\n",
+        );
+    };
+    let given = match bearer(&headers) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    if !given.is_some_and(|t| token_matches(t, want)) {
+        return text(
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required\n",
+        );
+    }
+    // The note is free text from a person; kept short, never parsed.
+    let note: String = String::from_utf8_lossy(&body).chars().take(500).collect();
+    match st.store.acknowledge(
+        &id,
+        &crate::clock::rfc3339(crate::clock::now()),
+        note.trim(),
+    ) {
+        Ok(true) => {
+            tracing::info!(id, "alert acknowledged through the API");
+            Json(serde_json::json!({ "acknowledged": id })).into_response()
+        }
+        Ok(false) => text(StatusCode::NOT_FOUND, "no such alert\n"),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    }
+}
+
+/// Serve `router` on `listener` until `shutdown` flips, within the bounds of this module.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of descriptors, most likely: wait a moment instead of spinning.
+                    tracing::warn!("api accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = crate::sources::live::context::stopped(&mut shutdown) => return,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    stream.write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    ),
+                )
+                .await;
+            });
+            continue;
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .max_buf_size(MAX_HEAD);
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            drop(permit);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_any_case_and_never_two() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h).ok().flatten(), None);
+        h.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h).ok().flatten(), Some("abc"));
+        h.insert(header::AUTHORIZATION, "Basic YWJj".parse().unwrap());
+        assert_eq!(bearer(&h).ok().flatten(), None);
+        h.append(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert!(bearer(&h).is_err());
+        assert!(token_matches("abc", "abc") && !token_matches("abd", "abc"));
+        assert!(!token_matches("ab", "abc"));
+    }
+}

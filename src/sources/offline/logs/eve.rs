@@ -1,0 +1,172 @@
+//! Suricata EVE JSON (`eve.json`), one event a line: dns, tls and http events become the same observations the
+//! packet decoders emit, with the flow from `src_ip/src_port` → `dest_ip/dest_port`.
+
+use crate::decode::{printable, Emitter};
+use crate::model::{Direction, Flow, Observation, Transport};
+use serde_json::Value;
+use std::net::{IpAddr, SocketAddr};
+
+fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
+    v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn flow(v: &Value) -> Option<Flow> {
+    let ip = |k: &str| s(v, k).and_then(|x| x.parse::<IpAddr>().ok());
+    let port = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+    };
+    Some(Flow {
+        transport: if s(v, "proto").is_some_and(|p| p.eq_ignore_ascii_case("udp")) {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        },
+        client: SocketAddr::new(ip("src_ip")?, port("src_port").unwrap_or(0)),
+        server: SocketAddr::new(ip("dest_ip")?, port("dest_port").unwrap_or(0)),
+        client_mac: None,
+        server_mac: None,
+    })
+}
+
+/// EVE `timestamp` ("2026-11-02T09:00:01.123456+0000") → Unix seconds; falls back to now.
+fn timestamp(v: &Value) -> f64 {
+    s(v, "timestamp")
+        .and_then(crate::clock::parse_rfc3339)
+        .unwrap_or_else(crate::clock::now)
+}
+
+/// EVE lines are independent records.
+#[derive(Debug, Default)]
+pub struct EveDecoder;
+
+impl super::LineDecoder for EveDecoder {
+    fn line(&mut self, line: &[u8]) -> Result<Vec<Observation>, String> {
+        decode_line(line)
+    }
+}
+
+/// One EVE line → observations.
+pub fn decode_line(line: &[u8]) -> Result<Vec<Observation>, String> {
+    let v: Value = serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
+    let kind = s(&v, "event_type").ok_or("no event_type")?.to_string();
+    let mut out = Vec::new();
+    let mut em = Emitter::new(timestamp(&v), flow(&v), &mut out);
+    let emit = |em: &mut Emitter, dir, proto, field: &'static str, x: Option<&str>| {
+        if let Some(x) = x.filter(|x| !x.is_empty()) {
+            em.emit(dir, proto, field, printable(x.as_bytes()));
+        }
+    };
+    match kind.as_str() {
+        "dns" => {
+            let Some(d) = v.get("dns") else {
+                return Ok(out);
+            };
+            // EVE v2 logs one query per event (`rrname`); v3 (Suricata 8) a `queries` list.
+            if s(d, "type") == Some("query") || s(d, "type") == Some("request") {
+                emit(&mut em, Direction::ToServer, "dns", "query", s(d, "rrname"));
+            }
+            if let Some(qs) = d.get("queries").and_then(Value::as_array) {
+                for q in qs.iter().take(16) {
+                    emit(&mut em, Direction::ToServer, "dns", "query", s(q, "rrname"));
+                }
+            }
+        }
+        "tls" => {
+            let Some(t) = v.get("tls") else {
+                return Ok(out);
+            };
+            emit(&mut em, Direction::ToServer, "tls", "sni", s(t, "sni"));
+            emit(
+                &mut em,
+                Direction::ToServer,
+                "tls",
+                "ja3",
+                t.get("ja3").and_then(|j| s(j, "hash")),
+            );
+            emit(
+                &mut em,
+                Direction::ToClient,
+                "tls",
+                "ja3s",
+                t.get("ja3s").and_then(|j| s(j, "hash")),
+            );
+        }
+        "http" => {
+            let Some(h) = v.get("http") else {
+                return Ok(out);
+            };
+            emit(
+                &mut em,
+                Direction::ToServer,
+                "http",
+                "host",
+                s(h, "hostname"),
+            );
+            emit(
+                &mut em,
+                Direction::ToServer,
+                "http",
+                "method",
+                s(h, "http_method"),
+            );
+            emit(&mut em, Direction::ToServer, "http", "uri", s(h, "url"));
+            emit(
+                &mut em,
+                Direction::ToServer,
+                "http",
+                "user_agent",
+                s(h, "http_user_agent"),
+            );
+            let path = s(h, "url").map(|u| u.split(['?', '#']).next().unwrap_or(u));
+            emit(&mut em, Direction::ToServer, "http", "path", path);
+            if let Some(st) = h.get("status").and_then(Value::as_u64) {
+                em.emit(Direction::ToClient, "http", "status", st.to_string());
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eve_events() {
+        let l = r#"{"timestamp":"2026-11-02T09:00:01.500000+0000","flow_id":1,"event_type":"tls","src_ip":"10.0.0.7","src_port":40000,"dest_ip":"52.1.2.3","dest_port":443,"proto":"TCP","tls":{"sni":"rekognition.eu-west-1.amazonaws.com","version":"TLS 1.2","ja3":{"hash":"abc","string":"771,..."}}}"#;
+        let o = decode_line(l.as_bytes()).unwrap();
+        assert_eq!(o[0].field, "sni");
+        assert_eq!(o[1].value, "abc");
+        assert_eq!(o[0].flow.unwrap().server.to_string(), "52.1.2.3:443");
+        assert_eq!(o[0].ts, 1_793_610_001.5);
+        let l = r#"{"timestamp":"2026-11-02T10:00:01+0100","event_type":"http","src_ip":"10.0.0.7","src_port":1,"dest_ip":"10.0.0.9","dest_port":80,"http":{"hostname":"cam","url":"/ISAPI/Intelligent/FDLib/FDSearch?format=json","http_method":"POST","status":200}}"#;
+        let o = decode_line(l.as_bytes()).unwrap();
+        assert!(o
+            .iter()
+            .any(|o| o.field == "path" && o.value == "/ISAPI/Intelligent/FDLib/FDSearch"));
+        assert_eq!(o[0].ts, 1_793_610_001.0);
+        let l = r#"{"event_type":"dns","src_ip":"10.0.0.7","dest_ip":"10.0.0.1","proto":"UDP","dns":{"version":3,"type":"request","queries":[{"rrname":"api.kairos.com","rrtype":"A"}]}}"#;
+        let o = decode_line(l.as_bytes()).unwrap();
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].value, "api.kairos.com");
+        assert!(decode_line(br#"{"event_type":"flow"}"#).unwrap().is_empty());
+    }
+
+    #[test]
+    fn broken() {
+        assert!(decode_line(b"{\"event_type\":\"dns\",").is_err());
+        assert!(decode_line(b"{}").is_err());
+        for t in [
+            "",
+            "2026",
+            "2026-11-02T09:00:01.+",
+            "2026-11-02T09:00:01+0",
+            "xxxx-xx-xxTxx:xx:xx",
+        ] {
+            assert_eq!(crate::clock::parse_rfc3339(t), None, "{t}");
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Offline inputs of `banwatch scan` and `inspect`: files on disk, read in place (memory-mapped),
+//! and whatever archives and firmware images hold ([`files`]). Each file or member is recognised
+//! by content through one sniff table, [`TRAFFIC`]: captures and sensor logs are read as
+//! traffic here; everything else goes to the model parsers. A capture inside a directory, a
+//! tarball or a firmware image is read like one given on the command line.
+//!
+//! Adding an offline traffic format: a module here and one line in [`TRAFFIC`].
+
+pub mod files;
+pub mod logs;
+pub mod pcap;
+
+use crate::decode::flow::{DecodeStats, Decoder, DecoderConfig};
+use crate::model::Observation;
+use logs::LogFormat;
+
+/// What reading one traffic input gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrafficSummary {
+    /// `pcap`, `pcapng`, `eve` or `zeek`.
+    pub kind: &'static str,
+    /// Packets (captures) or records (logs) read.
+    pub records: u64,
+    /// Counted problems: skipped records, undecodable packets, broken lines.
+    pub errors: u64,
+    /// Bytes of the input passed over unread (a capture read only in part).
+    pub skipped_bytes: u64,
+    /// Size of the input.
+    pub total_bytes: u64,
+    /// The first problem, in words, naming the input and offset.
+    pub first_error: Option<String>,
+}
+
+/// How a traffic format is read: the input, its name, where observations go, and a progress
+/// callback getting (bytes read, total).
+pub type ReadTraffic = fn(
+    data: &[u8],
+    name: &str,
+    each: &mut dyn FnMut(&[Observation]),
+    progress: &mut dyn FnMut(u64, u64),
+) -> TrafficSummary;
+
+/// One entry of the sniff table.
+pub struct TrafficFormat {
+    /// What reports call it.
+    pub name: &'static str,
+    /// Whether the input's first bytes (up to 64 KiB) say it is this format.
+    pub sniff: fn(&[u8]) -> bool,
+    /// Read the whole input, handing observations to `each` in order; `progress` gets
+    /// (bytes read, total) now and then.
+    pub read: ReadTraffic,
+}
+
+/// Traffic formats, tried in order on every input.
+pub const TRAFFIC: &[TrafficFormat] = &[
+    TrafficFormat {
+        name: "capture",
+        sniff: pcap::is_capture,
+        read: read_capture,
+    },
+    TrafficFormat {
+        name: "eve",
+        sniff: |h| LogFormat::sniff(h) == Some(LogFormat::Eve),
+        read: |d, n, each, _| read_log(LogFormat::Eve, d, n, each),
+    },
+    TrafficFormat {
+        name: "zeek",
+        sniff: |h| LogFormat::sniff(h) == Some(LogFormat::Zeek),
+        read: |d, n, each, _| read_log(LogFormat::Zeek, d, n, each),
+    },
+];
+
+/// How many leading bytes sniffing looks at.
+pub const SNIFF_BYTES: usize = 64 * 1024;
+
+/// The traffic format of an input, if it is traffic at all.
+pub fn traffic_format(data: &[u8]) -> Option<&'static TrafficFormat> {
+    let head = &data[..data.len().min(SNIFF_BYTES)];
+    TRAFFIC.iter().find(|f| (f.sniff)(head))
+}
+
+fn read_log(
+    format: LogFormat,
+    data: &[u8],
+    name: &str,
+    each: &mut dyn FnMut(&[Observation]),
+) -> TrafficSummary {
+    let s = logs::read(format, data, name, &mut |obs| each(&obs));
+    TrafficSummary {
+        kind: format.name(),
+        records: s.records,
+        errors: s.errors,
+        skipped_bytes: 0,
+        total_bytes: data.len() as u64,
+        first_error: None,
+    }
+}
+
+/// Decode a pcap or pcapng capture held in memory through the flow engine.
+pub fn read_capture(
+    data: &[u8],
+    name: &str,
+    each: &mut dyn FnMut(&[Observation]),
+    progress: &mut dyn FnMut(u64, u64),
+) -> TrafficSummary {
+    let (summary, _) = read_capture_with(data, name, DecoderConfig::default(), each, progress);
+    summary
+}
+
+/// [`read_capture`] with a decoder configuration, returning the decoder's counters too.
+pub fn read_capture_with(
+    data: &[u8],
+    name: &str,
+    config: DecoderConfig,
+    each: &mut dyn FnMut(&[Observation]),
+    progress: &mut dyn FnMut(u64, u64),
+) -> (TrafficSummary, DecodeStats) {
+    let mut sum = TrafficSummary {
+        kind: "pcap",
+        total_bytes: data.len() as u64,
+        ..TrafficSummary::default()
+    };
+    let mut reader = match pcap::PcapReader::new(data, name) {
+        Ok(r) => r,
+        Err(e) => {
+            sum.errors = 1;
+            sum.skipped_bytes = data.len() as u64;
+            sum.first_error = Some(e.to_string());
+            return (sum, DecodeStats::default());
+        }
+    };
+    if reader.is_pcapng() {
+        sum.kind = "pcapng";
+    }
+    let mut decoder = Decoder::new(config);
+    let mut obs: Vec<Observation> = Vec::new();
+    let mut n = 0u32;
+    while let Some(p) = reader.next_packet() {
+        match p {
+            Ok(pkt) => decoder.packet(pkt.ts, pkt.linktype, pkt.data, &mut obs),
+            Err(e) => {
+                sum.errors += 1;
+                tracing::warn!("{e}");
+                sum.first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+        if !obs.is_empty() {
+            each(&obs);
+            obs.clear();
+        }
+        n = n.wrapping_add(1);
+        if n % 4096 == 0 {
+            progress(reader.position(), reader.len());
+        }
+    }
+    decoder.finish(&mut obs);
+    if !obs.is_empty() {
+        each(&obs);
+    }
+    let stats = decoder.stats().clone();
+    sum.records = reader.packets();
+    sum.errors += stats.errors();
+    sum.skipped_bytes = reader.skipped_bytes();
+    (sum, stats)
+}
