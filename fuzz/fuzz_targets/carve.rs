@@ -1,6 +1,6 @@
 #![no_main]
 //! Walking and carving an arbitrary "firmware" file (archives inside, bounded expansion).
-use banwatch::sources::offline::files::{walk, Limits};
+use banwatch::sources::offline::files::{walk, Carve, Limits};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,6 +12,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let limits = Limits { max_total: 64 << 20, max_file: 16 << 20, ..Limits::default() };
     let _ = walk(&p, &limits, &mut |f| {
-        let _ = banwatch::decode::models::sniff_and_parse(&f.path, f.bytes, f.sibling);
+        // As the scan does: traffic is read, models parsed, anything else carved.
+        if let Some(t) = banwatch::sources::offline::traffic_format(f.bytes) {
+            let _ = (t.read)(f.bytes, &f.path, &mut |_| {}, &mut |_, _| {});
+            return Carve::No;
+        }
+        match banwatch::decode::models::sniff_and_parse(&f.path, f.bytes, f.sibling) {
+            Some(Ok(_)) => Carve::No,
+            _ => Carve::Yes,
+        }
     });
 });
