@@ -11,7 +11,7 @@
 //! run time); `live` adds the service, live sources and sinks (tokio, GStreamer, libpcap,
 //! SQLite, HTTP). The default builds everything.
 
-#![allow(missing_docs)] // being documented: see the next commits
+#![warn(missing_docs)]
 
 pub mod clock;
 pub mod decode;

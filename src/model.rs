@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Technique {
+    /// Finding faces (to blur, count or crop): allowed.
     FaceDetection,
     /// 1:N identification, watch lists, face search, embedding extraction.
     FaceRecognition,
@@ -21,13 +22,18 @@ pub enum Technique {
     FaceLandmarks,
     /// Liveness / presentation-attack detection.
     FaceAntiSpoofing,
+    /// Identifying people by how they walk.
     GaitRecognition,
+    /// Finding people (counting, intrusion): allowed.
     PersonDetection,
+    /// Following a person across cameras by appearance.
     PersonReidentification,
+    /// Body keypoints (pose).
     BodyPose,
     /// Residents' data leaving city networks for federal immigration enforcement or the
     /// networks it draws on (ALPR data pools). Not biometric: a finding kind of its own.
     DataSharing,
+    /// Nothing biometric.
     None,
 }
 
@@ -48,6 +54,7 @@ impl Technique {
         Technique::None,
     ];
 
+    /// The name reports use (`face_recognition`).
     pub fn as_str(self) -> &'static str {
         match self {
             Technique::FaceDetection => "face_detection",
@@ -136,8 +143,11 @@ impl fmt::Display for Strength {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// No finding (weak evidence below the line, or none).
     Clear,
+    /// Weak evidence only: worth a look, never proof.
     Suspected,
+    /// Strong evidence: the technique runs.
     Confirmed,
 }
 
@@ -151,22 +161,29 @@ impl fmt::Display for Status {
     }
 }
 
+/// Kind of site, as the policy distinguishes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteType {
+    /// Public housing.
     Housing,
+    /// A school.
     School,
+    /// Public transit.
     Transit,
+    /// Anything else the city runs.
     Other,
 }
 
 impl SiteType {
+    /// Every site type.
     pub const ALL: [SiteType; 4] = [
         SiteType::Housing,
         SiteType::School,
         SiteType::Transit,
         SiteType::Other,
     ];
+    /// The name configurations and reports use.
     pub fn as_str(self) -> &'static str {
         match self {
             SiteType::Housing => "housing",
@@ -187,7 +204,9 @@ impl fmt::Display for SiteType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
+    /// TCP.
     Tcp,
+    /// UDP.
     Udp,
 }
 
@@ -195,10 +214,15 @@ pub enum Transport {
 /// request); decoders that pick a flow up mid-stream decide by port and content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Flow {
+    /// TCP or UDP.
     pub transport: Transport,
+    /// Address and port of the client.
     pub client: SocketAddr,
+    /// Address and port of the server.
     pub server: SocketAddr,
+    /// The client's MAC address, when the capture shows it.
     pub client_mac: Option<[u8; 6]>,
+    /// The server's MAC address, when the capture shows it.
     pub server_mac: Option<[u8; 6]>,
 }
 
@@ -212,11 +236,14 @@ impl fmt::Display for Flow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    /// From the client to the server.
     ToServer,
+    /// From the server to the client.
     ToClient,
 }
 
 impl Direction {
+    /// The other direction.
     pub fn reverse(self) -> Direction {
         match self {
             Direction::ToServer => Direction::ToClient,
@@ -234,10 +261,15 @@ impl Direction {
 pub struct Observation {
     /// Seconds since the Unix epoch (capture time).
     pub ts: f64,
+    /// Protocol (`tls`, `http`, `hikvision`...).
     pub proto: &'static str,
+    /// Field within the protocol (`sni`); `proto.field` is declared in `decode::fields`.
     pub field: &'static str,
+    /// The value, bounded and printable (what the field keeps, see its declaration).
     pub value: String,
+    /// The flow it travelled in, when known.
     pub flow: Option<Flow>,
+    /// Which way it travelled.
     pub dir: Direction,
 }
 
@@ -259,12 +291,18 @@ impl Observation {
 /// The JSON line `banwatch inspect` prints for one observation.
 #[derive(Debug, Serialize)]
 pub struct ObservationLine<'a> {
+    /// Protocol.
     pub proto: &'a str,
+    /// Field.
     pub field: &'a str,
+    /// Value.
     pub value: &'a str,
+    /// `client-server` addresses, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
+    /// Which way.
     pub dir: Direction,
+    /// Seconds since the Unix epoch.
     pub ts: f64,
 }
 
@@ -331,9 +369,13 @@ fn runs() -> Role {
 /// The judge's conclusion for one device and technique.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
+    /// The technique.
     pub technique: Technique,
+    /// Confirmed, suspected or clear.
     pub status: Status,
+    /// Combined confidence in [0, 1] (noisy-OR of the evidence).
     pub confidence: f64,
+    /// The evidence, strongest first.
     pub evidence: Vec<Evidence>,
 }
 
@@ -342,12 +384,19 @@ pub struct Verdict {
 pub struct Artifact {
     /// `outer!/inner/path` for nested finds.
     pub path: String,
+    /// Format name (`onnx`, `tflite`...).
     pub format: String,
+    /// SHA-256 of the file, hex.
     pub sha256: String,
+    /// Size in bytes.
     pub size: u64,
+    /// What it implements.
     pub technique: Technique,
+    /// How sure, in [0, 1].
     pub confidence: f64,
+    /// Published family, when the catalog knows it.
     pub family: Option<String>,
+    /// Why, in words.
     pub reasons: Vec<String>,
 }
 
@@ -374,24 +423,38 @@ pub struct Violation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
+    /// The violation holds.
     Firing,
+    /// No new evidence for the quiet period: over.
     Resolved,
 }
 
 /// A ban-violation alert: the unit sinks deliver.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
+    /// Stable id (hash of device and technique, and the start second).
     pub id: String,
+    /// Firing or resolved.
     pub state: AlertState,
+    /// Site id, when the device is in the inventory.
     pub site: Option<String>,
+    /// Site type.
     pub site_type: Option<SiteType>,
+    /// Contractor answering for the site.
     pub contractor: Option<String>,
+    /// The device.
     pub device: DeviceId,
+    /// The banned technique.
     pub technique: Technique,
+    /// The verdict's status.
     pub status: Status,
+    /// The verdict's confidence.
     pub confidence: f64,
+    /// The evidence (redacted by construction).
     pub evidence: Vec<Evidence>,
+    /// When it started firing, RFC 3339.
     pub started_at: String,
+    /// When it resolved, RFC 3339.
     pub resolved_at: Option<String>,
 }
 

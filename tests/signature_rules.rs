@@ -125,3 +125,22 @@ fn evidence_never_quotes_an_observed_value() {
     }
     assert!(checked > 100, "only {checked} hits checked");
 }
+
+#[test]
+fn the_field_table_of_the_readme_is_the_declarations() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/signatures/README.md");
+    let text = std::fs::read_to_string(&path).expect("README");
+    let (begin, end) = ("<!-- fields:begin -->\n", "<!-- fields:end -->");
+    let i = text.find(begin).expect("begin marker") + begin.len();
+    let j = text.find(end).expect("end marker");
+    let want = banwatch::decode::fields::markdown_table();
+    if std::env::var_os("BANWATCH_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{want}{}", &text[..i], &text[j..])).expect("write");
+        return;
+    }
+    assert_eq!(
+        &text[i..j],
+        want,
+        "models/signatures/README.md's field table is stale: run BANWATCH_BLESS=1 cargo test --test signature_rules"
+    );
+}

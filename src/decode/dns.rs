@@ -176,6 +176,7 @@ pub struct DnsTcpParser {
 }
 
 impl DnsTcpParser {
+    /// A parser for one DNS-over-TCP flow (two-byte length prefixes, RFC 1035 §4.2.2).
     pub fn new() -> Self {
         Self::default()
     }

@@ -13,8 +13,8 @@ pub mod fields;
 pub mod flow;
 pub mod h264;
 pub mod http;
-pub mod ip;
-pub mod link;
+pub(crate) mod ip;
+pub(crate) mod link;
 pub mod models;
 pub mod mqtt;
 pub mod multipart;
@@ -22,7 +22,7 @@ pub mod registry;
 pub mod rtp;
 pub mod rtsp;
 pub mod sdp;
-pub mod tcp;
+pub(crate) mod tcp;
 pub mod tls;
 
 /// Longest value an observation carries; longer values are cut (with a `…` marker) so one
@@ -111,6 +111,7 @@ pub enum Progress {
 /// they are reassembled, in chunks of any size (a message may span several chunks; a chunk may
 /// hold several messages). It keeps its own bounded buffer for partial messages.
 pub trait AppParser: Send {
+    /// Feed in-order bytes of `dir` (a chunk of any size); say whether more is wanted.
     fn feed(&mut self, dir: Direction, data: &[u8], em: &mut Emitter<'_>) -> Progress;
 
     /// `len` bytes of `dir` were lost (capture loss, a gap in reassembly). Parsers resync or give up.

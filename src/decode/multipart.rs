@@ -137,6 +137,7 @@ impl MultipartSplitter {
         self
     }
 
+    /// Keep at most `max` bytes of a text part (the rest is counted, not kept).
     pub fn with_max_part(mut self, max: usize) -> Self {
         self.max_part = max;
         self

@@ -116,6 +116,7 @@ pub struct RtspParser {
 }
 
 impl RtspParser {
+    /// A parser for one RTSP flow.
     pub fn new() -> Self {
         Self::default()
     }

@@ -30,6 +30,7 @@ const MAX_LINES: usize = 10_000;
 const MAX_MEDIA: usize = 64;
 const MAX_RTPMAP: usize = 32;
 
+/// One `m=` section of a session description.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SdpMedia {
     /// `video`, `audio`, `application`...
@@ -57,11 +58,14 @@ impl SdpMedia {
     }
 }
 
+/// A parsed session description.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SdpSession {
+    /// `s=` line.
     pub session_name: Option<String>,
     /// Session-level `a=control:`.
     pub control: Option<String>,
+    /// Its media sections.
     pub media: Vec<SdpMedia>,
 }
 

@@ -54,6 +54,7 @@ impl Stream {
         }
     }
 
+    #[cfg(test)]
     pub fn held_bytes(&self) -> usize {
         self.held_bytes
     }

@@ -54,6 +54,7 @@ const P: &str = "tls";
 /// Largest ClientHello gathered (real ones are under 2 KiB; post-quantum ones under 4 KiB).
 const MAX_HELLO: usize = 64 * 1024;
 
+/// Per-flow TLS state: reads the ClientHello, then the flow is bypassed.
 #[derive(Default)]
 pub struct TlsParser {
     record: Vec<u8>,
@@ -61,6 +62,7 @@ pub struct TlsParser {
 }
 
 impl TlsParser {
+    /// A parser for one TLS flow.
     pub fn new() -> Self {
         Self::default()
     }

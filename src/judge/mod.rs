@@ -119,10 +119,14 @@ struct DeviceState {
 /// A device with its verdicts, as reports show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeviceVerdicts {
+    /// The device.
     pub device: DeviceId,
+    /// Its site, when the inventory places it.
     pub site: Option<String>,
+    /// Its MAC address, when a capture shows one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
+    /// Verdicts, strongest first.
     pub verdicts: Vec<Verdict>,
 }
 
@@ -137,6 +141,7 @@ pub struct Judge {
 }
 
 impl Judge {
+    /// A judge with `config` thresholds.
     pub fn new(config: JudgeConfig) -> Judge {
         Judge {
             config,
@@ -219,6 +224,7 @@ impl Judge {
         state.site_type = Some(site_type);
     }
 
+    /// Whether no evidence is held.
     pub fn is_empty(&self) -> bool {
         self.devices.is_empty()
     }

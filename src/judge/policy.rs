@@ -9,22 +9,35 @@ use std::path::{Path, PathBuf};
 /// The default policy, compiled in so a spot check works with no files around.
 pub const DEFAULT_POLICY: &str = include_str!("../../models/policy.toml");
 
+/// Why a policy file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The file cannot be read.
     #[error("{path}: cannot read: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The file is not a valid policy (`path`, and the parser's `message` with line and column).
     #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
 }
 
+/// Which verdicts count as violations.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ViolationRule {
+    /// Statuses that count (default: `confirmed`).
     #[serde(default = "default_statuses")]
     pub statuses: Vec<Status>,
+    /// Least confidence that counts, in [0, 1] (default 0.5).
     #[serde(default = "default_min_confidence")]
     pub min_confidence: f64,
 }
@@ -46,9 +59,11 @@ impl Default for ViolationRule {
     }
 }
 
+/// What one site type bans.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SitePolicy {
+    /// Banned techniques.
     #[serde(default)]
     pub banned: Vec<Technique>,
 }
@@ -58,22 +73,30 @@ pub struct SitePolicy {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Exemption {
+    /// The device it applies to.
     #[serde(default)]
     pub device: Option<String>,
+    /// The technique it applies to.
     #[serde(default)]
     pub technique: Option<Technique>,
+    /// The signature it applies to.
     #[serde(default)]
     pub signature: Option<String>,
+    /// Why, on record (a decision, a consent).
     pub reason: String,
 }
 
+/// Which techniques are banned at which site types, what counts as a violation, and the exemptions on record (DESIGN.md §3).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
+    /// What counts as a violation.
     #[serde(default)]
     pub violation: ViolationRule,
+    /// Bans per site type.
     #[serde(default)]
     pub sites: BTreeMap<SiteType, SitePolicy>,
+    /// Exemptions on record.
     #[serde(default)]
     pub exempt: Vec<Exemption>,
 }
@@ -113,6 +136,7 @@ impl Policy {
         })
     }
 
+    /// Read and check a policy file. Errors name the file and the line.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
             path: path.to_path_buf(),

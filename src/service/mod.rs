@@ -8,7 +8,7 @@
 
 pub mod api;
 pub mod config;
-pub mod lifecycle;
+pub(crate) mod lifecycle;
 pub mod metrics;
 pub mod state;
 

@@ -15,7 +15,9 @@ use std::net::Ipv4Addr;
 /// Writes classic little-endian pcap (microsecond timestamps).
 pub struct PcapWriter<W: Write> {
     out: W,
+    /// Packets written.
     pub packets: u64,
+    /// Bytes written.
     pub bytes: u64,
 }
 
@@ -36,6 +38,7 @@ impl<W: Write> PcapWriter<W> {
         })
     }
 
+    /// Write one frame with capture time `ts` (Unix seconds).
     pub fn packet(&mut self, ts: f64, data: &[u8]) -> io::Result<()> {
         let secs = ts.floor();
         let usecs = ((ts - secs) * 1e6).round().min(999_999.0);
@@ -50,6 +53,7 @@ impl<W: Write> PcapWriter<W> {
         Ok(())
     }
 
+    /// The writer back.
     pub fn into_inner(self) -> W {
         self.out
     }
@@ -58,7 +62,9 @@ impl<W: Write> PcapWriter<W> {
 /// A host on the simulated network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Host {
+    /// Its MAC address.
     pub mac: [u8; 6],
+    /// Its IPv4 address.
     pub ip: Ipv4Addr,
 }
 
@@ -127,9 +133,13 @@ pub fn udp_frame(
     ipv4_frame(src, dst, 17, id, &u)
 }
 
+/// TCP SYN flag.
 pub const SYN: u8 = 0x02;
+/// TCP ACK flag.
 pub const ACK: u8 = 0x10;
+/// TCP PSH flag.
 pub const PSH: u8 = 0x08;
+/// TCP FIN flag.
 pub const FIN: u8 = 0x01;
 
 /// A TCP segment in a frame.
@@ -163,9 +173,13 @@ pub const MSS: usize = 1448;
 
 /// A TCP connection being written into a capture: handshake, data both ways, close.
 pub struct TcpSession {
+    /// The client host.
     pub client: Host,
+    /// The server host.
     pub server: Host,
+    /// Client port.
     pub cport: u16,
+    /// Server port.
     pub sport: u16,
     cseq: u32,
     sseq: u32,
@@ -177,6 +191,7 @@ pub struct TcpSession {
 }
 
 impl TcpSession {
+    /// A session between `client:cport` and `server:sport`, starting at `ts`.
     pub fn new(client: Host, cport: u16, server: Host, sport: u16, ts: f64) -> TcpSession {
         let seed = u32::from(client.ip) ^ (u32::from(cport) << 16) ^ u32::from(sport);
         TcpSession {

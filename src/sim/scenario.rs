@@ -124,6 +124,7 @@ fn hik_alert(ip: &str, event_type: &str, extra: &str, ts: &str) -> String {
 /// Writes the demo site's traffic. `video_rounds` adds that many rounds of bulk RTP video
 /// (about 1.4 MB each) between the event rounds.
 pub struct DemoSite {
+    /// Capture time of the next packet, Unix seconds.
     pub ts: f64,
     port: u16,
 }
@@ -135,6 +136,7 @@ impl Default for DemoSite {
 }
 
 impl DemoSite {
+    /// The estate's devices, at the scenario's start time.
     pub fn new() -> DemoSite {
         DemoSite {
             // 2026-11-02T09:00:00Z

@@ -15,9 +15,9 @@ pub mod alertmanager;
 #[cfg(feature = "live")]
 pub mod eve;
 #[cfg(feature = "live")]
-pub mod spool;
+pub(crate) mod spool;
 #[cfg(feature = "live")]
-pub mod store;
+pub(crate) mod store;
 #[cfg(feature = "live")]
 pub mod webhook;
 

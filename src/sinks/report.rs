@@ -61,6 +61,7 @@ impl ScanReport {
         }
     }
 
+    /// The report as pretty JSON (DESIGN.md §4).
     pub fn to_json(&self) -> String {
         // Serializing plain data with string keys cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

@@ -14,12 +14,12 @@ use super::{printable, Emitter};
 use crate::model::Direction;
 use rustc_hash::FxHashSet;
 
-pub mod dahua;
-pub mod frigate;
-pub mod hikvision;
-pub mod json;
-pub mod onvif;
-pub mod xml;
+pub(crate) mod dahua;
+pub(crate) mod frigate;
+pub(crate) mod hikvision;
+pub(crate) mod json;
+pub(crate) mod onvif;
+pub(crate) mod xml;
 
 /// Fields of event bodies: generic JSON and XML walkers and the vendor decoders.
 pub const FIELDS: &[FieldDecl] = &[
@@ -160,6 +160,7 @@ pub struct Sink<'e, 'a> {
 }
 
 impl<'e, 'a> Sink<'e, 'a> {
+    /// A sink emitting through `em`, as messages travelling `dir`.
     pub fn new(em: &'e mut Emitter<'a>, dir: Direction) -> Self {
         Sink {
             em,
@@ -200,9 +201,13 @@ impl<'e, 'a> Sink<'e, 'a> {
 /// What a body looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
+    /// An XML document (ISAPI, ONVIF SOAP, metadata).
     Xml,
+    /// A JSON document (ISAPI JSON, Frigate, vendor pushes).
     Json,
+    /// Dahua `Code=…;action=…;data={…}` text.
     DahuaText,
+    /// Anything else (ignored).
     Other,
 }
 

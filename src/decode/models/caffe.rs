@@ -5,6 +5,7 @@
 use super::protobuf::{Reader, Value};
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo};
 
+/// Whether `bytes` read like a Caffe prototxt (`layer {` / `input:` text).
 pub fn looks_like_prototxt(bytes: &[u8]) -> bool {
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(8192)]);
     (head.contains("layer {") || head.contains("layers {") || head.contains("layer{"))
@@ -36,6 +37,7 @@ pub fn looks_like_caffemodel(bytes: &[u8]) -> bool {
     saw_layer
 }
 
+/// Parse a prototxt or caffemodel. Errors say what is malformed.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     let mut info = ModelInfo {
         format: Some(ModelFormat::Caffe),

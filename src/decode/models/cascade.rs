@@ -3,6 +3,7 @@
 
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo};
 
+/// Whether `bytes` are an OpenCV cascade XML (`<opencv_storage>` with a cascade).
 pub fn looks_like(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(64 * 1024)];
     memchr::memmem::find(head, b"<opencv_storage>").is_some()
@@ -18,6 +19,7 @@ fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     Some(text[start..end].trim())
 }
 
+/// Parse a cascade: window size, stages, feature type. Errors say what is malformed.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     let text = String::from_utf8_lossy(bytes);
     if !text.contains("<opencv_storage>") {

@@ -35,6 +35,7 @@ const LAYERS: &[&str] = &[
     "upsample_",
 ];
 
+/// Whether `bytes` start like a dlib serialized object.
 pub fn looks_like(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(256)];
     [
@@ -47,6 +48,7 @@ pub fn looks_like(bytes: &[u8]) -> bool {
     .any(|n| memchr::memmem::find(head, n.as_bytes()).is_some())
 }
 
+/// Parse a dlib file's network or predictor kind. Errors say what is malformed.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     if !looks_like(bytes) {
         return Err(ModelError::Unsupported(

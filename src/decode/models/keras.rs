@@ -8,6 +8,7 @@ use serde_json::Value;
 
 const SIG: &[u8] = b"\x89HDF\r\n\x1a\n";
 
+/// Whether `bytes` are an HDF5 file (the Keras container).
 pub fn looks_like(bytes: &[u8]) -> bool {
     bytes.starts_with(SIG)
 }
@@ -42,6 +43,7 @@ fn json_at(b: &[u8], start: usize) -> Option<&[u8]> {
     None
 }
 
+/// Parse a Keras HDF5 model: layer config and weight shapes. Errors say what is malformed.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     if !looks_like(bytes) {
         return Err(ModelError::Invalid("keras: no HDF5 signature".into()));

@@ -16,8 +16,8 @@ pub mod keras;
 pub mod ncnn;
 pub mod onnx;
 pub mod openvino;
-pub mod pickle;
-pub mod protobuf;
+pub(crate) mod pickle;
+pub(crate) mod protobuf;
 pub mod pytorch;
 pub mod sniff;
 pub mod tfjs;
@@ -30,16 +30,27 @@ pub use sniff::sniff_and_parse;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelFormat {
+    /// ONNX `ModelProto` (protobuf).
     Onnx,
+    /// TensorFlow Lite FlatBuffer.
     Tflite,
+    /// TensorFlow.js `model.json` or weights manifest.
     Tfjs,
+    /// dlib serialized network or shape predictor.
     Dlib,
+    /// Caffe prototxt or caffemodel.
     Caffe,
+    /// NCNN `.param`.
     Ncnn,
+    /// OpenVINO IR XML.
     Openvino,
+    /// PyTorch checkpoint (legacy or zip).
     Pytorch,
+    /// TorchScript archive.
     Torchscript,
+    /// Keras HDF5.
     Keras,
+    /// OpenCV Haar or LBP cascade XML.
     OpencvCascade,
 }
 
@@ -65,7 +76,9 @@ impl ModelFormat {
 /// One input or output tensor. `None` in a shape is a dynamic dimension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TensorInfo {
+    /// Name as the file gives it.
     pub name: String,
+    /// Dimensions, outermost first.
     pub shape: Vec<Option<i64>>,
     /// Element type as the format names it (`float32`, `uint8`...), when known.
     pub dtype: Option<String>,
@@ -75,15 +88,20 @@ pub struct TensorInfo {
 /// manifests, PyTorch state dicts, Keras HDF5 groups).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WeightInfo {
+    /// Name (layer path) as the file gives it.
     pub name: String,
+    /// Dimensions in the file's own order.
     pub shape: Vec<i64>,
 }
 
 /// What a parser could read of a model's structure.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct ModelInfo {
+    /// The format, when recognised.
     pub format: Option<ModelFormat>,
+    /// Declared inputs.
     pub inputs: Vec<TensorInfo>,
+    /// Declared outputs (graph outputs, not guesses).
     pub outputs: Vec<TensorInfo>,
     /// Operator / layer type histogram (`Conv` → 52, `PRelu` → 20...).
     pub ops: BTreeMap<String, u32>,

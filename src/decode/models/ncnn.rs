@@ -5,10 +5,12 @@
 
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo};
 
+/// Whether `bytes` are an NCNN `.param` (magic 7767517).
 pub fn looks_like(bytes: &[u8]) -> bool {
     bytes.starts_with(b"7767517")
 }
 
+/// Parse an NCNN `.param`: layers, blobs, input and output shapes where declared.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     let text = std::str::from_utf8(&bytes[..bytes.len().min(16 << 20)])
         .map_err(|_| ModelError::Invalid("ncnn: .param is not text".into()))?;

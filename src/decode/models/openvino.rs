@@ -3,6 +3,7 @@
 
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo};
 
+/// Whether `bytes` are an OpenVINO IR XML (`<net` with layers).
 pub fn looks_like(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(4096)];
     memchr::memmem::find(head, b"<net ").is_some()
@@ -24,6 +25,7 @@ fn dims(shape: &str) -> Vec<Option<i64>> {
         .collect()
 }
 
+/// Parse an OpenVINO IR: layers, ports and their shapes.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 20)]);
     if !text.contains("<net ") {

@@ -10,6 +10,7 @@ use std::io::Read;
 const LEGACY_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 const MAX_PKL: u64 = 64 << 20;
 
+/// Whether `bytes` start with the legacy `torch.save` magic number pickle.
 pub fn looks_like_legacy(bytes: &[u8]) -> bool {
     bytes.get(..4) == Some(&[0x80, 0x02, 0x8a, 0x0a]) && bytes.get(4..14) == Some(&LEGACY_MAGIC)
 }
@@ -35,6 +36,7 @@ fn fill(info: &mut ModelInfo, facts: pickle::PickleFacts) {
     }
 }
 
+/// Parse a checkpoint's pickle statically (never run) for tensor names and shapes.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     let mut info = ModelInfo {
         format: Some(ModelFormat::Pytorch),

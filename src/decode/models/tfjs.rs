@@ -70,6 +70,7 @@ fn manifest(groups: &[Value], info: &mut ModelInfo) {
     }
 }
 
+/// Parse a TF.js `model.json` (graph or layers model) or a bare weights manifest.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     if bytes.len() > MAX_JSON {
         return Err(ModelError::TooLarge(format!(

@@ -170,6 +170,7 @@ fn dtype(t: u8) -> &'static str {
     }
 }
 
+/// Parse a TFLite FlatBuffer: subgraph inputs, outputs, operators and tensor shapes; every offset checked.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     if !looks_like(bytes) {
         return Err(bad("no TFL3 identifier"));

@@ -19,7 +19,11 @@ pub struct Entry {
     #[serde(default)]
     pub structure: Vec<String>,
     pub source: String,
+    /// Licence of the published model (for the people who review the catalog).
+    #[allow(dead_code)]
     pub licence: String,
+    /// Free text for reviewers.
+    #[allow(dead_code)]
     #[serde(default)]
     pub note: Option<String>,
 }

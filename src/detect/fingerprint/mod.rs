@@ -11,10 +11,10 @@
 //! generated inputs; how the output moves when the face moves strengthens or weakens what
 //! structure found.
 
-pub mod catalog;
+pub(crate) mod catalog;
 #[cfg(feature = "probe")]
 pub mod probe;
-pub mod structure;
+pub(crate) mod structure;
 
 use crate::decode::models::ModelInfo;
 use crate::model::Technique;
@@ -59,9 +59,13 @@ impl FingerprintOptions {
 /// The verdict on one model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Classification {
+    /// What the model implements.
     pub technique: Technique,
+    /// How sure, in [0, 1].
     pub confidence: f64,
+    /// Published family (catalog) when known.
     pub family: Option<String>,
+    /// Why, in words (shapes, heads, catalog, probe measurements).
     pub reasons: Vec<String>,
 }
 

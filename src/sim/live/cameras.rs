@@ -79,8 +79,11 @@ pub fn metadata_rtp(
 pub struct CameraOptions {
     /// Metadata documents per second.
     pub metadata_rate: f64,
+    /// Video width, pixels.
     pub width: u32,
+    /// Video height, pixels.
     pub height: u32,
+    /// Frames per second.
     pub fps: u32,
     /// Cut documents into RTP packets of at most this many bytes.
     pub mtu: usize,
@@ -200,10 +203,12 @@ impl RtspCameras {
         })
     }
 
+    /// The server's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The `rtsp://` URL of a mount.
     pub fn url(&self, mount: &str) -> String {
         format!("rtsp://127.0.0.1:{}{mount}", self.port)
     }

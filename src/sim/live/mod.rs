@@ -20,8 +20,11 @@ use std::sync::Arc;
 /// The bundled demo network: three RTSP cameras (recognition / detection only / nothing), a
 /// Hikvision-format and a Dahua-format event server, all on 127.0.0.1. Stops on drop.
 pub struct DemoNetwork {
+    /// The RTSP cameras.
     pub cameras: RtspCameras,
+    /// The Hikvision-format event server.
     pub hikvision: EventServer,
+    /// The Dahua-format event server.
     pub dahua: EventServer,
     hik_opts: EventServerOptions,
     dahua_opts: EventServerOptions,
@@ -39,6 +42,7 @@ pub const DEMO_CAMERAS: [(&str, &str, CameraKind); 3] = [
 ];
 
 impl DemoNetwork {
+    /// Start every part on 127.0.0.1 (free ports).
     pub async fn start() -> anyhow::Result<DemoNetwork> {
         let cams: Vec<(String, CameraKind)> = DEMO_CAMERAS
             .iter()

@@ -28,12 +28,16 @@ pub struct SourceContext {
 /// Why one connection of a feed ended.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// Could not connect, or the device refused (authentication, TLS, HTTP status).
     #[error("connect: {0}")]
     Connect(String),
+    /// The peer does not speak the expected protocol.
     #[error("protocol: {0}")]
     Protocol(String),
+    /// Reading or writing failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The service is no longer taking events (stopping).
     #[error("service stopped taking events")]
     Closed,
 }

@@ -9,10 +9,14 @@
 use aho_corasick::AhoCorasick;
 use std::sync::OnceLock;
 
+/// A region of a blob that starts like a model or an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
+    /// Start offset.
     pub offset: usize,
+    /// End offset (exclusive).
     pub end: usize,
+    /// Extension naming the candidate format (`onnx`, `tflite`, `gz`...).
     pub ext: &'static str,
 }
 

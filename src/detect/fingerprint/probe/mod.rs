@@ -1,0 +1,420 @@
+//! The behavioural probe: run an ONNX model in ONNX Runtime (through `ort`, loaded dynamically
+//! from the `onnxruntime` wheel's library) on generated inputs and read what it does.
+//!
+//! Structure says what a model *looks like*; the probe says how it *behaves*. The property that
+//! separates the classes that look alike is how the output moves when the face moves:
+//!
+//! - an **identity embedding** barely changes when the face is mirrored or shifted a few pixels
+//!   (identity is the same), yet differs between two different faces;
+//! - a **landmark** or keypoint vector moves *with* the face: shift the image right and the
+//!   x-coordinates grow while the y-coordinates stay (equivariance);
+//! - a broken or untrained export gives the same output whatever the input.
+//!
+//! Probe faces are drawn here (ellipse, eyes, brows, nose, mouth, with varied proportions and
+//! tones) with the `image` crate: synthetic, so no real face is ever used or stored. The probe
+//! never executes anything but ONNX operators: no custom-op libraries are registered.
+
+use super::Classification;
+
+mod images;
+mod isolate;
+mod layout;
+mod measure;
+mod report;
+#[cfg(test)]
+mod tests;
+
+use crate::decode::models::{ModelFormat, ModelInfo};
+use crate::model::Technique;
+use image::{imageops, Rgb, RgbImage};
+use images::*;
+use isolate::*;
+use layout::*;
+use measure::*;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{Tensor, ValueType};
+pub use report::*;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Why a model was not probed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// No ONNX Runtime library was found.
+    #[error("ONNX Runtime library not found (set ORT_DYLIB_PATH or run scripts/setup.sh)")]
+    NoRuntime,
+    /// The library could not be loaded.
+    #[error("ONNX Runtime library {path}: {message}")]
+    Load {
+        /// The library file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The model is of a kind the probe does not run (the reason says which).
+    #[error("model not probed: {0}")]
+    Unsupported(String),
+    /// ONNX Runtime refused or failed the model.
+    #[error("ONNX Runtime: {0}")]
+    Runtime(String),
+    /// Reading the model from standard input or writing the report failed (worker side).
+    #[error("probe worker: {0}")]
+    Io(String),
+}
+
+/// The child side of an isolated probe (`banwatch probe-worker`): the model on standard input,
+/// the report as one JSON line on standard output. Returns the exit code.
+pub fn worker_main() -> Result<u8, ProbeError> {
+    use std::io::Read;
+    let mut model = Vec::new();
+    std::io::stdin()
+        .take(MAX_PROBE_BYTES as u64 + 1)
+        .read_to_end(&mut model)
+        .map_err(|e| ProbeError::Io(e.to_string()))?;
+    let report = Probe::load(None)?.run_here(&model)?;
+    let line = serde_json::to_string(&report).map_err(|e| ProbeError::Io(e.to_string()))?;
+    println!("{line}");
+    Ok(0)
+}
+
+fn rt(e: impl std::fmt::Display) -> ProbeError {
+    // ONNX Runtime's messages run to source paths and several lines: keep the first clause.
+    let full = e.to_string();
+    let line = full.lines().next().unwrap_or("").trim();
+    let short: String = line.chars().take(200).collect();
+    ProbeError::Runtime(short)
+}
+
+/// One output tensor: name, concrete shape, values.
+type Output = (String, Vec<i64>, Vec<f32>);
+type Outputs = Vec<Output>;
+
+/// Models larger than this are not loaded by the probe (structure still classifies them).
+pub const MAX_PROBE_BYTES: usize = 256 << 20;
+/// Input tensors larger than this many elements are not built.
+const MAX_INPUT_ELEMENTS: usize = 16 << 20;
+
+/// A loaded ONNX Runtime, ready to probe models. One per process.
+#[derive(Clone)]
+pub struct Probe {
+    env: ort::environment::Environment,
+    library: PathBuf,
+    /// Run each model in a child process (`<worker> probe-worker`), so a model that crashes or
+    /// hangs ONNX Runtime costs that model's probe, not the scan.
+    worker: Option<(PathBuf, std::time::Duration)>,
+}
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probe")
+            .field("library", &self.library)
+            .finish()
+    }
+}
+
+/// Where the ONNX Runtime library is: `ORT_DYLIB_PATH`, else `.deps/onnxruntime/` beside the
+/// crate (where `scripts/fetch-onnxruntime.sh` puts it).
+pub fn find_runtime() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/onnxruntime");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// ort keeps one dynamically loaded library and one environment per process.
+static LOADED: std::sync::OnceLock<Result<(ort::environment::Environment, PathBuf), String>> =
+    std::sync::OnceLock::new();
+
+impl Probe {
+    /// Load ONNX Runtime from `library` (or [`find_runtime`]). The first successful load
+    /// stays for the life of the process.
+    pub fn load(library: Option<&Path>) -> Result<Probe, ProbeError> {
+        let library = match library {
+            Some(p) => p.to_path_buf(),
+            None => find_runtime().ok_or(ProbeError::NoRuntime)?,
+        };
+        let loaded = LOADED.get_or_init(|| {
+            let env = ort::init_from(&library)
+                .map_err(|e| e.to_string())?
+                .with_name("banwatch-probe")
+                .with_telemetry(false)
+                .build()
+                .map_err(|e| e.to_string())?;
+            Ok((env, library.clone()))
+        });
+        match loaded {
+            Ok((env, lib)) => Ok(Probe {
+                env: env.clone(),
+                library: lib.clone(),
+                worker: None,
+            }),
+            Err(message) => Err(ProbeError::Load {
+                path: library,
+                message: message.clone(),
+            }),
+        }
+    }
+
+    /// Load ONNX Runtime and probe in child processes of `program` (this binary's hidden
+    /// `probe-worker` command), 60 s each; without a program, in this process.
+    pub fn load_isolated(program: Option<PathBuf>) -> Result<Probe, ProbeError> {
+        let p = Probe::load(None)?;
+        Ok(match program {
+            Some(exe) => p.isolated(exe, std::time::Duration::from_secs(60)),
+            None => p,
+        })
+    }
+
+    /// The library file loaded.
+    pub fn library(&self) -> &Path {
+        &self.library
+    }
+
+    /// Probe in a child process: `program probe-worker` reads the model on stdin and prints
+    /// the report as JSON; it is killed after `timeout`.
+    pub fn isolated(mut self, program: PathBuf, timeout: std::time::Duration) -> Probe {
+        self.worker = Some((program, timeout));
+        self
+    }
+
+    /// Run the model on probe inputs and measure its behaviour.
+    pub fn run(&self, model: &[u8], info: &ModelInfo) -> Result<ProbeReport, ProbeError> {
+        if info.format != Some(ModelFormat::Onnx) {
+            return Err(ProbeError::Unsupported(
+                "only ONNX models run in the probe".into(),
+            ));
+        }
+        match &self.worker {
+            Some((program, timeout)) => run_in_child(program, *timeout, model),
+            None => self.run_here(model),
+        }
+    }
+
+    /// Run the model in this process.
+    pub fn run_here(&self, model: &[u8]) -> Result<ProbeReport, ProbeError> {
+        if model.len() > MAX_PROBE_BYTES {
+            return Err(ProbeError::Unsupported(format!(
+                "{} bytes is over the probe's {} MiB bound",
+                model.len(),
+                MAX_PROBE_BYTES >> 20
+            )));
+        }
+        let start = Instant::now();
+        let mut session = Session::builder(&self.env)
+            .map_err(rt)?
+            .with_intra_threads(1)
+            .map_err(rt)?
+            .with_inter_threads(1)
+            .map_err(rt)?
+            .with_optimization_level(GraphOptimizationLevel::Level1)
+            .map_err(rt)?
+            // ONNX Runtime's own warnings (old exporters, initializers in graph inputs) are
+            // about the model's hygiene, not the verdict.
+            .with_log_level(ort::logging::LogLevel::Error)
+            .map_err(rt)?
+            .commit_from_memory(model)
+            .map_err(rt)?;
+        let inputs: Vec<(String, ValueType)> = session
+            .inputs()
+            .iter()
+            .map(|o| (o.name().to_string(), o.dtype().clone()))
+            .collect();
+        let [(in_name, in_type)] = inputs.as_slice() else {
+            return Err(ProbeError::Unsupported(format!(
+                "{} inputs (the probe feeds single-input models)",
+                inputs.len()
+            )));
+        };
+        let ValueType::Tensor { ty, shape, .. } = in_type else {
+            return Err(ProbeError::Unsupported("input is not a tensor".into()));
+        };
+        if *ty != ort::value::TensorElementType::Float32 {
+            return Err(ProbeError::Unsupported(format!("input type {ty}")));
+        }
+        let dims: Vec<i64> = shape.iter().copied().collect();
+        let layout = InputLayout::of(&dims)?;
+        let kind = if layout.frames.is_some() {
+            ProbeKind::Silhouettes
+        } else {
+            ProbeKind::Faces
+        };
+        let mut run = |tensor: Vec<f32>| -> Result<Outputs, ProbeError> {
+            let t = Tensor::from_array((layout.shape.clone(), tensor)).map_err(rt)?;
+            let out = session
+                .run(ort::inputs![in_name.as_str() => t])
+                .map_err(rt)?;
+            let mut v = Vec::new();
+            for (name, value) in out.iter() {
+                if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
+                    v.push((name.to_string(), shape.to_vec(), data.to_vec()));
+                }
+            }
+            Ok(v)
+        };
+        let mut report = ProbeReport {
+            input: layout.shape.clone(),
+            kind,
+            scaling: None,
+            identity_votes: (0, 0),
+            outputs: Vec::new(),
+            vector: None,
+            millis: 0.0,
+        };
+        match kind {
+            ProbeKind::Faces => {
+                let (w, h) = (layout.width, layout.height);
+                let faces: Vec<RgbImage> = (0..4).map(|i| synthetic_face(w, h, 11 + i)).collect();
+                let base = run(layout.tensor(&faces[0], Scaling::Symmetric))?;
+                report.outputs = base
+                    .iter()
+                    .map(|(n, s, _)| (n.clone(), s.clone()))
+                    .collect();
+                let pick = primary_vector(&base);
+                // The model's preprocessing is unknown, so each published scaling is tried.
+                // Coordinates moving with the face cannot happen by accident, so a scaling that
+                // shows them wins; then one that shows an identity embedding; else the one under
+                // which different faces differ most (the model "wakes up").
+                let mut tried: Vec<(Scaling, f64, Option<VectorBehaviour>)> = Vec::new();
+                for sc in Scaling::ALL {
+                    let outs0 = run(layout.tensor(&faces[0], sc))?;
+                    let outs1 = run(layout.tensor(&faces[1], sc))?;
+                    let flat = |o: &[Output]| -> Vec<f32> {
+                        o.iter().flat_map(|x| x.2.iter().copied()).collect()
+                    };
+                    let (a, b) = (flat(&outs0), flat(&outs1));
+                    let moved = max_abs_diff(&a, &b) / l2(&a).max(1e-6);
+                    let change = 1.0 - cosine(&a, &b);
+                    let Some(pick) = pick else {
+                        tried.push((sc, change, None));
+                        continue;
+                    };
+                    let mut vec_of = |img: &RgbImage| -> Result<Vec<f32>, ProbeError> {
+                        Ok(run(layout.tensor(img, sc))?
+                            .into_iter()
+                            .nth(pick)
+                            .map(|o| o.2)
+                            .unwrap_or_default())
+                    };
+                    let v0 = outs0.get(pick).map(|o| o.2.clone()).unwrap_or_default();
+                    let flipped = vec_of(&imageops::flip_horizontal(&faces[0]))?;
+                    let shift = (w.min(h) / 16).max(2) as i64;
+                    let right = vec_of(&translate(&faces[0], shift, 0))?;
+                    let down = vec_of(&translate(&faces[0], 0, shift))?;
+                    let mut others = vec![outs1.get(pick).map(|o| o.2.clone()).unwrap_or_default()];
+                    for f in &faces[2..] {
+                        others.push(vec_of(f)?);
+                    }
+                    let noise = vec_of(&noise_image(w, h, 7))?;
+                    let other_cos =
+                        others.iter().map(|o| cosine(&v0, o)).sum::<f64>() / others.len() as f64;
+                    let shift_response = match (
+                        coordinate_response(&v0, &right),
+                        coordinate_response(&v0, &down),
+                    ) {
+                        (Some(r), Some(d)) => Some(ShiftResponse { right: r, down: d }),
+                        _ => None,
+                    };
+                    let v = VectorBehaviour {
+                        output: outs0.get(pick).map(|o| o.0.clone()).unwrap_or_default(),
+                        dim: v0.len(),
+                        norm: l2(&v0),
+                        flip_cos: cosine(&v0, &flipped),
+                        shift_cos: cosine(&v0, &right),
+                        other_face_cos: other_cos,
+                        noise_cos: cosine(&v0, &noise),
+                        constant: moved <= 1e-6,
+                        shift_px: shift,
+                        shift_response,
+                        permutation_cos: None,
+                    };
+                    tried.push((sc, if change.is_finite() { change } else { 0.0 }, Some(v)));
+                }
+                let votes = tried
+                    .iter()
+                    .filter(|t| t.2.as_ref().is_some_and(|v| v.identity_like()))
+                    .count();
+                report.identity_votes = (votes, tried.len());
+                let chosen = tried
+                    .iter()
+                    .position(|t| t.2.as_ref().is_some_and(|v| v.coordinate_like()))
+                    .or_else(|| {
+                        tried
+                            .iter()
+                            .position(|t| t.2.as_ref().is_some_and(|v| v.identity_like()))
+                            .filter(|_| 2 * votes > tried.len())
+                    })
+                    .or_else(|| {
+                        (0..tried.len()).max_by(|&i, &j| {
+                            tried[i]
+                                .1
+                                .partial_cmp(&tried[j].1)
+                                .unwrap_or(std::cmp::Ordering::Equal)
+                                .then(j.cmp(&i))
+                        })
+                    });
+                if let Some(i) = chosen {
+                    let all_constant = tried
+                        .iter()
+                        .all(|t| t.2.as_ref().is_none_or(|v| v.constant));
+                    let (sc, _, v) = tried.swap_remove(i);
+                    report.scaling = Some(sc);
+                    report.vector = v.map(|mut v| {
+                        v.constant = all_constant;
+                        v
+                    });
+                }
+            }
+            ProbeKind::Silhouettes => {
+                let seq = walking_silhouettes(&layout, 0);
+                let base = run(seq.clone())?;
+                report.outputs = base
+                    .iter()
+                    .map(|(n, s, _)| (n.clone(), s.clone()))
+                    .collect();
+                if let Some(pick) = primary_vector(&base) {
+                    let v0 = base[pick].2.clone();
+                    let reversed = run(reverse_frames(&seq, &layout))?
+                        .get(pick)
+                        .map(|o| o.2.clone())
+                        .unwrap_or_default();
+                    let other = run(walking_silhouettes(&layout, 1))?
+                        .get(pick)
+                        .map(|o| o.2.clone())
+                        .unwrap_or_default();
+                    let spread = max_abs_diff(&v0, &other);
+                    let norm = l2(&v0);
+                    report.vector = Some(VectorBehaviour {
+                        output: base[pick].0.clone(),
+                        dim: v0.len(),
+                        norm,
+                        flip_cos: f64::NAN,
+                        shift_cos: f64::NAN,
+                        other_face_cos: cosine(&v0, &other),
+                        noise_cos: f64::NAN,
+                        constant: spread <= 1e-6 * norm.max(1e-6),
+                        shift_px: 0,
+                        shift_response: None,
+                        permutation_cos: Some(cosine(&v0, &reversed)),
+                    });
+                }
+            }
+        }
+        report.millis = start.elapsed().as_secs_f64() * 1e3;
+        Ok(report)
+    }
+}
