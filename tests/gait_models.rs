@@ -28,8 +28,19 @@ fn generated_gait_nets_are_gait_and_the_clip_model_is_not() {
     ] {
         let bytes = std::fs::read(dir.path().join(file)).unwrap();
         let info = sniff_and_parse(file, &bytes, &|_| None).unwrap().unwrap();
-        // Names are weak evidence: classify under a neutral name so only structure counts.
-        let c = classify_named(&info, "", "model.onnx", &FingerprintOptions::default());
+        // Structure only: a neutral name (names are weak evidence) and no catalog (it could
+        // know a published model by hash and answer for the structure).
+        let c = classify_named(
+            &info,
+            "",
+            "model.onnx",
+            &FingerprintOptions::default().with_catalog(false),
+        );
+        assert!(
+            !c.reasons.iter().any(|r| r.starts_with("known model")),
+            "{file}: {:?}",
+            c.reasons
+        );
         assert_eq!(c.technique, want, "{file}: {:?}", c.reasons);
         if want == Technique::GaitRecognition {
             assert!(c.confidence >= 0.8, "{file}: {}", c.confidence);

@@ -1,0 +1,161 @@
+//! Helpers shared by the tests that run `banwatch serve` as a process: free ports, raw HTTP
+//! requests, waiting, the metrics exposition, a real Alertmanager, a signed-webhook receiver.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+pub struct Serve(pub Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn serve(args: &[&str]) -> Serve {
+    Serve(
+        Command::new(env!("CARGO_BIN_EXE_banwatch"))
+            .arg("serve")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start banwatch serve"),
+    )
+}
+
+/// The value of `name` whose labels include every one of `labels`, from an exposition text
+/// (label order is the encoder's, so labels are compared as a set).
+pub fn sample(m: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    m.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?;
+        let (labels_text, value) = match rest.strip_prefix('{') {
+            Some(r) => r.split_once("} ")?,
+            None => ("", rest.strip_prefix(' ')?),
+        };
+        let all = labels.iter().all(|(k, v)| {
+            labels_text
+                .split(',')
+                .any(|kv| kv == format!("{k}=\"{v}\""))
+        });
+        all.then(|| value.trim().parse().ok()).flatten()
+    })
+}
+
+pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
+pub fn alerts(port: u16) -> Vec<serde_json::Value> {
+    get(port, "/api/v1/alerts")
+        .and_then(|b| serde_json::from_str::<Vec<serde_json::Value>>(&b).ok())
+        .unwrap_or_default()
+}
+
+/// A real Alertmanager (Debian's prometheus-alertmanager) on loopback.
+pub struct Alertmanager(pub Child, pub u16);
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn alertmanager(dir: &Path, port: u16) -> Alertmanager {
+    let bin = Path::new("/usr/bin/prometheus-alertmanager");
+    assert!(
+        bin.exists(),
+        "prometheus-alertmanager is missing: install the Debian package prometheus-alertmanager (scripts/setup.sh test does)"
+    );
+    let cfg = dir.join("am.yml");
+    std::fs::write(
+        &cfg,
+        "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus-alertmanager");
+    let am = Alertmanager(child, port);
+    wait_for("Alertmanager to answer", 30, || {
+        get(port, "/-/ready").is_some()
+    });
+    am
+}
+
+pub fn request(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let _ = write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// A webhook receiver in Python's standard library (http.server, hmac): checks the signature
+/// independently of banwatch's code and appends each verified body to a file.
+pub const RECEIVER: &str = r#"
+import hashlib, hmac, http.server, sys, time
+port, secret, out = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        ts = self.headers["X-Banwatch-Timestamp"]
+        want = "sha256=" + hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        ok = hmac.compare_digest(want, self.headers["X-Banwatch-Signature"]) and abs(time.time() - int(ts)) < 300
+        with open(out, "ab") as f:
+            f.write((b"VERIFIED " if ok else b"BAD ") + body + b"\n")
+        self.send_response(204 if ok else 401)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+"#;
