@@ -21,13 +21,10 @@ pub enum Secret {
 #[serde(deny_unknown_fields)]
 pub struct SecretTable {
     /// The value itself.
-    #[serde(default)]
     pub value: Option<String>,
     /// Name of an environment variable holding it.
-    #[serde(default)]
     pub env: Option<String>,
     /// A file whose first line holds it.
-    #[serde(default)]
     pub file: Option<PathBuf>,
 }
 

@@ -5,32 +5,18 @@
 use super::{printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 
-use super::fields::{field, FieldDecl, Keeps};
+use super::fields::FieldTable;
 
 /// Fields of DNS messages (RFC 1035; UDP, TCP, mDNS, LLMNR).
-pub const FIELDS: &[FieldDecl] = &[
-    field("dns.query", Keeps::Value, "Query name as sent (case kept)"),
-    field(
-        "dns.qtype",
-        Keeps::Enumeration,
-        "Query type (`A`, `AAAA`, `PTR`…)",
-    ),
-    field(
-        "dns.answer.name",
-        Keeps::Value,
-        "Owner name of an answer record",
-    ),
-    field(
-        "dns.answer.type",
-        Keeps::Enumeration,
-        "Type of an answer record",
-    ),
-    field(
-        "dns.answer.rdata",
-        Keeps::Value,
-        "Address or name an answer record carries",
-    ),
-];
+pub const FIELDS: FieldTable = FieldTable(
+    "
+dns.query         value        Query name as sent (case kept)
+dns.qtype         enumeration  Query type (`A`, `AAAA`, `PTR`…)
+dns.answer.name   value        Owner name of an answer record
+dns.answer.type   enumeration  Type of an answer record
+dns.answer.rdata  value        Address or name an answer record carries
+",
+);
 
 /// DNS over TCP in the protocol registry, by port (UDP DNS is read per datagram).
 pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {

@@ -1,7 +1,8 @@
 //! The fields decoders emit, declared: name, meaning, and what of the observed value is kept.
-//! Each protocol module owns its declarations (`FIELDS`); this module gathers them. Signature
-//! loading refuses a rule on an undeclared field (a misspelt field would otherwise load and
-//! never fire), and `models/signatures/README.md`'s field table is generated from here
+//! Each protocol module owns its declarations (`FIELDS`, a [`FieldTable`]); this module gathers
+//! them. Signature loading refuses a rule on an undeclared field (a misspelt field would
+//! otherwise load and never fire), decoders check in debug builds that what they emit is
+//! declared, and `models/signatures/README.md`'s field table is generated from here
 //! ([`markdown_table`]; a test keeps it current).
 
 /// What of an observed value a field keeps.
@@ -45,17 +46,47 @@ pub struct FieldDecl {
     pub keeps: Keeps,
 }
 
-/// Shorthand for declaring fields in a protocol module.
-pub const fn field(name: &'static str, keeps: Keeps, meaning: &'static str) -> FieldDecl {
-    FieldDecl {
-        name,
-        meaning,
-        keeps,
+/// A protocol's declarations as a table, one field a line: `name  keeps  meaning`, columns
+/// separated by two or more spaces; `keeps` is `value`, `enumeration`, `name`, `presence` or
+/// `digest` ([`Keeps`]). A line that does not read so is a mistake the tests report.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldTable(pub &'static str);
+
+impl FieldTable {
+    /// The declarations, and the lines that do not read as one.
+    pub fn parse(&self) -> (Vec<FieldDecl>, Vec<&'static str>) {
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        for line in self.0.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let (name, rest) = line.split_once("  ").unwrap_or((line, ""));
+            let (keeps, meaning) = rest.trim_start().split_once("  ").unwrap_or((rest, ""));
+            let keeps = match keeps.trim() {
+                "value" => Keeps::Value,
+                "enumeration" => Keeps::Enumeration,
+                "name" => Keeps::Name,
+                "presence" => Keeps::Presence,
+                "digest" => Keeps::Digest,
+                _ => {
+                    bad.push(line);
+                    continue;
+                }
+            };
+            let (name, meaning) = (name.trim(), meaning.trim());
+            if name.split_once('.').is_none() || meaning.is_empty() {
+                bad.push(line);
+                continue;
+            }
+            ok.push(FieldDecl {
+                name,
+                meaning,
+                keeps,
+            });
+        }
+        (ok, bad)
     }
 }
 
 /// Every declaring module's table, in README order.
-pub const ALL: &[&[FieldDecl]] = &[
+pub const ALL: &[FieldTable] = &[
     super::link::FIELDS,
     super::dns::FIELDS,
     super::tls::FIELDS,
@@ -67,14 +98,20 @@ pub const ALL: &[&[FieldDecl]] = &[
     super::events::FIELDS,
 ];
 
+/// Every declared field, parsed once.
+pub fn all() -> &'static [FieldDecl] {
+    static ALL_FIELDS: std::sync::OnceLock<Vec<FieldDecl>> = std::sync::OnceLock::new();
+    ALL_FIELDS.get_or_init(|| ALL.iter().flat_map(|t| t.parse().0).collect())
+}
+
 /// The declaration of `name` (`proto.field`), if any.
 pub fn lookup(name: &str) -> Option<&'static FieldDecl> {
-    ALL.iter().flat_map(|t| t.iter()).find(|f| f.name == name)
+    all().iter().find(|f| f.name == name)
 }
 
 /// Whether `proto` + `field` is declared (the check decoders make in debug builds).
 pub fn is_declared(proto: &str, field: &str) -> bool {
-    ALL.iter().flat_map(|t| t.iter()).any(|f| {
+    all().iter().any(|f| {
         f.name.len() == proto.len() + 1 + field.len()
             && f.name.starts_with(proto)
             && f.name.as_bytes()[proto.len()] == b'.'
@@ -85,7 +122,7 @@ pub fn is_declared(proto: &str, field: &str) -> bool {
 /// The field table of `models/signatures/README.md`.
 pub fn markdown_table() -> String {
     let mut out = String::from("| field | keeps | meaning |\n|---|---|---|\n");
-    for f in ALL.iter().flat_map(|t| t.iter()) {
+    for f in all() {
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             f.name,
@@ -102,8 +139,15 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_well_formed() {
+        for t in ALL {
+            let (ok, bad) = t.parse();
+            assert!(
+                bad.is_empty() && !ok.is_empty(),
+                "malformed field lines: {bad:?}"
+            );
+        }
         let mut seen = std::collections::BTreeSet::new();
-        for f in ALL.iter().flat_map(|t| t.iter()) {
+        for f in all() {
             assert!(seen.insert(f.name), "{} declared twice", f.name);
             let (proto, rest) = f.name.split_once('.').expect("proto.field");
             assert!(!proto.is_empty() && !rest.is_empty(), "{}", f.name);

@@ -1,14 +1,14 @@
 //! H.264 (ITU-T H.264 §7.3.2.3, Annex B) SEI messages, read without decoding video: the UUIDs of
 //! `user_data_unregistered` payloads name a vendor's analytics data carried in the stream.
 
-use super::fields::{field, FieldDecl, Keeps};
+use super::fields::FieldTable;
 
 /// Fields of H.264 streams.
-pub const FIELDS: &[FieldDecl] = &[field(
-    "h264.sei_uuid",
-    Keeps::Digest,
-    "UUID of a SEI user_data_unregistered message (hex)",
-)];
+pub const FIELDS: FieldTable = FieldTable(
+    "
+h264.sei_uuid  digest       UUID of a SEI user_data_unregistered message (hex)
+",
+);
 
 /// UUIDs of H.264 SEI `user_data_unregistered` messages (payload type 5) in an Annex B
 /// access unit. Emulation-prevention bytes are removed before reading the SEI.

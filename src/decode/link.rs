@@ -1,14 +1,14 @@
 //! Link layers: strip the frame down to its IP packet. Ethernet (with 802.1Q/QinQ tags), Linux
 //! cooked SLL and SLL2, BSD loopback (NULL/LOOP), raw IP and Cisco HDLC.
 
-use super::fields::{field, FieldDecl, Keeps};
+use super::fields::FieldTable;
 
 /// Fields of the link layer.
-pub const FIELDS: &[FieldDecl] = &[field(
-    "mac.oui",
-    Keeps::Value,
-    "First three bytes of a device's MAC address (`b4:1e:52`), once per address and device",
-)];
+pub const FIELDS: FieldTable = FieldTable(
+    "
+mac.oui  value        First three bytes of a device's MAC address (`b4:1e:52`), once per address and device
+",
+);
 
 /// The network-layer content of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,6 +67,14 @@ pub fn service_port(p: u16) -> bool {
         || PROTOCOLS.iter().any(|proto| proto.ports.contains(&p))
 }
 
+/// Whether `data` starts with one of the space-separated `words` followed by a space (request
+/// methods: `GET `, `DESCRIBE `).
+pub fn starts_with_word(data: &[u8], words: &str) -> bool {
+    words
+        .split(' ')
+        .any(|w| data.starts_with(w.as_bytes()) && data.get(w.len()) == Some(&b' '))
+}
+
 /// Decide a flow's protocol. `Err(true)`: wait for more bytes; `Err(false)`: unknown.
 pub fn decide(start: &FlowStart<'_>) -> Result<&'static AppProtocol, bool> {
     for p in PROTOCOLS {

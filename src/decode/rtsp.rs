@@ -15,48 +15,22 @@ use super::{events, multipart, printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::fields::{field, FieldDecl, Keeps};
+use super::fields::FieldTable;
 
 /// Fields of RTSP 1.0 messages (RFC 2326).
-pub const FIELDS: &[FieldDecl] = &[
-    field(
-        "rtsp.method",
-        Keeps::Enumeration,
-        "Request method (`DESCRIBE`, `SETUP`, `PLAY`…)",
-    ),
-    field(
-        "rtsp.uri",
-        Keeps::Value,
-        "Request URI, user information removed",
-    ),
-    field("rtsp.status", Keeps::Enumeration, "Response status code"),
-    field("rtsp.transport", Keeps::Value, "Transport header"),
-    field(
-        "rtsp.content_type",
-        Keeps::Enumeration,
-        "Media type of a body",
-    ),
-    field(
-        "rtsp.session",
-        Keeps::Presence,
-        "`present` when a Session header is set",
-    ),
-];
+pub const FIELDS: FieldTable = FieldTable(
+    "
+rtsp.method        enumeration  Request method (`DESCRIBE`, `SETUP`, `PLAY`…)
+rtsp.uri           value        Request URI, user information removed
+rtsp.status        enumeration  Response status code
+rtsp.transport     value        Transport header
+rtsp.content_type  enumeration  Media type of a body
+rtsp.session       presence     `present` when a Session header is set
+",
+);
 
-/// RTSP request methods (RFC 2326 §10), with the space that ends them.
-const METHODS: &[&[u8]] = &[
-    b"DESCRIBE ",
-    b"SETUP ",
-    b"PLAY ",
-    b"PAUSE ",
-    b"TEARDOWN ",
-    b"ANNOUNCE ",
-    b"RECORD ",
-    b"GET_PARAMETER ",
-    b"SET_PARAMETER ",
-    b"REDIRECT ",
-    b"OPTIONS ",
-];
+/// RTSP request methods (RFC 2326 §10), separated by spaces.
+const METHODS: &str = "DESCRIBE SETUP PLAY PAUSE TEARDOWN ANNOUNCE RECORD GET_PARAMETER SET_PARAMETER REDIRECT OPTIONS";
 
 /// RTSP in the protocol registry: a status line, or a request line naming RTSP/1.x (`OPTIONS`
 /// is shared with HTTP: wait for the end of the line).
@@ -69,7 +43,7 @@ pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol 
         if d.starts_with(b"RTSP/1.") {
             return Probe::Yes;
         }
-        if !METHODS.iter().any(|m| d.starts_with(m)) {
+        if !crate::decode::registry::starts_with_word(d, METHODS) {
             return Probe::No;
         }
         let line_end = memchr::memchr(b'\n', d);

@@ -8,22 +8,16 @@
 use super::{printable, Emitter};
 use crate::model::Direction;
 
-use super::fields::{field, FieldDecl, Keeps};
+use super::fields::FieldTable;
 
 /// Fields of SDP session descriptions (RFC 8866).
-pub const FIELDS: &[FieldDecl] = &[
-    field("sdp.session_name", Keeps::Value, "`s=` line"),
-    field(
-        "sdp.media",
-        Keeps::Enumeration,
-        "`m=` media type (`video`, `application`…)",
-    ),
-    field(
-        "sdp.encoding",
-        Keeps::Enumeration,
-        "`a=rtpmap` encoding name (`H264`, `vnd.onvif.metadata`)",
-    ),
-];
+pub const FIELDS: FieldTable = FieldTable(
+    "
+sdp.session_name  value        `s=` line
+sdp.media         enumeration  `m=` media type (`video`, `application`…)
+sdp.encoding      enumeration  `a=rtpmap` encoding name (`H264`, `vnd.onvif.metadata`)
+",
+);
 
 const P: &str = "sdp";
 const MAX_LINES: usize = 10_000;

@@ -7,33 +7,19 @@ use crate::model::Direction;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
-use super::fields::{field, FieldDecl, Keeps};
+use super::fields::FieldTable;
 
 /// Fields of the TLS ClientHello (RFC 8446 §4.1.2) and of sensor logs.
-pub const FIELDS: &[FieldDecl] = &[
-    field("tls.sni", Keeps::Value, "Server name indication"),
-    field(
-        "tls.alpn",
-        Keeps::Enumeration,
-        "Offered application protocols (`h2`, `http/1.1`)",
-    ),
-    field("tls.version", Keeps::Enumeration, "Highest offered version"),
-    field(
-        "tls.ja3",
-        Keeps::Digest,
-        "JA3 fingerprint of the ClientHello",
-    ),
-    field(
-        "tls.ja4",
-        Keeps::Digest,
-        "JA4 fingerprint of the ClientHello",
-    ),
-    field(
-        "tls.ja3s",
-        Keeps::Digest,
-        "JA3S of the ServerHello (from Zeek and EVE logs)",
-    ),
-];
+pub const FIELDS: FieldTable = FieldTable(
+    "
+tls.sni      value        Server name indication
+tls.alpn     enumeration  Offered application protocols (`h2`, `http/1.1`)
+tls.version  enumeration  Highest offered version
+tls.ja3      digest       JA3 fingerprint of the ClientHello
+tls.ja4      digest       JA4 fingerprint of the ClientHello
+tls.ja3s     digest       JA3S of the ServerHello (from Zeek and EVE logs)
+",
+);
 
 /// TLS in the protocol registry: a handshake record (type 22, version 3.x).
 pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {

@@ -461,32 +461,28 @@ mod tests {
             .and_then(|v| v.verdicts.into_iter().find(|x| x.technique == t))
     }
 
+    const FR: Technique = Technique::FaceRecognition;
+    const FD: Technique = Technique::FaceDetection;
+    const STRONG: Strength = Strength::Strong;
+    const WEAK: Strength = Strength::Weak;
+
     #[test]
     fn weak_evidence_alone_never_confirms() {
         let mut j = Judge::default();
         for i in 0..10 {
-            add(
-                &mut j,
-                "a",
-                &format!("weak{i}"),
-                &format!("s{i}"),
-                Technique::FaceRecognition,
-                Strength::Weak,
-                0.35,
-            );
-            for _ in 0..100 {
+            for _ in 0..101 {
                 add(
                     &mut j,
                     "a",
                     &format!("weak{i}"),
                     &format!("s{i}"),
-                    Technique::FaceRecognition,
-                    Strength::Weak,
+                    FR,
+                    WEAK,
                     0.35,
                 );
             }
         }
-        let v = verdict(&j, "a", Technique::FaceRecognition).unwrap();
+        let v = verdict(&j, "a", FR).unwrap();
         assert_eq!(v.status, Status::Suspected);
         assert!(v.confidence > 0.9);
     }
@@ -495,17 +491,9 @@ mod tests {
     fn strong_evidence_confirms_and_repeats_do_not_reach_certainty() {
         let mut j = Judge::default();
         for _ in 0..1000 {
-            add(
-                &mut j,
-                "a",
-                "s1",
-                "svc",
-                Technique::FaceRecognition,
-                Strength::Strong,
-                0.9,
-            );
+            add(&mut j, "a", "s1", "svc", FR, STRONG, 0.9);
         }
-        let v = verdict(&j, "a", Technique::FaceRecognition).unwrap();
+        let v = verdict(&j, "a", FR).unwrap();
         assert_eq!(v.status, Status::Confirmed);
         assert_eq!(v.evidence[0].count, 1000);
         assert!(v.confidence < 1.0 && v.confidence > 0.9, "{}", v.confidence);
@@ -514,93 +502,31 @@ mod tests {
     #[test]
     fn single_weak_hit_below_threshold_is_clear() {
         let mut j = Judge::default();
-        add(
-            &mut j,
-            "a",
-            "s1",
-            "svc",
-            Technique::FaceRecognition,
-            Strength::Weak,
-            0.2,
-        );
-        let v = verdict(&j, "a", Technique::FaceRecognition).unwrap();
-        assert_eq!(v.status, Status::Clear);
+        add(&mut j, "a", "s1", "svc", FR, WEAK, 0.2);
+        assert_eq!(verdict(&j, "a", FR).unwrap().status, Status::Clear);
     }
 
     #[test]
     fn weak_host_evidence_is_explained_by_strong_detection_of_same_service() {
         let mut j = Judge::default();
-        add(
-            &mut j,
-            "a",
-            "aws.host",
-            "aws",
-            Technique::FaceRecognition,
-            Strength::Weak,
-            0.35,
-        );
-        let before = verdict(&j, "a", Technique::FaceRecognition).unwrap();
-        assert_eq!(before.status, Status::Suspected);
-        add(
-            &mut j,
-            "a",
-            "aws.detect",
-            "aws",
-            Technique::FaceDetection,
-            Strength::Strong,
-            0.9,
-        );
-        let after = verdict(&j, "a", Technique::FaceRecognition).unwrap();
+        add(&mut j, "a", "aws.host", "aws", FR, WEAK, 0.35);
+        assert_eq!(verdict(&j, "a", FR).unwrap().status, Status::Suspected);
+        add(&mut j, "a", "aws.detect", "aws", FD, STRONG, 0.9);
+        let after = verdict(&j, "a", FR).unwrap();
         assert_eq!(after.status, Status::Clear, "{after:?}");
         // The same host evidence from another device without the detection call stays suspected.
-        add(
-            &mut j,
-            "b",
-            "aws.host",
-            "aws",
-            Technique::FaceRecognition,
-            Strength::Weak,
-            0.35,
-        );
-        assert_eq!(
-            verdict(&j, "b", Technique::FaceRecognition).unwrap().status,
-            Status::Suspected
-        );
+        add(&mut j, "b", "aws.host", "aws", FR, WEAK, 0.35);
+        assert_eq!(verdict(&j, "b", FR).unwrap().status, Status::Suspected);
     }
 
     #[test]
     fn violations_follow_policy_and_site() {
         let mut j = Judge::default();
-        add(
-            &mut j,
-            "a",
-            "s1",
-            "svc",
-            Technique::FaceRecognition,
-            Strength::Strong,
-            0.9,
-        );
-        add(
-            &mut j,
-            "b",
-            "s2",
-            "svc",
-            Technique::FaceDetection,
-            Strength::Strong,
-            0.9,
-        );
-        add(
-            &mut j,
-            "c",
-            "s1",
-            "svc",
-            Technique::FaceRecognition,
-            Strength::Strong,
-            0.9,
-        );
+        add(&mut j, "a", "s1", "svc", FR, STRONG, 0.9);
+        add(&mut j, "b", "s2", "svc", FD, STRONG, 0.9);
+        add(&mut j, "c", "s1", "svc", FR, STRONG, 0.9);
         j.set_site(&dev("c"), "depot-7", SiteType::Other);
-        let p = Policy::default_ban();
-        let v = j.violations(&j.verdicts(), &p);
+        let v = j.violations(&j.verdicts(), &Policy::default_ban());
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].device, dev("a"));
         assert_eq!(

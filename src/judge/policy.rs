@@ -74,13 +74,10 @@ pub struct SitePolicy {
 #[serde(deny_unknown_fields)]
 pub struct Exemption {
     /// The device it applies to.
-    #[serde(default)]
     pub device: Option<String>,
     /// The technique it applies to.
-    #[serde(default)]
     pub technique: Option<Technique>,
     /// The signature it applies to.
-    #[serde(default)]
     pub signature: Option<String>,
     /// Why, on record (a decision, a consent).
     pub reason: String,

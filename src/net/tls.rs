@@ -24,11 +24,9 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields)]
 pub struct TlsSettings {
     /// PEM file of CA certificates trusted instead of the system roots.
-    #[serde(default)]
     pub ca_file: Option<PathBuf>,
     /// SHA-256 of the server's certificate (DER), hex, colons allowed: only this certificate is
     /// accepted. `openssl x509 -noout -fingerprint -sha256` prints it.
-    #[serde(default)]
     pub pin_sha256: Option<String>,
     /// Accept any certificate. Only for a spot check that says so in its report.
     #[serde(default)]

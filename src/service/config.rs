@@ -44,13 +44,11 @@ pub struct Site {
     /// Unique id.
     pub id: String,
     /// Name for people.
-    #[serde(default)]
     pub name: Option<String>,
     /// What kind of site (the policy bans techniques per site type).
     #[serde(rename = "type")]
     pub site_type: SiteType,
     /// The contractor answering for its systems.
-    #[serde(default)]
     pub contractor: Option<String>,
 }
 
@@ -63,7 +61,6 @@ pub struct Device {
     /// The site it is at.
     pub site: String,
     /// Vendor, for people.
-    #[serde(default)]
     pub vendor: Option<String>,
     /// IP addresses the device uses (for attributing traffic and log records). An address
     /// belongs to one device.
@@ -135,7 +132,6 @@ struct Raw {
     listen: String,
     #[serde(default = "default_state_dir")]
     state_dir: PathBuf,
-    #[serde(default)]
     policy: Option<PathBuf>,
     #[serde(default, rename = "site")]
     sites: Vec<toml::Spanned<toml::Table>>,
@@ -143,9 +139,7 @@ struct Raw {
     devices: Vec<toml::Spanned<toml::Table>>,
     #[serde(default, rename = "feed")]
     feeds: Vec<toml::Spanned<toml::Table>>,
-    #[serde(default)]
     judge: Option<toml::Spanned<toml::Table>>,
-    #[serde(default)]
     api_token: Option<Secret>,
     #[serde(flatten)]
     rest: toml::Table,

@@ -12,11 +12,13 @@
 //! ```
 
 use super::spool::Spool;
-use super::{receiver_url, settings, AlertSink, SinkContext, SinkKind};
+use super::{
+    default_spool_bytes, post_json, receiver_url, settings, spooled, AlertSink, SinkContext,
+    SinkKind,
+};
 use crate::model::{Alert, AlertState};
 use crate::net::http;
 use crate::net::tls::TlsSettings;
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -33,28 +35,21 @@ pub struct AlertmanagerSettings {
     #[serde(default = "default_resend")]
     pub resend_secs: u64,
     /// Disk spool bound for undelivered state changes (bytes, default 64 MiB).
-    #[serde(default = "default_spool")]
+    #[serde(default = "default_spool_bytes")]
     pub spool_max_bytes: u64,
     /// How to trust an HTTPS Alertmanager (default: the system roots).
-    #[serde(default)]
     pub tls: Option<TlsSettings>,
 }
 
 fn default_resend() -> u64 {
     60
 }
-fn default_spool() -> u64 {
-    64 << 20
-}
 
 fn validate(v: &toml::Value) -> Result<AlertmanagerSettings, String> {
     let a: AlertmanagerSettings = settings(v)?;
-    receiver_url(&a.url)?;
+    receiver_url(&a.url, a.tls.as_ref())?;
     if a.resend_secs == 0 {
         return Err("resend_secs = 0 is not a period".into());
-    }
-    if let Some(t) = &a.tls {
-        t.validate().map_err(|e| e.to_string())?;
     }
     Ok(a)
 }
@@ -76,15 +71,13 @@ fn alerts_url(base: &url::Url) -> Result<url::Url, String> {
 
 fn build(v: &toml::Value, ctx: &SinkContext<'_>) -> Result<Box<dyn AlertSink>, String> {
     let a = validate(v)?;
-    let url = alerts_url(&receiver_url(&a.url)?)?;
+    let url = alerts_url(&receiver_url(&a.url, None)?)?;
     let client = http::client(&a.tls.unwrap_or_default()).map_err(|e| e.to_string())?;
-    let spool = Spool::open(&ctx.state_dir.join("spool/alertmanager"), a.spool_max_bytes)
-        .map_err(|e| e.to_string())?;
     let (c, u) = (client.clone(), url.clone());
-    tokio::spawn(spool.clone().deliver("alertmanager", move |body| {
+    let spool = spooled(ctx, "alertmanager", a.spool_max_bytes, move |body| {
         let (c, u) = (c.clone(), u.clone());
-        async move { post(&c, &u, body).await }
-    }));
+        async move { post_json(&c, &u, Default::default(), &body).await }
+    })?;
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(resend_firing(
         client,
@@ -168,23 +161,6 @@ pub fn batch(alerts: &[&Alert]) -> Vec<u8> {
     serde_json::to_vec(&alerts.iter().map(|a| payload(a)).collect::<Vec<_>>()).unwrap_or_default()
 }
 
-async fn post(client: &reqwest::Client, url: &url::Url, body: Vec<u8>) -> Result<(), String> {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let resp = http::send(client, reqwest::Method::POST, url, &headers, &body, None)
-        .await
-        .map_err(|e| e.to_string())?;
-    if resp.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} answered {}",
-            http::authority(url),
-            resp.status()
-        ))
-    }
-}
-
 /// Keep-alives: Alertmanager resolves an alert on its own once it stops hearing of it, so
 /// firing alerts are re-sent every `resend`. State changes travel through the disk spool; this
 /// task only repeats what is firing, best effort, from memory.
@@ -213,7 +189,7 @@ async fn resend_firing(
                     continue;
                 }
                 let all: Vec<&Alert> = firing.values().collect();
-                if let Err(e) = post(&client, &url, batch(&all)).await {
+                if let Err(e) = post_json(&client, &url, Default::default(), &batch(&all)).await {
                     tracing::warn!("alertmanager: re-send of firing alerts failed: {e}");
                 }
             }
@@ -227,9 +203,9 @@ mod tests {
 
     #[test]
     fn urls_and_settings() {
-        let u = alerts_url(&receiver_url("http://am/alertmanager/").unwrap()).unwrap();
+        let u = alerts_url(&receiver_url("http://am/alertmanager/", None).unwrap()).unwrap();
         assert_eq!(u.as_str(), "http://am/alertmanager/api/v2/alerts");
-        let u = alerts_url(&receiver_url("https://127.0.0.1:9093").unwrap()).unwrap();
+        let u = alerts_url(&receiver_url("https://127.0.0.1:9093", None).unwrap()).unwrap();
         assert_eq!(u.as_str(), "https://127.0.0.1:9093/api/v2/alerts");
         let v: toml::Value = toml::from_str("url = \"http://am\"\nresend_secs = 0").unwrap();
         assert!(validate(&v).unwrap_err().contains("resend_secs"));

@@ -83,8 +83,11 @@ mod registry {
             .map_err(|e: toml::de::Error| e.message().to_string())
     }
 
-    /// Check an `http(s)://` URL of a receiver.
-    pub fn receiver_url(url: &str) -> Result<url::Url, String> {
+    /// Check an `http(s)://` URL of a receiver and its TLS settings.
+    pub fn receiver_url(
+        url: &str,
+        tls: Option<&crate::net::tls::TlsSettings>,
+    ) -> Result<url::Url, String> {
         let u = url::Url::parse(url).map_err(|e| format!("url {url:?}: {e}"))?;
         if !matches!(u.scheme(), "http" | "https") {
             return Err(format!("url {url:?}: scheme must be http or https"));
@@ -92,6 +95,56 @@ mod registry {
         if u.host_str().is_none_or(str::is_empty) {
             return Err(format!("url {url:?}: no host"));
         }
+        if let Some(t) = tls {
+            t.validate().map_err(|e| e.to_string())?;
+        }
         Ok(u)
+    }
+
+    /// Default bound of a sink's disk spool (bytes).
+    pub fn default_spool_bytes() -> u64 {
+        64 << 20
+    }
+
+    /// POST a JSON body to a receiver (with `headers` besides the content type); Ok on a 2xx
+    /// answer, else the status in words.
+    pub async fn post_json(
+        client: &reqwest::Client,
+        url: &url::Url,
+        mut headers: reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Result<(), String> {
+        use reqwest::header::{HeaderValue, CONTENT_TYPE};
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let resp = crate::net::http::send(client, reqwest::Method::POST, url, &headers, body, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} answered {}",
+                crate::net::http::authority(url),
+                resp.status()
+            ))
+        }
+    }
+
+    /// Open the sink's spool (`state_dir/spool/<name>`, at most `max_bytes`) and deliver from
+    /// it with `send` in a task of its own.
+    pub fn spooled<F, Fut>(
+        ctx: &SinkContext<'_>,
+        name: &'static str,
+        max_bytes: u64,
+        send: F,
+    ) -> Result<super::spool::Spool, String>
+    where
+        F: Fn(Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let spool = super::spool::Spool::open(&ctx.state_dir.join("spool").join(name), max_bytes)
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(spool.clone().deliver(name, send));
+        Ok(spool)
     }
 }

@@ -17,13 +17,16 @@
 //! ```
 
 use super::spool::Spool;
-use super::{receiver_url, settings, AlertSink, SinkContext, SinkKind};
+use super::{
+    default_spool_bytes, post_json, receiver_url, settings, spooled, AlertSink, SinkContext,
+    SinkKind,
+};
 use crate::model::Alert;
 use crate::net::http;
 use crate::net::tls::TlsSettings;
 use crate::secret::Secret;
 use hmac::{Hmac, Mac};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use sha2::Sha256;
 
@@ -41,23 +44,15 @@ pub struct WebhookSettings {
     /// HMAC-SHA256 key for the signature header (required).
     pub secret: Secret,
     /// Disk spool bound for undelivered alerts (bytes, default 64 MiB).
-    #[serde(default = "default_spool")]
+    #[serde(default = "default_spool_bytes")]
     pub spool_max_bytes: u64,
     /// How to trust an HTTPS receiver (default: the system roots).
-    #[serde(default)]
     pub tls: Option<TlsSettings>,
-}
-
-fn default_spool() -> u64 {
-    64 << 20
 }
 
 fn validate(v: &toml::Value) -> Result<WebhookSettings, String> {
     let w: WebhookSettings = settings(v)?;
-    receiver_url(&w.url)?;
-    if let Some(t) = &w.tls {
-        t.validate().map_err(|e| e.to_string())?;
-    }
+    receiver_url(&w.url, w.tls.as_ref())?;
     match w.secret.resolve() {
         Ok(Some(s)) if !s.is_empty() => Ok(w),
         Ok(_) => Err("secret is required (inline, env or file)".into()),
@@ -74,15 +69,13 @@ pub const KIND: SinkKind = SinkKind {
 
 fn build(v: &toml::Value, ctx: &SinkContext<'_>) -> Result<Box<dyn AlertSink>, String> {
     let w = validate(v)?;
-    let url = receiver_url(&w.url)?;
+    let url = receiver_url(&w.url, None)?;
     let secret = w.secret.resolve()?.unwrap_or_default().into_bytes();
     let client = http::client(&w.tls.unwrap_or_default()).map_err(|e| e.to_string())?;
-    let spool = Spool::open(&ctx.state_dir.join("spool/webhook"), w.spool_max_bytes)
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(spool.clone().deliver("webhook", move |body| {
+    let spool = spooled(ctx, "webhook", w.spool_max_bytes, move |body| {
         let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
         async move { deliver(&client, &url, &secret, body).await }
-    }));
+    })?;
     Ok(Box::new(Webhook { spool }))
 }
 
@@ -134,7 +127,6 @@ pub async fn deliver(
 ) -> Result<(), String> {
     let ts = crate::clock::now() as u64;
     let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     for (k, v) in [
         (TIMESTAMP_HEADER, ts.to_string()),
         (SIGNATURE_HEADER, sign(secret, ts, &body)),
@@ -142,18 +134,7 @@ pub async fn deliver(
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
         headers.insert(name, HeaderValue::from_str(&v).map_err(|e| e.to_string())?);
     }
-    let resp = http::send(client, reqwest::Method::POST, url, &headers, &body, None)
-        .await
-        .map_err(|e| e.to_string())?;
-    if resp.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} answered {}",
-            http::authority(url),
-            resp.status()
-        ))
-    }
+    post_json(client, url, headers, &body).await
 }
 
 #[cfg(test)]

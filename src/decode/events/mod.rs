@@ -9,7 +9,7 @@
 //! Privacy: decoders emit event types, field *names*, enumerated values (verify modes, library
 //! types, class names, topics) and presence markers; never names, images or embeddings.
 
-use super::fields::{field, FieldDecl, Keeps};
+use super::fields::FieldTable;
 use super::{printable, Emitter};
 use crate::model::Direction;
 use rustc_hash::FxHashSet;
@@ -22,125 +22,35 @@ pub(crate) mod onvif;
 pub(crate) mod xml;
 
 /// Fields of event bodies: generic JSON and XML walkers and the vendor decoders.
-pub const FIELDS: &[FieldDecl] = &[
-    field(
-        "json.key",
-        Keeps::Name,
-        "Key of a JSON body, bare (`Age`) and as a dotted path (`Object.Age`)",
-    ),
-    field("xml.element", Keeps::Name, "Local name of an XML element"),
-    field(
-        "hikvision.event_type",
-        Keeps::Enumeration,
-        "ISAPI EventNotificationAlert eventType",
-    ),
-    field(
-        "hikvision.event_state",
-        Keeps::Enumeration,
-        "eventState (`active`, `inactive`)",
-    ),
-    field(
-        "hikvision.event_description",
-        Keeps::Enumeration,
-        "eventDescription",
-    ),
-    field(
-        "hikvision.field",
-        Keeps::Name,
-        "Names of library and match fields present (`FPID`, `similarity`)",
-    ),
-    field(
-        "hikvision.verify_mode",
-        Keeps::Enumeration,
-        "Access terminal currentVerifyMode (`cardOrFaceOrFp`)",
-    ),
-    field(
-        "hikvision.face_lib_type",
-        Keeps::Enumeration,
-        "faceLibType (`blackFD`, `staticFD`)",
-    ),
-    field(
-        "hikvision.capability",
-        Keeps::Enumeration,
-        "An isSupport… capability with its value (`isSupportFaceLib=true`)",
-    ),
-    field(
-        "dahua.code",
-        Keeps::Enumeration,
-        "Event code (`FaceRecognition`)",
-    ),
-    field(
-        "dahua.action",
-        Keeps::Enumeration,
-        "Event action (`Start`, `Stop`, `Pulse`)",
-    ),
-    field(
-        "dahua.field",
-        Keeps::Name,
-        "Keys of the event data, indices stripped, bare and dotted",
-    ),
-    field(
-        "dahua.class",
-        Keeps::Enumeration,
-        "Class of the event data (`PortraitDetect`, `FaceAnalysis`)",
-    ),
-    field(
-        "onvif.action",
-        Keeps::Enumeration,
-        "SOAP body element (operation)",
-    ),
-    field("onvif.topic", Keeps::Enumeration, "Notification topic"),
-    field(
-        "onvif.data_item",
-        Keeps::Name,
-        "Names of SimpleItems in a message",
-    ),
-    field(
-        "onvif.rule_type",
-        Keeps::Enumeration,
-        "Analytics rule or module type",
-    ),
-    field(
-        "onvif.object.class",
-        Keeps::Enumeration,
-        "Class of a metadata object (`Face`, `Human`)",
-    ),
-    field(
-        "onvif.appearance",
-        Keeps::Name,
-        "Appearance elements of a metadata object",
-    ),
-    field(
-        "onvif.face_attribute",
-        Keeps::Name,
-        "Face attribute elements (`Gender`, `Age`)",
-    ),
-    field(
-        "frigate.update_type",
-        Keeps::Enumeration,
-        "tracked_object_update type (`face`)",
-    ),
-    field(
-        "frigate.label",
-        Keeps::Enumeration,
-        "Object label (`person`, `face`)",
-    ),
-    field(
-        "frigate.attribute",
-        Keeps::Enumeration,
-        "Object attribute label",
-    ),
-    field(
-        "frigate.sub_label",
-        Keeps::Presence,
-        "`present` when a sub_label (a recognised name) is set",
-    ),
-    field(
-        "frigate.field",
-        Keeps::Name,
-        "`name` when a recognition result names someone",
-    ),
-];
+pub const FIELDS: FieldTable = FieldTable(
+    "
+json.key                     name         Key of a JSON body, bare (`Age`) and as a dotted path (`Object.Age`)
+xml.element                  name         Local name of an XML element
+hikvision.event_type         enumeration  ISAPI EventNotificationAlert eventType
+hikvision.event_state        enumeration  eventState (`active`, `inactive`)
+hikvision.event_description  enumeration  eventDescription
+hikvision.field              name         Names of library and match fields present (`FPID`, `similarity`)
+hikvision.verify_mode        enumeration  Access terminal currentVerifyMode (`cardOrFaceOrFp`)
+hikvision.face_lib_type      enumeration  faceLibType (`blackFD`, `staticFD`)
+hikvision.capability         enumeration  An isSupport… capability with its value (`isSupportFaceLib=true`)
+dahua.code                   enumeration  Event code (`FaceRecognition`)
+dahua.action                 enumeration  Event action (`Start`, `Stop`, `Pulse`)
+dahua.field                  name         Keys of the event data, indices stripped, bare and dotted
+dahua.class                  enumeration  Class of the event data (`PortraitDetect`, `FaceAnalysis`)
+onvif.action                 enumeration  SOAP body element (operation)
+onvif.topic                  enumeration  Notification topic
+onvif.data_item              name         Names of SimpleItems in a message
+onvif.rule_type              enumeration  Analytics rule or module type
+onvif.object.class           enumeration  Class of a metadata object (`Face`, `Human`)
+onvif.appearance             name         Appearance elements of a metadata object
+onvif.face_attribute         name         Face attribute elements (`Gender`, `Age`)
+frigate.update_type          enumeration  tracked_object_update type (`face`)
+frigate.label                enumeration  Object label (`person`, `face`)
+frigate.attribute            enumeration  Object attribute label
+frigate.sub_label            presence     `present` when a sub_label (a recognised name) is set
+frigate.field                name         `name` when a recognition result names someone
+",
+);
 
 /// Largest document looked at; longer input is cut (the decoders are tolerant of the cut).
 pub const MAX_DOC: usize = 1 << 20;

@@ -157,14 +157,31 @@ pub(super) fn parse_headers<'a>(
     (head, host)
 }
 
-pub(super) fn on_request(
+/// A complete head: a request's (`is_req`) or a response's; says what follows it. `pending`
+/// holds the methods of requests still waiting for their response.
+pub(super) fn on_head(
     raw: &[u8],
+    is_req: bool,
     pending: &mut VecDeque<String>,
     dir: Direction,
     em: &mut Emitter<'_>,
 ) -> Next {
     let mut it = lines(raw);
     let start = printable(it.next().unwrap_or(&[]));
+    if is_req {
+        on_request(&start, it, pending, dir, em)
+    } else {
+        on_response(&start, it, pending, dir, em)
+    }
+}
+
+fn on_request<'a>(
+    start: &str,
+    it: impl Iterator<Item = &'a [u8]>,
+    pending: &mut VecDeque<String>,
+    dir: Direction,
+    em: &mut Emitter<'_>,
+) -> Next {
     let mut parts = start.split(' ').filter(|s| !s.is_empty());
     let method = parts.next().unwrap_or("").to_string();
     let uri = parts.next().unwrap_or("").to_string();
@@ -195,25 +212,28 @@ pub(super) fn on_request(
     if pending.len() < MAX_PENDING {
         pending.push_back(method);
     }
-    let framing = if head.chunked {
-        Framing::Chunked(Chunk::Size)
-    } else {
-        match head.content_length {
-            Some(0) | None => return Next::Head,
-            Some(n) => Framing::Length(n),
-        }
-    };
-    Next::Body(framing, choose_sink(&head))
+    body_next(&head, None)
 }
 
-pub(super) fn on_response(
-    raw: &[u8],
+/// What follows a head: a chunked body, a body of Content-Length bytes, or, with no length,
+/// `no_length` (a response read until close) or nothing (a request).
+fn body_next(head: &Head, no_length: Option<Framing>) -> Next {
+    let framing = match (head.chunked, head.content_length, no_length) {
+        (true, _, _) => Framing::Chunked(Chunk::Size),
+        (false, Some(0), _) | (false, None, None) => return Next::Head,
+        (false, Some(n), _) => Framing::Length(n),
+        (false, None, Some(f)) => f,
+    };
+    Next::Body(framing, choose_sink(head))
+}
+
+fn on_response<'a>(
+    start: &str,
+    it: impl Iterator<Item = &'a [u8]>,
     pending: &mut VecDeque<String>,
     dir: Direction,
     em: &mut Emitter<'_>,
 ) -> Next {
-    let mut it = lines(raw);
-    let start = printable(it.next().unwrap_or(&[]));
     let status = start
         .split(' ')
         .filter(|s| !s.is_empty())
@@ -238,16 +258,7 @@ pub(super) fn on_response(
     if method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304 {
         return Next::Head;
     }
-    let framing = if head.chunked {
-        Framing::Chunked(Chunk::Size)
-    } else {
-        match head.content_length {
-            Some(0) => return Next::Head,
-            Some(n) => Framing::Length(n),
-            None => Framing::UntilClose,
-        }
-    };
-    Next::Body(framing, choose_sink(&head))
+    body_next(&head, Some(Framing::UntilClose))
 }
 
 /// (path, query, authority) of a request-target.

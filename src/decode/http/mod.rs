@@ -21,7 +21,7 @@ use memchr::memmem;
 use std::collections::VecDeque;
 use std::io::Read;
 
-use crate::decode::fields::{field, FieldDecl, Keeps};
+use crate::decode::fields::FieldTable;
 
 mod body;
 mod head;
@@ -29,95 +29,35 @@ mod head;
 mod tests;
 
 use body::{body_step, finish_sink};
-use head::{on_request, on_response, take_head, HeadResult, Next};
+use head::{on_head, take_head, HeadResult, Next};
 
 /// Fields of HTTP/1.x messages (RFC 9112), their headers, forms and multipart parts.
-pub const FIELDS: &[FieldDecl] = &[
-    field("http.method", Keeps::Enumeration, "Request method"),
-    field("http.uri", Keeps::Value, "Request target as sent"),
-    field("http.path", Keeps::Value, "Path of the target"),
-    field("http.query", Keeps::Value, "Query of the target"),
-    field(
-        "http.host",
-        Keeps::Value,
-        "Host header (or absolute-form authority) without the port",
-    ),
-    field(
-        "http.hostpath",
-        Keeps::Value,
-        "Host (lowercase) followed by the path",
-    ),
-    field("http.user_agent", Keeps::Value, "User-Agent header"),
-    field("http.status", Keeps::Enumeration, "Response status code"),
-    field(
-        "http.content_type",
-        Keeps::Enumeration,
-        "Media type of the body, without parameters",
-    ),
-    field(
-        "http.multipart.boundary",
-        Keeps::Value,
-        "Boundary of a multipart body",
-    ),
-    field(
-        "http.header.x-amz-target",
-        Keeps::Enumeration,
-        "AWS JSON 1.1 operation (`RekognitionService.SearchFaces`)",
-    ),
-    field(
-        "http.header.authorization",
-        Keeps::Presence,
-        "Authorization scheme only (`Digest`, `Basic`, `Bearer`)",
-    ),
-    field(
-        "http.header.x-api-key",
-        Keeps::Presence,
-        "`present` when an API key header is sent",
-    ),
-    field(
-        "http.header.ocp-apim-subscription-key",
-        Keeps::Presence,
-        "`present` when an Azure subscription key is sent",
-    ),
-    field(
-        "http.header.app_id",
-        Keeps::Presence,
-        "`present` when a Kairos app_id header is sent",
-    ),
-    field(
-        "http.header.app_key",
-        Keeps::Presence,
-        "`present` when a Kairos app_key header is sent",
-    ),
-    field(
-        "http.form.key",
-        Keeps::Name,
-        "Names of urlencoded and multipart form fields",
-    ),
-    field(
-        "http.part.content_type",
-        Keeps::Enumeration,
-        "Media type of a multipart part",
-    ),
-    field(
-        "http.part.size",
-        Keeps::Value,
-        "Size of a multipart part in bytes",
-    ),
-];
+pub const FIELDS: FieldTable = FieldTable(
+    "
+http.method                            enumeration  Request method
+http.uri                               value        Request target as sent
+http.path                              value        Path of the target
+http.query                             value        Query of the target
+http.host                              value        Host header (or absolute-form authority) without the port
+http.hostpath                          value        Host (lowercase) followed by the path
+http.user_agent                        value        User-Agent header
+http.status                            enumeration  Response status code
+http.content_type                      enumeration  Media type of the body, without parameters
+http.multipart.boundary                value        Boundary of a multipart body
+http.header.x-amz-target               enumeration  AWS JSON 1.1 operation (`RekognitionService.SearchFaces`)
+http.header.authorization              presence     Authorization scheme only (`Digest`, `Basic`, `Bearer`)
+http.header.x-api-key                  presence     `present` when an API key header is sent
+http.header.ocp-apim-subscription-key  presence     `present` when an Azure subscription key is sent
+http.header.app_id                     presence     `present` when a Kairos app_id header is sent
+http.header.app_key                    presence     `present` when a Kairos app_key header is sent
+http.form.key                          name         Names of urlencoded and multipart form fields
+http.part.content_type                 enumeration  Media type of a multipart part
+http.part.size                         value        Size of a multipart part in bytes
+",
+);
 
-/// HTTP request methods (RFC 9110 §9), with the space that ends them.
-const METHODS: &[&[u8]] = &[
-    b"GET ",
-    b"POST ",
-    b"PUT ",
-    b"HEAD ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"PATCH ",
-    b"CONNECT ",
-    b"TRACE ",
-];
+/// HTTP request methods (RFC 9110 §9), separated by spaces.
+const METHODS: &str = "GET POST PUT HEAD DELETE OPTIONS PATCH CONNECT TRACE";
 
 /// HTTP/1.x in the protocol registry: a status line or a request method.
 pub const PROTOCOL: crate::decode::registry::AppProtocol = crate::decode::registry::AppProtocol {
@@ -129,7 +69,7 @@ pub const PROTOCOL: crate::decode::registry::AppProtocol = crate::decode::regist
         if d.starts_with(b"HTTP/1.") {
             return Probe::Yes;
         }
-        if !METHODS.iter().any(|m| d.starts_with(m)) {
+        if !crate::decode::registry::starts_with_word(d, METHODS) {
             return Probe::No;
         }
         if d.starts_with(b"OPTIONS ") && memchr::memchr(b'\n', d).is_none() {
@@ -306,11 +246,7 @@ impl AppParser for HttpParser {
                             side.buf.clear();
                         }
                         HeadResult::Done(raw) => {
-                            let next = if is_req {
-                                on_request(&raw, &mut self.pending, side.dir, em)
-                            } else {
-                                on_response(&raw, &mut self.pending, side.dir, em)
-                            };
+                            let next = on_head(&raw, is_req, &mut self.pending, side.dir, em);
                             match next {
                                 Next::Head => {}
                                 Next::Body(framing, sink) => {
@@ -391,7 +327,7 @@ impl AppParser for HttpParser {
             let line = &self.req.buf[..line_end];
             if line.len() < 8192 && line.iter().filter(|b| **b == b' ').count() >= 1 {
                 let raw = line.to_vec();
-                let _ = on_request(&raw, &mut self.pending, self.req.dir, em);
+                let _ = on_head(&raw, true, &mut self.pending, self.req.dir, em);
             }
         }
         for side in [&mut self.req, &mut self.resp] {

@@ -66,21 +66,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     for l in layers.into_iter().flatten().take(100_000) {
         let class = l.get("class_name").and_then(Value::as_str).unwrap_or("?");
         *info.ops.entry(class.to_string()).or_default() += 1;
-        let shape = l
-            .pointer("/config/batch_input_shape")
-            .or_else(|| l.pointer("/config/batch_shape"))
-            .and_then(Value::as_array);
-        if let Some(s) = shape {
-            info.inputs.push(TensorInfo {
-                name: l
-                    .pointer("/config/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .into(),
-                shape: s.iter().take(16).map(Value::as_i64).collect(),
-                dtype: None,
-            });
-        }
+        info.inputs.extend(super::keras_input(l));
         if let Some(u) = l.pointer("/config/units").and_then(Value::as_i64) {
             last_units = Some((
                 u,

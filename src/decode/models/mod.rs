@@ -118,5 +118,24 @@ pub struct ModelInfo {
     pub notes: Vec<String>,
 }
 
+/// A Keras layer's declared input (`batch_input_shape`, or Keras 3's `batch_shape`) as a
+/// tensor: the layers JSON of Keras HDF5 files and TF.js layers models.
+pub(crate) fn keras_input(layer: &serde_json::Value) -> Option<TensorInfo> {
+    use serde_json::Value;
+    let shape = layer
+        .pointer("/config/batch_input_shape")
+        .or_else(|| layer.pointer("/config/batch_shape"))
+        .and_then(Value::as_array)?;
+    Some(TensorInfo {
+        name: layer
+            .pointer("/config/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .into(),
+        shape: shape.iter().take(16).map(Value::as_i64).collect(),
+        dtype: None,
+    })
+}
+
 /// Upper bound on [`ModelInfo::weights`] entries kept per model.
 pub const MAX_WEIGHTS_LISTED: usize = 4096;

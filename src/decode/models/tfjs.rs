@@ -138,20 +138,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
                 for l in layers.iter().take(100_000) {
                     let class = l.get("class_name").and_then(Value::as_str).unwrap_or("?");
                     *info.ops.entry(class.to_string()).or_default() += 1;
-                    if let Some(s) = l
-                        .pointer("/config/batch_input_shape")
-                        .and_then(Value::as_array)
-                    {
-                        info.inputs.push(TensorInfo {
-                            name: l
-                                .pointer("/config/name")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .into(),
-                            shape: s.iter().map(Value::as_i64).collect(),
-                            dtype: None,
-                        });
-                    }
+                    info.inputs.extend(super::keras_input(l));
                 }
             }
         }

@@ -16,32 +16,18 @@ use super::{printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 use rustc_hash::FxHashMap;
 
-use super::fields::{field, FieldDecl, Keeps};
+use super::fields::FieldTable;
 
 /// Fields of MQTT 3.1, 3.1.1 and 5 control packets.
-pub const FIELDS: &[FieldDecl] = &[
-    field("mqtt.topic", Keeps::Value, "Topic of a PUBLISH"),
-    field(
-        "mqtt.subscribe",
-        Keeps::Value,
-        "Topic filter of a SUBSCRIBE",
-    ),
-    field(
-        "mqtt.protocol",
-        Keeps::Enumeration,
-        "Protocol level of a CONNECT (`3.1.1`, `5`)",
-    ),
-    field(
-        "mqtt.client_id",
-        Keeps::Value,
-        "Client identifier of a CONNECT",
-    ),
-    field(
-        "mqtt.username",
-        Keeps::Presence,
-        "`present` when a CONNECT carries a user name",
-    ),
-];
+pub const FIELDS: FieldTable = FieldTable(
+    "
+mqtt.topic      value        Topic of a PUBLISH
+mqtt.subscribe  value        Topic filter of a SUBSCRIBE
+mqtt.protocol   enumeration  Protocol level of a CONNECT (`3.1.1`, `5`)
+mqtt.client_id  value        Client identifier of a CONNECT
+mqtt.username   presence     `present` when a CONNECT carries a user name
+",
+);
 
 /// MQTT in the protocol registry: a CONNECT naming `MQTT`/`MQIsdp`, or the MQTT port.
 pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {

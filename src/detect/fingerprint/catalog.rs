@@ -24,7 +24,6 @@ pub struct Entry {
     pub licence: String,
     /// Free text for reviewers.
     #[allow(dead_code)]
-    #[serde(default)]
     pub note: Option<String>,
 }
 

@@ -101,22 +101,16 @@ pub struct RuleDef {
     /// `http.host`).
     pub field: Patterns,
     /// The value equals a pattern.
-    #[serde(default)]
     pub exact: Option<Patterns>,
     /// Host name equal to, or a subdomain of, the pattern (case-insensitive).
-    #[serde(default)]
     pub domain: Option<Patterns>,
     /// The value starts with a pattern.
-    #[serde(default)]
     pub prefix: Option<Patterns>,
     /// The value ends with a pattern.
-    #[serde(default)]
     pub suffix: Option<Patterns>,
     /// The value contains a pattern.
-    #[serde(default)]
     pub contains: Option<Patterns>,
     /// The value matches a regex (Rust `regex` syntax); needs `excerpt`.
-    #[serde(default)]
     pub regex: Option<Patterns>,
     /// Compare case-insensitively (always on for `domain`).
     #[serde(default)]
@@ -129,7 +123,6 @@ pub struct RuleDef {
     #[serde(default)]
     pub attribute: Attribution,
     /// Weight in [0, 1] this evidence adds to a verdict's confidence; defaults by strength.
-    #[serde(default)]
     pub weight: Option<f64>,
     /// What the rule means.
     pub description: String,
@@ -137,10 +130,8 @@ pub struct RuleDef {
     pub source: String,
     /// What evidence shows instead of the matched value: required for regex rules; the
     /// default for others is built from the pattern. Fixed text, never personal data.
-    #[serde(default)]
     pub excerpt: Option<String>,
     /// For `data_sharing`: the organisation data goes to (required there, refused elsewhere).
-    #[serde(default)]
     pub organisation: Option<String>,
     /// Values the rule must fire on.
     pub positive: Vec<String>,
@@ -183,10 +174,8 @@ pub struct FileMeta {
     /// service is used only for a different technique (see the judge).
     pub service: String,
     /// Vendor name, for people.
-    #[serde(default)]
     pub vendor: Option<String>,
     /// What the file covers, for people.
-    #[serde(default)]
     pub description: Option<String>,
 }
 

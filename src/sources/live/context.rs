@@ -111,14 +111,6 @@ pub fn is_stopping(shutdown: &watch::Receiver<bool>) -> bool {
     *shutdown.borrow() || shutdown.has_changed().is_err()
 }
 
-/// Wall-clock seconds since the Unix epoch.
-pub fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 impl SourceContext {
     /// Count one message of `bytes` and hand its observations (if any) to the service.
     pub async fn deliver(
@@ -126,14 +118,21 @@ impl SourceContext {
         bytes: usize,
         observations: Vec<Observation>,
     ) -> Result<(), SourceError> {
-        self.health.add_message(bytes);
-        if observations.is_empty() {
+        let Some(ev) = self.counted(bytes, observations) else {
             return Ok(());
-        }
-        self.tx
-            .send(self.event(observations))
-            .await
-            .map_err(|_| SourceError::Closed)
+        };
+        self.tx.send(ev).await.map_err(|_| SourceError::Closed)
+    }
+
+    /// Count one message; the event to send, when it showed anything.
+    fn counted(&self, bytes: usize, observations: Vec<Observation>) -> Option<SourceEvent> {
+        self.health.add_message(bytes);
+        (!observations.is_empty()).then(|| SourceEvent {
+            feed: self.feed.clone(),
+            device: self.device.clone(),
+            observations,
+            received: crate::clock::now(),
+        })
     }
 
     /// The same from a thread outside the runtime (GStreamer streaming threads, libpcap). It
@@ -144,11 +143,9 @@ impl SourceContext {
         bytes: usize,
         observations: Vec<Observation>,
     ) -> Result<(), SourceError> {
-        self.health.add_message(bytes);
-        if observations.is_empty() {
+        let Some(mut ev) = self.counted(bytes, observations) else {
             return Ok(());
-        }
-        let mut ev = self.event(observations);
+        };
         loop {
             match self.tx.try_send(ev) {
                 Ok(()) => return Ok(()),
@@ -161,15 +158,6 @@ impl SourceContext {
                     std::thread::sleep(Duration::from_millis(5));
                 }
             }
-        }
-    }
-
-    fn event(&self, observations: Vec<Observation>) -> SourceEvent {
-        SourceEvent {
-            feed: self.feed.clone(),
-            device: self.device.clone(),
-            observations,
-            received: now(),
         }
     }
 

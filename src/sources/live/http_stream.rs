@@ -26,17 +26,14 @@ pub struct DeviceHttp {
     /// information in the URL is taken as the credentials (and never sent as Basic auth).
     pub url: String,
     /// Account on the device.
-    #[serde(default)]
     pub username: Option<String>,
     /// Its password: inline, `{ env = "NAME" }` or `{ file = "…" }`.
-    #[serde(default)]
     pub password: Option<Secret>,
     /// Answer a Basic-only device over plain HTTP (the password then crosses the network
     /// readable). Off by default; over HTTPS Basic is always allowed.
     #[serde(default)]
     pub allow_basic: bool,
     /// How to trust the device's certificate over HTTPS (default: the system roots).
-    #[serde(default)]
     pub tls: Option<TlsSettings>,
 }
 

@@ -37,10 +37,8 @@ pub struct Mqtt {
     /// Topic filters to subscribe to (`#` and `+` wildcards).
     pub topics: Vec<String>,
     /// Account on the broker, if it wants one.
-    #[serde(default)]
     pub username: Option<String>,
     /// Its password: inline, `{ env = "…" }` or `{ file = "…" }`.
-    #[serde(default)]
     pub password: Option<Secret>,
 }
 

@@ -42,13 +42,10 @@ pub struct Rtsp {
     /// `rtsp://`, `rtsps://` or `rtspt://` URL of the stream.
     pub url: String,
     /// Name of a template in the pipelines directory (default `rtsp-metadata`).
-    #[serde(default)]
     pub pipeline: Option<String>,
     /// Account on the camera (rtspsrc `user-id`), instead of user information in the URL.
-    #[serde(default)]
     pub username: Option<String>,
     /// Its password (rtspsrc `user-pw`): inline, `{ env = "…" }` or `{ file = "…" }`.
-    #[serde(default)]
     pub password: Option<Secret>,
 }
 

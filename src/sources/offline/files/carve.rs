@@ -20,30 +20,27 @@ pub struct Region {
     pub ext: &'static str,
 }
 
-/// (pattern, extension, bytes before the pattern where the region starts).
-const SIGS: &[(&[u8], &str, usize)] = &[
-    (b"TFL3", "tflite", 4),
-    (b"PK\x03\x04", "zip", 0),
-    (b"\x1f\x8b\x08", "gz", 0),
-    (b"hsqs", "squashfs", 0),
-    (b"\x89HDF\r\n\x1a\n", "h5", 0),
-    (b"\x08\x03\x12", "onnx", 0),
-    (b"\x08\x04\x12", "onnx", 0),
-    (b"\x08\x05\x12", "onnx", 0),
-    (b"\x08\x06\x12", "onnx", 0),
-    (b"\x08\x07\x12", "onnx", 0),
-    (b"\x08\x08\x12", "onnx", 0),
-    (b"\x08\x09\x12", "onnx", 0),
-    (b"\x08\x0a\x12", "onnx", 0),
-];
+/// A carving signature: (pattern, extension, bytes before the pattern where the region starts).
+type Sig = (Vec<u8>, &'static str, usize);
 
-fn automaton() -> Option<&'static AhoCorasick> {
-    static A: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-    A.get_or_init(|| {
-        AhoCorasick::builder()
+/// The signatures, and one automaton over them. ONNX models start with `ir_version` (field 1,
+/// varint 3..=10) followed by field 2 (`producer_name`).
+fn carver() -> Option<&'static (Vec<Sig>, AhoCorasick)> {
+    static C: OnceLock<Option<(Vec<Sig>, AhoCorasick)>> = OnceLock::new();
+    C.get_or_init(|| {
+        let mut sigs: Vec<Sig> = vec![
+            (b"TFL3".to_vec(), "tflite", 4),
+            (b"PK\x03\x04".to_vec(), "zip", 0),
+            (b"\x1f\x8b\x08".to_vec(), "gz", 0),
+            (b"hsqs".to_vec(), "squashfs", 0),
+            (b"\x89HDF\r\n\x1a\n".to_vec(), "h5", 0),
+        ];
+        sigs.extend((3u8..=10).map(|ir| (vec![0x08, ir, 0x12], "onnx", 0)));
+        let ac = AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-            .build(SIGS.iter().map(|s| s.0))
-            .ok()
+            .build(sigs.iter().map(|s| &s.0))
+            .ok()?;
+        Some((sigs, ac))
     })
     .as_ref()
 }
@@ -279,7 +276,9 @@ fn tflite_end(b: &[u8], start: usize) -> Option<usize> {
 /// Regions of `b` that look like embedded models or images. A file that itself starts with a
 /// known signature is not carved (it is parsed as what it is).
 pub fn regions(b: &[u8]) -> Vec<Region> {
-    let Some(ac) = automaton() else { return vec![] };
+    let Some((sigs, ac)) = carver() else {
+        return vec![];
+    };
     if b.len() < 64 || !b[..b.len().min(4096)].contains(&0) {
         return vec![];
     }
@@ -288,7 +287,9 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
     let mut skip_until = 0;
     // Leftmost, non-overlapping search keeps the automaton on its fast prefilter path.
     for m in ac.find_iter(b) {
-        let (_, ext, back) = SIGS[m.pattern().as_usize()];
+        let Some(&(_, ext, back)) = sigs.get(m.pattern().as_usize()) else {
+            continue;
+        };
         let Some(start) = m.start().checked_sub(back) else {
             continue;
         };

@@ -4,30 +4,18 @@
 use crate::decode::{printable, Emitter};
 use crate::model::{Direction, Flow, Observation, Transport};
 use serde_json::Value;
-use std::net::{IpAddr, SocketAddr};
 
-fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
+use super::{flow_of, text as s};
 
 fn flow(v: &Value) -> Option<Flow> {
-    let ip = |k: &str| s(v, k).and_then(|x| x.parse::<IpAddr>().ok());
-    let port = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_u64)
-            .and_then(|p| u16::try_from(p).ok())
-    };
-    Some(Flow {
-        transport: if s(v, "proto").is_some_and(|p| p.eq_ignore_ascii_case("udp")) {
-            Transport::Udp
-        } else {
-            Transport::Tcp
-        },
-        client: SocketAddr::new(ip("src_ip")?, port("src_port").unwrap_or(0)),
-        server: SocketAddr::new(ip("dest_ip")?, port("dest_port").unwrap_or(0)),
-        client_mac: None,
-        server_mac: None,
-    })
+    let udp = s(v, "proto").is_some_and(|p| p.eq_ignore_ascii_case("udp"));
+    let transport = if udp { Transport::Udp } else { Transport::Tcp };
+    flow_of(
+        v,
+        ("src_ip", "src_port"),
+        ("dest_ip", "dest_port"),
+        transport,
+    )
 }
 
 /// EVE `timestamp` ("2026-11-02T09:00:01.123456+0000") → Unix seconds; falls back to now.

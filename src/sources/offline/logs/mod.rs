@@ -6,7 +6,9 @@
 pub mod eve;
 pub mod zeek;
 
-use crate::model::Observation;
+use crate::model::{Flow, Observation, Transport};
+use serde_json::Value;
+use std::net::{IpAddr, SocketAddr};
 
 /// Longest line read; a longer one is counted as broken and skipped.
 pub const MAX_LINE: usize = 1 << 20;
@@ -65,6 +67,38 @@ impl LogFormat {
             None
         }
     }
+}
+
+/// A record's non-empty string field (`-` is Zeek's unset value).
+pub(crate) fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && *s != "-")
+}
+
+/// The flow of a log record from its address and port fields (`client` and `server` name the
+/// (address, port) keys); ports may be missing.
+pub(crate) fn flow_of(
+    v: &Value,
+    client: (&str, &str),
+    server: (&str, &str),
+    transport: Transport,
+) -> Option<Flow> {
+    let end = |(addr, port): (&str, &str)| {
+        let ip = text(v, addr)?.parse::<IpAddr>().ok()?;
+        let port = v
+            .get(port)
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok());
+        Some(SocketAddr::new(ip, port.unwrap_or(0)))
+    };
+    Some(Flow {
+        transport,
+        client: end(client)?,
+        server: end(server)?,
+        client_mac: None,
+        server_mac: None,
+    })
 }
 
 /// What reading one log gave.

@@ -8,28 +8,17 @@
 use crate::decode::{printable, Emitter};
 use crate::model::{Direction, Flow, Observation, Transport};
 use serde_json::Value;
-use std::net::{IpAddr, SocketAddr};
 
-fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty() && *s != "-")
-}
+use super::{flow_of, text as s};
 
 fn flow(v: &Value, udp: bool) -> Option<Flow> {
-    let ip = |k: &str| s(v, k).and_then(|x| x.parse::<IpAddr>().ok());
-    let port = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_u64)
-            .and_then(|p| u16::try_from(p).ok())
-    };
-    Some(Flow {
-        transport: if udp { Transport::Udp } else { Transport::Tcp },
-        client: SocketAddr::new(ip("id.orig_h")?, port("id.orig_p").unwrap_or(0)),
-        server: SocketAddr::new(ip("id.resp_h")?, port("id.resp_p").unwrap_or(0)),
-        client_mac: None,
-        server_mac: None,
-    })
+    let transport = if udp { Transport::Udp } else { Transport::Tcp };
+    flow_of(
+        v,
+        ("id.orig_h", "id.orig_p"),
+        ("id.resp_h", "id.resp_p"),
+        transport,
+    )
 }
 
 /// Decoder of one Zeek log file: remembers the TSV header.
