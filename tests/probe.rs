@@ -313,3 +313,109 @@ fn a_crashing_or_hanging_worker_is_contained() {
     );
     assert!(real.run(&bytes, &info).is_ok_and(|r| r.identity_like()));
 }
+
+/// ONNX Runtime keeps a telemetry device id and event queue under
+/// `~/.cache/Microsoft/DeveloperTools/.onnxruntime/` unless told not to (ort's
+/// `with_telemetry(false)` does not reach it). A scan that probes models, in the scan process
+/// and in its workers, leaves nothing in a fresh home. (Before the opt-out, this same run
+/// created `deviceid` and `onnxruntime.db` there.)
+#[test]
+fn onnx_runtime_writes_no_telemetry() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&input).unwrap();
+    let model =
+        fixture("face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx");
+    std::fs::copy(&model, input.join("fr_feature.onnx")).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_banwatch"));
+    cmd.args(["scan", "--format", "json", "--no-catalog", "--probe", "on"])
+        .arg(&input)
+        .env("HOME", &home)
+        .env_remove("XDG_CACHE_HOME");
+    // The runtime stays quiet by itself under some CI systems and when told to: remove every
+    // such hint, so only banwatch's own opt-out is tested.
+    for var in [
+        "ORT_DISABLE_TELEMETRY",
+        "CI",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "TF_BUILD",
+        "JENKINS_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    // The probe really ran (so the runtime was loaded and started).
+    let reasons = report["artifacts"][0]["reasons"].to_string();
+    assert!(reasons.contains("probe"), "{reasons}");
+    let written: Vec<_> = walk(&home);
+    assert!(written.is_empty(), "written under HOME: {written:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        out.push(e.path());
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        }
+    }
+    out
+}
+
+/// A few hundred bytes of ONNX asking for 8 GiB (scripts/gen-bomb-models.py): constants the
+/// parser can read are refused before anything runs; a shape computed at run time meets the
+/// worker's memory limit. Each costs its own probe only, and a real model beside them is still
+/// classified.
+#[test]
+fn allocation_bombs_cost_only_their_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-bomb-models.py", dir.path());
+    let p = probe().isolated(
+        PathBuf::from(env!("CARGO_BIN_EXE_banwatch")),
+        std::time::Duration::from_secs(60),
+    );
+    for (name, expect) in [
+        (
+            "constant_of_shape_init.onnx",
+            "asks for a constant of 2147483648 elements",
+        ),
+        (
+            "constant_of_shape_node.onnx",
+            "asks for a constant of 2147483648 elements",
+        ),
+        (
+            "expand_node.onnx",
+            "asks for a constant of 2147483648 elements",
+        ),
+        ("computed_shape.onnx", "more memory than the probe allows"),
+    ] {
+        let bytes = std::fs::read(dir.path().join(name)).unwrap();
+        let info = sniff_and_parse(name, &bytes, &|_| None).unwrap().unwrap();
+        let e = p.run(&bytes, &info).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains(expect), "{name}: {e}");
+    }
+    std::fs::copy(
+        fixture("face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx"),
+        dir.path().join("fr_feature.onnx"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args(["scan", "--format", "json", "--no-catalog", "--probe", "on"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let arts = report["artifacts"].as_array().unwrap();
+    assert_eq!(arts.len(), 5, "{report}");
+    let fr = arts
+        .iter()
+        .find(|a| a["path"].as_str().unwrap().ends_with("fr_feature.onnx"))
+        .unwrap();
+    assert_eq!(fr["technique"], "face_recognition", "{fr}");
+}

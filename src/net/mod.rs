@@ -3,6 +3,7 @@
 //! `digest_auth`, and the backoff every reconnecting part uses ([`backoff`]). Decoding captured
 //! protocols is not here: that is `decode`.
 
+#[cfg(feature = "live")]
 pub(crate) mod backoff;
 #[cfg(feature = "live")]
 pub mod http;

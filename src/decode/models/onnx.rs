@@ -127,6 +127,10 @@ fn parse_graph(g: &[u8], info: &mut ModelInfo) -> Result<(), ModelError> {
     let mut init_names: HashSet<String> = HashSet::new();
     let mut producer_of: BTreeMap<String, String> = BTreeMap::new();
     let mut nodes = 0usize;
+    // Small int64 tensors (initializers and `Constant` outputs) by name, and the names of the
+    // tensors that give `ConstantOfShape`/`Expand` their output shape.
+    let mut shapes: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut shaped_by: Vec<String> = Vec::new();
     let mut r = Reader::new(g);
     while let Some((f, v)) = r.next_field()? {
         match (f, v) {
@@ -135,8 +139,19 @@ fn parse_graph(g: &[u8], info: &mut ModelInfo) -> Result<(), ModelError> {
                 if nodes > MAX_NODES {
                     return Err(ModelError::TooLarge(format!("more than {MAX_NODES} nodes")));
                 }
-                let (op, outs) = parse_node(n)?;
-                for o in outs {
+                let node = parse_node(n)?;
+                if let (Some(values), Some(out)) = (&node.constant, node.outputs.first()) {
+                    shapes.insert(out.clone(), values.clone());
+                }
+                if let Some(shape) = node
+                    .shape_input()
+                    .and_then(|i| node.inputs.get(i))
+                    .filter(|n| !n.is_empty())
+                {
+                    shaped_by.push(shape.clone());
+                }
+                let op = node.op;
+                for o in node.outputs {
                     if producer_of.len() < MAX_NODES {
                         producer_of.insert(o, op.clone());
                     }
@@ -147,7 +162,10 @@ fn parse_graph(g: &[u8], info: &mut ModelInfo) -> Result<(), ModelError> {
             (2, v) => put(&mut info.metadata, "graph_name", v),
             (10, v) => put(&mut info.metadata, "graph_doc_string", v),
             (5, Value::Bytes(t)) => {
-                let w = parse_initializer(t)?;
+                let (w, values) = parse_initializer(t)?;
+                if let Some(values) = values {
+                    shapes.insert(w.name.clone(), values);
+                }
                 let n: u64 = w
                     .shape
                     .iter()
@@ -177,43 +195,134 @@ fn parse_graph(g: &[u8], info: &mut ModelInfo) -> Result<(), ModelError> {
     }
     info.outputs = outputs;
     info.facts.insert("onnx.nodes".into(), nodes.to_string());
+    let largest = shaped_by
+        .iter()
+        .filter_map(|name| shapes.get(name))
+        .map(|dims| elements(dims))
+        .max();
+    if let Some(n) = largest {
+        info.facts.insert(CONSTANT_SHAPE_FACT.into(), n.to_string());
+    }
     Ok(())
 }
 
-fn parse_node(n: &[u8]) -> Result<(String, Vec<String>), ModelError> {
+/// Fact: the most elements any `ConstantOfShape` or `Expand` with a constant shape asks for
+/// (saturating; a negative dimension counts as 0). A runtime allocates at least this many
+/// elements when it runs the graph, so the probe refuses absurd values before running.
+pub const CONSTANT_SHAPE_FACT: &str = "onnx.largest_constant_shape";
+
+/// Product of dimensions, saturating at `u64::MAX`.
+fn elements(dims: &[i64]) -> u64 {
+    dims.iter()
+        .map(|&d| d.max(0) as u64)
+        .fold(1u64, |a, d| a.saturating_mul(d))
+}
+
+/// One `NodeProto`: operator (domain-qualified outside the default domain), inputs, outputs,
+/// and for a `Constant` node a small int64 value.
+struct Node {
+    op: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    constant: Option<Vec<i64>>,
+}
+
+impl Node {
+    /// Which input gives this operator its output shape outright (ONNX operator spec:
+    /// `ConstantOfShape(input)`, `Expand(input, shape)`).
+    fn shape_input(&self) -> Option<usize> {
+        match self.op.as_str() {
+            "ConstantOfShape" => Some(0),
+            "Expand" => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// `NodeProto`: input (1), output (2), op_type (4), attribute (5), domain (7).
+fn parse_node(n: &[u8]) -> Result<Node, ModelError> {
     let mut op = String::new();
     let mut domain = String::new();
-    let mut outs = Vec::new();
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    let mut value = None;
     let mut r = Reader::new(n);
     while let Some((f, v)) = r.next_field()? {
-        match f {
-            2 if outs.len() < 64 => outs.push(v.as_str(MAX_TEXT).unwrap_or_default()),
-            4 => op = v.as_str(64).unwrap_or_default(),
-            7 => domain = v.as_str(64).unwrap_or_default(),
+        match (f, v) {
+            (1, v) if inputs.len() < 64 => inputs.push(v.as_str(MAX_TEXT).unwrap_or_default()),
+            (2, v) if outputs.len() < 64 => outputs.push(v.as_str(MAX_TEXT).unwrap_or_default()),
+            (4, v) => op = v.as_str(64).unwrap_or_default(),
+            (5, Value::Bytes(a)) => {
+                // AttributeProto: name (1), t (5). `Constant` keeps its tensor in `value`.
+                let mut ar = Reader::new(a);
+                let (mut name, mut tensor) = (String::new(), None);
+                while let Some((f, v)) = ar.next_field()? {
+                    match (f, v) {
+                        (1, v) => name = v.as_str(64).unwrap_or_default(),
+                        (5, Value::Bytes(t)) => tensor = Some(t),
+                        _ => {}
+                    }
+                }
+                if let (true, Some(t)) = (name == "value", tensor) {
+                    value = parse_initializer(t)?.1;
+                }
+            }
+            (7, v) => domain = v.as_str(64).unwrap_or_default(),
             _ => {}
         }
     }
+    let constant = if op == "Constant" && domain.is_empty() {
+        value
+    } else {
+        None
+    };
     if !domain.is_empty() && domain != "ai.onnx" {
         op = format!("{domain}::{op}");
     }
     if op.is_empty() {
         op = "?".into();
     }
-    Ok((op, outs))
+    Ok(Node {
+        op,
+        inputs,
+        outputs,
+        constant,
+    })
 }
 
-fn parse_initializer(t: &[u8]) -> Result<WeightInfo, ModelError> {
+/// Most values kept of a small int64 tensor (a shape has at most [`MAX_DIMS`] dimensions).
+const MAX_SMALL_VALUES: usize = MAX_DIMS;
+
+/// `TensorProto`: dims (1), data_type (2), int64_data (7), name (8), raw_data (9,
+/// little-endian). Returns the weight's name and shape, and the values when the tensor is
+/// int64 with at most [`MAX_SMALL_VALUES`] elements.
+fn parse_initializer(t: &[u8]) -> Result<(WeightInfo, Option<Vec<i64>>), ModelError> {
     let mut shape = Vec::new();
     let mut name = String::new();
+    let mut data_type = 0u64;
+    let mut ints = Vec::new();
+    let mut raw: Option<&[u8]> = None;
     let mut r = Reader::new(t);
     while let Some((f, v)) = r.next_field()? {
-        match f {
-            1 => push_ints(v, &mut shape, MAX_DIMS)?,
-            8 => name = v.as_str(MAX_TEXT).unwrap_or_default(),
+        match (f, v) {
+            (1, v) => push_ints(v, &mut shape, MAX_DIMS)?,
+            (2, Value::Varint(d)) => data_type = d,
+            (7, v) => push_ints(v, &mut ints, MAX_SMALL_VALUES + 1)?,
+            (8, v) => name = v.as_str(MAX_TEXT).unwrap_or_default(),
+            (9, Value::Bytes(b)) => raw = Some(b),
             _ => {}
         }
     }
-    Ok(WeightInfo { name, shape })
+    let values = match (data_type, raw) {
+        (7, Some(b)) if b.len() % 8 == 0 && b.len() / 8 <= MAX_SMALL_VALUES => Some(
+            b.chunks_exact(8)
+                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect(),
+        ),
+        (7, None) if ints.len() <= MAX_SMALL_VALUES => Some(ints),
+        _ => None,
+    };
+    Ok((WeightInfo { name, shape }, values))
 }
 
 fn parse_value_info(vi: &[u8]) -> Result<TensorInfo, ModelError> {

@@ -13,6 +13,13 @@ pub(super) fn run_in_child(
     use std::process::{Command, Stdio};
     let mut child = Command::new(program)
         .arg("probe-worker")
+        // No telemetry (see `TELEMETRY_OPT_OUT`), and, should a future runtime ignore the
+        // opt-out, no home to keep a device id in and no CA bundle to upload with.
+        .env(TELEMETRY_OPT_OUT.0, TELEMETRY_OPT_OUT.1)
+        .env("HOME", "/nonexistent")
+        .env("XDG_CACHE_HOME", "/nonexistent")
+        .env("SSL_CERT_FILE", "/nonexistent")
+        .env_remove("SSL_CERT_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

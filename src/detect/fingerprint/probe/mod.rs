@@ -24,7 +24,7 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-use crate::decode::models::{ModelFormat, ModelInfo};
+use crate::decode::models::{onnx, ModelFormat, ModelInfo};
 use crate::model::Technique;
 use image::{imageops, Rgb, RgbImage};
 use images::*;
@@ -72,15 +72,63 @@ pub fn worker_main() -> Result<u8, ProbeError> {
         .take(MAX_PROBE_BYTES as u64 + 1)
         .read_to_end(&mut model)
         .map_err(|e| ProbeError::Io(e.to_string()))?;
+    limit_memory(model.len())?;
     let report = Probe::load(None)?.run_here(&model)?;
     let line = serde_json::to_string(&report).map_err(|e| ProbeError::Io(e.to_string()))?;
     println!("{line}");
     Ok(0)
 }
 
+/// Address space a probe worker may use: [`WORKER_MEMORY_BASE`] plus
+/// [`WORKER_MEMORY_PER_MODEL_BYTE`] times the model's size. ONNX Runtime ran every real model
+/// in the corpus (up to 54 MB) within 1 GB; an allocation past the limit fails inside ONNX
+/// Runtime, which reports it as an error for that model.
+pub const WORKER_MEMORY_BASE: u64 = 1536 << 20;
+/// See [`WORKER_MEMORY_BASE`].
+pub const WORKER_MEMORY_PER_MODEL_BYTE: u64 = 6;
+
+/// Set this process's address-space limit (`RLIMIT_AS`, soft and hard) for probing a model of
+/// `model_bytes` bytes. Only the worker calls this: it cannot be raised again.
+fn limit_memory(model_bytes: usize) -> Result<(), ProbeError> {
+    let limit = WORKER_MEMORY_BASE
+        .saturating_add(WORKER_MEMORY_PER_MODEL_BYTE.saturating_mul(model_bytes as u64));
+    let (_, hard) = rlimit::Resource::AS
+        .get()
+        .map_err(|e| ProbeError::Io(format!("reading the memory limit: {e}")))?;
+    let limit = limit.min(hard);
+    rlimit::Resource::AS
+        .set(limit, limit)
+        .map_err(|e| ProbeError::Io(format!("setting the memory limit: {e}")))
+}
+
+/// Most elements a graph may ask one `ConstantOfShape`/`Expand` to make (1 GiB of float32);
+/// no real network comes near it, and a few bytes of ONNX asking for billions is a bomb.
+pub const MAX_CONSTANT_ELEMENTS: u64 = 1 << 28;
+
+/// Refuse a graph that asks, in its constants, for an allocation past
+/// [`MAX_CONSTANT_ELEMENTS`] (read from the parser's [`onnx::CONSTANT_SHAPE_FACT`]).
+fn check_allocations(info: &ModelInfo) -> Result<(), ProbeError> {
+    let asked = info
+        .facts
+        .get(onnx::CONSTANT_SHAPE_FACT)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    if asked > MAX_CONSTANT_ELEMENTS {
+        return Err(ProbeError::Unsupported(format!(
+            "the graph asks for a constant of {asked} elements (over {MAX_CONSTANT_ELEMENTS}); not run"
+        )));
+    }
+    Ok(())
+}
+
 fn rt(e: impl std::fmt::Display) -> ProbeError {
     // ONNX Runtime's messages run to source paths and several lines: keep the first clause.
     let full = e.to_string();
+    if full.contains("Failed to allocate memory") {
+        return ProbeError::Runtime(
+            "the model asked for more memory than the probe allows; not run to the end".into(),
+        );
+    }
     let line = full.lines().next().unwrap_or("").trim();
     let short: String = line.chars().take(200).collect();
     ProbeError::Runtime(short)
@@ -136,6 +184,10 @@ pub fn find_runtime() -> Option<PathBuf> {
     found.pop()
 }
 
+/// The environment variable (and value) that turns ONNX Runtime's telemetry off, read by
+/// `libonnxruntime` 1.31 at start. Also given to every probe worker.
+pub const TELEMETRY_OPT_OUT: (&str, &str) = ("ORT_DISABLE_TELEMETRY", "1");
+
 /// ort keeps one dynamically loaded library and one environment per process.
 static LOADED: std::sync::OnceLock<Result<(ort::environment::Environment, PathBuf), String>> =
     std::sync::OnceLock::new();
@@ -149,6 +201,12 @@ impl Probe {
             None => find_runtime().ok_or(ProbeError::NoRuntime)?,
         };
         let loaded = LOADED.get_or_init(|| {
+            // ONNX Runtime's own telemetry (a device id and an event queue under
+            // ~/.cache/Microsoft/DeveloperTools/.onnxruntime/, uploaded to its vendor) is not
+            // reached by `with_telemetry(false)`; the library reads this opt-out from the
+            // environment when it starts. Set before the library is loaded; tests/probe.rs
+            // proves nothing is written.
+            std::env::set_var(TELEMETRY_OPT_OUT.0, TELEMETRY_OPT_OUT.1);
             let env = ort::init_from(&library)
                 .map_err(|e| e.to_string())?
                 .with_name("banwatch-probe")
@@ -199,6 +257,7 @@ impl Probe {
                 "only ONNX models run in the probe".into(),
             ));
         }
+        check_allocations(info)?;
         match &self.worker {
             Some((program, timeout)) => run_in_child(program, *timeout, model),
             None => self.run_here(model),
@@ -213,6 +272,10 @@ impl Probe {
                 model.len(),
                 MAX_PROBE_BYTES >> 20
             )));
+        }
+        // The worker is handed bytes only: read the graph's constants here as well.
+        if let Ok(info) = onnx::parse(model) {
+            check_allocations(&info)?;
         }
         let start = Instant::now();
         let mut session = Session::builder(&self.env)
