@@ -95,12 +95,17 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal; log files and journals get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     match run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("banwatch: {e:#}");
+            eprintln!(
+                "banwatch: {}",
+                banwatch::sinks::text::terminal_safe(&format!("{e:#}"))
+            );
             ExitCode::from(2)
         }
     }
@@ -221,11 +226,13 @@ fn run(command: Command) -> anyhow::Result<u8> {
             if summary.errors > 0 {
                 eprintln!(
                     "banwatch: {}: {} records, {} errors",
-                    summary.path, summary.packets, summary.errors
+                    banwatch::sinks::text::terminal_safe(&summary.path),
+                    summary.packets,
+                    summary.errors
                 );
             }
             if let Some(why) = &summary.incomplete {
-                eprintln!("banwatch: {why}");
+                eprintln!("banwatch: {}", banwatch::sinks::text::terminal_safe(why));
                 return Ok(2);
             }
             Ok(0)

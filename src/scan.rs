@@ -112,6 +112,8 @@ impl Tally {
             let read = s.total_bytes.saturating_sub(s.skipped_bytes);
             let pct = (read as f64 * 100.0 / s.total_bytes.max(1) as f64).floor();
             let why = s.first_error.as_deref().unwrap_or("unreadable records");
+            let prefix = format!("{name}: ");
+            let why = why.strip_prefix(prefix.as_str()).unwrap_or(why);
             self.incomplete.push(format!(
                 "{name}: read only {pct}% ({read} of {} bytes): {why}",
                 s.total_bytes
@@ -176,7 +178,7 @@ fn scan_input(
     let mut tally = Tally::default();
     let mut found = 0u64;
     let mut model_errors = 0u64;
-    let mut visit = |f: FoundFile<'_>| -> Carve {
+    let mut examine = |f: FoundFile<'_>| -> Carve {
         found += 1;
         if let Some(format) = offline::traffic_format(f.bytes) {
             let name = f.path.clone();
@@ -220,24 +222,45 @@ fn scan_input(
                 artifacts.push(*a);
                 Carve::No
             }
-            ModelOutcome::Broken => {
+            ModelOutcome::Broken(why) => {
+                // A model that cannot be read cannot be said to be harmless.
                 model_errors += 1;
+                tally
+                    .incomplete
+                    .push(format!("{}: model not read: {why}", f.path));
                 Carve::Yes
             }
             ModelOutcome::NotAModel => Carve::Yes,
+        }
+    };
+    // A decoder bug (a panic) costs the file it met, reported as not read, never the scan.
+    let mut bugs: Vec<String> = Vec::new();
+    let mut visit = |f: FoundFile<'_>| -> Carve {
+        let path = f.path.clone();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine(f))) {
+            Ok(carve) => carve,
+            Err(_) => {
+                bugs.push(format!(
+                    "{path}: not read: banwatch failed on it (a bug; please report it)"
+                ));
+                Carve::No
+            }
         }
     };
     let stats = match files::walk(path, &Limits::default(), &mut visit) {
         Ok(s) => s,
         Err(e) => return unusable(&shown, e.to_string()),
     };
+    tally.incomplete.append(&mut bugs);
     if stats.incomplete {
-        tally.incomplete.push(
-            stats
-                .first_error
-                .clone()
-                .unwrap_or_else(|| format!("{shown}: a budget was spent")),
-        );
+        let first = stats
+            .first_error
+            .clone()
+            .unwrap_or_else(|| format!("{shown}: a budget was spent"));
+        tally.incomplete.push(match stats.errors {
+            0 | 1 => first,
+            n => format!("{first} (and {} more problems)", n - 1),
+        });
     }
     let recognised = artifacts.len() > before || !tally.kinds.is_empty() || model_errors > 0;
     if stats.kind == "file" && !recognised {
@@ -264,7 +287,8 @@ fn scan_input(
 
 enum ModelOutcome {
     Artifact(Box<Artifact>),
-    Broken,
+    /// Sniffed as a model, refused by its parser: why.
+    Broken(String),
     NotAModel,
 }
 
@@ -293,7 +317,7 @@ fn examine_model(
         }
         Err(e) => {
             tracing::warn!("{}: {e}", f.path);
-            return ModelOutcome::Broken;
+            return ModelOutcome::Broken(e.to_string());
         }
     };
     let sha = hex::encode(Sha256::digest(f.bytes));

@@ -116,7 +116,8 @@ pub fn render(report: &ScanReport) -> String {
                 let _ = write!(s, ", {f} files");
             }
             if i.errors > 0 {
-                let _ = write!(s, ", {} errors", i.errors);
+                let noun = if i.errors == 1 { "error" } else { "errors" };
+                let _ = write!(s, ", {} {noun}", i.errors);
             }
             s.push(')');
             s

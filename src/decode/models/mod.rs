@@ -118,6 +118,28 @@ pub struct ModelInfo {
     pub notes: Vec<String>,
 }
 
+impl ModelInfo {
+    /// Count a weight tensor of `shape` into [`ModelInfo::params`]. A dynamic or negative
+    /// dimension counts as 1. Checked: a shape whose element count (or the running total)
+    /// does not fit 64 bits is an error naming the tensor, never a wrapped number.
+    pub(crate) fn count_params(&mut self, name: &str, shape: &[i64]) -> Result<(), ModelError> {
+        let too_large = || {
+            ModelError::Invalid(format!(
+                "tensor `{}` has a shape of more than 2^64 elements ({shape:?})",
+                name.chars().take(64).collect::<String>()
+            ))
+        };
+        let n = shape.iter().try_fold(1u64, |a, &d| {
+            a.checked_mul(u64::try_from(d.max(1)).unwrap_or(1))
+        });
+        let total = n
+            .and_then(|n| self.params.checked_add(n))
+            .ok_or_else(too_large)?;
+        self.params = total;
+        Ok(())
+    }
+}
+
 /// A Keras layer's declared input (`batch_input_shape`, or Keras 3's `batch_shape`) as a
 /// tensor: the layers JSON of Keras HDF5 files and TF.js layers models.
 pub(crate) fn keras_input(layer: &serde_json::Value) -> Option<TensorInfo> {

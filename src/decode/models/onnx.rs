@@ -166,12 +166,7 @@ fn parse_graph(g: &[u8], info: &mut ModelInfo) -> Result<(), ModelError> {
                 if let Some(values) = values {
                     shapes.insert(w.name.clone(), values);
                 }
-                let n: u64 = w
-                    .shape
-                    .iter()
-                    .map(|&d| d.max(0) as u64)
-                    .fold(1u64, |a, d| a.saturating_mul(d));
-                info.params = info.params.saturating_add(n);
+                info.count_params(&w.name, &w.shape)?;
                 init_names.insert(w.name.clone());
                 if info.weights.len() < MAX_WEIGHTS_LISTED {
                     info.weights.push(w);

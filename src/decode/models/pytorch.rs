@@ -21,10 +21,9 @@ pub fn looks_like_zip(bytes: &[u8]) -> bool {
         && memchr::memmem::find(&bytes[..bytes.len().min(1 << 16)], b"data.pkl").is_some()
 }
 
-fn fill(info: &mut ModelInfo, facts: pickle::PickleFacts) {
+fn fill(info: &mut ModelInfo, facts: pickle::PickleFacts) -> Result<(), ModelError> {
     for t in &facts.tensors {
-        let n: i64 = t.shape.iter().map(|d| (*d).max(1)).product();
-        info.params = info.params.saturating_add(n.max(0) as u64);
+        info.count_params(&t.name, &t.shape)?;
     }
     info.weights = facts.tensors;
     for g in facts.globals.iter().take(32) {
@@ -34,6 +33,7 @@ fn fill(info: &mut ModelInfo, facts: pickle::PickleFacts) {
         info.notes
             .push("pickle walk stopped before the end (unknown opcode or truncation)".into());
     }
+    Ok(())
 }
 
 /// Parse a checkpoint's pickle statically (never run) for tensor names and shapes.
@@ -45,7 +45,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     if looks_like_legacy(bytes) {
         info.facts
             .insert("pytorch.container".into(), "legacy".into());
-        fill(&mut info, pickle::walk(bytes, 4));
+        fill(&mut info, pickle::walk(bytes, 4))?;
         return Ok(info);
     }
     if !bytes.starts_with(b"PK\x03\x04") {
@@ -82,6 +82,6 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
         .take(MAX_PKL)
         .read_to_end(&mut data)
         .map_err(|e| ModelError::Invalid(format!("pytorch: {pkl}: {e}")))?;
-    fill(&mut info, pickle::walk(&data, 1));
+    fill(&mut info, pickle::walk(&data, 1))?;
     Ok(info)
 }

@@ -41,7 +41,7 @@ fn dims(v: &Value) -> Vec<Option<i64>> {
         .unwrap_or_default()
 }
 
-fn manifest(groups: &[Value], info: &mut ModelInfo) {
+fn manifest(groups: &[Value], info: &mut ModelInfo) -> Result<(), ModelError> {
     for g in groups {
         for w in g
             .get("weights")
@@ -54,20 +54,17 @@ fn manifest(groups: &[Value], info: &mut ModelInfo) {
                 .and_then(Value::as_array)
                 .map(|s| s.iter().take(16).filter_map(Value::as_i64).collect())
                 .unwrap_or_default();
-            let n: i64 = shape.iter().map(|d| (*d).max(1)).product();
-            info.params = info.params.saturating_add(n.max(0) as u64);
+            let name = w.get("name").and_then(Value::as_str).unwrap_or("");
+            info.count_params(name, &shape)?;
             if info.weights.len() < MAX_WEIGHTS_LISTED {
                 info.weights.push(WeightInfo {
-                    name: w
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
+                    name: name.to_string(),
                     shape,
                 });
             }
         }
     }
+    Ok(())
 }
 
 /// Parse a TF.js `model.json` (graph or layers model) or a bare weights manifest.
@@ -89,7 +86,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
             info.notes.push(
                 "weights manifest only: no graph, classified by weight names and shapes".into(),
             );
-            manifest(groups, &mut info);
+            manifest(groups, &mut info)?;
         }
         Value::Object(m) => {
             for k in ["format", "generatedBy", "convertedBy"] {
@@ -99,7 +96,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
                 }
             }
             if let Some(groups) = m.get("weightsManifest").and_then(Value::as_array) {
-                manifest(groups, &mut info);
+                manifest(groups, &mut info)?;
             }
             let topo = m.get("modelTopology");
             let nodes = topo.and_then(|t| t.get("node")).and_then(Value::as_array);

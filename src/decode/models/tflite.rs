@@ -250,12 +250,9 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     for &t in &tensors {
         if fb.scalar_i32(t, 2)?.unwrap_or(0) > 0 && info.weights.len() < MAX_WEIGHTS_LISTED {
             let shape = fb.ints(t, 0)?;
-            let n: i64 = shape.iter().map(|d| (*d).max(1)).product();
-            info.params = info.params.saturating_add(n.max(0) as u64);
-            info.weights.push(WeightInfo {
-                name: fb.string(t, 3)?.unwrap_or_default(),
-                shape,
-            });
+            let name = fb.string(t, 3)?.unwrap_or_default();
+            info.count_params(&name, &shape)?;
+            info.weights.push(WeightInfo { name, shape });
         }
     }
     Ok(info)

@@ -76,8 +76,9 @@ pub struct WalkStats {
     pub errors: u64,
     /// Regions carved out of blobs.
     pub carved: u64,
-    /// The walk stopped before the end (a budget was spent): what it holds was seen only in
-    /// part. The reason is among the errors.
+    /// Something in the input was not examined: an entry unreadable or refused (a bomb, an
+    /// overlap), or the walk stopped because a budget was spent. The first reason is
+    /// [`WalkStats::first_error`]; [`WalkStats::errors`] counts them all.
     pub incomplete: bool,
     /// The first problem, in words, naming the file or entry.
     pub first_error: Option<String>,
@@ -134,6 +135,9 @@ fn no_sibling(_: &str) -> Option<Vec<u8>> {
     None
 }
 
+/// Problems logged one by one per input before the rest are only counted.
+const LOGGED_ERRORS: u64 = 20;
+
 impl Walker<'_> {
     fn error(&mut self, path: &str, why: impl std::fmt::Display) {
         // A carved candidate that turns out not to be what its signature suggested is a guess
@@ -143,8 +147,17 @@ impl Walker<'_> {
             return;
         }
         self.stats.errors += 1;
+        self.stats.incomplete = true;
         let msg = format!("{path}: {why}");
-        tracing::warn!("{msg}");
+        // One hostile archive can hold thousands of bad entries: the log gets the first few,
+        // the report counts them all.
+        match self.stats.errors {
+            ..=LOGGED_ERRORS => tracing::warn!("{msg}"),
+            n if n == LOGGED_ERRORS + 1 => {
+                tracing::warn!("{path}: more problems in this input; counted, not logged")
+            }
+            _ => tracing::debug!("{msg}"),
+        }
         self.stats.first_error.get_or_insert(msg);
     }
 
