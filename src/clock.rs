@@ -39,7 +39,7 @@ pub fn parse_rfc3339(text: &str) -> Option<f64> {
     let t = text.trim();
     let parsed = OffsetDateTime::parse(t, &Rfc3339).ok().or_else(|| {
         // EVE: fractional seconds optional, offset without a colon.
-        let (local, offset) = t.split_at(t.len().checked_sub(5)?);
+        let (local, offset) = t.split_at_checked(t.len().checked_sub(5)?)?;
         let sign = match offset.as_bytes().first()? {
             b'+' => 1,
             b'-' => -1,
@@ -91,5 +91,9 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(parse_rfc3339("2023-13-14T22:13:20Z"), None);
+        // The offset is cut by byte position: a multi-byte character there is not an instant,
+        // and not a panic.
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20€1234"), None);
+        assert_eq!(parse_rfc3339("€"), None);
     }
 }

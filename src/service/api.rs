@@ -3,9 +3,11 @@
 //! `POST /api/v1/alerts/{id}/ack` with the configured bearer token.
 //!
 //! Bounded by construction: request heads over 16 KiB get 431, bodies over 64 KiB get 413, a
-//! head must arrive within 5 s, and at most [`MAX_CONNECTIONS`] connections are served at once
-//! (one more is answered 503 and closed), so a flood of half-open connections cannot take the
-//! endpoint — or the feeds' file descriptors — down.
+//! head must arrive within 5 s, at most [`MAX_CONNECTIONS`] connections are served at once and
+//! at most [`MAX_CONNECTIONS_PER_PEER`] from one address (one more is answered 503 and
+//! closed), so a flood of half-open connections from one host cannot take the endpoint — its
+//! health checks from elsewhere, or the feeds' file descriptors — down. (Behind a reverse
+//! proxy every client shares the proxy's address: raise nothing, put the limit in the proxy.)
 
 use super::metrics::{FeedEntry, Metrics};
 use super::state::State;
@@ -23,6 +25,8 @@ use tokio::sync::{watch, Semaphore};
 
 /// Most connections served at once.
 pub const MAX_CONNECTIONS: usize = 512;
+/// Most connections served at once from one peer address.
+pub const MAX_CONNECTIONS_PER_PEER: usize = 64;
 /// Largest request body.
 pub const MAX_BODY: usize = 64 * 1024;
 /// Largest request head.
@@ -268,9 +272,10 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let peers = Arc::new(Mutex::new(HashMap::<std::net::IpAddr, usize>::new()));
     let service = hyper_util::service::TowerToHyperService::new(router);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
@@ -282,7 +287,9 @@ pub async fn serve(
             },
             _ = crate::sources::live::context::stopped(&mut shutdown) => return,
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let slot = PeerSlot::take(&peers, peer.ip());
+        let permit = permits.clone().try_acquire_owned();
+        let (Some(slot), Ok(permit)) = (slot, permit) else {
             tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
                 let mut stream = stream;
@@ -308,7 +315,46 @@ pub async fn serve(
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
             drop(permit);
+            drop(slot);
         });
+    }
+}
+
+/// One connection's place in its peer's count; given back when dropped.
+struct PeerSlot {
+    peers: Arc<Mutex<HashMap<std::net::IpAddr, usize>>>,
+    ip: std::net::IpAddr,
+}
+
+impl PeerSlot {
+    /// A place for one more connection from `ip`, unless it holds
+    /// [`MAX_CONNECTIONS_PER_PEER`] already.
+    fn take(
+        peers: &Arc<Mutex<HashMap<std::net::IpAddr, usize>>>,
+        ip: std::net::IpAddr,
+    ) -> Option<PeerSlot> {
+        let mut map = peers.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= MAX_CONNECTIONS_PER_PEER {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            peers: peers.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut map = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
     }
 }
 

@@ -20,11 +20,22 @@ pub fn alert_id(device: &DeviceId, technique: Technique, started: f64) -> String
     format!("{}-{}", &hex::encode(h)[..16], started.floor() as i64)
 }
 
+/// One firing alert and its clocks.
+#[derive(Debug)]
+struct Entry {
+    alert: Alert,
+    /// Wall time of the last evidence (the quiet period counts from here).
+    last: f64,
+    /// Wall time of the last write to the store.
+    saved: f64,
+    /// A state change the store has not taken yet (it failed): retried at each tick.
+    unsaved: Option<Change>,
+}
+
+/// Firing alerts by (device, technique).
 #[derive(Debug, Default)]
 pub struct Lifecycle {
-    /// Firing alerts by (device, technique), with the wall time of their last evidence.
-    /// Firing alerts with the time of their last evidence and of their last write to the store.
-    firing: HashMap<(DeviceId, Technique), (Alert, f64, f64)>,
+    firing: HashMap<(DeviceId, Technique), Entry>,
 }
 
 /// What a violation did to its alert, i.e. whether the store must be written.
@@ -47,8 +58,15 @@ impl Lifecycle {
     pub fn restore(&mut self, alerts: Vec<Alert>, now: f64) {
         for a in alerts {
             if a.state == AlertState::Firing {
-                self.firing
-                    .insert((a.device.clone(), a.technique), (a, now, now));
+                self.firing.insert(
+                    (a.device.clone(), a.technique),
+                    Entry {
+                        alert: a,
+                        last: now,
+                        saved: now,
+                        unsaved: None,
+                    },
+                );
             }
         }
     }
@@ -67,7 +85,13 @@ impl Lifecycle {
         now: f64,
     ) -> (Alert, Change) {
         let key = (device.clone(), technique);
-        if let Some((a, last, saved)) = self.firing.get_mut(&key) {
+        if let Some(Entry {
+            alert: a,
+            last,
+            saved,
+            ..
+        }) = self.firing.get_mut(&key)
+        {
             *last = now;
             let same_signatures = a.evidence.len() == evidence.len()
                 && a.evidence
@@ -101,47 +125,82 @@ impl Lifecycle {
             started_at: rfc3339(now),
             resolved_at: None,
         };
-        self.firing.insert(key, (a.clone(), now, now));
+        self.firing.insert(
+            key,
+            Entry {
+                alert: a.clone(),
+                last: now,
+                saved: now,
+                unsaved: None,
+            },
+        );
         (a, Change::New)
     }
 
-    /// Alerts whose quiet period has passed, marked resolved and removed.
-    pub fn resolve_quiet(&mut self, now: f64, quiet: f64) -> Vec<Alert> {
+    /// Alerts whose quiet period has passed, marked resolved and removed. Each comes with
+    /// whether its firing was ever stored (and so announced to the sinks).
+    pub fn resolve_quiet(&mut self, now: f64, quiet: f64) -> Vec<(Alert, bool)> {
         let done: Vec<_> = self
             .firing
             .iter()
-            .filter(|(_, (_, last, _))| now - last >= quiet)
+            .filter(|(_, e)| now - e.last >= quiet)
             .map(|(k, _)| k.clone())
             .collect();
         done.into_iter()
             .filter_map(|k| self.firing.remove(&k))
-            .map(|(mut a, _, _)| {
-                a.state = AlertState::Resolved;
-                a.resolved_at = Some(rfc3339(now));
-                a
+            .map(|mut e| {
+                e.alert.state = AlertState::Resolved;
+                e.alert.resolved_at = Some(rfc3339(now));
+                (e.alert, e.unsaved != Some(Change::New))
             })
             .collect()
     }
 
-    /// Alerts firing now.
+    /// Alerts firing now, stored or not.
     pub fn firing(&self) -> impl Iterator<Item = &Alert> {
-        self.firing.values().map(|(a, _, _)| a)
+        self.firing.values().map(|e| &e.alert)
     }
 
-    /// A new alert could not be stored: forget it, so the next evidence raises it again (an
-    /// alert exists once it is stored).
-    pub fn forget(&mut self, device: &DeviceId, technique: Technique) {
-        self.firing.remove(&(device.clone(), technique));
+    /// The store refused this state change of a firing alert: keep the alert (it still fires,
+    /// counts against compliance and keeps its id) and remember to store it. A new alert
+    /// stays "new" until stored, so the sinks hear of it then.
+    pub fn unsaved(&mut self, device: &DeviceId, technique: Technique, change: Change) {
+        if let Some(e) = self.firing.get_mut(&(device.clone(), technique)) {
+            if e.unsaved != Some(Change::New) {
+                e.unsaved = Some(change);
+            }
+        }
+    }
+
+    /// Firing alerts with a state change still to store, and what that change is.
+    pub fn pending(&self) -> Vec<(Alert, Change)> {
+        self.firing
+            .values()
+            .filter_map(|e| e.unsaved.map(|c| (e.alert.clone(), c)))
+            .collect()
+    }
+
+    /// The store took the pending change of this alert.
+    pub fn saved(&mut self, device: &DeviceId, technique: Technique, now: f64) {
+        if let Some(e) = self.firing.get_mut(&(device.clone(), technique)) {
+            e.unsaved = None;
+            e.saved = now;
+        }
     }
 
     /// A resolution could not be stored: the alert fires on, and the next tick tries to
-    /// resolve it again.
-    pub fn reinstate(&mut self, mut alert: Alert, last_evidence: f64) {
+    /// resolve it again. `stored` says whether its firing had been stored.
+    pub fn reinstate(&mut self, mut alert: Alert, last_evidence: f64, stored: bool) {
         alert.state = AlertState::Firing;
         alert.resolved_at = None;
         self.firing.insert(
             (alert.device.clone(), alert.technique),
-            (alert, last_evidence, last_evidence),
+            Entry {
+                alert,
+                last: last_evidence,
+                saved: last_evidence,
+                unsaved: (!stored).then_some(Change::New),
+            },
         );
     }
 }
@@ -191,7 +250,8 @@ mod tests {
         assert!(l.resolve_quiet(400.0, 300.0).is_empty());
         let r = l.resolve_quiet(451.0, 300.0);
         assert_eq!(r.len(), 1);
-        assert_eq!(r[0].state, AlertState::Resolved);
+        assert_eq!(r[0].0.state, AlertState::Resolved);
+        assert!(r[0].1, "its firing was stored");
         // After a restart the same alert is restored, not duplicated.
         let mut l2 = Lifecycle::default();
         l2.restore(vec![a.clone()], 500.0);

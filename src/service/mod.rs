@@ -160,7 +160,11 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
         api_token,
         store_ok: true,
         last_tick: crate::clock::now(),
+        owed: false,
+        last_store_check: 0.0,
     }));
+    // State changes stored before a crash that some sink had not taken yet.
+    state.lock().unwrap_or_else(|p| p.into_inner()).redeliver();
     let shared = api::Shared {
         state: state.clone(),
         feeds: feeds.clone(),
@@ -169,6 +173,10 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
     let server = tokio::spawn(api::serve(listener, api::router(shared), stop_rx.clone()));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    // A file-size limit (systemd's LimitFSIZE=, bounding what the state directory may grow
+    // to) makes writes fail like a full disk instead of killing the service with SIGXFSZ.
+    let _fsize =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
     let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         tokio::select! {

@@ -36,7 +36,15 @@ pub struct State {
     pub store_ok: bool,
     /// Wall time of the last clock tick (liveness).
     pub last_tick: f64,
+    /// Some sink refused a state change (it stays owed in the store's outbox).
+    pub owed: bool,
+    /// Wall time the store was last tried for writes.
+    pub last_store_check: f64,
 }
+
+/// How often the store is tried with a small write when nothing else writes (seconds), and
+/// how often owed deliveries are handed over again.
+const STORE_CHECK_SECS: f64 = 5.0;
 
 /// Attributes addresses to configured devices; a feed that belongs to one device attributes
 /// all it sees to that device.
@@ -74,28 +82,87 @@ pub fn placement(cfg: &Config, device: &DeviceId) -> Placement {
 }
 
 impl State {
-    /// Tell every sink of an alert state change.
+    /// Tell every sink of an alert that fired or resolved (already stored with every sink
+    /// owed); each sink that takes it is struck off the store's outbox.
     fn notify(&mut self, alert: &Alert) {
-        for s in &mut self.sinks {
-            s.notify(alert);
+        let names: Vec<&'static str> = self.sinks.iter().map(|s| s.name()).collect();
+        self.deliver(alert, &names);
+    }
+
+    /// Hand `alert` to the sinks named in `names`.
+    fn deliver(&mut self, alert: &Alert, names: &[&str]) {
+        for s in self.sinks.iter_mut().filter(|s| names.contains(&s.name())) {
+            match s.notify(alert) {
+                Ok(()) => {
+                    if let Err(e) = self.store.delivered(&alert.id, s.name()) {
+                        // Handed over again at the next start; the spool does not queue it
+                        // twice.
+                        tracing::debug!(id = %alert.id, "outbox: {e}");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(id = %alert.id, "{e}; kept in the outbox, handed over again later");
+                    self.owed = true;
+                }
+            }
         }
     }
 
-    /// Store an alert state change; a failure is logged, counted and makes the service not
-    /// ready. Returns whether it was stored.
-    fn store(&mut self, alert: &Alert, metrics: &Metrics) -> bool {
-        match self.store.save(alert) {
+    /// Hand every state change the store says is owed to its sinks again: at start (a crash
+    /// between the store and a sink) and after a sink refused one.
+    pub fn redeliver(&mut self) {
+        let owed = match self.store.undelivered() {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!("outbox: {e}");
+                return;
+            }
+        };
+        self.owed = false;
+        for (alert, names) in owed {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            self.deliver(&alert, &names);
+        }
+    }
+
+    /// Store an alert state change; `announce` when the sinks must hear of it. A failure is
+    /// counted and makes the service not ready; it is logged when the store starts failing
+    /// (after that, only counted). Returns whether it was stored.
+    fn store(&mut self, alert: &Alert, announce: bool, metrics: &Metrics) -> bool {
+        let names: Vec<&'static str> = self.sinks.iter().map(|s| s.name()).collect();
+        let result = self.store.save(alert, announce.then_some(names.as_slice()));
+        self.store_result(result, metrics)
+    }
+
+    fn store_result(
+        &mut self,
+        result: Result<(), crate::sinks::store::StoreError>,
+        metrics: &Metrics,
+    ) -> bool {
+        self.last_store_check = now();
+        match result {
             Ok(()) => {
+                if !self.store_ok {
+                    tracing::warn!("the alert store takes writes again");
+                }
                 self.store_ok = true;
                 true
             }
             Err(e) => {
+                if self.store_ok {
+                    tracing::error!("alert store: {e}; alerts are kept in memory and stored when it takes writes again");
+                }
                 self.store_ok = false;
                 metrics.store_error();
-                tracing::error!(id = %alert.id, "alert not stored: {e}");
                 false
             }
         }
+    }
+
+    /// A new alert is stored: tell the sinks and the log.
+    fn announce(&mut self, alert: &Alert) {
+        self.notify(alert);
+        tracing::warn!(device = %alert.device, technique = %alert.technique, id = %alert.id, "ban violation: alert firing");
     }
 
     /// Fold one source event into evidence, verdicts and alerts.
@@ -154,16 +221,23 @@ impl State {
                     &place,
                     t,
                 );
-                // The store first: an alert exists once it is on disk.
-                if change != lifecycle::Change::Refreshed && !self.store(&alert, metrics) {
+                if change == lifecycle::Change::Refreshed {
+                    continue;
+                }
+                // The store first: the sinks hear of an alert once it is on disk, so a restart
+                // never re-announces or loses it.
+                let new = change == lifecycle::Change::New;
+                if !self.store(&alert, new, metrics) {
+                    self.lifecycle.unsaved(&device, v.technique, change);
                     if change == lifecycle::Change::New {
-                        self.lifecycle.forget(&device, v.technique);
+                        // Not silent while the disk is full: the violation is logged now,
+                        // counted in compliance, and announced once stored.
+                        tracing::error!(device = %device, technique = %v.technique, id = %alert.id, "ban violation: alert firing, not yet stored (the store refuses writes); it will be sent once stored");
                     }
                     continue;
                 }
                 if change == lifecycle::Change::New {
-                    self.notify(&alert);
-                    tracing::warn!(device = %device, technique = %v.technique, id = %alert.id, "ban violation: alert firing");
+                    self.announce(&alert);
                     metrics
                         .latency
                         .with_label_values(&[v.technique.as_str()])
@@ -173,19 +247,43 @@ impl State {
         }
     }
 
-    /// Once a second: evidence ages out, quiet alerts resolve.
+    /// Once a second: evidence ages out, state changes the store refused are retried, quiet
+    /// alerts resolve.
     pub fn tick(&mut self, metrics: &Metrics) {
         let t = now();
         self.last_tick = t;
         self.judge.expire(t - self.cfg.judge.window_secs as f64);
+        for (alert, change) in self.lifecycle.pending() {
+            let new = change == lifecycle::Change::New;
+            if !self.store(&alert, new, metrics) {
+                break;
+            }
+            self.lifecycle.saved(&alert.device, alert.technique, t);
+            if new {
+                self.announce(&alert);
+            }
+        }
+        if t - self.last_store_check >= STORE_CHECK_SECS {
+            // Readiness tells the truth between alerts too.
+            let r = self.store.heartbeat(&crate::clock::rfc3339(t));
+            self.store_result(r, metrics);
+            if self.owed && self.store_ok {
+                self.redeliver();
+            }
+        }
         let quiet = self.cfg.judge.resolve_after_secs as f64;
-        for a in self.lifecycle.resolve_quiet(t, quiet) {
-            if self.store(&a, metrics) {
+        for (a, stored) in self.lifecycle.resolve_quiet(t, quiet) {
+            if self.store(&a, true, metrics) {
+                // A violation that began and ended while the store refused writes reaches the
+                // sinks as one resolved alert.
                 self.notify(&a);
+                if !stored {
+                    tracing::warn!(device = %a.device, technique = %a.technique, id = %a.id, "ban violation stored after it ended (the store refused writes meanwhile)");
+                }
                 tracing::info!(device = %a.device, technique = %a.technique, id = %a.id, "alert resolved");
             } else {
                 // Try again at the next tick: it is still quiet.
-                self.lifecycle.reinstate(a, t - quiet);
+                self.lifecycle.reinstate(a, t - quiet, stored);
             }
         }
     }

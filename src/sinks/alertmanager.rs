@@ -88,7 +88,8 @@ fn build(v: &toml::Value, ctx: &SinkContext<'_>) -> Result<Box<dyn AlertSink>, S
     // Alerts firing before a restart are announced again (Alertmanager deduplicates).
     if !ctx.firing.is_empty() {
         let all: Vec<&Alert> = ctx.firing.iter().collect();
-        if let Err(e) = spool.push(&batch(&all)) {
+        let key = format!("restart-{}", crate::clock::now().floor());
+        if let Err(e) = spool.push(&key, &batch(&all)) {
             tracing::error!("alertmanager: {e}");
         }
     }
@@ -112,13 +113,13 @@ impl AlertSink for Alertmanager {
     fn name(&self) -> &'static str {
         "alertmanager"
     }
-    fn notify(&mut self, alert: &Alert) {
-        if let Err(e) = self.spool.push(&batch(&[alert])) {
-            tracing::error!(id = %alert.id, "alertmanager: {e}");
-        }
+    fn notify(&mut self, alert: &Alert) -> Result<(), String> {
         if self.keepalive.try_send(alert.clone()).is_err() {
             tracing::warn!(id = %alert.id, "alertmanager keep-alive queue full");
         }
+        self.spool
+            .push(&super::spool_key(alert), &batch(&[alert]))
+            .map_err(|e| format!("alertmanager: {e}"))
     }
     fn spool(&self) -> Option<&Spool> {
         Some(&self.spool)

@@ -47,10 +47,8 @@ impl AlertSink for EveWriter {
     fn name(&self) -> &'static str {
         "eve"
     }
-    fn notify(&mut self, alert: &Alert) {
-        if let Err(e) = self.write(alert) {
-            tracing::error!(id = %alert.id, "{e}");
-        }
+    fn notify(&mut self, alert: &Alert) -> Result<(), String> {
+        self.write(alert).map_err(|e| e.to_string())
     }
 }
 

@@ -33,9 +33,11 @@ mod registry {
     pub trait AlertSink: Send {
         /// The registry name (`alertmanager`, `webhook`, `eve`), a metrics label.
         fn name(&self) -> &'static str;
-        /// An alert changed state. Must not block on the network: queue or spool, and deliver
-        /// from a task of the sink's own.
-        fn notify(&mut self, alert: &Alert);
+        /// An alert fired or resolved. Must not block on the network: queue or spool, and
+        /// deliver from a task of the sink's own. `Ok` once the sink has taken it (it is in
+        /// the spool or written); an error leaves it owed in the store's outbox, to be handed
+        /// over again.
+        fn notify(&mut self, alert: &Alert) -> Result<(), String>;
         /// The sink's disk spool, for `/metrics` (depth, bytes, deliveries, drops).
         fn spool(&self) -> Option<&super::spool::Spool> {
             None
@@ -99,6 +101,15 @@ mod registry {
             t.validate().map_err(|e| e.to_string())?;
         }
         Ok(u)
+    }
+
+    /// The spool key of an alert state change: its id and state.
+    pub fn spool_key(alert: &Alert) -> String {
+        let state = match alert.state {
+            crate::model::AlertState::Firing => "firing",
+            crate::model::AlertState::Resolved => "resolved",
+        };
+        format!("{}-{state}", alert.id)
     }
 
     /// Default bound of a sink's disk spool (bytes).

@@ -60,7 +60,8 @@ impl Spool {
         Ok(spool)
     }
 
-    /// Pending items, oldest first: (sequence, path, size).
+    /// Pending items, oldest first: (sequence, path, size). Item files are named
+    /// `<sequence>.<key>.json` (the key says which state change it carries).
     fn items(&self) -> std::io::Result<Vec<(u64, PathBuf, u64)>> {
         let mut v = Vec::new();
         for e in std::fs::read_dir(&self.dir)? {
@@ -69,6 +70,7 @@ impl Spool {
             let Some(n) = name
                 .to_str()
                 .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| n.split('.').next())
                 .and_then(|n| n.parse::<u64>().ok())
             else {
                 continue;
@@ -77,6 +79,15 @@ impl Spool {
         }
         v.sort_by_key(|x| x.0);
         Ok(v)
+    }
+
+    /// Whether an item with this key waits in the spool.
+    fn holds(&self, key: &str) -> bool {
+        let suffix = format!(".{key}.json");
+        std::fs::read_dir(&self.dir).is_ok_and(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(&suffix)))
+        })
     }
 
     fn recount(&self, items: &[(u64, PathBuf, u64)]) {
@@ -96,15 +107,32 @@ impl Spool {
             .map_err(|e| e.to_string())
     }
 
-    /// Queue one item. Makes room by dropping the oldest items when over the bound.
-    pub fn push(&self, body: &[u8]) -> Result<(), SpoolError> {
+    /// Queue one item under `key` (what it carries, e.g. an alert id and state; letters,
+    /// digits and `-` only). An item with the same key already waiting is not queued twice, so
+    /// a state change handed over again after a restart is not delivered twice. Makes room by
+    /// dropping the oldest items when over the bound.
+    pub fn push(&self, key: &str, body: &[u8]) -> Result<(), SpoolError> {
         let err = |source| SpoolError {
             path: self.dir.clone(),
             source,
         };
+        let key: String = key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(96)
+            .collect();
+        if self.holds(&key) {
+            return Ok(());
+        }
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let tmp = self.dir.join(format!(".{n:020}.tmp"));
-        let dst = self.dir.join(format!("{n:020}.json"));
+        let tmp = self.dir.join(format!(".{n:020}.{key}.tmp"));
+        let dst = self.dir.join(format!("{n:020}.{key}.json"));
         std::fs::write(&tmp, body).map_err(err)?;
         std::fs::rename(&tmp, &dst).map_err(err)?;
         let mut items = self.items().map_err(err)?;
@@ -174,7 +202,7 @@ fn recover_temporaries(dir: &Path) {
     };
     for e in rd.flatten() {
         let name = e.file_name();
-        let Some(seq) = name
+        let Some(stem) = name
             .to_str()
             .and_then(|n| n.strip_prefix('.'))
             .and_then(|n| n.strip_suffix(".tmp"))
@@ -184,8 +212,12 @@ fn recover_temporaries(dir: &Path) {
         let complete = std::fs::read(e.path())
             .ok()
             .is_some_and(|b| serde_json::from_slice::<serde::de::IgnoredAny>(&b).is_ok());
-        if complete && seq.parse::<u64>().is_ok() {
-            let _ = std::fs::rename(e.path(), dir.join(format!("{seq}.json")));
+        let numbered = stem
+            .split('.')
+            .next()
+            .is_some_and(|n| n.parse::<u64>().is_ok());
+        if complete && numbered {
+            let _ = std::fs::rename(e.path(), dir.join(format!("{stem}.json")));
             tracing::info!(spool = %dir.display(), "recovered an item interrupted before its rename");
         } else {
             let _ = std::fs::remove_file(e.path());
@@ -202,8 +234,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Spool::open(dir.path(), 4096).unwrap();
         for i in 0..10u8 {
-            s.push(&vec![i; 1000]).unwrap();
+            s.push(&format!("k{i}"), &vec![i; 1000]).unwrap();
         }
+        // The same key again while it waits: not queued twice.
+        s.push("k9", &[9; 1000]).unwrap();
         // 4 KiB bound: only the newest four items of 1000 bytes stay.
         let items = s.items().unwrap();
         assert_eq!(items.len(), 4);
@@ -212,12 +246,17 @@ mod tests {
         // A new process continues the sequence after what is on disk.
         // A crash between write and rename leaves a temporary file: recovered at the next open
         // if complete, removed if not.
-        std::fs::write(dir.path().join(".00000000000000000010.tmp"), b"{\"a\":1}").unwrap();
-        std::fs::write(dir.path().join(".00000000000000000011.tmp"), b"{\"a\":").unwrap();
+        std::fs::write(
+            dir.path().join(".00000000000000000010.k10.tmp"),
+            b"{\"a\":1}",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(".00000000000000000011.k11.tmp"), b"{\"a\":").unwrap();
         let s2 = Spool::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(s2.stats.queued.load(Ordering::Relaxed), 5);
-        assert!(!dir.path().join(".00000000000000000011.tmp").exists());
-        s2.push(b"x").unwrap();
+        assert!(!dir.path().join(".00000000000000000011.k11.tmp").exists());
+        assert!(s2.holds("k10"));
+        s2.push("x", b"x").unwrap();
         let items = s2.items().unwrap();
         assert_eq!(items.len(), 6);
         assert_eq!(std::fs::read(&items.last().unwrap().1).unwrap(), b"x");

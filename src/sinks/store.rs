@@ -1,6 +1,12 @@
 //! The alert store: SQLite (WAL, synchronous=FULL), the embedded default. Every alert state
 //! change is written here before it is acted on, so a restart — even after SIGKILL — neither
 //! loses nor duplicates an alert: firing alerts are reloaded and keep their ids.
+//!
+//! It is also the sinks' outbox: a state change the sinks must hear of (an alert fired or
+//! resolved) is stored together with the names of the sinks that have not taken it yet, in
+//! the same row and transaction. Each sink that takes it (queues it in its spool, writes its
+//! line) is struck off; whatever is left at start is handed over again, so a crash between
+//! the store and a sink loses nothing.
 
 use crate::model::{Alert, AlertState};
 use rusqlite::{params, Connection};
@@ -44,9 +50,27 @@ impl AlertStore {
                  id TEXT PRIMARY KEY REFERENCES alerts(id),
                  at TEXT NOT NULL,
                  note TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS heartbeat (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 at TEXT NOT NULL
              );",
         )
         .map_err(|e| err(&e))?;
+        // Stores made before the outbox existed gain its column.
+        let has_outbox: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('alerts') WHERE name = 'undelivered'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| err(&e))?;
+        if has_outbox == 0 {
+            conn.execute_batch(
+                "ALTER TABLE alerts ADD COLUMN undelivered TEXT NOT NULL DEFAULT ''",
+            )
+            .map_err(|e| err(&e))?;
+        }
         Ok(AlertStore { conn, path })
     }
 
@@ -91,18 +115,22 @@ impl AlertStore {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
-    /// Insert or update an alert by id.
-    pub fn save(&self, alert: &Alert) -> Result<(), StoreError> {
+    /// Insert or update an alert by id. `announce` names the sinks that must hear of this
+    /// state change (stored with it, see [`AlertStore::delivered`]); `None` for a change the
+    /// sinks are not told of (evidence or confidence moved), which keeps any still owed.
+    pub fn save(&self, alert: &Alert, announce: Option<&[&str]>) -> Result<(), StoreError> {
         let body = serde_json::to_string(alert).map_err(|e| self.err(e))?;
         let state = match alert.state {
             AlertState::Firing => "firing",
             AlertState::Resolved => "resolved",
         };
+        let owed = announce.map(|names| names.join(","));
         self.conn
             .execute(
-                "INSERT INTO alerts (id, device, technique, state, started_at, resolved_at, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT(id) DO UPDATE SET state = ?4, resolved_at = ?6, body = ?7",
+                "INSERT INTO alerts (id, device, technique, state, started_at, resolved_at, body, undelivered)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, ''))
+                 ON CONFLICT(id) DO UPDATE SET state = ?4, resolved_at = ?6, body = ?7,
+                     undelivered = coalesce(?8, undelivered)",
                 params![
                     alert.id,
                     alert.device.0,
@@ -110,8 +138,61 @@ impl AlertStore {
                     state,
                     alert.started_at,
                     alert.resolved_at,
-                    body
+                    body,
+                    owed
                 ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The sink `sink` took the latest state change of alert `id`: strike it off.
+    pub fn delivered(&self, id: &str, sink: &str) -> Result<(), StoreError> {
+        let owed: String = self
+            .conn
+            .query_row("SELECT undelivered FROM alerts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?;
+        let left: Vec<&str> = owed
+            .split(',')
+            .filter(|s| !s.is_empty() && *s != sink)
+            .collect();
+        self.conn
+            .execute(
+                "UPDATE alerts SET undelivered = ?2 WHERE id = ?1",
+                params![id, left.join(",")],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Alerts whose latest state change some sinks have not taken, with those sinks' names.
+    pub fn undelivered(&self) -> Result<Vec<(Alert, Vec<String>)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT body, undelivered FROM alerts WHERE undelivered != '' ORDER BY rowid")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (body, owed) = row.map_err(|e| self.err(e))?;
+            match serde_json::from_str(&body) {
+                Ok(a) => out.push((a, owed.split(',').map(str::to_string).collect())),
+                Err(e) => tracing::warn!("{}: unreadable alert row: {e}", self.path.display()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Write one small row: whether the store takes writes now (readiness).
+    pub fn heartbeat(&self, at: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO heartbeat (id, at) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET at = ?1",
+                [at],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -170,14 +251,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = AlertStore::open(dir.path()).unwrap();
-            s.save(&alert("a", AlertState::Firing)).unwrap();
-            s.save(&alert("a", AlertState::Firing)).unwrap();
-            s.save(&alert("b", AlertState::Firing)).unwrap();
+            s.save(&alert("a", AlertState::Firing), Some(&["webhook", "eve"]))
+                .unwrap();
+            s.save(&alert("a", AlertState::Firing), None).unwrap();
+            s.save(&alert("b", AlertState::Firing), Some(&["webhook"]))
+                .unwrap();
+            s.delivered("a", "eve").unwrap();
+            s.delivered("b", "webhook").unwrap();
         }
         let s = AlertStore::open(dir.path()).unwrap();
         assert_eq!(s.firing().unwrap().len(), 2);
-        s.save(&alert("b", AlertState::Resolved)).unwrap();
+        // What a sink had not taken before the "crash" is still owed, to that sink only.
+        let owed = s.undelivered().unwrap();
+        assert_eq!(owed.len(), 1);
+        assert_eq!(
+            (owed[0].0.id.as_str(), owed[0].1.clone()),
+            ("a", vec!["webhook".to_string()])
+        );
+        s.save(&alert("b", AlertState::Resolved), Some(&["webhook"]))
+            .unwrap();
         assert_eq!(s.firing().unwrap().len(), 1);
         assert_eq!(s.recent().unwrap().len(), 2);
+        assert_eq!(s.undelivered().unwrap().len(), 2);
+        s.heartbeat("now").unwrap();
     }
 }

@@ -87,10 +87,10 @@ impl AlertSink for Webhook {
     fn name(&self) -> &'static str {
         "webhook"
     }
-    fn notify(&mut self, alert: &Alert) {
-        if let Err(e) = self.spool.push(&payload(alert)) {
-            tracing::error!(id = %alert.id, "webhook: {e}");
-        }
+    fn notify(&mut self, alert: &Alert) -> Result<(), String> {
+        self.spool
+            .push(&super::spool_key(alert), &payload(alert))
+            .map_err(|e| format!("webhook: {e}"))
     }
     fn spool(&self) -> Option<&Spool> {
         Some(&self.spool)

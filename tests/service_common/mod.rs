@@ -159,3 +159,89 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 "#;
+
+/// `banwatch serve` with its log (stderr) collected through a pipe (a pipe, so a file-size
+/// limit put on the service does not cut its log).
+pub struct LoggedServe {
+    pub child: Child,
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl LoggedServe {
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for LoggedServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve_logged(args: &[&str]) -> LoggedServe {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .arg("serve")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start banwatch serve");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut err = child.stderr.take().expect("stderr");
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut l) = sink.lock() {
+                l.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    });
+    LoggedServe { child, log }
+}
+
+/// The signed-webhook receiver ([`RECEIVER`]) on `port`, writing what it gets to `out`.
+pub struct Receiver(pub Child);
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn receiver(dir: &Path, port: u16, secret: &str, out: &Path) -> Receiver {
+    let script = dir.join("receiver.py");
+    std::fs::write(&script, RECEIVER).unwrap();
+    Receiver(
+        Command::new("python3")
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(secret)
+            .arg(out)
+            .spawn()
+            .expect("python3 receiver"),
+    )
+}
+
+/// The status line and body of a raw request.
+pub fn raw(port: u16, request: &[u8]) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}

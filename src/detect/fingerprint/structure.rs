@@ -17,13 +17,16 @@ fn known(shape: &[Option<i64>]) -> Vec<i64> {
     shape.iter().map(|d| d.unwrap_or(-1)).collect()
 }
 
-/// Product of the non-batch dimensions (None if any is dynamic).
+/// Product of the non-batch dimensions (None if any is dynamic, or the product does not fit:
+/// no real tensor has 2^63 elements).
 fn flat(shape: &[i64]) -> Option<i64> {
     let rest = shape.get(1..)?;
     if rest.iter().any(|d| *d < 0) {
         return None;
     }
-    Some(rest.iter().product::<i64>().max(1))
+    rest.iter()
+        .try_fold(1i64, |a, &d| a.checked_mul(d))
+        .map(|n| n.max(1))
 }
 
 /// An image input as (height, width, channels), NCHW or NHWC.
@@ -346,7 +349,8 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
                 ));
                 return verdict(Technique::FaceRecognition, 0.85, reasons);
             }
-            if h == 2 * w || h * 3 == w * 8 {
+            let tall = |num: i64, den: i64| matches!((h.checked_mul(den), w.checked_mul(num)), (Some(a), Some(b)) if a == b);
+            if tall(2, 1) || tall(8, 3) {
                 reasons.push("tall person crop: re-identification shape".into());
                 return verdict(Technique::PersonReidentification, 0.75, reasons);
             }
@@ -364,7 +368,10 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
         let small = !heads.is_empty() && heads.iter().all(|d| *d <= 10);
         let unknown_out = info.outputs.is_empty() && info.ops.keys().any(|k| k == "Softmax");
         if h == w && (small || unknown_out) {
-            let total: i64 = heads.iter().sum();
+            let total: i64 = heads
+                .iter()
+                .try_fold(0i64, |a, &d| a.checked_add(d.max(0)))
+                .unwrap_or(i64::MAX);
             if h <= 64 {
                 return verdict(
                     Technique::FaceAttributes,
@@ -401,4 +408,59 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
                 .collect::<Vec<_>>()
         )],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::models::{ModelFormat, TensorInfo, WeightInfo};
+
+    fn tensor(shape: &[i64]) -> TensorInfo {
+        TensorInfo {
+            name: "t".into(),
+            shape: shape.iter().map(|&d| Some(d)).collect(),
+            dtype: Some("float32".into()),
+        }
+    }
+
+    /// Shapes are numbers from the file: products and sums of them never overflow (a panic in
+    /// debug builds, a wrapped number steering the verdict in release ones).
+    #[test]
+    fn hostile_shapes_neither_overflow_nor_steer_the_verdict() {
+        let huge = 1i64 << 62;
+        for (input, output, weights) in [
+            // Wraps to 512 when multiplied unchecked: looked like an embedding.
+            (vec![1, 3, 112, 112], vec![1, huge + 1, 4, 128], vec![]),
+            (
+                vec![1, 3, 1 << 32, 1 << 32],
+                vec![1, 1 << 32, 1 << 32],
+                vec![],
+            ),
+            (vec![1, 3, huge, huge], vec![1, 512], vec![]),
+            (vec![1, 3, 64, 64], vec![1, 2], vec![i64::MIN, i64::MIN, 2]),
+        ] {
+            let info = ModelInfo {
+                format: Some(ModelFormat::Onnx),
+                inputs: vec![tensor(&input)],
+                outputs: vec![tensor(&output)],
+                weights: weights
+                    .iter()
+                    .map(|&d| WeightInfo {
+                        name: "w".into(),
+                        shape: vec![d],
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+            let c = classify(&info, "model.onnx");
+            assert!(
+                !matches!(
+                    c.technique,
+                    Technique::FaceRecognition | Technique::PersonReidentification
+                ) || input[2] == 64,
+                "{input:?} -> {output:?}: {:?}",
+                c.technique
+            );
+        }
+    }
 }

@@ -17,6 +17,14 @@ pub(super) struct InputLayout {
 
 impl InputLayout {
     pub(super) fn of(dims: &[i64]) -> Result<InputLayout, ProbeError> {
+        // A dimension over this cannot be probed anyway (the element bound below); keeping
+        // them small keeps every product and cast here exact.
+        const MAX_DIM: i64 = 1 << 16;
+        if dims.iter().any(|&x| x > MAX_DIM) {
+            return Err(ProbeError::Unsupported(format!(
+                "input shape {dims:?} out of the probe's range"
+            )));
+        }
         let d = |i: usize, default: i64| match dims.get(i) {
             Some(&x) if x > 0 => x,
             _ => default,
@@ -67,8 +75,12 @@ impl InputLayout {
                 )))
             }
         };
-        let elements: i64 = layout.shape.iter().product();
-        if layout.width < 8 || layout.height < 8 || elements as usize > MAX_INPUT_ELEMENTS {
+        let elements = layout
+            .shape
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(u64::try_from(d).ok()?))
+            .unwrap_or(u64::MAX);
+        if layout.width < 8 || layout.height < 8 || elements > MAX_INPUT_ELEMENTS as u64 {
             return Err(ProbeError::Unsupported(format!(
                 "input shape {:?} out of the probe's range",
                 layout.shape
