@@ -199,3 +199,54 @@ async fn shipped_pipeline_templates_run() {
     f.stop().await;
     drop(server);
 }
+
+/// The metadata watchdog tells a silent track from a late one: its clock starts when video
+/// flows, a stream whose announced metadata track stays silent is restarted (and counted), and
+/// each restart that brings no metadata doubles the patience, so a camera that sends metadata
+/// only on events is not reconnected every few seconds. A healthy stream is never restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_restarts_a_silent_track_with_growing_patience() {
+    let cams = vec![("/cam".to_string(), CameraKind::DetectionOnly)];
+    let silent = CameraOptions {
+        metadata_rate: 0.0,
+        ..CameraOptions::default()
+    };
+    let quiet = RtspCameras::start(&cams, &silent).expect("start RTSP server");
+    let healthy = RtspCameras::start(&cams, &CameraOptions::default()).expect("start RTSP server");
+    let mut f = live_common::start(vec![
+        (
+            "silent".into(),
+            None,
+            live_common::source("rtsp", &format!("url = {:?}", quiet.url("/cam"))),
+        ),
+        (
+            "healthy".into(),
+            None,
+            live_common::source("rtsp", &format!("url = {:?}", healthy.url("/cam"))),
+        ),
+    ]);
+    // 10 s of flowing video without metadata: one restart.
+    let first = f
+        .collect_until(Duration::from_secs(30), |f| {
+            f.counter("silent", "watchdog_restarts") >= 1
+        })
+        .await;
+    assert!(first, "no watchdog restart of the silent stream");
+    // The next one waits 20 s of video: not within the next 12 s.
+    let _ = f
+        .collect_until(Duration::from_secs(12), |f| {
+            f.counter("silent", "watchdog_restarts") >= 2
+        })
+        .await;
+    assert_eq!(
+        f.counter("silent", "watchdog_restarts"),
+        1,
+        "patience did not grow"
+    );
+    assert!(f.count("healthy", "onvif", "object.class", "HumanFace") > 10);
+    assert_eq!(f.counter("healthy", "watchdog_restarts"), 0);
+    assert_eq!(f.counter("healthy", "reconnects"), 0);
+    f.stop().await;
+    drop(quiet);
+    drop(healthy);
+}

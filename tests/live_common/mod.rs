@@ -115,6 +115,7 @@ impl Feeds {
             "messages" => h.messages.load(Relaxed),
             "decode_errors" => h.decode_errors.load(Relaxed),
             "reconnects" => h.reconnects.load(Relaxed),
+            "watchdog_restarts" => h.watchdog_restarts.load(Relaxed),
             _ => panic!("{which}"),
         }
     }

@@ -77,7 +77,8 @@ pub fn metadata_rtp(
 /// Options of the demo cameras' streams.
 #[derive(Debug, Clone)]
 pub struct CameraOptions {
-    /// Metadata documents per second.
+    /// Metadata documents per second; 0: the track sends one packet, which the server needs to
+    /// set the stream up, and then nothing (the stall the tap's watchdog exists for).
     pub metadata_rate: f64,
     /// Video width, pixels.
     pub width: u32,
@@ -228,6 +229,14 @@ impl Drop for RtspCameras {
 }
 
 fn push_metadata(src: gst_app::AppSrc, kind: CameraKind, opts: &CameraOptions, stop: &AtomicBool) {
+    if opts.metadata_rate <= 0.0 {
+        // gst-rtsp-server prepares a stream only once it has seen a buffer.
+        let pkt = metadata_rtp(b"<", &mut 1, 0, 0x0b5e_0000, opts.mtu);
+        for p in pkt {
+            let _ = src.push_buffer(gst::Buffer::from_mut_slice(p));
+        }
+        return;
+    }
     let period = Duration::from_secs_f64(1.0 / opts.metadata_rate.max(0.1));
     let start = Instant::now();
     let mut seq: u16 = 1;

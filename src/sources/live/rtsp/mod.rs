@@ -94,8 +94,17 @@ impl LiveSource for Rtsp {
                 (None, _) => None,
             };
             let shown = self.endpoint();
+            let window = WatchdogWindow::default();
             reconnect_loop(&ctx, |shutdown| {
-                once(&self.url, &shown, creds.as_ref(), &name, &ctx, shutdown)
+                once(
+                    &self.url,
+                    &shown,
+                    creds.as_ref(),
+                    &name,
+                    &ctx,
+                    &window,
+                    shutdown,
+                )
             })
             .await
         })
@@ -195,6 +204,7 @@ async fn once(
     creds: Option<&(String, String)>,
     name: &str,
     ctx: &SourceContext,
+    window: &WatchdogWindow,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), SourceError> {
     let desc = load_template(name)
@@ -204,7 +214,6 @@ async fn once(
     let (pipeline, watch) =
         build(&desc, creds, ctx).map_err(|e| SourceError::Connect(e.to_string()))?;
     let running = Running(pipeline);
-    let started = std::time::Instant::now();
     running
         .0
         .set_state(gst::State::Playing)
@@ -220,16 +229,18 @@ async fn once(
             _ = stopped(&mut shutdown) => return Ok(()),
         }
         use std::sync::atomic::Ordering::Relaxed;
-        if watch.announced.load(Relaxed)
-            && !watch.arrived.load(Relaxed)
-            && started.elapsed() > FIRST_METADATA_WITHIN
-        {
-            ctx.health
-                .watchdog_restarts
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Err(SourceError::Connect(format!(
-                "{shown}: metadata track announced but silent for {FIRST_METADATA_WITHIN:?}; reconnecting"
-            )));
+        if watch.arrived.load(Relaxed) {
+            window.reset();
+        } else if let Some(silent) = watch.silent_for() {
+            let limit = window.get();
+            if watch.announced.load(Relaxed) && silent > limit {
+                ctx.health.watchdog_restarts.fetch_add(1, Relaxed);
+                window.widen();
+                return Err(SourceError::Connect(format!(
+                    "{shown}: video flows but the announced metadata track has been silent for {limit:?}; reconnecting (next time after {:?})",
+                    window.get()
+                )));
+            }
         }
         while let Some(msg) = bus.pop() {
             use gst::MessageView;
@@ -248,7 +259,8 @@ async fn once(
                     ctx.health.set_up(true);
                 }
                 MessageView::Warning(w) => {
-                    tracing::debug!(feed = %ctx.feed, warning = %w.error(), "gstreamer warning");
+                    let warning = w.error().to_string().replace(url, shown);
+                    tracing::debug!(feed = %ctx.feed, warning = %warning, "gstreamer warning");
                 }
                 _ => {}
             }
@@ -256,21 +268,67 @@ async fn once(
     }
 }
 
-/// What the stall watchdog needs: whether the SDP announced a metadata track, and whether any
-/// of it has arrived.
+/// What the stall watchdog needs: whether the SDP announced a metadata track, whether any of
+/// it has arrived, and since when video has been flowing (the watchdog's clock starts at the
+/// first video buffer, not at connection: a camera slow to set up, or a loaded machine, is
+/// late, not silent).
 #[derive(Default)]
 struct MetaWatch {
     announced: std::sync::atomic::AtomicBool,
     arrived: std::sync::atomic::AtomicBool,
+    video_since: std::sync::OnceLock<std::time::Instant>,
 }
+
+impl MetaWatch {
+    /// How long video has flowed without metadata; `None` before the first video buffer.
+    fn silent_for(&self) -> Option<Duration> {
+        self.video_since.get().map(std::time::Instant::elapsed)
+    }
+}
+
+/// How long the metadata track may stay silent while video flows before the stream is
+/// reconnected: [`FIRST_METADATA_WITHIN`] at first, doubled after each restart that did not
+/// bring metadata (a camera that sends metadata only on events is not restarted every few
+/// seconds), up to [`MAX_SILENT_WINDOW`]; back to the start once metadata arrives.
+struct WatchdogWindow(std::sync::atomic::AtomicU64);
+
+impl Default for WatchdogWindow {
+    fn default() -> Self {
+        WatchdogWindow(std::sync::atomic::AtomicU64::new(
+            FIRST_METADATA_WITHIN.as_millis() as u64,
+        ))
+    }
+}
+
+impl WatchdogWindow {
+    fn get(&self) -> Duration {
+        Duration::from_millis(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+    fn widen(&self) {
+        let next = (self.get() * 2).min(MAX_SILENT_WINDOW);
+        self.0.store(
+            next.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+    fn reset(&self) {
+        self.0.store(
+            FIRST_METADATA_WITHIN.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+}
+
+/// The longest the watchdog waits (see [`WatchdogWindow`]).
+const MAX_SILENT_WINDOW: Duration = Duration::from_secs(600);
 
 fn pipeline_has_meta(desc: &str) -> bool {
     desc.contains("name=meta")
 }
 
-/// A camera that announces a metadata track but sends none of it this long after the pipeline
-/// starts is reconnected: some servers set up the track and never start it (seen intermittently
-/// with gst-rtsp-server), and a real stall looks the same from here.
+/// A camera that announces a metadata track but sends none of it this long after its video
+/// started flowing is reconnected: some servers set up the track and never start it (seen
+/// intermittently with gst-rtsp-server), and a real stall looks the same from here.
 const FIRST_METADATA_WITHIN: Duration = Duration::from_secs(10);
 
 fn build(
@@ -295,6 +353,22 @@ fn build(
             src.set_property("user-id", user);
             src.set_property("user-pw", pass);
         }
+        // The watchdog's clock: the first video buffer on any of rtspsrc's video pads.
+        let w = watch.clone();
+        src.connect_pad_added(move |_, pad| {
+            let video = pad.current_caps().is_some_and(|caps| {
+                caps.structure(0)
+                    .and_then(|s| s.get::<&str>("media").ok())
+                    .is_some_and(|m| m == "video")
+            });
+            if video {
+                let w = w.clone();
+                pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                    let _ = w.video_since.set(std::time::Instant::now());
+                    gst::PadProbeReturn::Remove
+                });
+            }
+        });
         if src.find_property("protocols").is_some() {
             let h = ctx.clone_handle();
             let w = watch.clone();
