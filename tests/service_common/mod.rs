@@ -184,11 +184,16 @@ impl Drop for LoggedServe {
 }
 
 pub fn serve_logged(args: &[&str]) -> LoggedServe {
+    serve_logged_with(args, "info")
+}
+
+/// [`serve_logged`] at log level `level` (`RUST_LOG`).
+pub fn serve_logged_with(args: &[&str], level: &str) -> LoggedServe {
     let mut child = Command::new(env!("CARGO_BIN_EXE_banwatch"))
         .arg("serve")
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", level)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
