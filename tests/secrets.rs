@@ -145,7 +145,7 @@ async fn basic_authentication_over_plain_http_needs_an_opt_in() {
         let _ = axum::serve(listener, app).await;
     });
     let url = format!("http://127.0.0.1:{port}/ISAPI/Event/notification/alertStream");
-    let mut f = live_common::start(vec![(
+    let f = live_common::start(vec![(
         "refuses".into(),
         None,
         live_common::source(
@@ -163,7 +163,7 @@ async fn basic_authentication_over_plain_http_needs_an_opt_in() {
     );
     f.stop().await;
 
-    let mut f = live_common::start(vec![(
+    let f = live_common::start(vec![(
         "opted-in".into(),
         None,
         live_common::source(
