@@ -16,7 +16,7 @@ const SECRETS: &[&str] = &[
     "Hik-S3cret",
     "Mqtt-S3cret",
     "Hook-S3cret",
-    "Api-S3cret",
+    "Api-Q7v2k9w4m1x8",
 ];
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -42,7 +42,7 @@ fn no_secret_reaches_the_log_metrics_api_or_store() {
         format!(
             r#"listen = "127.0.0.1:{port}"
 state_dir = "{state}"
-api_token = {{ value = "Api-S3cret" }}
+api_token = {{ value = "Api-Q7v2k9w4m1x8" }}
 [[site]]
 id = "s"
 type = "school"

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 #[test]
 fn stays_up_with_no_reachable_feeds_and_reports_them_down() {
+    // The shipped configuration takes the camera passwords from the environment.
+    std::env::set_var("BANWATCH_LOBBY_PASSWORD", "lobby-camera-pw");
+    std::env::set_var("BANWATCH_NVR_PASSWORD", "nvr-pw");
     let port = free_port();
     let state = tempfile::tempdir().unwrap();
     let _s = serve(&[
@@ -201,7 +204,7 @@ fn webhook_spools_while_down_eve_lines_and_the_api_wants_a_token() {
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\napi_token = {{ value = \"s3cret-token\" }}\n[webhook]\nurl = \"http://127.0.0.1:{hook}/hooks/banwatch\"\nsecret = {{ value = \"hook-key\" }}\n[eve]\npath = \"{}\"\n",
+            "listen = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\napi_token = {{ value = \"5f0c2e9a41d7b38e\" }}\n[webhook]\nurl = \"http://127.0.0.1:{hook}/hooks/banwatch\"\nsecret = {{ value = \"hook-key\" }}\n[eve]\npath = \"{}\"\n",
             dir.path().join("state").display(),
             eve.display()
         ),
@@ -280,11 +283,17 @@ fn webhook_spools_while_down_eve_lines_and_the_api_wants_a_token() {
         port,
         "POST",
         "/api/v1/alerts/nope/ack",
-        Some("s3cret-token"),
+        Some("5f0c2e9a41d7b38e"),
         ""
     )
     .starts_with("HTTP/1.1 404"));
-    let r = request(port, "POST", &path, Some("s3cret-token"), "ticket TR-1182");
+    let r = request(
+        port,
+        "POST",
+        &path,
+        Some("5f0c2e9a41d7b38e"),
+        "ticket TR-1182",
+    );
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     let a = alerts(port);
     let lobby = a.iter().find(|a| a["id"] == id.as_str()).unwrap();

@@ -251,7 +251,11 @@ fn readiness_follows_the_feeds() {
 fn the_api_survives_floods_and_answers_oversize_requests_properly() {
     let s = setup(3600);
     let cfg = std::fs::read_to_string(&s.cfg).unwrap();
-    std::fs::write(&s.cfg, format!("api_token = {{ value = \"tok\" }}\n{cfg}")).unwrap();
+    std::fs::write(
+        &s.cfg,
+        format!("api_token = {{ value = \"9b1e4c7d2a6f8e03\" }}\n{cfg}"),
+    )
+    .unwrap();
     let _svc = serve_logged(&["--config", s.cfg.to_str().unwrap()]);
     wait_for("ready", 30, || {
         status(s.port, "/readyz").starts_with("HTTP/1.1 200")
@@ -259,7 +263,7 @@ fn the_api_survives_floods_and_answers_oversize_requests_properly() {
     let ack = "/api/v1/alerts/none/ack";
     let body = vec![b'x'; 1 << 20];
     let mut req = format!(
-        "POST {ack} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST {ack} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer 9b1e4c7d2a6f8e03\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -274,14 +278,14 @@ fn the_api_survives_floods_and_answers_oversize_requests_properly() {
         "100 KB head"
     );
     let two = format!(
-        "POST {ack} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nAuthorization: Bearer tok\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST {ack} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nAuthorization: Bearer 9b1e4c7d2a6f8e03\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     assert!(
         raw(s.port, two.as_bytes()).starts_with("HTTP/1.1 400"),
         "two Authorization headers"
     );
     let lower = format!(
-        "POST {ack} HTTP/1.1\r\nHost: x\r\nAuthorization: bearer tok\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST {ack} HTTP/1.1\r\nHost: x\r\nAuthorization: bearer 9b1e4c7d2a6f8e03\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     // Authorised (the alert does not exist): 404, not 401.
     assert!(

@@ -389,9 +389,14 @@ impl Config {
             sinks.push(SinkSettings { name, settings });
         }
         let api_token = raw.api_token.unwrap_or_default();
-        api_token
+        let token = api_token
             .resolve()
             .map_err(|e| invalid(line_of_table(text, "api_token"), format!("api_token: {e}")))?;
+        if let Some(t) = token.filter(|t| !t.is_empty()) {
+            check_api_token(&t).map_err(|e| {
+                invalid(line_of_table(text, "api_token"), format!("api_token: {e}"))
+            })?;
+        }
         if raw.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid(
                 line_of_table(text, "listen"),
@@ -435,6 +440,37 @@ impl Config {
             .find(|s| s.name == name)
             .map(|s| &s.settings)
     }
+}
+
+/// Shortest API token taken (bytes).
+pub const MIN_API_TOKEN: usize = 16;
+
+/// Refuse a bearer token that is a placeholder from an example or too short to resist
+/// guessing: the service would otherwise start with a token anyone can read in its manifests.
+pub fn check_api_token(token: &str) -> Result<(), String> {
+    let lower = token.to_ascii_lowercase();
+    let placeholder = [
+        "change",
+        "example",
+        "placeholder",
+        "replace",
+        "secret",
+        "token",
+        "password",
+        "xxxx",
+    ]
+    .iter()
+    .any(|p| lower.contains(p));
+    if placeholder {
+        return Err("looks like a placeholder; generate one, e.g. `openssl rand -hex 32`".into());
+    }
+    if token.len() < MIN_API_TOKEN {
+        return Err(format!(
+            "{} characters is too short (at least {MIN_API_TOKEN}); generate one, e.g. `openssl rand -hex 32`",
+            token.len()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -485,6 +521,8 @@ mod tests {
             ("[judge]\nwindow_secs = 0\n", "b.toml:2:", "window_secs"),
             ("[alertmanagr]\nurl = \"http://127.0.0.1:9093\"\n", "b.toml:1:", "alertmanagr"),
             ("lisen = \"127.0.0.1:1\"\n", "b.toml:1:", "lisen"),
+            ("api_token = \"change-me\"\n", "b.toml:1:", "placeholder"),
+            ("api_token = { value = \"0123456789\" }\n", "b.toml:1:", "too short"),
             (
                 "[[feed]]\nid = \"m\"\nkind = \"mqtt\"\nhost = \"127.0.0.1\"\ntopics = [\"a/#\"]\n",
                 "b.toml:1:",
