@@ -13,6 +13,7 @@ pub mod fields;
 pub mod flow;
 pub mod h264;
 pub mod http;
+pub mod identity;
 pub(crate) mod ip;
 pub(crate) mod link;
 pub mod models;

@@ -1,11 +1,13 @@
 //! Dahua CGI event text: attach-stream records `Code=X;action=Y;index=N;data={json}` and
 //! key=value dumps `Events[0].EventBaseInfo.Code=X`.
 //!
-//! Emits (`proto = "dahua"`): `code`, `action`, and `field` (key names of the data JSON, or
-//! dump keys with indices and the `Events.` prefix stripped). Values other than code/action are
-//! never emitted.
+//! Emits (`proto = "dahua"`): `code`, `action`, `field` (key names of the data JSON, bare and as
+//! dotted paths — `Age` and `Object.Age` — and dump keys with indices and the `Events.` prefix
+//! stripped, which are dotted already), and `class` (the value of a `Class` key, an
+//! enumeration such as `FaceRecognition` or `HumanTrait`). No other value is ever emitted.
+//! Source: Dahua HTTP API (eventManager attach, `data=` JSON; SIGNATURES.md §2).
 
-use super::json::{self, walk};
+use super::json::{self, scalar, walk_paths};
 use super::Sink;
 
 const P: &str = "dahua";
@@ -45,6 +47,32 @@ fn is_dump_line(t: &str) -> bool {
     t.starts_with("Events[") || t.starts_with("Events.") || t.starts_with("table.")
 }
 
+/// Keys of a face object that carry an estimate about the person (Dahua HTTP API, face
+/// detection/recognition event `Object`/`Face`: Age, Sex, Emotion, Glass, Beard, Mask...).
+const ATTRIBUTES: &[&str] = &[
+    "Age",
+    "Sex",
+    "Emotion",
+    "Glass",
+    "Beard",
+    "Mask",
+    "Race",
+    "Attractive",
+];
+
+/// Whether an attribute value is an estimate rather than the firmware's "not estimated" default
+/// (0, empty, `Unknown`). The value itself is never emitted.
+fn estimated(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().is_some_and(|x| x > 0.0),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            !s.is_empty() && !s.eq_ignore_ascii_case("unknown") && s != "0"
+        }
+        _ => false,
+    }
+}
+
 /// `Code=FaceRecognition;action=Start;index=0;data={...}`
 fn decode_record(r: &str, sink: &mut Sink<'_, '_>) {
     let (head, data) = match r.find(";data=") {
@@ -63,7 +91,20 @@ fn decode_record(r: &str, sink: &mut Sink<'_, '_>) {
     }
     if let Some(data) = data {
         if let Some(v) = json::parse(data.trim().as_bytes()) {
-            walk(&v, &mut |k, _, _| sink.emit(P, "field", k));
+            walk_paths(&v, &mut |path, k, x| {
+                sink.emit(P, "field", k);
+                if path != k {
+                    sink.emit(P, "field", path);
+                }
+                if k == "Class" {
+                    if let Some(c) = scalar(x) {
+                        sink.emit_enum(P, "class", &c);
+                    }
+                }
+                if ATTRIBUTES.contains(&k) && estimated(x) {
+                    sink.emit(P, "attribute", k);
+                }
+            });
         }
     }
 }
@@ -82,6 +123,9 @@ fn decode_dump_line(t: &str, sink: &mut Sink<'_, '_>) {
     }
     if path == "Action" || path == "EventBaseInfo.Action" {
         sink.emit_enum(P, "action", value);
+    }
+    if path.ends_with("Class") {
+        sink.emit_enum(P, "class", value);
     }
     sink.emit(P, "field", path);
 }
@@ -111,10 +155,39 @@ mod tests {
         let o = body(Some("text/plain"), b);
         assert!(has(&o, "dahua", "code", "FaceRecognition"));
         assert!(has(&o, "dahua", "action", "Start"));
-        for f in ["Candidates", "Person", "Similarity", "Name", "Face"] {
+        for f in [
+            "Candidates",
+            "Person",
+            "Similarity",
+            "Name",
+            "Face",
+            "Candidates.Person.Name",
+            "Candidates.Similarity",
+            "Face.BoundingBox",
+        ] {
             assert!(has(&o, "dahua", "field", f), "{f}: {o:?}");
         }
         assert_private(&o, &["Jane"]);
+    }
+
+    /// Attributes nested in the event's object, and the object's class, as the rules read
+    /// them (the kind of ../shared/cases/realworld/rw-01).
+    #[test]
+    fn nested_attributes_and_class() {
+        let b = b"Code=FaceRecognition;action=Start;index=0;data={\"Class\":\"FaceRecognition\",\"Object\":{\"Age\":30,\"Sex\":\"Man\",\"Emotion\":\"Smile\",\"Name\":\"Jane Doe\"}}\n";
+        let o = body(Some("text/plain"), b);
+        for f in ["Object.Age", "Object.Sex", "Object.Emotion", "Age"] {
+            assert!(has(&o, "dahua", "field", f), "{f}: {o:?}");
+        }
+        assert!(has(&o, "dahua", "class", "FaceRecognition"), "{o:?}");
+        for a in ["Age", "Sex", "Emotion"] {
+            assert!(has(&o, "dahua", "attribute", a), "{a}: {o:?}");
+        }
+        // Defaults are not estimates.
+        let d = b"Code=FaceRecognition;action=Start;index=0;data={\"Object\":{\"Age\":0,\"Sex\":\"Unknown\",\"Emotion\":\"\"}}\n";
+        let o2 = body(Some("text/plain"), d);
+        assert!(!any(&o2, "dahua", "attribute"), "{o2:?}");
+        assert_private(&o, &["Jane", "Man", "Smile", "30"]);
     }
 
     #[test]

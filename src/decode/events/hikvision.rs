@@ -1,9 +1,14 @@
 //! Hikvision ISAPI `EventNotificationAlert` (XML and JSON) and FDLib request/response bodies.
 //!
+//! Hikvision ISAPI `EventNotificationAlert` (XML and JSON), FDLib request/response bodies,
+//! access-control `AcsEvent` searches and pushed events, and capability documents.
+//!
 //! Emits (`proto = "hikvision"`): `event_type`, `event_state`, `event_description`, `field`
-//! (names of identity/recognition fields present), `verify_mode` (currentVerifyMode value),
-//! `face_lib_type` (faceLibType value). Person names and pictures are only ever reported as a
-//! field name.
+//! (names of identity/recognition fields present), `verify_mode` (currentVerifyMode /
+//! verifyMode value), `face_lib_type` (faceLibType value), `capability` (an `isSupport…` key
+//! with its true/false value: `isSupportFaceLib=true`). Person names, employee numbers and
+//! pictures are only ever reported as a field name. Source: Hikvision ISAPI documents as
+//! quoted in SIGNATURES.md §1.
 
 use super::json::{scalar, walk};
 use super::xml::Tree;
@@ -24,6 +29,7 @@ const FIELDS: &[&str] = &[
     "name",
     "personName",
     "currentVerifyMode",
+    "verifyMode",
     "facePicURL",
     "faceID",
     "faceLibName",
@@ -63,16 +69,39 @@ pub fn decode_xml(tree: &Tree, sink: &mut Sink<'_, '_>) {
             sink.emit(P, "field", f);
             value_fields(f, &n.text, sink);
         }
+        capability(&n.name, n.text.trim(), sink);
     }
 }
 
 fn value_fields(canonical: &str, value: &str, sink: &mut Sink<'_, '_>) {
     match canonical {
-        "currentVerifyMode" => sink.emit_enum(P, "verify_mode", value),
+        "currentVerifyMode" | "verifyMode" => sink.emit_enum(P, "verify_mode", value),
         "faceLibType" => sink.emit_enum(P, "face_lib_type", value),
         _ => {}
     }
 }
+
+/// `isSupport…` keys of capability documents, with their boolean value.
+fn capability(key: &str, value: &str, sink: &mut Sink<'_, '_>) {
+    if key.starts_with("isSupport")
+        && key.len() <= 64
+        && key.bytes().all(|b| b.is_ascii_alphanumeric())
+        && matches!(value, "true" | "false")
+    {
+        sink.emit_enum(P, "capability", &format!("{key}={value}"));
+    }
+}
+
+/// Keys that make a JSON body a Hikvision document worth reading (near the top).
+const DOCUMENT_KEYS: &[&str] = &[
+    "faceLibType",
+    "FDID",
+    "FPID",
+    "AcsEvent",
+    "AcsEventCond",
+    "currentVerifyMode",
+    "verifyMode",
+];
 
 /// JSON alert (`eventType` at the top level) or FDLib body (`faceLibType`/`FDID`/`FPID` near
 /// the top).
@@ -84,16 +113,16 @@ pub fn decode_json(v: &Value, sink: &mut Sink<'_, '_>) {
     };
     let Value::Object(top) = v else { return };
     let event_type = top.get("eventType").and_then(scalar);
-    let fdlib_like = {
+    let document = {
         let mut found = false;
         walk(v, &mut |k, _, depth| {
-            if depth <= 2 && matches!(k, "faceLibType" | "FDID" | "FPID") {
+            if (depth <= 3 && DOCUMENT_KEYS.contains(&k)) || k.starts_with("isSupport") {
                 found = true;
             }
         });
         found
     };
-    if event_type.is_none() && !fdlib_like {
+    if event_type.is_none() && !document {
         return;
     }
     if let Some(t) = &event_type {
@@ -111,6 +140,9 @@ pub fn decode_json(v: &Value, sink: &mut Sink<'_, '_>) {
             if let Some(s) = scalar(x) {
                 value_fields(f, &s, sink);
             }
+        }
+        if let Some(s) = scalar(x) {
+            capability(k, &s, sink);
         }
     });
 }

@@ -37,6 +37,45 @@ pub fn walk<'v>(v: &'v Value, f: &mut dyn FnMut(&'v str, &'v Value, usize)) {
     go(v, 0, f)
 }
 
+/// Like [`walk`], with each key's dotted path from the root, array indices left out
+/// (`{"Object":{"Age":30}}` gives `Object.Age`). Paths longer than 256 bytes are cut at a
+/// key boundary.
+pub fn walk_paths<'v>(v: &'v Value, f: &mut dyn FnMut(&str, &'v str, &'v Value)) {
+    fn go<'v>(
+        v: &'v Value,
+        path: &mut String,
+        depth: usize,
+        f: &mut dyn FnMut(&str, &'v str, &'v Value),
+    ) {
+        if depth >= MAX_DEPTH {
+            return;
+        }
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let len = path.len();
+                    if path.len() + k.len() < 256 {
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        path.push_str(k);
+                    }
+                    f(path, k, x);
+                    go(x, path, depth + 1, f);
+                    path.truncate(len);
+                }
+            }
+            Value::Array(a) => {
+                for x in a {
+                    go(x, path, depth + 1, f);
+                }
+            }
+            _ => {}
+        }
+    }
+    go(v, &mut String::new(), 0, f)
+}
+
 /// Every distinct key name in the document, once.
 pub fn emit_keys(v: &Value, sink: &mut Sink<'_, '_>) {
     walk(v, &mut |k, _, _| sink.emit("json", "key", k));

@@ -37,6 +37,7 @@ dahua.code                   enumeration  Event code (`FaceRecognition`)
 dahua.action                 enumeration  Event action (`Start`, `Stop`, `Pulse`)
 dahua.field                  name         Keys of the event data, indices stripped, bare and dotted
 dahua.class                  enumeration  Class of the event data (`PortraitDetect`, `FaceAnalysis`)
+dahua.attribute              name         Attribute keys of a face object holding an estimate, not a default (`Age`, `Sex`, `Emotion`)
 onvif.action                 enumeration  SOAP body element (operation)
 onvif.topic                  enumeration  Notification topic
 onvif.data_item              name         Names of SimpleItems in a message

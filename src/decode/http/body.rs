@@ -226,6 +226,33 @@ pub(super) fn emit_form_keys(body: &[u8], dir: Direction, em: &mut Emitter<'_>) 
     }
 }
 
+/// A query string with each key and value percent-decoded (`+` a space) and the values of
+/// identifying keys (`subject`, `name`...) masked as `+`, the `&` and `=` that structure it
+/// kept: `face_plugins=landmarks,%20age` → `face_plugins=landmarks, age`. A
+/// component whose decoding would add a separator (`%26`, `%3D`) stays as sent, so decoding
+/// never changes which pairs there are.
+pub(super) fn decode_query(q: &str) -> String {
+    let decode = |part: &str| -> String {
+        let d = printable(&percent_decode(part.as_bytes()));
+        if d.contains(['&', '=']) {
+            part.to_string()
+        } else {
+            d
+        }
+    };
+    q.split('&')
+        .map(|pair| match pair.split_once('=') {
+            // A person's name or id as a value is masked (decode::identity).
+            Some((k, _)) if crate::decode::identity::identifying_key(&decode(k)) => {
+                format!("{}=+", decode(k))
+            }
+            Some((k, v)) => format!("{}={}", decode(k), decode(v)),
+            None => decode(pair),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// A form key as `application/x-www-form-urlencoded` encodes it: `+` is a space, `%XX` a byte.
 pub(super) fn percent_decode(s: &[u8]) -> Vec<u8> {
     let plus: Vec<u8> = s

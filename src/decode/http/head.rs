@@ -186,10 +186,25 @@ fn on_request<'a>(
     let method = parts.next().unwrap_or("").to_string();
     let uri = parts.next().unwrap_or("").to_string();
     em.emit(dir, P, "method", method.clone());
-    if !uri.is_empty() {
-        em.emit(dir, P, "uri", uri.clone());
-    }
     let (path, query, authority) = split_target(&method, &uri);
+    // People's names and ids in the target never leave the decoder (decode::identity).
+    let path = path.as_deref().map(crate::decode::identity::path);
+    let query = query.as_deref().map(super::body::decode_query);
+    if !uri.is_empty() {
+        let shown = match (&path, &query) {
+            (Some(p), Some(q)) => format!("{p}?{q}"),
+            (Some(p), None) => p.clone(),
+            (None, Some(q)) => format!("?{q}"),
+            (None, None) => authority.clone().unwrap_or_default(),
+        };
+        let shown = match (uri.find("://"), &authority) {
+            (Some(i), Some(a)) if !method.eq_ignore_ascii_case("CONNECT") => {
+                format!("{}://{a}{shown}", &uri[..i])
+            }
+            _ => shown,
+        };
+        em.emit(dir, P, "uri", shown);
+    }
     let path_for_host = path.clone();
     if let Some(p) = path {
         em.emit(dir, P, "path", p);

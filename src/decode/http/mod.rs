@@ -35,9 +35,9 @@ use head::{on_head, take_head, HeadResult, Next};
 pub const FIELDS: FieldTable = FieldTable(
     "
 http.method                            enumeration  Request method
-http.uri                               value        Request target as sent
-http.path                              value        Path of the target
-http.query                             value        Query of the target
+http.uri                               value        Request target: the path and query below (absolute form keeps scheme and host)
+http.path                              value        Path of the target, members of collections masked (`/subjects/+`; decode::identity)
+http.query                             value        Query of the target, percent-decoded, values of identifying keys masked (`subject=+`)
 http.host                              value        Host header (or absolute-form authority) without the port
 http.hostpath                          value        Host (lowercase) followed by the path
 http.user_agent                        value        User-Agent header

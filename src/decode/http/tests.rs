@@ -117,7 +117,7 @@ fn hosts() {
     assert!(has(
         &o,
         "http.uri",
-        "http://user@api.kairos.com:8080/recognize?x=1"
+        "http://api.kairos.com:8080/recognize?x=1"
     ));
     let o = run(&[(C, b"GET http://[2001:db8::1]:81 HTTP/1.1\r\n\r\n")]);
     assert!(has(&o, "http.host", "[2001:db8::1]"));

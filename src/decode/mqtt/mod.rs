@@ -21,8 +21,8 @@ use super::fields::FieldTable;
 /// Fields of MQTT 3.1, 3.1.1 and 5 control packets.
 pub const FIELDS: FieldTable = FieldTable(
     "
-mqtt.topic      value        Topic of a PUBLISH
-mqtt.subscribe  value        Topic filter of a SUBSCRIBE
+mqtt.topic      value        Topic of a PUBLISH, members of collections masked (`double-take/matches/+`)
+mqtt.subscribe  value        Topic filter of a SUBSCRIBE, masked the same way
 mqtt.protocol   enumeration  Protocol level of a CONNECT (`3.1.1`, `5`)
 mqtt.client_id  value        Client identifier of a CONNECT
 mqtt.username   presence     `present` when a CONNECT carries a user name
@@ -441,7 +441,12 @@ fn protocol_name(level: u8) -> String {
 }
 
 fn emit_topic(dir: Direction, t: &str, em: &mut Emitter<'_>) {
-    em.emit(dir, P, "topic", printable(t.as_bytes()));
+    em.emit(
+        dir,
+        P,
+        "topic",
+        crate::decode::identity::topic(&printable(t.as_bytes())),
+    );
 }
 
 fn handle(side: &mut Side, version: &mut Option<u8>, f: Fixed, b: &[u8], em: &mut Emitter<'_>) {
@@ -582,7 +587,12 @@ fn subscribe(version: Option<u8>, b: &[u8], dir: Direction, em: &mut Emitter<'_>
     };
     let list = list.unwrap_or_default();
     for t in &list {
-        em.emit(dir, P, "subscribe", printable(t.as_bytes()));
+        em.emit(
+            dir,
+            P,
+            "subscribe",
+            crate::decode::identity::topic(&printable(t.as_bytes())),
+        );
     }
     !list.is_empty()
 }
