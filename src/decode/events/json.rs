@@ -76,9 +76,15 @@ pub fn walk_paths<'v>(v: &'v Value, f: &mut dyn FnMut(&str, &'v str, &'v Value))
     go(v, &mut String::new(), 0, f)
 }
 
-/// Every distinct key name in the document, once.
+/// Every key of the document, bare and as its dotted path (`age` and `faces.age.ageGroup`,
+/// indices left out), each distinct one once (the sink drops repeats).
 pub fn emit_keys(v: &Value, sink: &mut Sink<'_, '_>) {
-    walk(v, &mut |k, _, _| sink.emit("json", "key", k));
+    walk_paths(v, &mut |path, k, _| {
+        sink.emit("json", "key", k);
+        if path != k {
+            sink.emit("json", "key", path);
+        }
+    });
 }
 
 /// A string or number value as text (for enumerated values such as `type`).
