@@ -20,8 +20,13 @@ pub(crate) mod pickle;
 pub(crate) mod protobuf;
 pub mod pytorch;
 pub mod sniff;
+pub mod tfgraph;
 pub mod tfjs;
 pub mod tflite;
+pub mod torch7;
+pub mod safetensors;
+pub mod numpy;
+pub mod soc;
 
 pub use error::ModelError;
 pub use sniff::sniff_and_parse;
@@ -52,6 +57,22 @@ pub enum ModelFormat {
     Keras,
     /// OpenCV Haar or LBP cascade XML.
     OpencvCascade,
+    /// TensorFlow `GraphDef` (frozen `.pb`) or SavedModel `saved_model.pb`.
+    TfGraph,
+    /// Lua Torch 7 serialized object (`.t7`).
+    Torch7,
+    /// Hugging Face safetensors.
+    Safetensors,
+    /// NumPy `.npy` array or `.npz` archive.
+    Numpy,
+    /// Rockchip RKNN.
+    Rknn,
+    /// Sophgo/Cvitek `.cvimodel`.
+    Cvimodel,
+    /// Sophgo `.bmodel`.
+    Bmodel,
+    /// Alibaba MNN.
+    Mnn,
 }
 
 impl ModelFormat {
@@ -69,6 +90,14 @@ impl ModelFormat {
             ModelFormat::Torchscript => "torchscript",
             ModelFormat::Keras => "keras",
             ModelFormat::OpencvCascade => "opencv_cascade",
+            ModelFormat::TfGraph => "tf_graph",
+            ModelFormat::Torch7 => "torch7",
+            ModelFormat::Safetensors => "safetensors",
+            ModelFormat::Numpy => "numpy",
+            ModelFormat::Rknn => "rknn",
+            ModelFormat::Cvimodel => "cvimodel",
+            ModelFormat::Bmodel => "bmodel",
+            ModelFormat::Mnn => "mnn",
         }
     }
 }
