@@ -26,6 +26,30 @@ pub struct PickleFacts {
     pub globals: Vec<String>,
     /// Whether the walk reached a STOP opcode.
     pub complete: bool,
+    /// Class labels of the model: the values of a `names` dict of index → label (how
+    /// Ultralytics checkpoints carry theirs: `{0: 'face'}`), at most [`MAX_LABELS`].
+    pub labels: Vec<String>,
+}
+
+/// Most class labels kept.
+pub const MAX_LABELS: usize = 1000;
+
+/// Labels from `key`, the dict built on top of it, and its items (index, label, index,
+/// label...), when the key is `names`.
+fn names_dict(key: Option<&Item>, items: &[Item], facts: &mut PickleFacts) {
+    if !matches!(key, Some(Item::Str(k)) if k == "names") || items.len() % 2 != 0 {
+        return;
+    }
+    for pair in items.chunks_exact(2) {
+        // The index may come from the memo (BINGET) rather than as a literal.
+        if let [Item::Int(_) | Item::Other, Item::Str(label)] = pair {
+            if facts.labels.len() < MAX_LABELS {
+                facts.labels.push(label.chars().take(64).collect());
+            }
+        } else {
+            return;
+        }
+    }
 }
 
 fn int_tuple(items: &[Item]) -> Option<Vec<i64>> {
@@ -199,11 +223,18 @@ fn walk_one(b: &[u8], start: usize, facts: &mut PickleFacts) -> Option<usize> {
             }
             b's' => {
                 // dict[key] = value: a state-dict entry's key is the parameter name.
+                let n = stack.len();
+                if n >= 4 {
+                    names_dict(stack.get(n - 4), &stack[n - 2..], facts);
+                }
                 stack.pop();
                 stack.pop();
             }
             b'u' | b'e' | b'1' => {
                 let at = stack.iter().rposition(|i| matches!(i, Item::Mark))?;
+                if op == b'u' && at >= 2 {
+                    names_dict(stack.get(at - 2), &stack[at + 1..], facts);
+                }
                 stack.truncate(at);
             }
             b'2' => {

@@ -29,6 +29,19 @@ fn fill(info: &mut ModelInfo, facts: pickle::PickleFacts) -> Result<(), ModelErr
     for g in facts.globals.iter().take(32) {
         *info.ops.entry(format!("global:{g}")).or_default() += 1;
     }
+    // Ultralytics (YOLO) checkpoints pickle the whole model: its head class says the task.
+    for g in &facts.globals {
+        if let Some(head) = g.strip_prefix("ultralytics.nn.modules.head.") {
+            info.facts.insert("pytorch.ultralytics_head".into(), head.to_string());
+        }
+        if let Some(task) = g.strip_prefix("ultralytics.nn.tasks.") {
+            info.facts.insert("pytorch.ultralytics_task".into(), task.to_string());
+        }
+    }
+    if !facts.labels.is_empty() {
+        info.facts
+            .insert("model.labels".into(), facts.labels.join(","));
+    }
     if !facts.complete {
         info.notes
             .push("pickle walk stopped before the end (unknown opcode or truncation)".into());

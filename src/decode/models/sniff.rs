@@ -2,7 +2,8 @@
 //! name only as a tie-breaker; returns `None` for files that are not models at all.
 
 use super::{
-    caffe, cascade, dlib, keras, ncnn, onnx, openvino, pytorch, tfjs, tflite, ModelError, ModelInfo,
+    caffe, cascade, dlib, keras, ncnn, numpy, onnx, openvino, pytorch, safetensors, soc, tfgraph,
+    tfjs, tflite, torch7, ModelError, ModelInfo,
 };
 
 /// Largest file parsed as a model.
@@ -21,6 +22,19 @@ pub fn sniff_and_parse(
     let lower = name.to_ascii_lowercase();
     if tflite::looks_like(bytes) {
         return Some(tflite::parse(bytes));
+    }
+    // Magic-numbered containers first: their magic cannot be mistaken.
+    if soc::looks_like(bytes) {
+        return Some(soc::parse(bytes));
+    }
+    if numpy::looks_like(bytes) {
+        return Some(numpy::parse(bytes));
+    }
+    if safetensors::looks_like(bytes) {
+        return Some(safetensors::parse(bytes));
+    }
+    if torch7::looks_like(bytes) {
+        return Some(torch7::parse(bytes));
     }
     if pytorch::looks_like_legacy(bytes) || pytorch::looks_like_zip(bytes) {
         return Some(pytorch::parse(bytes));
@@ -50,6 +64,9 @@ pub fn sniff_and_parse(
     }
     if onnx::looks_like(bytes) {
         return Some(onnx::parse(bytes));
+    }
+    if tfgraph::looks_like(bytes) {
+        return Some(tfgraph::parse(bytes));
     }
     if lower.ends_with(".caffemodel") && caffe::looks_like_caffemodel(bytes) {
         return Some(caffe::parse(bytes));

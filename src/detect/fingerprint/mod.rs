@@ -12,6 +12,7 @@
 //! structure found.
 
 pub(crate) mod catalog;
+pub(crate) mod labels;
 #[cfg(feature = "probe")]
 pub mod probe;
 pub(crate) mod structure;

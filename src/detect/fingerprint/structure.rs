@@ -98,7 +98,7 @@ fn anchor_heads(info: &ModelInfo) -> Option<Vec<i64>> {
     if shapes.len() < 2 {
         return None;
     }
-    let mut widths = Vec::new();
+    let mut widths: Vec<i64> = Vec::new();
     for s in &shapes {
         if s.len() == 3
             && s[1] >= 100
@@ -111,7 +111,12 @@ fn anchor_heads(info: &ModelInfo) -> Option<Vec<i64>> {
             widths.push(s[2]);
         }
     }
-    (!widths.is_empty()).then_some(widths)
+    // A detector regresses boxes: some per-anchor width is a box (4), a box and a score (5, 6)
+    // or a box and keypoint pairs (4 + 2k); frame-wise outputs (notes, phonemes) are not.
+    let boxes = widths
+        .iter()
+        .any(|&w| (4..=6).contains(&w) || (w > 4 && w <= 40 && (w - 4) % 2 == 0));
+    (!widths.is_empty() && boxes).then_some(widths)
 }
 
 /// Name tokens from the file name, metadata and weight names: weak evidence only.
@@ -126,6 +131,47 @@ fn tokens(info: &ModelInfo, name: &str) -> String {
         t.push_str(&w.name.to_ascii_lowercase());
     }
     t
+}
+
+/// Whether the model's output is a softmax: by the op that makes each output where the format
+/// records it (ONNX), else by any softmax op at all (an attention block's softmax inside an
+/// embedding net does not make its output a class distribution).
+fn output_softmax(info: &ModelInfo) -> bool {
+    let mut producers = info
+        .facts
+        .iter()
+        .filter(|(k, _)| k.starts_with("onnx.output_op."))
+        .map(|(_, v)| v.to_ascii_lowercase())
+        .peekable();
+    if producers.peek().is_some() {
+        return producers.any(|op| op.contains("softmax"));
+    }
+    info.ops
+        .keys()
+        .any(|k| k.to_ascii_lowercase().contains("softmax"))
+}
+
+/// Weight-only formats (state dicts, TF.js manifests): the last dense layer, as
+/// (name, in-features, out-features), when a convolutional backbone precedes it.
+fn last_dense(info: &ModelInfo) -> Option<(String, i64, i64)> {
+    if !info.outputs.is_empty() || !info.inputs.is_empty() {
+        return None;
+    }
+    let convs = info.weights.iter().filter(|w| w.shape.len() == 4).count();
+    if convs < 8 {
+        return None;
+    }
+    let pytorch = matches!(
+        info.format,
+        Some(ModelFormat::Pytorch | ModelFormat::Torchscript | ModelFormat::Safetensors)
+    );
+    let w = info.weights.iter().rev().find(|w| w.shape.len() == 2)?;
+    let (inp, out) = if pytorch {
+        (w.shape[1], w.shape[0])
+    } else {
+        (w.shape[0], w.shape[1])
+    };
+    Some((w.name.to_ascii_lowercase(), inp, out))
 }
 
 fn verdict(technique: Technique, confidence: f64, reasons: Vec<String>) -> Classification {
@@ -197,6 +243,34 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
         }
     }
 
+    // The model's own class labels (Ultralytics checkpoints, TFLite metadata...).
+    if let Some(labels) = info.facts.get("model.labels") {
+        let head = info
+            .facts
+            .get("pytorch.ultralytics_head")
+            .map(String::as_str);
+        if let Some(c) = super::labels::classify(labels, head) {
+            return c;
+        }
+    }
+
+    // Two embeddings in, a score out: a face-verification comparator (InsightFace-style
+    // cosine/distance graphs compare two 128/256/512-value embeddings).
+    let pair = |t: &crate::decode::models::TensorInfo| {
+        let s = known(&t.shape);
+        s.len() == 2 && matches!(s[1], 128 | 256 | 512)
+    };
+    if info.inputs.len() == 2 && info.inputs.iter().all(pair) {
+        let d = known(&info.inputs[0].shape)[1];
+        return verdict(
+            Technique::FaceVerification,
+            0.6,
+            vec![format!(
+                "inputs: two {d}-value vectors; compares two embeddings (1:1 verification)"
+            )],
+        );
+    }
+
     // OpenCV cascades: the window's aspect says the object.
     if let Some(win) = info.facts.get("cascade.window") {
         let (w, h) = win
@@ -247,6 +321,10 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
         )];
         let face = widths.iter().any(|w| matches!(w, 16 | 14 | 10 | 15));
         let person = widths.contains(&12);
+        if widths.contains(&18) && !face {
+            reasons.push("per-anchor box + 7 keypoints: a palm (hand) detector".into());
+            return verdict(Technique::None, 0.7, reasons);
+        }
         if face {
             reasons.push("per-anchor face keypoints (5 or 6 points)".into());
         } else if person {
@@ -329,15 +407,44 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
         }
     }
 
+    // An L2-normalised output (FaceNet's `l2_normalize`, OpenFace's `nn.Normalize`): the
+    // output is compared by distance, i.e. an embedding. On a face-crop input, recognition.
+    let l2 = info.facts.get("tfgraph.l2_normalize").is_some_and(|v| v == "true")
+        || info.facts.get("torch7.normalize").is_some_and(|v| v == "true");
+    if l2 {
+        let dim = info
+            .facts
+            .get("torch7.last_linear")
+            .and_then(|d| d.parse::<i64>().ok())
+            .or_else(|| heads.first().copied());
+        let mut reasons = vec![format!(
+            "output L2-normalised{}: compared by distance, an embedding",
+            dim.map_or(String::new(), |d| format!(" ({d} values)"))
+        )];
+        let convs = info.ops.keys().any(|k| k.contains("Conv") || k.contains("Convolution"));
+        match img {
+            Some((h, w, _)) if h == w && FACE_CROPS.contains(&h) => {
+                reasons.push(format!("input {h}x{w}: a face-crop size of published recognition nets"));
+                return verdict(Technique::FaceRecognition, 0.85, reasons);
+            }
+            Some((h, w, _)) => {
+                reasons.push(format!("input {h}x{w}: not a face-crop size: suspected only"));
+                return verdict(Technique::FaceRecognition, 0.5, reasons);
+            }
+            None if convs && dim.is_some_and(|d| (64..=1024).contains(&d)) => {
+                reasons.push("a convolutional network; the file declares no input size".into());
+                return verdict(Technique::FaceRecognition, 0.7, reasons);
+            }
+            None => {}
+        }
+    }
+
     // Embeddings: one flat vector out of a face crop (recognition) or a person crop (re-id).
     let single = heads.len() == 1 && info.outputs.len() <= 1;
     if let (Some((h, w, c)), true) = (img, single) {
         let d = heads[0];
         let embedding = (64..=1024).contains(&d) && d != 1000;
-        let softmax = info
-            .ops
-            .keys()
-            .any(|k| k.to_ascii_lowercase().contains("softmax"));
+        let softmax = output_softmax(info);
         if embedding && !softmax {
             let mut reasons = vec![
                 format!("input {h}x{w}x{c}"),
@@ -394,6 +501,37 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
                     ],
                 );
             }
+        }
+    }
+
+    // Weight-only checkpoints: a conv backbone ending in a dense layer. An angular-margin head
+    // (ArcFace, CosFace, SphereFace: one row per training identity) exists only to train
+    // identity embeddings; a bare 128-512-value bottleneck is an embedding by shape, with no
+    // input geometry to say it is a face: suspected, not confirmed.
+    if let Some((name, inp, out)) = last_dense(info) {
+        let margin = ["arcface", "cosface", "sphereface", "margin", "metric_fc", "partial_fc"]
+            .iter()
+            .any(|m| name.contains(m));
+        if margin && (64..=1024).contains(&inp) && out > inp {
+            return verdict(
+                Technique::FaceRecognition,
+                0.7,
+                vec![
+                    format!("weights only: a convolutional backbone, then a {inp}-value embedding"),
+                    format!("last layer `{name}`: an angular-margin head over {out} training identities (ArcFace-style): trained for identity embeddings"),
+                ],
+            );
+        }
+        if matches!(out, 128 | 256 | 384 | 512) && inp >= out {
+            let face = toks.contains("face") || toks.contains("facenet") || toks.contains("arc");
+            return verdict(
+                Technique::FaceRecognition,
+                if face { 0.6 } else { 0.5 },
+                vec![
+                    format!("weights only: a convolutional backbone ending in a dense {inp} -> {out} bottleneck, no classifier after it: an embedding"),
+                    "no input geometry in the file: suspected, not confirmed".into(),
+                ],
+            );
         }
     }
 
