@@ -1,18 +1,22 @@
 //! Model-classifier evaluation on the development corpus (`scripts/corpus/manifest.json`,
 //! fetched by `scripts/corpus/fetch-model-corpus.py` into a cache with pinned hashes).
 //!
-//! Every file is read under the name `model.<ext>` (content decides, not names) and classified
-//! with the catalog of known models off, so each package is judged by rules that never saw it
+//! Every file goes through `scan` as an inspector's would (archives and bundles are opened, a
+//! `.task` bundle's TFLite models classified), under the name `model.<ext>` (content decides,
+//! not names), with the catalog of known models off; the file's verdict is its most confident
+//! finding, so each package is judged by rules that never saw it
 //! (the rules are hand-written: leaving a package out changes nothing but the catalog, which is
 //! off). Prints per-class accuracy, a confusion table, every recognition miss and every false
 //! recognition, and exits 1 if there is either.
 //!
 //!   cargo run --release --example eval_models -- [--manifest M] [--cache DIR] [--probe] [--catalog]
 
-use banwatch::decode::models::sniff_and_parse;
-use banwatch::detect::fingerprint::{classify_named, FingerprintOptions};
+use banwatch::detect::fingerprint::FingerprintOptions;
+use banwatch::detect::signatures::SignatureSet;
+use banwatch::judge::policy::Policy;
+use banwatch::judge::JudgeConfig;
+use banwatch::scan::{self, ScanOptions};
 use banwatch::Technique;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -66,13 +70,22 @@ fn main() -> anyhow::Result<()> {
         let p = banwatch::detect::fingerprint::probe::Probe::load(None)?;
         opts = opts.with_probe(Some(p));
     }
+    let scan_opts = ScanOptions {
+        policy: Policy::default_ban(),
+        signatures: SignatureSet::load_dir(&SignatureSet::default_dir())?,
+        fingerprint: opts,
+        judge: JudgeConfig::default(),
+        progress: false,
+    };
     let mut per_class: BTreeMap<String, (u32, u32)> = BTreeMap::new();
     let mut confusion: BTreeMap<(String, String), u32> = BTreeMap::new();
     let (mut missed, mut false_rec, mut wrong) = (Vec::new(), Vec::new(), Vec::new());
     let (mut total, mut right, mut unreadable) = (0u32, 0u32, 0u32);
     for e in &entries {
         let class = e["class"].as_str().unwrap_or("");
-        let Some(want) = expected(class) else { continue };
+        let Some(want) = expected(class) else {
+            continue;
+        };
         let package = e["package"].as_str().unwrap_or("");
         let path = e["path"].as_str().unwrap_or("");
         let file = cache.join("files").join(package).join(path);
@@ -81,16 +94,46 @@ fn main() -> anyhow::Result<()> {
             continue;
         };
         let ext = path.rsplit_once('.').map_or("bin", |(_, x)| x);
-        let name = format!("model.{ext}");
-        let dir = file.parent().map(PathBuf::from).unwrap_or_default();
-        let got = match sniff_and_parse(&name, &bytes, &|n| std::fs::read(dir.join(n)).ok()) {
-            Some(Ok(info)) => {
-                let sha = hex::encode(Sha256::digest(&bytes));
-                let c = classify_named(&info, &sha, &name, &opts);
-                (c.technique, c.confidence, c.reasons.join("; "))
-            }
-            Some(Err(err)) => (Technique::None, 0.0, format!("not parsed: {err}")),
-            None => (Technique::None, 0.0, "not a model format banwatch reads".into()),
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join(format!("model.{ext}")), &bytes)?;
+        // Companions (weight shards) keep their names: the model file refers to them.
+        let from = file.parent().map(PathBuf::from).unwrap_or_default();
+        for c in e["companions"].as_array().into_iter().flatten() {
+            let Some(base) = c.as_str().and_then(|c| c.rsplit('/').next()) else {
+                continue;
+            };
+            let _ = std::fs::copy(from.join(base), dir.path().join(base));
+        }
+        let report = scan::run(&[dir.path().to_path_buf()], &scan_opts);
+        // A bundle (a MediaPipe `.task`, an archive) is what its most specific model does: a
+        // landmarker ships a face detector in front of its landmark model.
+        let rank = |t: Technique| Technique::ALL.iter().position(|x| *x == t).unwrap_or(99);
+        let specificity = |t: Technique| match t {
+            Technique::FaceDetection | Technique::PersonDetection => 0,
+            _ => 1,
+        };
+        let best = report
+            .artifacts
+            .iter()
+            .filter(|a| a.technique != Technique::None)
+            .max_by(|a, b| {
+                specificity(a.technique)
+                    .cmp(&specificity(b.technique))
+                    .then(rank(b.technique).cmp(&rank(a.technique)))
+                    .then(a.confidence.total_cmp(&b.confidence))
+            });
+        let got = match (best, report.artifacts.first()) {
+            (Some(a), _) => (a.technique, a.confidence, a.reasons.join("; ")),
+            (None, Some(a)) => (Technique::None, a.confidence, a.reasons.join("; ")),
+            (None, None) => (
+                Technique::None,
+                0.0,
+                report
+                    .inputs
+                    .first()
+                    .and_then(|i| i.incomplete.clone().or(i.error.clone()))
+                    .unwrap_or_else(|| "no model found in it".into()),
+            ),
         };
         total += 1;
         let ok = got.0 == want;
@@ -126,7 +169,10 @@ fn main() -> anyhow::Result<()> {
     );
     println!("\n| class | files | right | accuracy |\n|---|---|---|---|");
     for (c, (n, r)) in &per_class {
-        println!("| {c} | {n} | {r} | {:.0} % |", f64::from(*r) * 100.0 / f64::from(*n));
+        println!(
+            "| {c} | {n} | {r} | {:.0} % |",
+            f64::from(*r) * 100.0 / f64::from(*n)
+        );
     }
     println!("\nconfusion (class -> verdict: files):");
     for ((c, g), n) in &confusion {

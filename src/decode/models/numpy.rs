@@ -55,7 +55,9 @@ impl Lit<'_> {
     }
     fn value(&mut self, depth: usize) -> Result<Py, ModelError> {
         if depth > MAX_DEPTH {
-            return Err(ModelError::TooLarge("numpy: header nests too deeply".into()));
+            return Err(ModelError::TooLarge(
+                "numpy: header nests too deeply".into(),
+            ));
         }
         self.ws();
         match self.peek() {
@@ -67,7 +69,10 @@ impl Lit<'_> {
             Some(c) if c == b'-' || c.is_ascii_digit() => self.int(),
             Some(c) if c.is_ascii_alphabetic() => {
                 let start = self.at;
-                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
                     self.at += 1;
                 }
                 match self.b.get(start..self.at) {
@@ -96,7 +101,9 @@ impl Lit<'_> {
                 Some(b'\\') => {
                     // Keep the escaped byte as is; dtype strings never need more.
                     self.at += 1;
-                    let c = self.peek().ok_or_else(|| bad("unterminated string in header"))?;
+                    let c = self
+                        .peek()
+                        .ok_or_else(|| bad("unterminated string in header"))?;
                     out.push(c);
                     self.at += 1;
                 }
@@ -138,7 +145,10 @@ impl Lit<'_> {
                 if self.eat(close) {
                     return Ok(items);
                 }
-                return Err(bad(format!("expected `,` or close at header byte {}", self.at)));
+                return Err(bad(format!(
+                    "expected `,` or close at header byte {}",
+                    self.at
+                )));
             }
         }
     }
@@ -159,7 +169,10 @@ impl Lit<'_> {
                 if self.eat(b'}') {
                     return Ok(Py::Dict(items));
                 }
-                return Err(bad(format!("expected `,` or `}}` at header byte {}", self.at)));
+                return Err(bad(format!(
+                    "expected `,` or `}}` at header byte {}",
+                    self.at
+                )));
             }
         }
     }
@@ -211,7 +224,9 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
         }
     };
     if len > MAX_HEADER {
-        return Err(ModelError::TooLarge(format!("numpy: header of {len} bytes")));
+        return Err(ModelError::TooLarge(format!(
+            "numpy: header of {len} bytes"
+        )));
     }
     let header = start
         .checked_add(len)
@@ -232,7 +247,10 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     };
     lit.ws();
     if lit.peek().is_some() {
-        return Err(bad(format!("trailing bytes after the header dict at {}", lit.at)));
+        return Err(bad(format!(
+            "trailing bytes after the header dict at {}",
+            lit.at
+        )));
     }
     let get = |key: &str| {
         items
@@ -317,19 +335,34 @@ mod tests {
         assert_eq!(info.weights[0].name, "array");
         assert_eq!(info.weights[0].shape, vec![3, 4]);
         assert_eq!(info.params, 12);
-        assert_eq!(info.facts.get("numpy.descr").map(String::as_str), Some("<f4"));
+        assert_eq!(
+            info.facts.get("numpy.descr").map(String::as_str),
+            Some("<f4")
+        );
 
-        let f = npy(2, "{'descr': '<i8', 'fortran_order': True, 'shape': (5,), }\n");
+        let f = npy(
+            2,
+            "{'descr': '<i8', 'fortran_order': True, 'shape': (5,), }\n",
+        );
         assert_eq!(parse(&f).unwrap().weights[0].shape, vec![5]);
-        let f = npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }\n");
+        let f = npy(
+            1,
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (), }\n",
+        );
         assert_eq!(parse(&f).unwrap().weights[0].shape, Vec::<i64>::new());
     }
 
     #[test]
     fn object_arrays_are_reported_not_unpickled() {
-        let f = npy(1, "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }\n");
+        let f = npy(
+            1,
+            "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }\n",
+        );
         let info = parse(&f).unwrap();
-        assert_eq!(info.facts.get("numpy.object").map(String::as_str), Some("true"));
+        assert_eq!(
+            info.facts.get("numpy.object").map(String::as_str),
+            Some("true")
+        );
         assert!(info.notes.iter().any(|n| n.contains("never unpickled")));
         let f = npy(
             1,
@@ -350,7 +383,10 @@ mod tests {
         ] {
             assert!(parse(&npy(1, h)).is_err(), "{h}");
         }
-        let f = npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }\n");
+        let f = npy(
+            1,
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }\n",
+        );
         for cut in 0..f.len() {
             assert!(parse(&f[..cut]).is_err(), "cut at {cut}");
         }

@@ -32,10 +32,12 @@ fn fill(info: &mut ModelInfo, facts: pickle::PickleFacts) -> Result<(), ModelErr
     // Ultralytics (YOLO) checkpoints pickle the whole model: its head class says the task.
     for g in &facts.globals {
         if let Some(head) = g.strip_prefix("ultralytics.nn.modules.head.") {
-            info.facts.insert("pytorch.ultralytics_head".into(), head.to_string());
+            info.facts
+                .insert("pytorch.ultralytics_head".into(), head.to_string());
         }
         if let Some(task) = g.strip_prefix("ultralytics.nn.tasks.") {
-            info.facts.insert("pytorch.ultralytics_task".into(), task.to_string());
+            info.facts
+                .insert("pytorch.ultralytics_task".into(), task.to_string());
         }
     }
     if !facts.labels.is_empty() {

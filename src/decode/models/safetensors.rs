@@ -29,7 +29,9 @@ fn short(s: &str) -> String {
 /// The declared header length, when the first 8 bytes hold one.
 fn header_len(bytes: &[u8]) -> Option<u64> {
     let b = bytes.get(..8)?;
-    Some(u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+    Some(u64::from_le_bytes([
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+    ]))
 }
 
 /// Cheap content test: a plausible header length (2 ≤ N ≤ 100 MB, within the file) followed by
@@ -92,8 +94,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
                             ));
                             break;
                         }
-                        info.metadata
-                            .insert(format!("meta.{}", short(k)), short(s));
+                        info.metadata.insert(format!("meta.{}", short(k)), short(s));
                         kept += 1;
                     }
                 }
@@ -137,10 +138,14 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
             .and_then(Value::as_array)
             .ok_or_else(|| bad(format!("tensor `{shown}` has no data_offsets")))?;
         let [b, e] = offs.as_slice() else {
-            return Err(bad(format!("tensor `{shown}`: data_offsets is not [begin, end]")));
+            return Err(bad(format!(
+                "tensor `{shown}`: data_offsets is not [begin, end]"
+            )));
         };
         let (Some(b), Some(e)) = (b.as_u64(), e.as_u64()) else {
-            return Err(bad(format!("tensor `{shown}`: data_offsets are not integers")));
+            return Err(bad(format!(
+                "tensor `{shown}`: data_offsets are not integers"
+            )));
         };
         if e < b {
             return Err(bad(format!(
@@ -203,7 +208,10 @@ mod tests {
         assert_eq!(info.weights[0].name, "a.weight");
         assert_eq!(info.weights[1].shape, vec![2, 3]);
         assert_eq!(info.params, 10);
-        assert_eq!(info.metadata.get("meta.format").map(String::as_str), Some("pt"));
+        assert_eq!(
+            info.metadata.get("meta.format").map(String::as_str),
+            Some("pt")
+        );
         assert!(info.inputs.is_empty() && info.outputs.is_empty());
     }
 

@@ -197,7 +197,12 @@ impl Fb<'_> {
         }
         Ok((start, n))
     }
-    fn vector(&self, t: Table, i: usize, elem: usize) -> Result<Option<(usize, usize)>, ModelError> {
+    fn vector(
+        &self,
+        t: Table,
+        i: usize,
+        elem: usize,
+    ) -> Result<Option<(usize, usize)>, ModelError> {
         match self.field(t, i)? {
             Some(at) => Ok(Some(self.vector_at(self.deref(at)?, elem)?)),
             None => Ok(None),
@@ -278,7 +283,9 @@ fn dyn_shape(dims: &[i64]) -> Vec<Option<i64>> {
 /// Printable ASCII runs of at least 4 bytes in the first [`SCAN_REGION`] bytes of `region`,
 /// unique, at most [`MAX_SCANNED`], as weights without shapes (names are weak evidence).
 fn scan_strings(info: &mut ModelInfo, region: &[u8], fmt: &str) {
-    let region = region.get(..region.len().min(SCAN_REGION)).unwrap_or(region);
+    let region = region
+        .get(..region.len().min(SCAN_REGION))
+        .unwrap_or(region);
     let mut seen = BTreeSet::new();
     for run in region.split(|c| !(0x20..0x7f).contains(c)) {
         if seen.len() >= MAX_SCANNED {
@@ -362,8 +369,7 @@ fn rknn_json_by_search(bytes: &[u8]) -> Option<serde_json::Map<String, Value>> {
             let mut it = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
             if let Some(Ok(Value::Object(m))) = it.next() {
                 let hits = RKNN_KEYS.iter().filter(|k| m.contains_key(**k)).count();
-                if m.contains_key("norm_tensor") || m.contains_key("target_platform") || hits >= 2
-                {
+                if m.contains_key("norm_tensor") || m.contains_key("target_platform") || hits >= 2 {
                     return Some(m);
                 }
             }
@@ -522,7 +528,9 @@ fn parse_rknn(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
         return Ok(info);
     }
     if bytes.len() < 8 {
-        return Err(ModelError::Truncated("rknn: header shorter than 8 bytes".into()));
+        return Err(ModelError::Truncated(
+            "rknn: header shorter than 8 bytes".into(),
+        ));
     }
     if let Some(v) = u64_le(bytes, 8) {
         info.facts.insert("rknn.file_version".into(), v.to_string());
@@ -569,11 +577,18 @@ fn walk_cvimodel(fb: &Fb, info: &mut ModelInfo) -> Result<(), ModelError> {
     let model = fb.root()?;
     if let Some(at) = fb.field(model, 0)? {
         if let Some(v) = fb.b.get(at..at.saturating_add(3)) {
-            info.facts
-                .insert("cvimodel.version".into(), format!("{}.{}.{}", v[0], v[1], v[2]));
+            info.facts.insert(
+                "cvimodel.version".into(),
+                format!("{}.{}.{}", v[0], v[1], v[2]),
+            );
         }
     }
-    for (i, key) in [(1, "name"), (2, "build_time"), (8, "target"), (9, "mlir_version")] {
+    for (i, key) in [
+        (1, "name"),
+        (2, "build_time"),
+        (8, "target"),
+        (9, "mlir_version"),
+    ] {
         if let Some(s) = fb.string(model, i)? {
             info.metadata.insert(format!("cvimodel.{key}"), s);
         }
@@ -675,7 +690,13 @@ fn parse_cvimodel(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     let walked = match rest.get(..body) {
         Some(fb) if body >= 8 => {
             let mut tmp = info.clone();
-            match walk_cvimodel(&Fb { b: fb, fmt: "cvimodel" }, &mut tmp) {
+            match walk_cvimodel(
+                &Fb {
+                    b: fb,
+                    fmt: "cvimodel",
+                },
+                &mut tmp,
+            ) {
                 Ok(()) => {
                     info = tmp;
                     Ok(())
@@ -683,19 +704,21 @@ fn parse_cvimodel(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
                 Err(e) => Err(e.to_string()),
             }
         }
-        Some(_) => Err(format!("body of {body} bytes is too small for a FlatBuffer")),
+        Some(_) => Err(format!(
+            "body of {body} bytes is too small for a FlatBuffer"
+        )),
         None => Err(format!(
             "body of {body} bytes runs past the file ({} left)",
             rest.len()
         )),
     };
     if let Err(why) = walked {
-        info.notes.push(format!("cvimodel: FlatBuffer not read ({why})"));
+        info.notes
+            .push(format!("cvimodel: FlatBuffer not read ({why})"));
         scan_strings(&mut info, rest, "cvimodel");
     } else {
-        info.notes.push(
-            "cvimodel: command buffers and weight data are not interpreted".into(),
-        );
+        info.notes
+            .push("cvimodel: command buffers and weight data are not interpreted".into());
     }
     Ok(info)
 }
@@ -779,9 +802,8 @@ fn walk_bmodel(fb: &Fb, info: &mut ModelInfo) -> Result<(), ModelError> {
     info.metadata
         .insert("bmodel.net_names".into(), short(&names.join(", ")));
     if !info.weights.is_empty() {
-        info.notes.push(
-            "bmodel: coefficient locations listed as shapeless weights (op names)".into(),
-        );
+        info.notes
+            .push("bmodel: coefficient locations listed as shapeless weights (op names)".into());
     }
     Ok(())
 }
@@ -808,7 +830,13 @@ fn parse_bmodel(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     let walked = match rest.get(..fb_size) {
         Some(fb) if fb_size >= 8 => {
             let mut tmp = info.clone();
-            match walk_bmodel(&Fb { b: fb, fmt: "bmodel" }, &mut tmp) {
+            match walk_bmodel(
+                &Fb {
+                    b: fb,
+                    fmt: "bmodel",
+                },
+                &mut tmp,
+            ) {
                 Ok(()) => {
                     info = tmp;
                     Ok(())
@@ -823,7 +851,8 @@ fn parse_bmodel(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
         )),
     };
     if let Err(why) = walked {
-        info.notes.push(format!("bmodel: FlatBuffer not read ({why})"));
+        info.notes
+            .push(format!("bmodel: FlatBuffer not read ({why})"));
         scan_strings(&mut info, rest, "bmodel");
     } else {
         info.notes
@@ -935,9 +964,21 @@ mod tests {
         let shape_out = b.vec_i64(&[1, 512]);
         let shape_out = b.table(&[F::Ref(shape_out)]);
         let n_in = b.string("data");
-        let t_in = b.table(&[F::U32(0), F::Ref(n_in), F::Absent, F::U8(7), F::Ref(shape_in)]);
+        let t_in = b.table(&[
+            F::U32(0),
+            F::Ref(n_in),
+            F::Absent,
+            F::U8(7),
+            F::Ref(shape_in),
+        ]);
         let n_out = b.string("fc1_embedding");
-        let t_out = b.table(&[F::U32(1), F::Ref(n_out), F::Absent, F::U8(0), F::Ref(shape_out)]);
+        let t_out = b.table(&[
+            F::U32(1),
+            F::Ref(n_out),
+            F::Absent,
+            F::U8(0),
+            F::Ref(shape_out),
+        ]);
         let map = b.vec_refs(&[t_in, t_out]);
         let s_in = b.string("data");
         let ins = b.vec_refs(&[s_in]);
@@ -1000,7 +1041,13 @@ mod tests {
         let ver = b.string("2.2");
         let time = b.string("now");
         let chip = b.string("BM1684X");
-        let model = b.table(&[F::Ref(ty), F::Ref(ver), F::Ref(time), F::Ref(chip), F::Ref(nets)]);
+        let model = b.table(&[
+            F::Ref(ty),
+            F::Ref(ver),
+            F::Ref(time),
+            F::Ref(chip),
+            F::Ref(nets),
+        ]);
         let fb = b.finish(model);
         let mut f = BMODEL_MAGIC.to_le_bytes().to_vec();
         f.extend_from_slice(&(BMODEL_HEADER as u32).to_le_bytes());
@@ -1045,7 +1092,9 @@ mod tests {
         );
         assert_eq!(info.ops.get("Conv"), Some(&2));
         assert_eq!(
-            info.metadata.get("rknn.network_platform").map(String::as_str),
+            info.metadata
+                .get("rknn.network_platform")
+                .map(String::as_str),
             Some("ONNX")
         );
     }
@@ -1059,7 +1108,10 @@ mod tests {
         let info = parse(b"RKNN\0\0\0\0\x01\0\0\0\0\0\0\0 opaque bytes").unwrap();
         assert!(info.inputs.is_empty());
         assert!(info.notes.iter().any(|n| n.contains("opaque")));
-        assert!(parse(b"CYPTRKNN....").unwrap().facts.contains_key("rknn.encrypted"));
+        assert!(parse(b"CYPTRKNN....")
+            .unwrap()
+            .facts
+            .contains_key("rknn.encrypted"));
     }
 
     #[test]
@@ -1072,8 +1124,14 @@ mod tests {
             info.metadata.get("cvimodel.name").map(String::as_str),
             Some("arcface_r50")
         );
-        assert_eq!(info.facts.get("cvimodel.chip").map(String::as_str), Some("cv181x"));
-        assert_eq!(info.facts.get("cvimodel.version").map(String::as_str), Some("1.4.0"));
+        assert_eq!(
+            info.facts.get("cvimodel.chip").map(String::as_str),
+            Some("cv181x")
+        );
+        assert_eq!(
+            info.facts.get("cvimodel.version").map(String::as_str),
+            Some("1.4.0")
+        );
         assert_eq!(info.inputs[0].name, "data");
         assert_eq!(info.inputs[0].dtype.as_deref(), Some("uint8"));
         assert_eq!(
@@ -1105,7 +1163,10 @@ mod tests {
         assert!(looks_like(&f));
         let info = parse(&f).unwrap();
         assert_eq!(info.format, Some(ModelFormat::Bmodel));
-        assert_eq!(info.facts.get("bmodel.chip").map(String::as_str), Some("BM1684X"));
+        assert_eq!(
+            info.facts.get("bmodel.chip").map(String::as_str),
+            Some("BM1684X")
+        );
         assert_eq!(info.inputs[0].name, "images");
         assert_eq!(info.inputs[0].dtype.as_deref(), Some("float32"));
         assert_eq!(

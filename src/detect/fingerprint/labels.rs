@@ -9,8 +9,20 @@ use crate::model::Technique;
 
 /// Facial-expression classes of the common emotion datasets (FER-2013, AffectNet, RAF-DB).
 const EMOTIONS: &[&str] = &[
-    "anger", "angry", "contempt", "disgust", "disgusted", "fear", "fearful", "happy",
-    "happiness", "neutral", "sad", "sadness", "surprise", "surprised",
+    "anger",
+    "angry",
+    "contempt",
+    "disgust",
+    "disgusted",
+    "fear",
+    "fearful",
+    "happy",
+    "happiness",
+    "neutral",
+    "sad",
+    "sadness",
+    "surprise",
+    "surprised",
 ];
 /// Demographic classes (age and gender estimation).
 const DEMOGRAPHICS: &[&str] = &["male", "female", "man", "woman", "men", "women"];
@@ -18,13 +30,32 @@ const DEMOGRAPHICS: &[&str] = &["male", "female", "man", "woman", "men", "women"
 const FACES: &[&str] = &["face", "faces", "human face", "human_face", "head"];
 /// Person classes of people detectors and fall/intrusion detectors.
 const PEOPLE: &[&str] = &[
-    "person", "people", "pedestrian", "human", "fall", "fallen", "falling", "normal", "standing",
-    "sitting", "lying",
+    "person",
+    "people",
+    "pedestrian",
+    "human",
+    "fall",
+    "fallen",
+    "falling",
+    "normal",
+    "standing",
+    "sitting",
+    "lying",
 ];
 /// A few COCO classes: a list holding several is a general object detector.
 const COCO: &[&str] = &[
-    "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "dog", "cat",
-    "bottle", "chair",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "dog",
+    "cat",
+    "bottle",
+    "chair",
 ];
 
 fn count(labels: &[String], words: &[&str]) -> usize {
@@ -88,10 +119,16 @@ mod tests {
         let t = |l: &str, h: Option<&str>| classify(l, h).map(|c| c.technique);
         assert_eq!(t("face", Some("Detect")), Some(Technique::FaceDetection));
         assert_eq!(
-            t("Anger,Contempt,Disgust,Fear,Happy,Neutral,Sad,Surprise", Some("Detect")),
+            t(
+                "Anger,Contempt,Disgust,Fear,Happy,Neutral,Sad,Surprise",
+                Some("Detect")
+            ),
             Some(Technique::FaceAttributes)
         );
-        assert_eq!(t("Normal,Fall", Some("Detect")), Some(Technique::PersonDetection));
+        assert_eq!(
+            t("Normal,Fall", Some("Detect")),
+            Some(Technique::PersonDetection)
+        );
         assert_eq!(
             t("person,bicycle,car,motorcycle,airplane,bus", Some("Detect")),
             Some(Technique::None)

@@ -91,32 +91,71 @@ fn heads(info: &ModelInfo) -> Vec<i64> {
     out
 }
 
-/// Detection heads: several outputs sharing an anchor axis (≥ 100 anchors); returns the
-/// per-anchor widths.
+/// Out-features of the last three dense (2-D) weights of a weight-only file.
+fn dense_heads(info: &ModelInfo) -> Vec<i64> {
+    let pytorch = matches!(
+        info.format,
+        Some(ModelFormat::Pytorch | ModelFormat::Torchscript | ModelFormat::Safetensors)
+    );
+    info.weights
+        .iter()
+        .rev()
+        .filter(|w| w.shape.len() == 2)
+        .take(3)
+        .map(|w| if pytorch { w.shape[0] } else { w.shape[1] })
+        .collect()
+}
+
+/// Detection heads: several outputs sharing an anchor axis (≥ 100 anchors, or dynamic, as
+/// in SCRFD/RetinaFace exports with a free input size); returns the per-anchor widths.
 fn anchor_heads(info: &ModelInfo) -> Option<Vec<i64>> {
-    let shapes: Vec<Vec<i64>> = info.outputs.iter().map(|t| known(&t.shape)).collect();
-    if shapes.len() < 2 {
+    // (anchor axis, per-anchor width) of each [N, anchors, width] or [anchors, width] output.
+    let heads: Vec<(Option<i64>, i64)> = info
+        .outputs
+        .iter()
+        .filter_map(|t| {
+            let n = t.shape.len();
+            if !(2..=3).contains(&n) {
+                return None;
+            }
+            let width = t.shape[n - 1]?;
+            let anchors = t.shape[n - 2];
+            anchors.is_none_or(|a| a >= 100).then_some((anchors, width))
+        })
+        .collect();
+    if heads.len() < 2 {
         return None;
     }
-    let mut widths: Vec<i64> = Vec::new();
-    for s in &shapes {
-        if s.len() == 3
-            && s[1] >= 100
-            && shapes
-                .iter()
-                .filter(|o| o.len() == 3 && o[1] == s[1])
-                .count()
-                >= 2
-        {
-            widths.push(s[2]);
-        }
-    }
+    let widths: Vec<i64> = heads
+        .iter()
+        .filter(|(a, _)| heads.iter().filter(|(b, _)| b == a).count() >= 2)
+        .map(|(_, w)| *w)
+        .collect();
     // A detector regresses boxes: some per-anchor width is a box (4), a box and a score (5, 6)
     // or a box and keypoint pairs (4 + 2k); frame-wise outputs (notes, phonemes) are not.
     let boxes = widths
         .iter()
         .any(|&w| (4..=6).contains(&w) || (w > 4 && w <= 40 && (w - 4) % 2 == 0));
     (!widths.is_empty() && boxes).then_some(widths)
+}
+
+/// Operators that only object detectors have: prior boxes and non-maximum suppression
+/// (Caffe SSD, ONNX, TensorFlow).
+fn detector_ops(info: &ModelInfo) -> Option<&str> {
+    info.ops.keys().map(String::as_str).find(|k| {
+        matches!(
+            *k,
+            "PriorBox"
+                | "DetectionOutput"
+                | "MultiBoxLoss"
+                | "NonMaxSuppression"
+                | "NonMaxSuppressionV3"
+                | "NonMaxSuppressionV4"
+                | "NonMaxSuppressionV5"
+                | "CombinedNonMaxSuppression"
+                | "TFLite_Detection_PostProcess"
+        )
+    })
 }
 
 /// Name tokens from the file name, metadata and weight names: weak evidence only.
@@ -320,6 +359,7 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
             "detection heads over a shared anchor axis, per-anchor widths {widths:?}"
         )];
         let face = widths.iter().any(|w| matches!(w, 16 | 14 | 10 | 15));
+        // SCRFD/RetinaFace: separate box (4) and 5-point (10) heads.
         let person = widths.contains(&12);
         if widths.contains(&18) && !face {
             reasons.push("per-anchor box + 7 keypoints: a palm (hand) detector".into());
@@ -333,18 +373,35 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
         return detector(face, person, &toks, reasons);
     }
 
-    // Landmarks and poses: flat coordinate vectors.
-    let lm = |d: i64| matches!(d, 136 | 1404 | 196 | 212 | 1434);
-    if let Some(d) = heads.iter().copied().find(|d| lm(*d)) {
+    if let Some(op) = detector_ops(info) {
+        return detector(
+            false,
+            false,
+            &toks,
+            vec![format!(
+                "a `{op}` operator: an object detector's post-processing"
+            )],
+        );
+    }
+
+    // Landmarks and poses: flat coordinate vectors — declared outputs, or a weight-only
+    // file's dense layers (its convolutions' channel counts are not vectors).
+    let vectors: Vec<i64> = if info.outputs.is_empty() {
+        dense_heads(info)
+    } else {
+        heads.clone()
+    };
+    let lm = |d: i64| matches!(d, 136 | 1404 | 196 | 212 | 1434 | 62);
+    if let Some(d) = vectors.iter().copied().find(|d| lm(*d)) {
         return verdict(
             Technique::FaceLandmarks,
             0.8,
             vec![format!(
-                "output: {d} values, a face-landmark vector (68x2, 98x2, 106x2 or 468x3 points)"
+                "output: {d} values, a face-landmark vector (68x2, 98x2, 106x2 or 468x3 points, or 3DDFA's 62 pose and shape parameters)"
             )],
         );
     }
-    if let Some(d) = heads
+    if let Some(d) = vectors
         .iter()
         .copied()
         .find(|d| matches!(d, 195 | 165 | 117 | 99 | 51 | 34))
@@ -357,7 +414,7 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
             )],
         );
     }
-    if heads.iter().any(|d| matches!(d, 63 | 42)) {
+    if vectors.iter().any(|d| matches!(d, 63 | 42)) {
         return verdict(
             Technique::None,
             0.7,
@@ -409,8 +466,14 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
 
     // An L2-normalised output (FaceNet's `l2_normalize`, OpenFace's `nn.Normalize`): the
     // output is compared by distance, i.e. an embedding. On a face-crop input, recognition.
-    let l2 = info.facts.get("tfgraph.l2_normalize").is_some_and(|v| v == "true")
-        || info.facts.get("torch7.normalize").is_some_and(|v| v == "true");
+    let l2 = info
+        .facts
+        .get("tfgraph.l2_normalize")
+        .is_some_and(|v| v == "true")
+        || info
+            .facts
+            .get("torch7.normalize")
+            .is_some_and(|v| v == "true");
     if l2 {
         let dim = info
             .facts
@@ -421,14 +484,21 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
             "output L2-normalised{}: compared by distance, an embedding",
             dim.map_or(String::new(), |d| format!(" ({d} values)"))
         )];
-        let convs = info.ops.keys().any(|k| k.contains("Conv") || k.contains("Convolution"));
+        let convs = info
+            .ops
+            .keys()
+            .any(|k| k.contains("Conv") || k.contains("Convolution"));
         match img {
             Some((h, w, _)) if h == w && FACE_CROPS.contains(&h) => {
-                reasons.push(format!("input {h}x{w}: a face-crop size of published recognition nets"));
+                reasons.push(format!(
+                    "input {h}x{w}: a face-crop size of published recognition nets"
+                ));
                 return verdict(Technique::FaceRecognition, 0.85, reasons);
             }
             Some((h, w, _)) => {
-                reasons.push(format!("input {h}x{w}: not a face-crop size: suspected only"));
+                reasons.push(format!(
+                    "input {h}x{w}: not a face-crop size: suspected only"
+                ));
                 return verdict(Technique::FaceRecognition, 0.5, reasons);
             }
             None if convs && dim.is_some_and(|d| (64..=1024).contains(&d)) => {
@@ -473,7 +543,9 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
     // liveness (80-128 px crops, 1-3 classes).
     if let Some((h, w, c)) = img {
         let small = !heads.is_empty() && heads.iter().all(|d| *d <= 10);
-        let unknown_out = info.outputs.is_empty() && info.ops.keys().any(|k| k == "Softmax");
+        // Emotion and age/gender nets take small grey crops (48 or 64 px, one channel).
+        let unknown_out = (info.outputs.is_empty() || heads.is_empty())
+            && (info.ops.keys().any(|k| k == "Softmax") || (c == 1 && h <= 64));
         if h == w && (small || unknown_out) {
             let total: i64 = heads
                 .iter()
@@ -509,9 +581,16 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
     // identity embeddings; a bare 128-512-value bottleneck is an embedding by shape, with no
     // input geometry to say it is a face: suspected, not confirmed.
     if let Some((name, inp, out)) = last_dense(info) {
-        let margin = ["arcface", "cosface", "sphereface", "margin", "metric_fc", "partial_fc"]
-            .iter()
-            .any(|m| name.contains(m));
+        let margin = [
+            "arcface",
+            "cosface",
+            "sphereface",
+            "margin",
+            "metric_fc",
+            "partial_fc",
+        ]
+        .iter()
+        .any(|m| name.contains(m));
         if margin && (64..=1024).contains(&inp) && out > inp {
             return verdict(
                 Technique::FaceRecognition,
