@@ -12,6 +12,7 @@ pub mod caffe;
 pub mod cascade;
 pub mod dlib;
 pub mod error;
+pub mod jsmodel;
 pub mod keras;
 pub mod ncnn;
 pub mod numpy;
@@ -73,6 +74,8 @@ pub enum ModelFormat {
     Bmodel,
     /// Alibaba MNN.
     Mnn,
+    /// Model data embedded in a web script (ccv cascades, clmtrackr models).
+    JsEmbedded,
 }
 
 impl ModelFormat {
@@ -98,6 +101,7 @@ impl ModelFormat {
             ModelFormat::Cvimodel => "cvimodel",
             ModelFormat::Bmodel => "bmodel",
             ModelFormat::Mnn => "mnn",
+            ModelFormat::JsEmbedded => "js_embedded",
         }
     }
 }

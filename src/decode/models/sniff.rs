@@ -2,8 +2,8 @@
 //! name only as a tie-breaker; returns `None` for files that are not models at all.
 
 use super::{
-    caffe, cascade, dlib, keras, ncnn, numpy, onnx, openvino, pytorch, safetensors, soc, tfgraph,
-    tfjs, tflite, torch7, ModelError, ModelInfo,
+    caffe, cascade, dlib, jsmodel, keras, ncnn, numpy, onnx, openvino, pytorch, safetensors, soc,
+    tfgraph, tfjs, tflite, torch7, ModelError, ModelInfo,
 };
 
 /// Largest file parsed as a model.
@@ -49,6 +49,9 @@ pub fn sniff_and_parse(
         && tfjs::looks_like(bytes)
     {
         return Some(tfjs::parse(bytes));
+    }
+    if jsmodel::looks_like(bytes) {
+        return Some(jsmodel::parse(bytes));
     }
     if ncnn::looks_like(bytes) {
         return Some(ncnn::parse(bytes));

@@ -335,6 +335,17 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
         return verdict(Technique::None, 0.6, reasons);
     }
 
+    // clmtrackr: a constrained local model fits points to a face.
+    if let Some(points) = info.facts.get("clm.points") {
+        return verdict(
+            Technique::FaceLandmarks,
+            0.8,
+            vec![format!(
+                "constrained local model of {points} facial points: face landmark fitting"
+            )],
+        );
+    }
+
     // dlib: the loss layer says what the network does.
     if let Some(loss) = info.facts.get("dlib.loss") {
         let reasons = vec![format!("dlib network with {loss} loss")];
