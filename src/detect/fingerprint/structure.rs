@@ -323,6 +323,52 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
                 .map_or("", |s| s.as_str()),
             info.facts.get("cascade.stages").map_or("?", |s| s.as_str())
         )];
+        // The window's shape cannot tell a face from an eye, a smile or a cat's face; the
+        // cascade's own comment header usually names its object. Words are weak evidence:
+        // they choose between what the shape allows, and lower the confidence.
+        let comment = info
+            .metadata
+            .get("comment")
+            .map(|c| c.to_ascii_lowercase())
+            .unwrap_or_default();
+        let says = |words: &[&str]| words.iter().any(|w| comment.contains(w));
+        if says(&[
+            "upperbody",
+            "upper body",
+            "lowerbody",
+            "lower body",
+            "fullbody",
+            "full body",
+            "pedestrian",
+        ]) {
+            reasons.push("its comment names a body: people detection (weak)".into());
+            return verdict(Technique::PersonDetection, 0.6, reasons);
+        }
+        if says(&[
+            "cat face",
+            "catface",
+            "cat's face",
+            "silverware",
+            "licence plate",
+            "license plate",
+        ]) {
+            reasons.push("its comment names a non-human object (weak)".into());
+            return verdict(Technique::None, 0.55, reasons);
+        }
+        if says(&["smile"]) {
+            reasons.push("its comment names a smile: an expression detector (weak)".into());
+            return verdict(Technique::FaceAttributes, 0.5, reasons);
+        }
+        if says(&[" eye", "eye detector", "eyes", "righteye", "lefteye"])
+            && !says(&["face detector", "frontal face"])
+        {
+            reasons.push("its comment names an eye: facial-part localisation (weak)".into());
+            return verdict(Technique::FaceLandmarks, 0.5, reasons);
+        }
+        if says(&["profile"]) {
+            reasons.push("its comment names a profile face (weak)".into());
+            return verdict(Technique::FaceDetection, 0.7, reasons);
+        }
         if h > 0.0 && (w / h - 1.0).abs() <= 0.25 && w <= 48.0 {
             reasons.push("square window: the shape of face (and eye) cascades".into());
             return verdict(Technique::FaceDetection, 0.75, reasons);
