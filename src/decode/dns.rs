@@ -5,7 +5,7 @@
 use super::{printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 
-use super::fields::FieldTable;
+use super::protocol::FieldTable;
 
 /// Fields of DNS messages (RFC 1035; UDP, TCP, mDNS, LLMNR).
 pub const FIELDS: FieldTable = FieldTable(
@@ -19,14 +19,14 @@ dns.answer.rdata  value        Address or name an answer record carries
 );
 
 /// DNS over TCP in the protocol registry, by port (UDP DNS is read per datagram).
-pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {
+pub const PROTOCOL: super::protocol::AppProtocol = super::protocol::AppProtocol {
     name: "dns",
     ports: &[53, 5353],
     probe: |s| {
         if s.on_port(&[53, 5353]) {
-            super::registry::Probe::Yes
+            super::protocol::Probe::Yes
         } else {
-            super::registry::Probe::No
+            super::protocol::Probe::No
         }
     },
     parser: || Box::new(DnsTcpParser::new()),

@@ -1,7 +1,7 @@
 //! H.264 (ITU-T H.264 §7.3.2.3, Annex B) SEI messages, read without decoding video: the UUIDs of
 //! `user_data_unregistered` payloads name a vendor's analytics data carried in the stream.
 
-use super::fields::FieldTable;
+use super::protocol::FieldTable;
 
 /// Fields of H.264 streams.
 pub const FIELDS: FieldTable = FieldTable(

@@ -1,7 +1,7 @@
 //! Link layers: strip the frame down to its IP packet. Ethernet (with 802.1Q/QinQ tags), Linux
 //! cooked SLL and SLL2, BSD loopback (NULL/LOOP), raw IP and Cisco HDLC.
 
-use super::fields::FieldTable;
+use super::protocol::FieldTable;
 
 /// Fields of the link layer.
 pub const FIELDS: FieldTable = FieldTable(

@@ -19,6 +19,7 @@ pub(crate) mod link;
 pub mod models;
 pub mod mqtt;
 pub mod multipart;
+pub mod protocol;
 pub mod registry;
 pub mod rtp;
 pub mod rtsp;

@@ -5,51 +5,7 @@
 //! Adding a protocol: a module with a parser implementing [`AppParser`], a `PROTOCOL`
 //! descriptor, its `FIELDS` in [`super::fields::ALL`], and one line in [`PROTOCOLS`].
 
-use super::AppParser;
-
-/// What a probe says about a flow's first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
-    /// This protocol.
-    Yes,
-    /// Not this protocol.
-    No,
-    /// Cannot tell yet: wait for more bytes (the engine stops asking the others).
-    NeedMore,
-}
-
-/// What a probe sees of a new flow.
-#[derive(Debug, Clone, Copy)]
-pub struct FlowStart<'a> {
-    /// The first bytes of one direction (at most the engine's sniff window).
-    pub data: &'a [u8],
-    /// Client and server ports.
-    pub client_port: u16,
-    /// Server port.
-    pub server_port: u16,
-    /// No more bytes will come before a decision must be made.
-    pub final_look: bool,
-}
-
-impl FlowStart<'_> {
-    /// Whether either end uses one of `ports`.
-    pub fn on_port(&self, ports: &[u16]) -> bool {
-        ports.contains(&self.client_port) || ports.contains(&self.server_port)
-    }
-}
-
-/// One application-layer protocol.
-pub struct AppProtocol {
-    /// Name, as in observations' `proto`.
-    pub name: &'static str,
-    /// Ports it is usually found on (a hint for probes and for picking the server of a flow
-    /// seen mid-stream).
-    pub ports: &'static [u16],
-    /// Recognise a flow by its first bytes.
-    pub probe: fn(&FlowStart<'_>) -> Probe,
-    /// A parser for a new flow.
-    pub parser: fn() -> Box<dyn AppParser>,
-}
+pub use super::protocol::{starts_with_word, AppProtocol, FlowStart, Probe};
 
 /// Probed in this order: the first `Yes` wins; a `NeedMore` waits.
 pub const PROTOCOLS: &[&AppProtocol] = &[
@@ -65,14 +21,6 @@ pub const PROTOCOLS: &[&AppProtocol] = &[
 pub fn service_port(p: u16) -> bool {
     matches!(p, 8000..=8010 | 5000 | 32168 | 37777)
         || PROTOCOLS.iter().any(|proto| proto.ports.contains(&p))
-}
-
-/// Whether `data` starts with one of the space-separated `words` followed by a space (request
-/// methods: `GET `, `DESCRIBE `).
-pub fn starts_with_word(data: &[u8], words: &str) -> bool {
-    words
-        .split(' ')
-        .any(|w| data.starts_with(w.as_bytes()) && data.get(w.len()) == Some(&b' '))
 }
 
 /// Decide a flow's protocol. `Err(true)`: wait for more bytes; `Err(false)`: unknown.

@@ -15,7 +15,7 @@ use super::{events, multipart, printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::fields::FieldTable;
+use super::protocol::FieldTable;
 
 /// Fields of RTSP 1.0 messages (RFC 2326).
 pub const FIELDS: FieldTable = FieldTable(
@@ -34,16 +34,16 @@ const METHODS: &str = "DESCRIBE SETUP PLAY PAUSE TEARDOWN ANNOUNCE RECORD GET_PA
 
 /// RTSP in the protocol registry: a status line, or a request line naming RTSP/1.x (`OPTIONS`
 /// is shared with HTTP: wait for the end of the line).
-pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {
+pub const PROTOCOL: super::protocol::AppProtocol = super::protocol::AppProtocol {
     name: "rtsp",
     ports: &[554, 8554],
     probe: |s| {
-        use super::registry::Probe;
+        use super::protocol::Probe;
         let d = s.data;
         if d.starts_with(b"RTSP/1.") {
             return Probe::Yes;
         }
-        if !crate::decode::registry::starts_with_word(d, METHODS) {
+        if !crate::decode::protocol::starts_with_word(d, METHODS) {
             return Probe::No;
         }
         let line_end = memchr::memchr(b'\n', d);

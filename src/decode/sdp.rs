@@ -8,7 +8,7 @@
 use super::{printable, Emitter};
 use crate::model::Direction;
 
-use super::fields::FieldTable;
+use super::protocol::FieldTable;
 
 /// Fields of SDP session descriptions (RFC 8866).
 pub const FIELDS: FieldTable = FieldTable(

@@ -7,7 +7,7 @@ use crate::model::Direction;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
-use super::fields::FieldTable;
+use super::protocol::FieldTable;
 
 /// Fields of the TLS ClientHello (RFC 8446 §4.1.2) and of sensor logs.
 pub const FIELDS: FieldTable = FieldTable(
@@ -22,15 +22,15 @@ tls.ja3s     digest       JA3S of the ServerHello (from Zeek and EVE logs)
 );
 
 /// TLS in the protocol registry: a handshake record (type 22, version 3.x).
-pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {
+pub const PROTOCOL: super::protocol::AppProtocol = super::protocol::AppProtocol {
     name: "tls",
     ports: &[443, 8443, 8883],
     probe: |s| {
         let d = s.data;
         if d.len() >= 3 && d[0] == 0x16 && d[1] == 3 && d[2] <= 4 {
-            super::registry::Probe::Yes
+            super::protocol::Probe::Yes
         } else {
-            super::registry::Probe::No
+            super::protocol::Probe::No
         }
     },
     parser: || Box::new(TlsParser::new()),

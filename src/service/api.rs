@@ -122,7 +122,12 @@ async fn readyz(Ax(s): Ax<Shared>) -> Response {
 async fn metrics(Ax(s): Ax<Shared>) -> Response {
     let body = {
         let st = s.state();
-        s.metrics.render(&st, &s.feeds)
+        let scrape = super::metrics::Scrape {
+            firing: st.lifecycle.firing().collect(),
+            cfg: &st.cfg,
+            sinks: &st.sinks,
+        };
+        s.metrics.render(&scrape, &s.feeds)
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -5,7 +5,9 @@
 //!
 //! Names and labels are a contract with deploy/ (Prometheus rules, Grafana dashboard).
 
-use super::state::State;
+use super::config::Config;
+use crate::model::Alert;
+use crate::sinks::AlertSink;
 use crate::sources::live::health::FeedHealth;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -191,9 +193,10 @@ impl Metrics {
     }
 
     /// The exposition text, with every gauge and mirrored counter brought up to date.
-    pub fn render(&self, state: &State, feeds: &[FeedEntry]) -> String {
+    pub fn render(&self, scrape: &Scrape<'_>, feeds: &[FeedEntry]) -> String {
+        let state = scrape;
         self.alerts_firing.reset();
-        for a in state.lifecycle.firing() {
+        for a in state.firing.iter() {
             let st = a.site_type.map_or("unknown", |s| s.as_str());
             self.alerts_firing
                 .with_label_values(&[st, a.technique.as_str()])
@@ -201,11 +204,8 @@ impl Metrics {
         }
         // Compliance per configured device, and any other device with a firing alert.
         self.device_compliant.reset();
-        let firing: std::collections::BTreeSet<&str> = state
-            .lifecycle
-            .firing()
-            .map(|a| a.device.0.as_str())
-            .collect();
+        let firing: std::collections::BTreeSet<&str> =
+            state.firing.iter().map(|a| a.device.0.as_str()).collect();
         for d in &state.cfg.devices {
             let site = state.cfg.site(&d.site);
             self.device_compliant
@@ -217,7 +217,7 @@ impl Metrics {
                 ])
                 .set(i64::from(!firing.contains(d.id.as_str())));
         }
-        for a in state.lifecycle.firing() {
+        for a in state.firing.iter() {
             if state.cfg.device(&a.device.0).is_none() {
                 self.device_compliant
                     .with_label_values(&[
@@ -247,7 +247,7 @@ impl Metrics {
                 h.watchdog_restarts.load(Ordering::Relaxed),
             );
         }
-        for sink in &state.sinks {
+        for sink in state.sinks.iter() {
             let Some(sp) = sink.spool() else { continue };
             let (name, st) = (sink.name(), &sp.stats);
             let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
@@ -279,4 +279,14 @@ impl Metrics {
         }
         String::from_utf8_lossy(&buf).into_owned()
     }
+}
+
+/// What a scrape reads of the service's state (the API builds it under the state's lock).
+pub struct Scrape<'a> {
+    /// Alerts firing now, stored or not.
+    pub firing: Vec<&'a Alert>,
+    /// The configuration: devices, sites, contractors.
+    pub cfg: &'a Config,
+    /// The alert sinks, for their spools' gauges.
+    pub sinks: &'a [Box<dyn AlertSink>],
 }

@@ -9,7 +9,7 @@
 //! Privacy: decoders emit event types, field *names*, enumerated values (verify modes, library
 //! types, class names, topics) and presence markers; never names, images or embeddings.
 
-use super::fields::FieldTable;
+use super::protocol::FieldTable;
 use super::{printable, Emitter};
 use crate::model::Direction;
 use rustc_hash::FxHashSet;

@@ -21,7 +21,7 @@ use memchr::memmem;
 use std::collections::VecDeque;
 use std::io::Read;
 
-use crate::decode::fields::FieldTable;
+use crate::decode::protocol::FieldTable;
 
 mod body;
 mod head;
@@ -60,16 +60,16 @@ http.part.size                         value        Size of a multipart part in 
 const METHODS: &str = "GET POST PUT HEAD DELETE OPTIONS PATCH CONNECT TRACE";
 
 /// HTTP/1.x in the protocol registry: a status line or a request method.
-pub const PROTOCOL: crate::decode::registry::AppProtocol = crate::decode::registry::AppProtocol {
+pub const PROTOCOL: crate::decode::protocol::AppProtocol = crate::decode::protocol::AppProtocol {
     name: "http",
     ports: &[80, 8080],
     probe: |s| {
-        use crate::decode::registry::Probe;
+        use crate::decode::protocol::Probe;
         let d = s.data;
         if d.starts_with(b"HTTP/1.") {
             return Probe::Yes;
         }
-        if !crate::decode::registry::starts_with_word(d, METHODS) {
+        if !crate::decode::protocol::starts_with_word(d, METHODS) {
             return Probe::No;
         }
         if d.starts_with(b"OPTIONS ") && memchr::memchr(b'\n', d).is_none() {

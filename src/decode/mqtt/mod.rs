@@ -16,7 +16,7 @@ use super::{printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 use rustc_hash::FxHashMap;
 
-use super::fields::FieldTable;
+use super::protocol::FieldTable;
 
 /// Fields of MQTT 3.1, 3.1.1 and 5 control packets.
 pub const FIELDS: FieldTable = FieldTable(
@@ -30,7 +30,7 @@ mqtt.username   presence     `present` when a CONNECT carries a user name
 );
 
 /// MQTT in the protocol registry: a CONNECT naming `MQTT`/`MQIsdp`, or the MQTT port.
-pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol {
+pub const PROTOCOL: super::protocol::AppProtocol = super::protocol::AppProtocol {
     name: "mqtt",
     ports: &[1883, 8883],
     probe: |s| {
@@ -39,9 +39,9 @@ pub const PROTOCOL: super::registry::AppProtocol = super::registry::AppProtocol 
             && (memchr::memmem::find(head, b"MQTT").is_some()
                 || memchr::memmem::find(head, b"MQIsdp").is_some());
         if connect || s.on_port(&[1883]) {
-            super::registry::Probe::Yes
+            super::protocol::Probe::Yes
         } else {
-            super::registry::Probe::No
+            super::protocol::Probe::No
         }
     },
     parser: || Box::new(MqttParser::new()),

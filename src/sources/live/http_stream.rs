@@ -4,7 +4,7 @@
 //! skips pictures unread.
 
 use super::context::{reconnect_loop, stopped, SourceContext, SourceError};
-use super::registry::{settings, LiveSource, RunFuture};
+use super::source::{settings, LiveSource, RunFuture};
 use crate::decode::multipart::{boundary_from_content_type, MultipartSplitter};
 use crate::model::{Direction, Flow, Transport};
 use crate::net::http::{self, Credentials};
@@ -119,7 +119,7 @@ impl DeviceHttp {
 
     /// The URL for logs: no user information, secrets in the query hidden.
     pub fn shown(&self) -> String {
-        super::registry::redact_url(&self.url)
+        super::source::redact_url(&self.url)
     }
 }
 

@@ -5,12 +5,13 @@
 //! skips a broken message instead of stopping.
 //!
 //! Adding a source: a folder here with a config struct (`deny_unknown_fields`) implementing
-//! [`registry::LiveSource`], and one line in [`registry::REGISTRY`].
+//! [`source::LiveSource`], and one line in [`registry::REGISTRY`].
 
 pub mod context;
 pub mod health;
 pub mod http_stream;
 pub mod registry;
+pub mod source;
 mod tail;
 
 pub mod capture;

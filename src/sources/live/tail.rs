@@ -3,7 +3,7 @@
 //! holds back a partial last line until its newline arrives. Lines are bounded.
 
 use super::context::{reconnect_loop, stopped, SourceContext, SourceError};
-use super::registry::{settings, LiveSource, RunFuture};
+use super::source::{settings, LiveSource, RunFuture};
 use crate::sources::offline::logs::{LineDecoder, LogFormat};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

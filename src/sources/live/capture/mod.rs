@@ -3,7 +3,7 @@
 //! shutdown within a fraction of a second even on a quiet interface.
 
 use super::context::{is_stopping, reconnect_loop, SourceContext, SourceError};
-use super::registry::{settings, LiveSource, RunFuture, SourceKind};
+use super::source::{settings, LiveSource, RunFuture, SourceKind};
 use crate::decode::flow::{Decoder, DecoderConfig};
 use serde::Deserialize;
 use std::sync::Arc;

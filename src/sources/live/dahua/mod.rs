@@ -12,7 +12,7 @@
 //! ```
 
 use super::http_stream::EventStream;
-use super::registry::SourceKind;
+use super::source::SourceKind;
 
 /// Path used when the configured URL names only the device. The heartbeat keeps idle streams
 /// visibly alive (the source drops a connection silent for 60 s).

@@ -8,7 +8,7 @@
 //! path = "/var/log/suricata/eve.json"
 //! ```
 
-use super::registry::SourceKind;
+use super::source::SourceKind;
 use super::tail::FollowedLog;
 use crate::sources::offline::logs::LogFormat;
 

@@ -13,7 +13,7 @@
 //! ```
 
 use super::http_stream::EventStream;
-use super::registry::SourceKind;
+use super::source::SourceKind;
 
 /// Path used when the configured URL names only the device.
 pub const ALERT_STREAM: &str = "/ISAPI/Event/notification/alertStream";

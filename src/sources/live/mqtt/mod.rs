@@ -3,7 +3,7 @@
 //! (snapshots) are counted and dropped unread; malformed JSON is counted as a decode error.
 
 use super::context::{reconnect_loop, stopped, SourceContext, SourceError};
-use super::registry::{settings, LiveSource, RunFuture, SourceKind};
+use super::source::{settings, LiveSource, RunFuture, SourceKind};
 use crate::model::Direction;
 use crate::secret::Secret;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};

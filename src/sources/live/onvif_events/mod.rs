@@ -15,7 +15,7 @@
 
 use super::context::{reconnect_loop, stopped, SourceContext, SourceError};
 use super::http_stream::{flow_of, DeviceHttp, Endpoint};
-use super::registry::{settings, LiveSource, RunFuture, SourceKind};
+use super::source::{settings, LiveSource, RunFuture, SourceKind};
 use crate::model::Direction;
 use crate::net::http;
 use quick_xml::events::Event;

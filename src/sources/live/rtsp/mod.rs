@@ -11,7 +11,7 @@
 //! Video RTP otherwise goes to a fakesink.
 
 use super::context::{reconnect_loop, stopped, SourceContext, SourceError};
-use super::registry::{redact_url, settings, LiveSource, RunFuture, SourceKind};
+use super::source::{redact_url, settings, LiveSource, RunFuture, SourceKind};
 use crate::decode::h264::h264_sei_uuids;
 use crate::decode::rtp::MetadataDepay;
 use crate::decode::Emitter;

@@ -8,7 +8,7 @@
 //! path = "/opt/zeek/logs/current/http.log"
 //! ```
 
-use super::registry::SourceKind;
+use super::source::SourceKind;
 use super::tail::FollowedLog;
 use crate::sources::offline::logs::LogFormat;
 
