@@ -9,6 +9,111 @@ use super::{
 /// Largest file parsed as a model.
 pub const MAX_MODEL: usize = 2 << 30;
 
+/// One model format the sniffer knows: how to recognise it (by content; by the lowercase file
+/// name only where a format has no magic) and how to parse it.
+pub struct FormatReader {
+    /// The format, as reports name it.
+    pub name: &'static str,
+    /// Whether `bytes` (named `lower_name`) are this format.
+    pub recognise: fn(&[u8], &str) -> bool,
+    /// Parse them.
+    pub parse: fn(&[u8]) -> Result<ModelInfo, ModelError>,
+}
+
+/// Every model format, tried in this order (magic-numbered containers first: their magic
+/// cannot be mistaken; ONNX and TensorFlow graphs, plain protobuf, late). Adding a format: a
+/// module with `looks_like` and `parse`, a [`super::ModelFormat`] variant, and one line here.
+pub const READERS: &[FormatReader] = &[
+    FormatReader {
+        name: "tflite",
+        recognise: |b, _| tflite::looks_like(b),
+        parse: tflite::parse,
+    },
+    FormatReader {
+        name: "soc",
+        recognise: |b, _| soc::looks_like(b),
+        parse: soc::parse,
+    },
+    FormatReader {
+        name: "numpy",
+        recognise: |b, _| numpy::looks_like(b),
+        parse: numpy::parse,
+    },
+    FormatReader {
+        name: "safetensors",
+        recognise: |b, _| safetensors::looks_like(b),
+        parse: safetensors::parse,
+    },
+    FormatReader {
+        name: "torch7",
+        recognise: |b, _| torch7::looks_like(b),
+        parse: torch7::parse,
+    },
+    FormatReader {
+        name: "pytorch",
+        recognise: |b, _| pytorch::looks_like_legacy(b) || pytorch::looks_like_zip(b),
+        parse: pytorch::parse,
+    },
+    FormatReader {
+        name: "dlib",
+        recognise: |b, _| dlib::looks_like(b),
+        parse: dlib::parse,
+    },
+    FormatReader {
+        name: "cascade",
+        recognise: |b, _| cascade::looks_like(b),
+        parse: cascade::parse,
+    },
+    FormatReader {
+        name: "tfjs",
+        recognise: |b, n| {
+            (n.ends_with(".json") || b.first().is_some_and(|c| matches!(c, b'{' | b'[')))
+                && tfjs::looks_like(b)
+        },
+        parse: tfjs::parse,
+    },
+    FormatReader {
+        name: "jsmodel",
+        recognise: |b, _| jsmodel::looks_like(b),
+        parse: jsmodel::parse,
+    },
+    FormatReader {
+        name: "ncnn",
+        recognise: |b, _| ncnn::looks_like(b),
+        parse: ncnn::parse,
+    },
+    FormatReader {
+        name: "keras",
+        recognise: |b, _| keras::looks_like(b),
+        parse: keras::parse,
+    },
+    FormatReader {
+        name: "openvino",
+        recognise: |b, _| openvino::looks_like(b),
+        parse: openvino::parse,
+    },
+    FormatReader {
+        name: "caffe",
+        recognise: |b, _| caffe::looks_like_prototxt(b),
+        parse: caffe::parse,
+    },
+    FormatReader {
+        name: "onnx",
+        recognise: |b, _| onnx::looks_like(b),
+        parse: onnx::parse,
+    },
+    FormatReader {
+        name: "tfgraph",
+        recognise: |b, _| tfgraph::looks_like(b),
+        parse: tfgraph::parse,
+    },
+    FormatReader {
+        name: "caffemodel",
+        recognise: |b, n| n.ends_with(".caffemodel") && caffe::looks_like_caffemodel(b),
+        parse: caffe::parse,
+    },
+];
+
 /// Recognise and parse a model. `sibling` fetches a file next to this one (weight shards, the
 /// `.bin` of a `.param`); formats that need none ignore it.
 pub fn sniff_and_parse(
@@ -20,59 +125,8 @@ pub fn sniff_and_parse(
         return Some(Err(ModelError::TooLarge(format!("{} bytes", bytes.len()))));
     }
     let lower = name.to_ascii_lowercase();
-    if tflite::looks_like(bytes) {
-        return Some(tflite::parse(bytes));
-    }
-    // Magic-numbered containers first: their magic cannot be mistaken.
-    if soc::looks_like(bytes) {
-        return Some(soc::parse(bytes));
-    }
-    if numpy::looks_like(bytes) {
-        return Some(numpy::parse(bytes));
-    }
-    if safetensors::looks_like(bytes) {
-        return Some(safetensors::parse(bytes));
-    }
-    if torch7::looks_like(bytes) {
-        return Some(torch7::parse(bytes));
-    }
-    if pytorch::looks_like_legacy(bytes) || pytorch::looks_like_zip(bytes) {
-        return Some(pytorch::parse(bytes));
-    }
-    if dlib::looks_like(bytes) {
-        return Some(dlib::parse(bytes));
-    }
-    if cascade::looks_like(bytes) {
-        return Some(cascade::parse(bytes));
-    }
-    if (lower.ends_with(".json") || bytes.first().is_some_and(|b| matches!(b, b'{' | b'[')))
-        && tfjs::looks_like(bytes)
-    {
-        return Some(tfjs::parse(bytes));
-    }
-    if jsmodel::looks_like(bytes) {
-        return Some(jsmodel::parse(bytes));
-    }
-    if ncnn::looks_like(bytes) {
-        return Some(ncnn::parse(bytes));
-    }
-    if keras::looks_like(bytes) {
-        return Some(keras::parse(bytes));
-    }
-    if openvino::looks_like(bytes) {
-        return Some(openvino::parse(bytes));
-    }
-    if caffe::looks_like_prototxt(bytes) {
-        return Some(caffe::parse(bytes));
-    }
-    if onnx::looks_like(bytes) {
-        return Some(onnx::parse(bytes));
-    }
-    if tfgraph::looks_like(bytes) {
-        return Some(tfgraph::parse(bytes));
-    }
-    if lower.ends_with(".caffemodel") && caffe::looks_like_caffemodel(bytes) {
-        return Some(caffe::parse(bytes));
+    if let Some(r) = READERS.iter().find(|r| (r.recognise)(bytes, &lower)) {
+        return Some((r.parse)(bytes));
     }
     if lower.ends_with(".onnx") {
         return Some(Err(ModelError::Invalid(
