@@ -144,3 +144,49 @@ fn the_field_table_of_the_readme_is_the_declarations() {
         "models/signatures/README.md's field table is stale: run BANWATCH_BLESS=1 cargo test --test signature_rules"
     );
 }
+
+/// Every declared field is emitted somewhere: its name appears as a literal in a decoder or
+/// source (the emitter takes field names as `&'static str` literals, and debug builds check
+/// that what is emitted is declared — this is the other direction). A declaration no decoder
+/// emits would let a rule on it load, pass its examples and never fire.
+#[test]
+fn every_declared_field_is_emitted_by_some_decoder() {
+    fn sources(dir: &std::path::Path, out: &mut String) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs")
+                && !p.ends_with("fields.rs")
+                && !p.ends_with("protocol.rs")
+            {
+                let text = std::fs::read_to_string(&p).unwrap();
+                // Declarations live in `FieldTable("...")` literals: leave them out.
+                let code = match text.find("FieldTable(") {
+                    Some(i) => {
+                        let end = text[i..].find("\",\n").map_or(text.len(), |j| i + j);
+                        format!("{}{}", &text[..i], &text[end..])
+                    }
+                    None => text,
+                };
+                out.push_str(&code);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut code = String::new();
+    sources(&root.join("decode"), &mut code);
+    sources(&root.join("sources"), &mut code);
+    let missing: Vec<&str> = banwatch::decode::fields::all()
+        .iter()
+        .filter(|f| {
+            let field = f.name.split_once('.').map_or(f.name, |(_, rest)| rest);
+            !code.contains(&format!("\"{field}\""))
+        })
+        .map(|f| f.name)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "declared but emitted nowhere: {missing:?}"
+    );
+}
