@@ -147,6 +147,34 @@ pub fn push_ints(v: Value<'_>, out: &mut Vec<i64>, max: usize) -> Result<(), Mod
     Ok(())
 }
 
+/// Protobuf writing for tests that build model files by hand.
+#[cfg(test)]
+pub(crate) mod encode {
+    /// A base-128 varint.
+    pub fn varint(mut v: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    /// A length-delimited field.
+    pub fn field_bytes(f: u32, b: &[u8], out: &mut Vec<u8>) {
+        varint(u64::from(f) << 3 | 2, out);
+        varint(b.len() as u64, out);
+        out.extend_from_slice(b);
+    }
+    /// A varint field.
+    pub fn field_varint(f: u32, v: u64, out: &mut Vec<u8>) {
+        varint(u64::from(f) << 3, out);
+        varint(v, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

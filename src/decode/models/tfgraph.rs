@@ -580,26 +580,7 @@ fn parse_shape(sh: &[u8]) -> Result<Vec<Option<i64>>, ModelError> {
 mod tests {
     use super::*;
 
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                break;
-            }
-            out.push(b | 0x80);
-        }
-    }
-    fn field_bytes(f: u32, b: &[u8], out: &mut Vec<u8>) {
-        varint(u64::from(f) << 3 | 2, out);
-        varint(b.len() as u64, out);
-        out.extend_from_slice(b);
-    }
-    fn field_varint(f: u32, v: u64, out: &mut Vec<u8>) {
-        varint(u64::from(f) << 3, out);
-        varint(v, out);
-    }
+    use crate::decode::models::protobuf::encode::{field_bytes, field_varint, varint};
     fn shape(dims: &[i64]) -> Vec<u8> {
         let mut s = vec![];
         for &d in dims {
