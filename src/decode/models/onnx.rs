@@ -380,7 +380,7 @@ fn parse_shape(sh: &[u8]) -> Result<Vec<Option<i64>>, ModelError> {
 pub(crate) mod tests {
     use super::*;
 
-    use crate::decode::models::protobuf::encode::{field_bytes, field_varint, varint};
+    use crate::decode::models::protobuf::encode::{field_bytes, field_varint};
     fn value_info(name: &str, dims: &[i64]) -> Vec<u8> {
         let mut shape = vec![];
         for &d in dims {
