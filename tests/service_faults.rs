@@ -225,7 +225,7 @@ fn a_state_change_a_sink_did_not_take_is_delivered_after_sigkill() {
 
 /// Liveness is the event loop; readiness is "can store and deliver, and hears something":
 /// with the only feed down, `/healthz` is 200 and `/readyz` 503 naming why, until the feed
-/// comes up.
+/// comes up; a followed log that disappears takes the feed down again.
 #[test]
 fn readiness_follows_the_feeds() {
     let s = setup(3600);
@@ -240,6 +240,16 @@ fn readiness_follows_the_feeds() {
     });
     std::fs::write(&s.eve, "").unwrap();
     wait_for("ready once the log exists", 60, || {
+        status(s.port, "/readyz").starts_with("HTTP/1.1 200")
+    });
+    // The log deleted (a sensor stopped, a rotation gone wrong): down, not ready; back when
+    // it is recreated.
+    std::fs::remove_file(&s.eve).unwrap();
+    wait_for("not ready once the log is gone", 20, || {
+        status(s.port, "/readyz").starts_with("HTTP/1.1 503")
+    });
+    std::fs::write(&s.eve, "").unwrap();
+    wait_for("ready again once the log is back", 30, || {
         status(s.port, "/readyz").starts_with("HTTP/1.1 200")
     });
 }

@@ -92,6 +92,7 @@ async fn follow(
             if rotated(path, f, pos).await {
                 tracing::info!(path = %path.display(), "log rotated or truncated; reopening");
                 file = open(path, ctx, &mut shutdown).await?;
+                ctx.health.set_up(true);
                 pos = 0;
                 pending.clear();
                 skipping = false;
@@ -158,9 +159,13 @@ async fn open(
     }
 }
 
+/// Whether the log at `path` is no longer the file being read: replaced (new inode),
+/// truncated, or gone (deleted and not yet recreated: the feed then waits for it, and is down
+/// meanwhile).
 async fn rotated(path: &Path, f: &mut tokio::fs::File, pos: u64) -> bool {
-    let Ok(now) = tokio::fs::metadata(path).await else {
-        return false;
+    let now = match tokio::fs::metadata(path).await {
+        Ok(m) => m,
+        Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
     };
     if now.len() < pos {
         return true;
