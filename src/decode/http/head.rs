@@ -186,42 +186,14 @@ fn on_request<'a>(
     let method = parts.next().unwrap_or("").to_string();
     let uri = parts.next().unwrap_or("").to_string();
     em.emit(dir, P, "method", method.clone());
-    let (path, query, authority) = split_target(&method, &uri);
-    // People's names and ids in the target never leave the decoder (decode::identity).
-    let path = path.as_deref().map(crate::decode::identity::path);
-    let query = query.as_deref().map(super::body::decode_query);
-    if !uri.is_empty() {
-        let shown = match (&path, &query) {
-            (Some(p), Some(q)) => format!("{p}?{q}"),
-            (Some(p), None) => p.clone(),
-            (None, Some(q)) => format!("?{q}"),
-            (None, None) => authority.clone().unwrap_or_default(),
-        };
-        let shown = match (uri.find("://"), &authority) {
-            (Some(i), Some(a)) if !method.eq_ignore_ascii_case("CONNECT") => {
-                format!("{}://{a}{shown}", &uri[..i])
-            }
-            _ => shown,
-        };
-        em.emit(dir, P, "uri", shown);
-    }
-    let path_for_host = path.clone();
-    if let Some(p) = path {
-        em.emit(dir, P, "path", p);
-    }
-    if let Some(q) = query {
-        em.emit(dir, P, "query", q);
-    }
+    let (path, authority) = emit_target(em, dir, &method, &uri);
     let (mut head, host) = parse_headers(it, dir, em, true);
-    if let Some(h) = host.or_else(|| authority.map(|a| strip_port(&a))) {
-        if !h.is_empty() {
-            // Host + path, for rules whose paths are generic words on a specific service.
-            if let Some(p) = &path_for_host {
-                em.emit(dir, P, "hostpath", format!("{}{p}", h.to_ascii_lowercase()));
-            }
-            em.emit(dir, P, "host", h);
-        }
-    }
+    emit_host(
+        em,
+        dir,
+        host.or_else(|| authority.map(|a| strip_port(&a))),
+        path.as_deref(),
+    );
     head.method = Some(method.clone());
     head.uri = Some(uri);
     if pending.len() < MAX_PENDING {
@@ -274,6 +246,54 @@ fn on_response<'a>(
         return Next::Head;
     }
     body_next(&head, Some(Framing::UntilClose))
+}
+
+/// Emit a request target as `http.uri`, `http.path` and `http.query`, with people's names and
+/// ids masked and the query percent-decoded (`decode::identity`): the one place a target
+/// becomes observations, for packets and for logs (EVE, Zeek). Returns the shown path and the
+/// target's authority (absolute form).
+pub fn emit_target(
+    em: &mut Emitter<'_>,
+    dir: Direction,
+    method: &str,
+    uri: &str,
+) -> (Option<String>, Option<String>) {
+    let (path, query, authority) = split_target(method, uri);
+    let path = path.as_deref().map(crate::decode::identity::path);
+    let query = query.as_deref().map(super::body::decode_query);
+    if !uri.is_empty() {
+        let shown = match (&path, &query) {
+            (Some(p), Some(q)) => format!("{p}?{q}"),
+            (Some(p), None) => p.clone(),
+            (None, Some(q)) => format!("?{q}"),
+            (None, None) => authority.clone().unwrap_or_default(),
+        };
+        let shown = match (uri.find("://"), &authority) {
+            (Some(i), Some(a)) if !method.eq_ignore_ascii_case("CONNECT") => {
+                format!("{}://{a}{shown}", &uri[..i])
+            }
+            _ => shown,
+        };
+        em.emit(dir, P, "uri", shown);
+    }
+    if let Some(p) = &path {
+        em.emit(dir, P, "path", p.clone());
+    }
+    if let Some(q) = query {
+        em.emit(dir, P, "query", q);
+    }
+    (path, authority)
+}
+
+/// Emit `http.host` and, with the path, `http.hostpath` (rules whose paths are generic words
+/// on a specific service).
+pub fn emit_host(em: &mut Emitter<'_>, dir: Direction, host: Option<String>, path: Option<&str>) {
+    if let Some(h) = host.filter(|h| !h.is_empty()) {
+        if let Some(p) = path {
+            em.emit(dir, P, "hostpath", format!("{}{p}", h.to_ascii_lowercase()));
+        }
+        em.emit(dir, P, "host", h);
+    }
 }
 
 /// (path, query, authority) of a request-target.

@@ -29,6 +29,7 @@ mod head;
 mod tests;
 
 use body::{body_step, finish_sink};
+pub use head::{emit_host, emit_target};
 use head::{on_head, take_head, HeadResult, Next};
 
 /// Fields of HTTP/1.x messages (RFC 9112), their headers, forms and multipart parts.

@@ -1,7 +1,7 @@
 //! Suricata EVE JSON (`eve.json`), one event a line: dns, tls and http events become the same observations the
 //! packet decoders emit, with the flow from `src_ip/src_port` → `dest_ip/dest_port`.
 
-use crate::decode::{printable, Emitter};
+use crate::decode::{http, printable, Emitter};
 use crate::model::{Direction, Flow, Observation, Transport};
 use serde_json::Value;
 
@@ -89,17 +89,9 @@ pub fn decode_line(line: &[u8]) -> Result<Vec<Observation>, String> {
                 &mut em,
                 Direction::ToServer,
                 "http",
-                "host",
-                s(h, "hostname"),
-            );
-            emit(
-                &mut em,
-                Direction::ToServer,
-                "http",
                 "method",
                 s(h, "http_method"),
             );
-            emit(&mut em, Direction::ToServer, "http", "uri", s(h, "url"));
             emit(
                 &mut em,
                 Direction::ToServer,
@@ -107,8 +99,20 @@ pub fn decode_line(line: &[u8]) -> Result<Vec<Observation>, String> {
                 "user_agent",
                 s(h, "http_user_agent"),
             );
-            let path = s(h, "url").map(|u| u.split(['?', '#']).next().unwrap_or(u));
-            emit(&mut em, Direction::ToServer, "http", "path", path);
+            // The target through the HTTP decoder's own path: names and ids masked.
+            let method = s(h, "http_method").unwrap_or("GET");
+            let (path, _) = http::emit_target(
+                &mut em,
+                Direction::ToServer,
+                method,
+                s(h, "url").unwrap_or(""),
+            );
+            http::emit_host(
+                &mut em,
+                Direction::ToServer,
+                s(h, "hostname").map(str::to_string),
+                path.as_deref(),
+            );
             if let Some(st) = h.get("status").and_then(Value::as_u64) {
                 em.emit(Direction::ToClient, "http", "status", st.to_string());
             }
@@ -141,6 +145,16 @@ mod tests {
         assert_eq!(o.len(), 1);
         assert_eq!(o[0].value, "api.kairos.com");
         assert!(decode_line(br#"{"event_type":"flow"}"#).unwrap().is_empty());
+        // A person's name in the URL never becomes an observation (the HTTP decoder's path).
+        let l = r#"{"event_type":"http","src_ip":"10.0.0.7","src_port":1,"dest_ip":"10.0.0.9","dest_port":8000,"http":{"hostname":"cf","url":"/api/v1/recognition/subjects/Jane%20Doe?subject=Jane","http_method":"DELETE"}}"#;
+        let o = decode_line(l.as_bytes()).unwrap();
+        assert!(
+            o.iter()
+                .any(|o| o.field == "path" && o.value == "/api/v1/recognition/subjects/+"),
+            "{o:?}"
+        );
+        assert!(o.iter().any(|o| o.field == "hostpath"), "{o:?}");
+        assert!(!o.iter().any(|o| o.value.contains("Jane")), "{o:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! `id.orig_h/p` → `id.resp_h/p`, so device attribution works as for captures. A TSV row is
 //! first turned into the JSON object Zeek would have written.
 
-use crate::decode::{printable, Emitter};
+use crate::decode::{http, printable, Emitter};
 use crate::model::{Direction, Flow, Observation, Transport};
 use serde_json::Value;
 
@@ -187,9 +187,7 @@ pub fn decode_value(v: &Value) -> Result<Vec<Observation>, String> {
             put(&mut em, Direction::ToClient, "tls", "ja3s", "ja3s");
         }
         "http" => {
-            put(&mut em, Direction::ToServer, "http", "host", "host");
             put(&mut em, Direction::ToServer, "http", "method", "method");
-            put(&mut em, Direction::ToServer, "http", "uri", "uri");
             put(
                 &mut em,
                 Direction::ToServer,
@@ -197,15 +195,20 @@ pub fn decode_value(v: &Value) -> Result<Vec<Observation>, String> {
                 "user_agent",
                 "user_agent",
             );
-            if let Some(uri) = s(v, "uri") {
-                let path = uri.split(['?', '#']).next().unwrap_or(uri);
-                em.emit(
-                    Direction::ToServer,
-                    "http",
-                    "path",
-                    printable(path.as_bytes()),
-                );
-            }
+            // The target through the HTTP decoder's own path: names and ids masked.
+            let method = s(v, "method").unwrap_or("GET");
+            let (path, _) = http::emit_target(
+                &mut em,
+                Direction::ToServer,
+                method,
+                s(v, "uri").unwrap_or(""),
+            );
+            http::emit_host(
+                &mut em,
+                Direction::ToServer,
+                s(v, "host").map(str::to_string),
+                path.as_deref(),
+            );
             if let Some(code) = v.get("status_code").and_then(Value::as_u64) {
                 em.emit(Direction::ToClient, "http", "status", code.to_string());
             }
