@@ -36,8 +36,18 @@ enum Command {
     /// archives, firmware images. Exit code 0: nothing banned found; 1: at least one violation;
     /// 2: an input unusable, or read only in part with no violation found, or bad arguments.
     Scan {
-        #[arg(required = true)]
+        #[cfg_attr(feature = "live", arg(required_unless_present = "interface"))]
+        #[cfg_attr(not(feature = "live"), arg(required = true))]
         paths: Vec<PathBuf>,
+        /// Capture on this interface (needs CAP_NET_RAW) for --duration, then scan what was
+        /// captured with the inputs.
+        #[cfg(feature = "live")]
+        #[arg(long)]
+        interface: Option<String>,
+        /// How long to capture: 90s, 10m, 1h.
+        #[cfg(feature = "live")]
+        #[arg(long, default_value = "60s", requires = "interface")]
+        duration: String,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         /// Policy file (TOML); default: the shipped ban (models/policy.toml).
@@ -111,6 +121,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// `scan --interface`: capture for the duration into a temporary capture file, with a
+/// progress line on a terminal. Returns the directory (removed when dropped) and the file.
+#[cfg(feature = "live")]
+fn capture_for(interface: &str, duration: &str) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+    use banwatch::sources::live::capture::record;
+    let d = record::parse_duration(duration).map_err(anyhow::Error::msg)?;
+    let dir = tempfile::tempdir()?;
+    let safe: String = interface
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let file = dir.path().join(format!("interface-{safe}.pcap"));
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last = 0u64;
+    let n = record::record(interface, d, &file, &mut |t, n| {
+        if terminal && t.as_secs() != last {
+            last = t.as_secs();
+            eprint!(
+                "\rcapturing on {interface}: {} of {} s, {n} packets   ",
+                last,
+                d.as_secs()
+            );
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if terminal {
+        eprintln!();
+    }
+    tracing::info!(interface, packets = n, "capture done");
+    Ok((dir, file))
+}
+
 /// The fingerprint options of `--probe` and `--no-catalog`.
 fn fingerprint(no_catalog: bool, probe: ProbeMode) -> anyhow::Result<FingerprintOptions> {
     let opts = FingerprintOptions::default().with_catalog(!no_catalog);
@@ -143,13 +185,27 @@ fn fingerprint(no_catalog: bool, probe: ProbeMode) -> anyhow::Result<Fingerprint
 fn run(command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Scan {
-            paths,
+            #[allow(unused_mut)]
+            mut paths,
             format,
             policy,
             signatures,
             no_catalog,
             probe,
+            #[cfg(feature = "live")]
+            interface,
+            #[cfg(feature = "live")]
+            duration,
         } => {
+            #[cfg(feature = "live")]
+            let _recorded = match &interface {
+                Some(ifc) => {
+                    let (dir, file) = capture_for(ifc, &duration)?;
+                    paths.push(file.clone());
+                    Some((dir, file))
+                }
+                None => None,
+            };
             let policy = match policy {
                 Some(p) => Policy::load(&p)?,
                 None => Policy::default_ban(),
@@ -162,7 +218,18 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 judge: JudgeConfig::default(),
                 progress: matches!(format, Format::Text),
             };
-            let report = scan::run(&paths, &opts);
+            #[allow(unused_mut)]
+            let mut report = scan::run(&paths, &opts);
+            #[cfg(feature = "live")]
+            if let (Some(ifc), Some((_, file))) = (&interface, &_recorded) {
+                // The capture file is temporary: name the interface instead.
+                let shown = file.display().to_string();
+                for i in &mut report.inputs {
+                    if i.path == shown {
+                        i.path = format!("interface {ifc} ({duration})");
+                    }
+                }
+            }
             for i in &report.inputs {
                 for e in i.error.iter().chain(&i.incomplete) {
                     eprintln!("banwatch: {}", banwatch::sinks::text::terminal_safe(e));

@@ -54,3 +54,60 @@ async fn captures_loopback_traffic() {
     f.stop().await;
     assert!(t.elapsed() < Duration::from_secs(3));
 }
+
+/// An inspector's live spot check: `banwatch scan --interface lo --duration 4s` records the
+/// loopback while this test calls a CompreFace-style recognition endpoint on it, then reports
+/// like a file scan: the violation, the interface named as the input, exit 1.
+#[test]
+fn scan_on_an_interface_reports_like_a_file_scan() {
+    use std::io::{Read, Write};
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in server.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            );
+        }
+    });
+    let scan = std::process::Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args([
+            "scan",
+            "--interface",
+            "lo",
+            "--duration",
+            "4s",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Calls throughout the capture window (the capture opens within the first second).
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_millis(250));
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"POST /api/v1/recognition/recognize?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\nContent-Length: 0\r\n\r\n");
+            let mut r = Vec::new();
+            let _ = s.read_to_end(&mut r);
+        }
+    }
+    let out = scan.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {err} (capturing needs root or CAP_NET_RAW and libpcap0.8)")
+    });
+    assert_eq!(out.status.code(), Some(1), "{report}\n{err}");
+    assert_eq!(report["inputs"][0]["path"], "interface lo (4s)", "{report}");
+    assert!(
+        report["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["technique"] == "face_recognition"),
+        "{report}"
+    );
+}

@@ -2,6 +2,8 @@
 //! (`decode::flow::Decoder`). Capturing runs on a blocking thread; the read timeout lets it see
 //! shutdown within a fraction of a second even on a quiet interface.
 
+pub mod record;
+
 use super::context::{is_stopping, reconnect_loop, SourceContext, SourceError};
 use super::source::{settings, LiveSource, RunFuture, SourceKind};
 use crate::decode::flow::{Decoder, DecoderConfig};
@@ -9,7 +11,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 /// Read timeout of libpcap, and so the longest shutdown delay.
-const TIMEOUT_MS: i32 = 200;
+pub(crate) const TIMEOUT_MS: i32 = 200;
 
 /// Live capture on a network interface (a mirror/SPAN port of the camera network).
 ///
