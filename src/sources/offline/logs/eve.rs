@@ -117,6 +117,48 @@ pub fn decode_line(line: &[u8]) -> Result<Vec<Observation>, String> {
                 em.emit(Direction::ToClient, "http", "status", st.to_string());
             }
         }
+        // Suricata's MQTT logger: `mqtt.publish` {topic, message}, `mqtt.connect` {client_id},
+        // `mqtt.subscribe` {topics: [{topic}]} (suricata docs, EVE output, MQTT). Topics are
+        // masked like the MQTT decoder's; a JSON message goes to the same event decoders.
+        "mqtt" => {
+            let Some(m) = v.get("mqtt") else {
+                return Ok(out);
+            };
+            if let Some(p) = m.get("publish") {
+                let topic = s(p, "topic");
+                if let Some(t) = topic {
+                    let shown = crate::decode::identity::topic(&printable(t.as_bytes()));
+                    em.emit(Direction::ToServer, "mqtt", "topic", shown);
+                }
+                if let Some(msg) = s(p, "message").filter(|m| m.starts_with(['{', '['])) {
+                    crate::decode::events::decode_json(
+                        topic,
+                        msg.as_bytes(),
+                        Direction::ToServer,
+                        &mut em,
+                    );
+                }
+            }
+            if let Some(c) = m.get("connect") {
+                emit(
+                    &mut em,
+                    Direction::ToServer,
+                    "mqtt",
+                    "client_id",
+                    s(c, "client_id"),
+                );
+            }
+            if let Some(topics) = m
+                .get("subscribe")
+                .and_then(|x| x.get("topics"))
+                .and_then(Value::as_array)
+            {
+                for t in topics.iter().take(64).filter_map(|t| s(t, "topic")) {
+                    let shown = crate::decode::identity::topic(&printable(t.as_bytes()));
+                    em.emit(Direction::ToServer, "mqtt", "subscribe", shown);
+                }
+            }
+        }
         _ => {}
     }
     Ok(out)
@@ -155,6 +197,15 @@ mod tests {
         );
         assert!(o.iter().any(|o| o.field == "hostpath"), "{o:?}");
         assert!(!o.iter().any(|o| o.value.contains("Jane")), "{o:?}");
+        // MQTT: Double Take's match topic (the name masked) and a Frigate event message.
+        let l = r#"{"event_type":"mqtt","src_ip":"10.0.0.7","src_port":40000,"dest_ip":"10.0.0.2","dest_port":1883,"mqtt":{"publish":{"qos":0,"topic":"double-take/matches/jane","message":"{\"name\":\"jane\",\"confidence\":91}"}}}"#;
+        let o = decode_line(l.as_bytes()).unwrap();
+        assert!(
+            o.iter()
+                .any(|o| o.proto == "mqtt" && o.value == "double-take/matches/+"),
+            "{o:?}"
+        );
+        assert!(!o.iter().any(|o| o.value.contains("jane")), "{o:?}");
     }
 
     #[test]
