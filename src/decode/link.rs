@@ -167,6 +167,22 @@ pub fn ethernet(data: &[u8]) -> Result<Frame<'_>, LinkSkip> {
     })
 }
 
+/// The vendor prefix (`b4:1e:52`) of a universally administered unicast MAC; `None` for a
+/// locally administered or group address, which names no vendor.
+pub fn oui(mac: [u8; 6]) -> Option<String> {
+    (mac[0] & 0x03 == 0).then(|| format!("{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2]))
+}
+
+/// A MAC address as text (`00:11:22:aa:bb:cc` or with `-`).
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = text.trim().split([':', '-']);
+    for b in &mut out {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

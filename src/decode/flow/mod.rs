@@ -157,10 +157,12 @@ impl Decoder {
             (flow.server.ip(), flow.server_mac, Direction::ToClient),
         ] {
             let Some(mac) = mac else { continue };
-            if mac[0] & 0x03 != 0 || self.macs.len() >= MAX_MACS || !self.macs.insert((ip, mac)) {
+            let Some(oui) = super::link::oui(mac) else {
+                continue;
+            };
+            if self.macs.len() >= MAX_MACS || !self.macs.insert((ip, mac)) {
                 continue;
             }
-            let oui = format!("{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2]);
             Emitter::new(ts, Some(flow), out).emit(dir, "mac", "oui", oui);
             self.stats.observations += 1;
         }

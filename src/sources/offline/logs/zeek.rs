@@ -179,6 +179,18 @@ pub fn decode_value(v: &Value) -> Result<Vec<Observation>, String> {
             em.emit(dir, proto, field, printable(x.as_bytes()));
         }
     };
+    // conn.log with Zeek's mac-logging policy: each end's MAC, as the vendor prefix.
+    for (key, dir) in [
+        ("orig_l2_addr", Direction::ToServer),
+        ("resp_l2_addr", Direction::ToClient),
+    ] {
+        if let Some(oui) = s(v, key)
+            .and_then(crate::decode::link::parse_mac)
+            .and_then(crate::decode::link::oui)
+        {
+            em.emit(dir, "mac", "oui", oui);
+        }
+    }
     match kind.as_str() {
         "dns" => put(&mut em, Direction::ToServer, "dns", "query", "query"),
         "ssl" => {
@@ -299,5 +311,18 @@ mod tests {
         }
         assert!(decode_line(b"{\"ts\":1.0,\"query\":\"a").is_err());
         assert!(decode_line(b"[1]").is_err());
+    }
+
+    #[test]
+    fn conn_log_macs_give_vendor_prefixes() {
+        let conn = r#"{"ts":1.0,"uid":"C9","id.orig_h":"10.0.0.7","id.orig_p":40001,"id.resp_h":"10.0.0.9","id.resp_p":443,"proto":"tcp","orig_l2_addr":"b4:1e:52:01:02:03","resp_l2_addr":"02:00:00:00:00:01"}"#;
+        let o = decode_line(conn.as_bytes()).unwrap();
+        let ouis: Vec<&str> = o
+            .iter()
+            .filter(|o| o.proto == "mac" && o.field == "oui")
+            .map(|o| o.value.as_str())
+            .collect();
+        // The locally administered address names no vendor.
+        assert_eq!(ouis, ["b4:1e:52"]);
     }
 }
