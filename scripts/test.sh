@@ -9,4 +9,5 @@ cargo fmt --all --check
 cargo clippy --all-targets --locked -- -D warnings
 # The spot check alone (no GStreamer, libpcap, SQLite or ONNX Runtime): it must build and lint.
 cargo clippy --all-targets --locked --no-default-features --features scan -- -D warnings
-cargo test --all-targets --locked
+# A hang fails the run with its output rather than running into the CI limit.
+timeout 2700 cargo test --all-targets --locked

@@ -150,6 +150,15 @@ fn capture_for(interface: &str, duration: &str) -> anyhow::Result<(tempfile::Tem
         eprintln!();
     }
     tracing::info!(interface, packets = n, "capture done");
+    // Nothing seen is not "nothing banned": a wrong interface or a dead mirror port must not
+    // read as a clean site.
+    if n == 0 {
+        anyhow::bail!(
+            "interface {interface}: no packets in {} s; is it the camera network's interface \
+             (a mirror/SPAN port carrying its traffic)?",
+            d.as_secs()
+        );
+    }
     Ok((dir, file))
 }
 

@@ -95,7 +95,7 @@ fn scan_on_an_interface_reports_like_a_file_scan() {
             let _ = s.read_to_end(&mut r);
         }
     }
-    let out = scan.wait_with_output().unwrap();
+    let out = wait_within(scan, Duration::from_secs(60));
     let err = String::from_utf8_lossy(&out.stderr);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!("{e}: {err} (capturing needs root or CAP_NET_RAW and libpcap0.8)")
@@ -110,4 +110,58 @@ fn scan_on_an_interface_reports_like_a_file_scan() {
             .any(|v| v["technique"] == "face_recognition"),
         "{report}"
     );
+}
+
+/// The child's output, or a failure naming the hang if it has not ended within `limit`.
+fn wait_within(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {limit:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A recording ends at its deadline whether or not packets arrive (a quiet interface once
+/// blocked libpcap's read for ever), and a wrong interface is an error naming it.
+#[test]
+fn a_recording_ends_on_time_and_a_wrong_interface_is_named() {
+    use banwatch::sources::live::capture::record::record;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lo.pcap");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = file.clone();
+    std::thread::spawn(move || {
+        let mut ticks = 0;
+        let r = record("lo", Duration::from_secs(1), &path, &mut |_, _| ticks += 1);
+        let _ = tx.send(r.map(|_| ticks));
+    });
+    let ticks = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a 1 s recording still running after 10 s")
+        .unwrap_or_else(|e| panic!("{e} (capturing needs root or CAP_NET_RAW and libpcap0.8)"));
+    assert!(
+        ticks >= 5,
+        "the progress callback runs while waiting: {ticks}"
+    );
+    assert!(file.exists());
+
+    let scan = std::process::Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args(["scan", "--interface", "nosuch0", "--duration", "1s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_within(scan, Duration::from_secs(30));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("nosuch0"), "{err}");
+    assert!(out.stdout.is_empty());
 }

@@ -1,6 +1,8 @@
 //! Live capture on an interface with libpcap, feeding the same flow engine as pcap files
-//! (`decode::flow::Decoder`). Capturing runs on a blocking thread; the read timeout lets it see
-//! shutdown within a fraction of a second even on a quiet interface.
+//! (`decode::flow::Decoder`). Capturing runs on a blocking thread. The capture is non-blocking
+//! and waits for packets with `poll(2)` bounded by [`TIMEOUT_MS`], so a quiet interface still
+//! sees shutdown and deadlines within a fraction of a second: libpcap's own read timeout is not
+//! honoured on every kernel (with immediate mode on a quiet interface a read can block forever).
 
 pub mod record;
 
@@ -10,8 +12,39 @@ use crate::decode::flow::{Decoder, DecoderConfig};
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// Read timeout of libpcap, and so the longest shutdown delay.
+/// The longest wait for a packet, and so the longest shutdown or deadline delay (ms).
 pub(crate) const TIMEOUT_MS: i32 = 200;
+
+/// Open `interface` for capture: promiscuous, whole packets, immediate delivery, non-blocking.
+/// Errors name the interface (no such device; no permission: root or CAP_NET_RAW).
+pub(crate) fn open(interface: &str) -> Result<::pcap::Capture<::pcap::Active>, SourceError> {
+    ::pcap::Capture::from_device(interface)
+        .and_then(|c| {
+            c.promisc(true)
+                .snaplen(65_535)
+                .immediate_mode(true)
+                .timeout(TIMEOUT_MS)
+                .open()
+        })
+        .and_then(|c| c.setnonblock())
+        .map_err(|e| SourceError::Connect(format!("{interface}: {e}")))
+}
+
+/// Wait until `cap` has packets to read or [`TIMEOUT_MS`] passes (`poll(2)` on its descriptor).
+/// An interrupted or failed poll just returns: the caller reads again, which reports real errors.
+pub(crate) fn wait_readable(cap: &::pcap::Capture<::pcap::Active>) {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: cap.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call; the descriptor is owned by `cap`,
+    // which outlives it.
+    unsafe {
+        libc::poll(&mut fd, 1, TIMEOUT_MS);
+    }
+}
 
 /// Live capture on a network interface (a mirror/SPAN port of the camera network).
 ///
@@ -76,15 +109,7 @@ async fn run(interface: String, ctx: &SourceContext) {
 }
 
 fn capture(interface: &str, ctx: &SourceContext) -> Result<(), SourceError> {
-    let mut cap = ::pcap::Capture::from_device(interface)
-        .and_then(|c| {
-            c.promisc(true)
-                .snaplen(65_535)
-                .immediate_mode(true)
-                .timeout(TIMEOUT_MS)
-                .open()
-        })
-        .map_err(|e| SourceError::Connect(format!("{interface}: {e}")))?;
+    let mut cap = open(interface)?;
     let linktype = cap.get_datalink().0 as u32;
     let mut decoder = Decoder::new(DecoderConfig::default());
     let mut out = Vec::new();
@@ -100,7 +125,7 @@ fn capture(interface: &str, ctx: &SourceContext) -> Result<(), SourceError> {
                 let obs = std::mem::take(&mut out);
                 ctx.deliver_blocking(p.data.len(), obs)?;
             }
-            Err(::pcap::Error::TimeoutExpired) => {}
+            Err(::pcap::Error::TimeoutExpired) => wait_readable(&cap),
             Err(e) => return Err(SourceError::Connect(format!("{interface}: {e}"))),
         }
     }

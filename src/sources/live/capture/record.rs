@@ -2,13 +2,13 @@
 //! (libpcap's savefile), which `scan` then reads like any other capture — the same decoders,
 //! report and exit codes.
 
-use super::TIMEOUT_MS;
+use super::{open, wait_readable};
 use crate::sources::live::context::SourceError;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Record `interface` for `duration` into the pcap file `out`. `tick` is called with the time
-/// elapsed and the packets recorded so far, at least every read timeout. Returns the packets
+/// elapsed and the packets recorded so far, at least every [`super::TIMEOUT_MS`]. Returns the packets
 /// recorded. Errors name the interface (no such device, no permission: CAP_NET_RAW).
 pub fn record(
     interface: &str,
@@ -17,15 +17,7 @@ pub fn record(
     tick: &mut dyn FnMut(Duration, u64),
 ) -> Result<u64, SourceError> {
     let err = |e: ::pcap::Error| SourceError::Connect(format!("{interface}: {e}"));
-    let mut cap = ::pcap::Capture::from_device(interface)
-        .and_then(|c| {
-            c.promisc(true)
-                .snaplen(65_535)
-                .immediate_mode(true)
-                .timeout(TIMEOUT_MS)
-                .open()
-        })
-        .map_err(err)?;
+    let mut cap = open(interface)?;
     let mut save = cap.savefile(out).map_err(err)?;
     let start = Instant::now();
     let mut packets = 0u64;
@@ -35,7 +27,7 @@ pub fn record(
                 save.write(&p);
                 packets += 1;
             }
-            Err(::pcap::Error::TimeoutExpired) => {}
+            Err(::pcap::Error::TimeoutExpired) => wait_readable(&cap),
             Err(e) => return Err(err(e)),
         }
         tick(start.elapsed(), packets);
