@@ -133,3 +133,36 @@ fn keras_h5() {
         .unwrap();
     assert!(!info.notes.is_empty());
 }
+
+/// Pickles as packages ship weights (tests/data/pickle, scripts/gen-pickle-fixtures.py):
+/// joblib LZ4 lists in Keras order and an `np.save` of nested dicts, MTCNN-shaped, are face
+/// detection; a backbone ending in a 128-value bottleneck is (suspected) recognition and its
+/// nearest negative, the same backbone ending in a 10-way classifier, is not.
+#[test]
+fn pickled_weights() {
+    let read = |f: &str| {
+        std::fs::read(format!(
+            "{}/tests/data/pickle/{f}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    for f in ["pnet.lz4", "onet.lz4"] {
+        assert_eq!(
+            classify("model.bin", &read(f)),
+            (Some(ModelFormat::Pickle), Technique::FaceDetection),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        classify("model.npy", &read("mtcnn_weights.npy")),
+        (Some(ModelFormat::Numpy), Technique::FaceDetection)
+    );
+    assert_eq!(
+        classify("model.bin", &read("embedding.lz4")),
+        (Some(ModelFormat::Pickle), Technique::FaceRecognition)
+    );
+    let (format, technique) = classify("model.bin", &read("classifier.lz4"));
+    assert_eq!(format, Some(ModelFormat::Pickle));
+    assert!(!technique.is_biometric_identification(), "{technique:?}");
+}

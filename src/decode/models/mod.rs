@@ -12,13 +12,14 @@ pub mod caffe;
 pub mod cascade;
 pub mod dlib;
 pub mod error;
+pub mod joblib;
 pub mod jsmodel;
 pub mod keras;
 pub mod ncnn;
 pub mod numpy;
 pub mod onnx;
 pub mod openvino;
-pub(crate) mod pickle;
+pub mod pickle;
 pub(crate) mod protobuf;
 pub mod pytorch;
 pub mod safetensors;
@@ -76,6 +77,9 @@ pub enum ModelFormat {
     Mnn,
     /// Model data embedded in a web script (ccv cascades, clmtrackr models).
     JsEmbedded,
+    /// A Python pickle of NumPy arrays or an estimator (`joblib.dump`, `pickle.dump`), raw or
+    /// compressed whole.
+    Pickle,
 }
 
 impl ModelFormat {
@@ -102,6 +106,7 @@ impl ModelFormat {
             ModelFormat::Bmodel => "bmodel",
             ModelFormat::Mnn => "mnn",
             ModelFormat::JsEmbedded => "js_embedded",
+            ModelFormat::Pickle => "pickle",
         }
     }
 }

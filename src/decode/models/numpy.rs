@@ -296,8 +296,19 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
         .insert("numpy.fortran_order".into(), fortran.to_string());
     if has_objects(descr) {
         info.facts.insert("numpy.object".into(), "true".into());
-        info.notes
-            .push("object array: pickled Python objects, not read (never unpickled)".into());
+        // The data is a pickle (`np.save(allow_pickle=True)`): walked statically, never
+        // unpickled, for the arrays inside (old MTCNN packages keep their weights so).
+        let data = bytes.get(start + len..).unwrap_or_default();
+        let facts = super::pickle::walk(data, 1);
+        if facts.arrays > 0 {
+            info.facts
+                .insert("pickle.arrays".into(), facts.arrays.to_string());
+            super::pytorch::fill(&mut info, facts)?;
+            return Ok(info);
+        }
+        info.notes.push(
+            "object array: pickled Python objects, no arrays in them (never unpickled)".into(),
+        );
     }
     info.count_params("array", &shape)?;
     info.weights.push(WeightInfo {

@@ -21,7 +21,10 @@ pub fn looks_like_zip(bytes: &[u8]) -> bool {
         && memchr::memmem::find(&bytes[..bytes.len().min(1 << 16)], b"data.pkl").is_some()
 }
 
-fn fill(info: &mut ModelInfo, facts: pickle::PickleFacts) -> Result<(), ModelError> {
+/// Put what a pickle walk found into `info`: weights (counted), the classes it names as
+/// `global:` ops, Ultralytics head and task, labels, and a note when the walk stopped early.
+/// Errors: a tensor whose element count overflows.
+pub(super) fn fill(info: &mut ModelInfo, facts: pickle::PickleFacts) -> Result<(), ModelError> {
     for t in &facts.tensors {
         info.count_params(&t.name, &t.shape)?;
     }

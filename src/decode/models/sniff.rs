@@ -2,8 +2,8 @@
 //! name only as a tie-breaker; returns `None` for files that are not models at all.
 
 use super::{
-    caffe, cascade, dlib, jsmodel, keras, ncnn, numpy, onnx, openvino, pytorch, safetensors, soc,
-    tfgraph, tfjs, tflite, torch7, ModelError, ModelInfo,
+    caffe, cascade, dlib, joblib, jsmodel, keras, ncnn, numpy, onnx, openvino, pytorch,
+    safetensors, soc, tfgraph, tfjs, tflite, torch7, ModelError, ModelInfo,
 };
 
 /// Largest file parsed as a model.
@@ -53,6 +53,11 @@ pub const READERS: &[FormatReader] = &[
         name: "pytorch",
         recognise: |b, _| pytorch::looks_like_legacy(b) || pytorch::looks_like_zip(b),
         parse: pytorch::parse,
+    },
+    FormatReader {
+        name: "pickle",
+        recognise: |b, _| joblib::looks_like(b),
+        parse: joblib::parse,
     },
     FormatReader {
         name: "dlib",

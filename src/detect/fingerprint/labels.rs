@@ -70,12 +70,24 @@ fn count(labels: &[String], words: &[&str]) -> usize {
 pub fn classify(labels: &str, head: Option<&str>) -> Option<Classification> {
     let labels: Vec<String> = labels.split(',').map(str::to_string).collect();
     let n = labels.len();
-    let shown: Vec<&str> = labels.iter().take(8).map(String::as_str).collect();
-    let mut reasons = vec![format!(
-        "class labels ({n}): {}{}",
-        shown.join(", "),
-        if n > 8 { ", …" } else { "" }
-    )];
+    // Only labels of the known vocabularies are shown: a model trained to tell people apart
+    // has their names as its classes, and no name may reach a report.
+    let known: Vec<&str> = labels
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| {
+            [EMOTIONS, DEMOGRAPHICS, FACES, PEOPLE, COCO]
+                .iter()
+                .any(|words| words.iter().any(|w| l.eq_ignore_ascii_case(w)))
+        })
+        .collect();
+    let shown = known.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+    let others = n - known.len().min(n);
+    let mut reasons = vec![match (shown.is_empty(), others) {
+        (true, _) => format!("class labels ({n}), none of a known vocabulary"),
+        (false, 0) => format!("class labels ({n}): {shown}"),
+        (false, k) => format!("class labels ({n}): {shown} and {k} others"),
+    }];
     if let Some(h) = head {
         reasons.push(format!("head: {h}"));
     }
@@ -113,6 +125,19 @@ pub fn classify(labels: &str, head: Option<&str>) -> Option<Classification> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_vocabulary_labels_are_shown() {
+        let c = classify("face,Maria Lopez,person_0042", Some("Detect")).unwrap();
+        let all = c.reasons.join(" | ");
+        assert!(all.contains("class labels (3): face and 2 others"), "{all}");
+        for name in ["Maria", "0042"] {
+            assert!(!all.contains(name), "{all}");
+        }
+        let c = classify("Maria Lopez,Bob", None);
+        let all = c.map(|c| c.reasons.join(" | ")).unwrap_or_default();
+        assert!(!all.contains("Maria") && !all.contains("Bob"), "{all}");
+    }
 
     #[test]
     fn labels_say_the_task_never_recognition() {
