@@ -11,6 +11,7 @@ tests/data/pickle/; rerun only to change them). Needs joblib, lz4 and numpy.
 - object.joblib: joblib.dump of an object array followed by a float array.
 - pnet.lz4, onet.lz4, mtcnn_weights.npy: MTCNN-shaped zero weights, see the end.
 - embedding.lz4, classifier.lz4: a conv backbone ending in an embedding or a classifier.
+- expression.keras, scikeras.pkl: a Keras 3 zip, alone and as the bytes of a pickled array.
 
 usage: gen-pickle-fixtures.py OUTDIR
 """
@@ -71,3 +72,30 @@ joblib.dump(backbone + dense(32, 1792) + dense(1792, 128),
             os.path.join(out, "embedding.lz4"), compress=("lz4", 3))
 joblib.dump(backbone + dense(32, 1792) + dense(1792, 10),
             os.path.join(out, "classifier.lz4"), compress=("lz4", 3))
+
+# A Keras 3 `.keras` zip (config.json, metadata.json, model.weights.h5 placeholder) of a grey
+# 96x96 five-class expression net, alone and as scikeras pickles it: the bytes of the zip in a
+# uint8 array, dumped by joblib.
+import io
+import json
+import zipfile
+
+layers = [
+    {"module": "keras.layers", "class_name": "InputLayer",
+     "config": {"batch_shape": [None, 96, 96, 1], "name": "input_layer"}},
+    {"module": "keras.layers", "class_name": "Conv2D",
+     "config": {"name": "conv2d", "filters": 32, "kernel_size": [3, 3]}},
+    {"module": "keras.layers", "class_name": "GlobalAveragePooling2D", "config": {"name": "gap"}},
+    {"module": "keras.layers", "class_name": "Dense",
+     "config": {"name": "dense", "units": 5, "activation": "softmax"}},
+]
+config = {"module": "keras", "class_name": "Sequential",
+          "config": {"name": "sequential", "layers": layers}}
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3"}))
+    z.writestr("config.json", json.dumps(config))
+    z.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+with open(os.path.join(out, "expression.keras"), "wb") as f:
+    f.write(buf.getvalue())
+joblib.dump(np.frombuffer(buf.getvalue(), np.uint8), os.path.join(out, "scikeras.pkl"))

@@ -137,7 +137,8 @@ fn keras_h5() {
 /// Pickles as packages ship weights (tests/data/pickle, scripts/gen-pickle-fixtures.py):
 /// joblib LZ4 lists in Keras order and an `np.save` of nested dicts, MTCNN-shaped, are face
 /// detection; a backbone ending in a 128-value bottleneck is (suspected) recognition and its
-/// nearest negative, the same backbone ending in a 10-way classifier, is not.
+/// nearest negative, the same backbone ending in a 10-way classifier, is not. A grey 96x96
+/// five-class net in a Keras 3 zip is an expression classifier, pickled or not.
 #[test]
 fn pickled_weights() {
     let read = |f: &str| {
@@ -165,4 +166,55 @@ fn pickled_weights() {
     let (format, technique) = classify("model.bin", &read("classifier.lz4"));
     assert_eq!(format, Some(ModelFormat::Pickle));
     assert!(!technique.is_biometric_identification(), "{technique:?}");
+    // A Keras 3 zip, and the same zip as scikeras pickles it (a byte array): the model inside.
+    for f in ["expression.keras", "scikeras.pkl"] {
+        assert_eq!(
+            classify("model.bin", &read(f)),
+            (Some(ModelFormat::Keras), Technique::FaceAttributes),
+            "{f}"
+        );
+    }
+}
+
+/// TNN `.tnnproto` (Netron's reading of the layout): a 112x112 face crop to a 128-value
+/// embedding is recognition; the same net ending in 7 expression classes is not.
+#[test]
+fn tnn_proto() {
+    let proto = |width: u32| {
+        format!(
+            "\"1 8 1 4206624772 ,\"\n\"data 4 1 3 112 112 0 ,\"\n\" ,\"\n\"fc1 ,\"\n\" 3 ,\"\n\
+             \"Convolution conv1 1 1 data conv1 1 3 64 3 3 2 2 1 1 -1 1 1 ,\"\n\
+             \"PReLU prelu1 1 1 conv1 prelu1 64 ,\"\n\
+             \"InnerProduct fc1 1 1 prelu1 fc1 {width} 1 0 1 ,\"\n"
+        )
+    };
+    assert_eq!(
+        classify("model.tnnproto", proto(128).as_bytes()),
+        (Some(ModelFormat::Tnn), Technique::FaceRecognition)
+    );
+    let (format, technique) = classify("model.tnnproto", proto(7).as_bytes());
+    assert_eq!(format, Some(ModelFormat::Tnn));
+    assert!(!technique.is_biometric_identification(), "{technique:?}");
+}
+
+/// Accelerator and mobile formats whose structure is not read are still named, never "no
+/// model": a Hailo HEF (hailort's header) and an MNN file.
+#[test]
+fn opaque_formats_are_named() {
+    let mut hef = b"\x01HEF".to_vec();
+    hef.extend_from_slice(&2u32.to_be_bytes());
+    hef.extend_from_slice(&64u32.to_be_bytes());
+    hef.extend_from_slice(&[0; 32]);
+    hef.extend_from_slice(b"\x0a\x10scrfd_10g\x12\x08conv1_output");
+    let (format, technique) = classify("model.hef", &hef);
+    assert_eq!(format, Some(ModelFormat::Hef));
+    assert!(!technique.is_biometric_identification());
+    let info = sniff_and_parse("model.hef", &hef, &|_| None)
+        .unwrap()
+        .unwrap();
+    assert!(
+        info.notes.iter().any(|n| n.contains("opaque")),
+        "{:?}",
+        info.notes
+    );
 }

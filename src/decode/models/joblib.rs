@@ -2,7 +2,9 @@
 //! write them: raw, or compressed whole by joblib's compressors (zlib, gzip, LZ4 frame; the
 //! magic numbers of `joblib/compressor.py`). MTCNN-style packages ship their weights this way
 //! (`pnet.lz4`: a list of arrays), scikit-learn models (an SVM or k-NN over face embeddings)
-//! too. The pickle is walked statically by [`super::pickle`]; nothing is ever unpickled or run.
+//! too; scikeras pickles a Keras model as the bytes of its `.keras` zip, which is then read as
+//! the model. The pickle is walked statically by [`super::pickle`]; nothing is ever unpickled
+//! or run.
 //! xz, bz2 and LZMA compression are not read (no reader here).
 
 use super::pickle;
@@ -111,6 +113,23 @@ pub fn parse(b: &[u8]) -> Result<ModelInfo, ModelError> {
         ));
     }
     let facts = pickle::walk(&data, 1);
+    // A model pickled as the bytes of its own file (scikeras keeps a `.keras` zip so): that
+    // file is the model.
+    for &(at, len) in &facts.embedded {
+        let Some(blob) = data.get(at..at.saturating_add(len)) else {
+            continue;
+        };
+        if let Some(Ok(mut inner)) = super::sniff::sniff_and_parse("embedded", blob, &|_| None) {
+            inner
+                .facts
+                .insert("pickle.compression".into(), c.as_str().into());
+            inner.notes.push(format!(
+                "inside a pickle: a byte array of {len} bytes at {at} holds the model file"
+            ));
+            inner.notes.extend(info.notes);
+            return Ok(inner);
+        }
+    }
     info.facts
         .insert("pickle.arrays".into(), facts.arrays.to_string());
     super::pytorch::fill(&mut info, facts)?;

@@ -1,16 +1,55 @@
-//! Keras HDF5 models (`.h5`): the HDF5 signature, and the `model_config` attribute — the
-//! model's JSON architecture, stored as a string attribute of the root group — found by
-//! scanning for its JSON (walking HDF5's B-trees is not needed for the architecture). Layer
-//! classes become the op histogram; `batch_input_shape` the input; the last Dense `units` the head.
+//! Keras models, both containers:
+//! - HDF5 (`.h5`, Keras 2): the HDF5 signature, and the `model_config` attribute — the model's
+//!   JSON architecture, stored as a string attribute of the root group — found by scanning for
+//!   its JSON (walking HDF5's B-trees is not needed for the architecture);
+//! - the Keras 3 `.keras` zip: `config.json` (the same architecture JSON), `metadata.json` and
+//!   `model.weights.h5` (Keras `saving_lib`).
+//!
+//! Layer classes become the op histogram; `batch_input_shape` (`batch_shape` in Keras 3) the
+//! input; the last Dense `units` the head.
 
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo};
 use serde_json::Value;
 
 const SIG: &[u8] = b"\x89HDF\r\n\x1a\n";
 
-/// Whether `bytes` are an HDF5 file (the Keras container).
+/// Largest `config.json` read from a `.keras` zip.
+const MAX_CONFIG: u64 = 32 << 20;
+
+/// Whether `bytes` are an HDF5 file or a Keras 3 zip (its `config.json` and
+/// `metadata.json` named in the first local headers).
 pub fn looks_like(bytes: &[u8]) -> bool {
-    bytes.starts_with(SIG)
+    bytes.starts_with(SIG) || looks_like_zip(bytes)
+}
+
+fn looks_like_zip(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1 << 16)];
+    bytes.starts_with(b"PK\x03\x04")
+        && memchr::memmem::find(head, b"config.json").is_some()
+        && (memchr::memmem::find(head, b"metadata.json").is_some()
+            || memchr::memmem::find(head, b"keras_version").is_some())
+}
+
+/// `config.json` of a `.keras` zip. Errors: not a zip, no or oversized `config.json`.
+fn zip_config(bytes: &[u8]) -> Result<Vec<u8>, ModelError> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| ModelError::Invalid(format!("keras: zip: {e}")))?;
+    let mut f = zip
+        .by_name("config.json")
+        .map_err(|e| ModelError::Invalid(format!("keras: config.json: {e}")))?;
+    if f.size() > MAX_CONFIG {
+        return Err(ModelError::TooLarge(format!(
+            "keras: config.json of {} bytes",
+            f.size()
+        )));
+    }
+    let mut out = Vec::new();
+    f.by_ref()
+        .take(MAX_CONFIG)
+        .read_to_end(&mut out)
+        .map_err(|e| ModelError::Invalid(format!("keras: config.json: {e}")))?;
+    Ok(out)
 }
 
 /// The balanced JSON object starting at `start`.
@@ -45,20 +84,29 @@ fn json_at(b: &[u8], start: usize) -> Option<&[u8]> {
 
 /// Parse a Keras HDF5 model: layer config and weight shapes. Errors say what is malformed.
 pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
-    if !looks_like(bytes) {
-        return Err(ModelError::Invalid("keras: no HDF5 signature".into()));
-    }
     let mut info = ModelInfo {
         format: Some(ModelFormat::Keras),
         ..Default::default()
     };
-    let Some(at) = memchr::memmem::find(bytes, b"{\"class_name\"") else {
-        info.notes
-            .push("HDF5 file without a Keras model_config (weights only?)".into());
-        return Ok(info);
+    let config;
+    let json = if bytes.starts_with(SIG) {
+        let Some(at) = memchr::memmem::find(bytes, b"{\"class_name\"") else {
+            info.notes
+                .push("HDF5 file without a Keras model_config (weights only?)".into());
+            return Ok(info);
+        };
+        json_at(bytes, at)
+            .ok_or_else(|| ModelError::Truncated("keras: model_config JSON".into()))?
+    } else if bytes.starts_with(b"PK\x03\x04") {
+        info.facts
+            .insert("keras.container".into(), "keras-zip".into());
+        config = zip_config(bytes)?;
+        &config[..]
+    } else {
+        return Err(ModelError::Invalid(
+            "keras: neither HDF5 nor a .keras zip".into(),
+        ));
     };
-    let json = json_at(bytes, at)
-        .ok_or_else(|| ModelError::Truncated("keras: model_config JSON".into()))?;
     let v: Value = serde_json::from_slice(json)
         .map_err(|e| ModelError::Invalid(format!("keras: model_config: {e}")))?;
     let layers = v.pointer("/config/layers").and_then(Value::as_array);

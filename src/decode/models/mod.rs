@@ -18,6 +18,7 @@ pub mod keras;
 pub mod ncnn;
 pub mod numpy;
 pub mod onnx;
+pub mod opaque;
 pub mod openvino;
 pub mod pickle;
 pub(crate) mod protobuf;
@@ -28,6 +29,7 @@ pub mod soc;
 pub mod tfgraph;
 pub mod tfjs;
 pub mod tflite;
+pub mod tnn;
 pub mod torch7;
 
 pub use error::ModelError;
@@ -73,8 +75,20 @@ pub enum ModelFormat {
     Cvimodel,
     /// Sophgo `.bmodel`.
     Bmodel,
-    /// Alibaba MNN.
+    /// Alibaba MNN (recognised, not walked).
     Mnn,
+    /// Tencent TNN (`.tnnproto` text; `.tnnmodel` weights recognised, not walked).
+    Tnn,
+    /// Hailo executable format `.hef` (recognised, not walked).
+    Hef,
+    /// Axera Pulsar2 `.axmodel` (recognised, not walked).
+    Axmodel,
+    /// PaddlePaddle `ProgramDesc` (`.pdmodel`, `__model__`; recognised, not walked).
+    Paddle,
+    /// Paddle Lite naive buffer `.nb` (recognised, not walked).
+    PaddleLite,
+    /// Apple CoreML `.mlmodel` (recognised, not walked).
+    Coreml,
     /// Model data embedded in a web script (ccv cascades, clmtrackr models).
     JsEmbedded,
     /// A Python pickle of NumPy arrays or an estimator (`joblib.dump`, `pickle.dump`), raw or
@@ -105,6 +119,12 @@ impl ModelFormat {
             ModelFormat::Cvimodel => "cvimodel",
             ModelFormat::Bmodel => "bmodel",
             ModelFormat::Mnn => "mnn",
+            ModelFormat::Tnn => "tnn",
+            ModelFormat::Hef => "hef",
+            ModelFormat::Axmodel => "axmodel",
+            ModelFormat::Paddle => "paddle",
+            ModelFormat::PaddleLite => "paddle_lite",
+            ModelFormat::Coreml => "coreml",
             ModelFormat::JsEmbedded => "js_embedded",
             ModelFormat::Pickle => "pickle",
         }

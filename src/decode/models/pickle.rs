@@ -148,7 +148,14 @@ pub struct PickleFacts {
     pub labels: Vec<String>,
     /// NumPy arrays found (NumPy's reduce or joblib's wrapper), listed in `tensors` by key path.
     pub arrays: usize,
+    /// Byte arrays (joblib, 1-D, one byte per element) that hold a whole file starting with a
+    /// zip or HDF5 signature — a Keras model pickled by scikeras — as (offset, length) in the
+    /// walked buffer, at most [`MAX_EMBEDDED`].
+    pub embedded: Vec<(usize, usize)>,
 }
+
+/// Most embedded files remembered.
+pub const MAX_EMBEDDED: usize = 8;
 
 /// Most class labels kept.
 pub const MAX_LABELS: usize = 1000;
@@ -385,7 +392,18 @@ fn walk_one(b: &[u8], start: usize, facts: &mut PickleFacts, depth: usize) -> Op
                                 let n = shape.iter().try_fold(size, |a, &d| {
                                     a.checked_mul(u64::try_from(d).ok()?)
                                 })?;
-                                take(&mut pos, usize::try_from(n).ok()?)?;
+                                let n = usize::try_from(n).ok()?;
+                                let at = pos;
+                                let data = take(&mut pos, n)?;
+                                let file = data.starts_with(b"PK\x03\x04")
+                                    || data.starts_with(b"\x89HDF\r\n\x1a\n");
+                                if size == 1
+                                    && shape.len() == 1
+                                    && file
+                                    && facts.embedded.len() < MAX_EMBEDDED
+                                {
+                                    facts.embedded.push((at, n));
+                                }
                             }
                             // An object array is a whole pickle of its own.
                             None if dtype

@@ -2,8 +2,8 @@
 //! name only as a tie-breaker; returns `None` for files that are not models at all.
 
 use super::{
-    caffe, cascade, dlib, joblib, jsmodel, keras, ncnn, numpy, onnx, openvino, pytorch,
-    safetensors, soc, tfgraph, tfjs, tflite, torch7, ModelError, ModelInfo,
+    caffe, cascade, dlib, joblib, jsmodel, keras, ncnn, numpy, onnx, opaque, openvino, pytorch,
+    safetensors, soc, tfgraph, tfjs, tflite, tnn, torch7, ModelError, ModelFormat, ModelInfo,
 };
 
 /// Largest file parsed as a model.
@@ -53,6 +53,46 @@ pub const READERS: &[FormatReader] = &[
         name: "pytorch",
         recognise: |b, _| pytorch::looks_like_legacy(b) || pytorch::looks_like_zip(b),
         parse: pytorch::parse,
+    },
+    FormatReader {
+        name: "hef",
+        recognise: |b, _| opaque::looks_like_hef(b),
+        parse: |b| opaque::parse(b, ModelFormat::Hef),
+    },
+    FormatReader {
+        name: "axmodel",
+        recognise: opaque::looks_like_axmodel,
+        parse: |b| opaque::parse(b, ModelFormat::Axmodel),
+    },
+    FormatReader {
+        name: "mnn",
+        recognise: opaque::looks_like_mnn,
+        parse: |b| opaque::parse(b, ModelFormat::Mnn),
+    },
+    FormatReader {
+        name: "paddle",
+        recognise: opaque::looks_like_paddle,
+        parse: |b| opaque::parse(b, ModelFormat::Paddle),
+    },
+    FormatReader {
+        name: "paddle_lite",
+        recognise: opaque::looks_like_paddle_lite,
+        parse: |b| opaque::parse(b, ModelFormat::PaddleLite),
+    },
+    FormatReader {
+        name: "coreml",
+        recognise: opaque::looks_like_coreml,
+        parse: |b| opaque::parse(b, ModelFormat::Coreml),
+    },
+    FormatReader {
+        name: "tnnmodel",
+        recognise: |b, _| opaque::looks_like_tnnmodel(b),
+        parse: |b| opaque::parse(b, ModelFormat::Tnn),
+    },
+    FormatReader {
+        name: "tnn",
+        recognise: |b, _| tnn::looks_like(b),
+        parse: tnn::parse,
     },
     FormatReader {
         name: "pickle",

@@ -113,7 +113,7 @@ fn dyn_shape(dims: &[i64]) -> Vec<Option<i64>> {
 
 /// Printable ASCII runs of at least 4 bytes in the first [`SCAN_REGION`] bytes of `region`,
 /// unique, at most [`MAX_SCANNED`], as weights without shapes (names are weak evidence).
-fn scan_strings(info: &mut ModelInfo, region: &[u8], fmt: &str) {
+pub(super) fn scan_strings(info: &mut ModelInfo, region: &[u8], fmt: &str) {
     let region = region
         .get(..region.len().min(SCAN_REGION))
         .unwrap_or(region);

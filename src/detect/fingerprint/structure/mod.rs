@@ -608,7 +608,9 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
                 .iter()
                 .try_fold(0i64, |a, &d| a.checked_add(d.max(0)))
                 .unwrap_or(i64::MAX);
-            if h <= 64 {
+            // Grey crops up to 128 px too: expression nets are trained on grey faces (FER-2013
+            // style), and general image classifiers take colour.
+            if h <= 64 || (c == 1 && small && h <= 128) {
                 return verdict(
                     Technique::FaceAttributes,
                     0.7,
