@@ -392,6 +392,24 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
         );
     }
 
+    // Jeeliz WebGL nets: the export data of the trackers scales head rotation and translation
+    // out of the net's few outputs — a face detector and tracker (it finds and follows one face,
+    // it does not tell whose it is).
+    if info.facts.contains_key("jeeliz.layers") {
+        let input = info.facts.get("jeeliz.input").map_or("?", String::as_str);
+        if info.facts.contains_key("jeeliz.head_pose") {
+            let mut reasons = vec![
+                format!("Jeeliz network on a {input}x{input} input"),
+                "export data scales head rotation and translation: a face detector and tracker"
+                    .to_string(),
+            ];
+            if let Some(n) = info.facts.get("jeeliz.expressions").filter(|n| *n != "1") {
+                reasons.push(format!("and {n} expression outputs"));
+            }
+            return verdict(Technique::FaceDetection, 0.75, reasons);
+        }
+    }
+
     // dlib: the loss layer says what the network does.
     if let Some(loss) = info.facts.get("dlib.loss") {
         let reasons = vec![format!("dlib network with {loss} loss")];
