@@ -32,24 +32,9 @@ fn looks_like_zip(bytes: &[u8]) -> bool {
 
 /// `config.json` of a `.keras` zip. Errors: not a zip, no or oversized `config.json`.
 fn zip_config(bytes: &[u8]) -> Result<Vec<u8>, ModelError> {
-    use std::io::Read;
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| ModelError::Invalid(format!("keras: zip: {e}")))?;
-    let mut f = zip
-        .by_name("config.json")
-        .map_err(|e| ModelError::Invalid(format!("keras: config.json: {e}")))?;
-    if f.size() > MAX_CONFIG {
-        return Err(ModelError::TooLarge(format!(
-            "keras: config.json of {} bytes",
-            f.size()
-        )));
-    }
-    let mut out = Vec::new();
-    f.by_ref()
-        .take(MAX_CONFIG)
-        .read_to_end(&mut out)
-        .map_err(|e| ModelError::Invalid(format!("keras: config.json: {e}")))?;
-    Ok(out)
+    super::zip_entry(&mut zip, "config.json", MAX_CONFIG, "keras")
 }
 
 /// The balanced JSON object starting at `start`.

@@ -217,5 +217,31 @@ pub(crate) fn keras_input(layer: &serde_json::Value) -> Option<TensorInfo> {
     })
 }
 
+/// The entry `name` of a zip-format model (`fmt` names the format in errors), read whole if it
+/// holds at most `max` bytes. Errors: no such entry, larger than `max`, unreadable.
+pub(crate) fn zip_entry<R: std::io::Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+    max: u64,
+    fmt: &str,
+) -> Result<Vec<u8>, ModelError> {
+    use std::io::Read;
+    let mut f = zip
+        .by_name(name)
+        .map_err(|e| ModelError::Invalid(format!("{fmt}: {name}: {e}")))?;
+    if f.size() > max {
+        return Err(ModelError::TooLarge(format!(
+            "{fmt}: {name} of {} bytes",
+            f.size()
+        )));
+    }
+    let mut data = Vec::new();
+    f.by_ref()
+        .take(max)
+        .read_to_end(&mut data)
+        .map_err(|e| ModelError::Invalid(format!("{fmt}: {name}: {e}")))?;
+    Ok(data)
+}
+
 /// Upper bound on [`ModelInfo::weights`] entries kept per model.
 pub const MAX_WEIGHTS_LISTED: usize = 4096;

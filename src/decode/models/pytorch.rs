@@ -4,7 +4,6 @@
 
 use super::pickle;
 use super::{ModelError, ModelFormat, ModelInfo};
-use std::io::Read;
 
 /// The legacy format's magic number, pickled as a LONG1 right after PROTO 2.
 const LEGACY_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
@@ -86,20 +85,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     let Some(pkl) = names.iter().find(|n| n.ends_with("data.pkl")).cloned() else {
         return Err(ModelError::Invalid("pytorch: zip without data.pkl".into()));
     };
-    let mut f = zip
-        .by_name(&pkl)
-        .map_err(|e| ModelError::Invalid(format!("pytorch: {pkl}: {e}")))?;
-    if f.size() > MAX_PKL {
-        return Err(ModelError::TooLarge(format!(
-            "pytorch: {pkl} of {} bytes",
-            f.size()
-        )));
-    }
-    let mut data = Vec::new();
-    f.by_ref()
-        .take(MAX_PKL)
-        .read_to_end(&mut data)
-        .map_err(|e| ModelError::Invalid(format!("pytorch: {pkl}: {e}")))?;
+    let data = super::zip_entry(&mut zip, &pkl, MAX_PKL, "pytorch")?;
     fill(&mut info, pickle::walk(&data, 1))?;
     Ok(info)
 }

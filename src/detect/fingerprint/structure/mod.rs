@@ -213,6 +213,88 @@ fn last_dense(info: &ModelInfo) -> Option<(String, i64, i64)> {
     Some((w.name.to_ascii_lowercase(), inp, out))
 }
 
+/// Landmark counts of the common facial landmark schemes: dlib/iBUG 68, InsightFace 106,
+/// MediaPipe Face Mesh 468 (478 with irises).
+const FACE_LANDMARK_COUNTS: &[i64] = &[68, 106, 468, 478];
+
+/// Weight-only formats: a model whose input is a set of facial landmarks rather than an image —
+/// a template of N×2 or N×3 coordinates among its tensors, or a first layer reading N·2 or N·3
+/// values, for N a facial landmark count. Returns (N, coordinate dimensions).
+fn landmark_input(info: &ModelInfo) -> Option<(i64, i64)> {
+    if !info.inputs.is_empty() || info.weights.iter().any(|w| w.shape.len() == 4) {
+        return None;
+    }
+    let template = info.weights.iter().find_map(|w| match w.shape.as_slice() {
+        [n, d] if FACE_LANDMARK_COUNTS.contains(n) && (2..=3).contains(d) => Some((*n, *d)),
+        _ => None,
+    });
+    let first = info
+        .weights
+        .iter()
+        .find(|w| w.shape.len() == 2)
+        .and_then(|w| {
+            let flat = w.shape.iter().copied().max()?;
+            FACE_LANDMARK_COUNTS.iter().find_map(|&n| {
+                [2, 3]
+                    .into_iter()
+                    .find(|&d| n.checked_mul(d) == Some(flat))
+                    .map(|d| (n, d))
+            })
+        });
+    template.or(first)
+}
+
+/// Weight-only formats: anchor heads of a single-shot detector. Pairs of convolutions reading
+/// the same feature map, one with 2·A outputs (object/background scores for A anchors) and one
+/// with 4·A (box offsets), in the second half of the network — SSD, FaceBoxes and RetinaFace
+/// heads — found at least twice (one pair per scale). Returns (pairs, landmark heads: 10·A
+/// outputs beside them).
+fn anchor_head_pairs(info: &ModelInfo) -> Option<(usize, bool)> {
+    if !info.outputs.is_empty() || !info.inputs.is_empty() {
+        return None;
+    }
+    let pytorch = matches!(
+        info.format,
+        Some(ModelFormat::Pytorch | ModelFormat::Torchscript | ModelFormat::Safetensors)
+    );
+    // (out, in) channels of each convolution, in file order.
+    let convs: Vec<(i64, i64)> = info
+        .weights
+        .iter()
+        .filter(|w| w.shape.len() == 4)
+        .map(|w| {
+            if pytorch {
+                (w.shape[0], w.shape[1])
+            } else {
+                (w.shape[3], w.shape[2])
+            }
+        })
+        .collect();
+    if convs.len() < 6 {
+        return None;
+    }
+    let late = &convs[convs.len() / 2..];
+    let mut pairs = 0;
+    let mut landmarks = false;
+    for (i, &(score, input)) in late.iter().enumerate() {
+        let anchors = score / 2;
+        if score % 2 != 0 || !(1..=32).contains(&anchors) {
+            continue;
+        }
+        let near = &late[i.saturating_sub(3)..(i + 4).min(late.len())];
+        if near
+            .iter()
+            .any(|&(o, n)| n == input && Some(o) == anchors.checked_mul(4))
+        {
+            pairs += 1;
+            landmarks |= near
+                .iter()
+                .any(|&(o, n)| n == input && Some(o) == anchors.checked_mul(10));
+        }
+    }
+    (pairs >= 2).then_some((pairs, landmarks))
+}
+
 fn verdict(technique: Technique, confidence: f64, reasons: Vec<String>) -> Classification {
     Classification {
         technique,
@@ -657,6 +739,56 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
     // (ArcFace, CosFace, SphereFace: one row per training identity) exists only to train
     // identity embeddings; a bare 128-512-value bottleneck is an embedding by shape, with no
     // input geometry to say it is a face: suspected, not confirmed.
+    // Models over facial landmark sets (no image in): a dense vector out with no classifier
+    // after it is a face-geometry embedding, for telling faces apart; a few outputs are
+    // attributes (expression, pose). Weights only: suspected at most.
+    if let Some((points, dims)) = landmark_input(info) {
+        let last = info
+            .weights
+            .iter()
+            .rev()
+            .find(|w| w.shape.len() == 2 && !FACE_LANDMARK_COUNTS.contains(&w.shape[0]));
+        let pytorch = matches!(
+            info.format,
+            Some(ModelFormat::Pytorch | ModelFormat::Torchscript | ModelFormat::Safetensors)
+        );
+        let out = last.map(|w| if pytorch { w.shape[0] } else { w.shape[1] });
+        let input = format!("input: {points} facial landmarks of {dims} coordinates, no image");
+        match out {
+            Some(d) if (64..=512).contains(&d) && !output_softmax(info) => {
+                return verdict(
+                    Technique::FaceRecognition,
+                    0.6,
+                    vec![
+                        input,
+                        format!("output: a dense {d}-value vector, no classifier after it: a face-geometry embedding"),
+                        "weights only: suspected, not confirmed".into(),
+                    ],
+                );
+            }
+            Some(d) if (1..=10).contains(&d) => {
+                return verdict(
+                    Technique::FaceAttributes,
+                    0.6,
+                    vec![input, format!("output: {d} values: attributes of the face")],
+                );
+            }
+            _ => {}
+        }
+    }
+
+    // Weight-only single-shot detectors: 2-class anchor heads find one kind of object; the
+    // landmark heads beside them (5 points per anchor) make it a face.
+    if let Some((pairs, landmarks)) = anchor_head_pairs(info) {
+        let mut reasons = vec![format!(
+            "weights only: {pairs} pairs of anchor heads (2 scores and 4 box offsets per anchor): a one-class single-shot detector"
+        )];
+        if landmarks {
+            reasons.push("and 10 values per anchor beside them: 5 facial landmarks".into());
+        }
+        return detector(landmarks, false, &toks, reasons);
+    }
+
     if let Some((name, inp, out)) = last_dense(info) {
         let margin = [
             "arcface",

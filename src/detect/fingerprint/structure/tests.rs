@@ -49,3 +49,85 @@ fn hostile_shapes_neither_overflow_nor_steer_the_verdict() {
         );
     }
 }
+
+/// Weight-only single-shot detectors: anchor head pairs (2·A scores, 4·A boxes) at several
+/// scales, with 10·A landmark heads beside them, are a face detector; the same backbone whose
+/// heads have 3 scores per anchor (a multi-class detector) is not taken for a face detector.
+#[test]
+fn anchor_heads_in_state_dicts() {
+    let conv = |name: &str, out: i64, inp: i64| WeightInfo {
+        name: name.into(),
+        shape: vec![out, inp, 3, 3],
+    };
+    let model = |scores: i64| {
+        let mut weights = vec![
+            conv("body.0", 16, 3),
+            conv("body.1", 32, 16),
+            conv("body.2", 64, 32),
+            conv("body.3", 64, 64),
+            conv("fpn.0", 64, 64),
+            conv("fpn.1", 64, 64),
+        ];
+        for level in 0..3 {
+            weights.push(conv(&format!("ClassHead.{level}"), scores, 64));
+            weights.push(conv(&format!("BboxHead.{level}"), 8, 64));
+            weights.push(conv(&format!("LandmarkHead.{level}"), 20, 64));
+        }
+        ModelInfo {
+            format: Some(ModelFormat::Pytorch),
+            weights,
+            ..Default::default()
+        }
+    };
+    let c = classify(&model(4), "model.pth");
+    assert_eq!(c.technique, Technique::FaceDetection, "{:?}", c.reasons);
+    assert!(c.confidence >= 0.8, "{:?}", c.reasons);
+    let c = classify(&model(6), "model.pth");
+    assert!(
+        !(c.technique == Technique::FaceDetection && c.confidence >= 0.8),
+        "{:?} {:?}",
+        c.technique,
+        c.reasons
+    );
+}
+
+/// A transformer over MediaPipe's 478 face-mesh points (a coordinate template among its
+/// tensors, a 3 -> 64 point embedding) ending in a 128-value vector is a face-geometry
+/// embedding (suspected recognition); the same net ending in 7 classes is face attributes.
+#[test]
+fn models_over_facial_landmarks() {
+    let w = |name: &str, shape: &[i64]| WeightInfo {
+        name: name.into(),
+        shape: shape.to_vec(),
+    };
+    let model = |head: i64| ModelInfo {
+        format: Some(ModelFormat::Pytorch),
+        weights: vec![
+            w("embedding.0.weight", &[64, 3]),
+            w("embedding.3.weight", &[128, 64]),
+            w("blocks.0.attn.in_proj_weight", &[384, 128]),
+            w("blocks.0.mlp.0.weight", &[256, 128]),
+            w("blocks.0.mlp.3.weight", &[128, 256]),
+            w("head.0.weight", &[head, 128]),
+            w("head.0.bias", &[head]),
+            w("#0", &[478, 3]),
+        ],
+        ..Default::default()
+    };
+    let c = classify(&model(128), "model.pth");
+    assert_eq!(c.technique, Technique::FaceRecognition, "{:?}", c.reasons);
+    assert!(
+        c.confidence < 0.8,
+        "weights only never confirms: {}",
+        c.confidence
+    );
+    let c = classify(&model(7), "model.pth");
+    assert_eq!(c.technique, Technique::FaceAttributes, "{:?}", c.reasons);
+    // Hand landmarks (21 points) are not faces.
+    let mut hand = model(128);
+    hand.weights.pop();
+    hand.weights.push(w("#0", &[21, 3]));
+    assert!(!classify(&hand, "model.pth")
+        .technique
+        .is_biometric_identification());
+}
