@@ -19,17 +19,14 @@ const MAPPING: &[(&str, &str)] = &[
     ("http.hostname", "http.host"),
     ("http.url", "http.uri"),
     ("http.http_user_agent", "http.user_agent"),
+    ("http.http_method", "http.method"),
+    ("http.status", "http.status"),
+    ("http.http_content_type", "http.content_type"),
     ("mqtt.publish.topic", "mqtt.topic"),
 ];
 
 /// Cases whose expected values banwatch does not produce, and why.
-const OUT_OF_SCOPE: &[(&str, &str)] = &[
-    ("http2-basic", "HTTP/2: banwatch has no HTTP/2 decoder (camera APIs and vendor streams are HTTP/1.x)"),
-    ("http2-long-frame", "HTTP/2: no HTTP/2 decoder"),
-    ("http2-upgrade", "HTTP/2 via Upgrade: h2c: the HTTP/1.1 request before the upgrade is decoded (/robots.txt), the HTTP/2 stream after it is not"),
-    ("dns-over-http2", "DNS over HTTPS/HTTP2: no HTTP/2 decoder"),
-    ("dns-over-http2-post", "DNS over HTTPS/HTTP2: no HTTP/2 decoder"),
-];
+const OUT_OF_SCOPE: &[(&str, &str)] = &[];
 
 fn peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/peer")

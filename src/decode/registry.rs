@@ -14,6 +14,8 @@ pub const PROTOCOLS: &[&AppProtocol] = &[
     &super::http::PROTOCOL,
     &super::mqtt::PROTOCOL,
     &super::dns::PROTOCOL,
+    // Last: it may wait on a server's SETTINGS frame for the client's preface.
+    &super::http::h2::PROTOCOL,
 ];
 
 /// Ports that name the server side of a flow picked up mid-stream: every protocol's, and the
@@ -77,6 +79,22 @@ mod tests {
         );
         assert_eq!(start(&[0, 30, 1, 2, 3, 4, 5, 6, 7], 53, false), Some("dns"));
         assert_eq!(start(b"\x00\x01binary junk", 9999, false), None);
+        assert_eq!(
+            start(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 3000, false),
+            Some("http2")
+        );
+        // A server's SETTINGS first: wait for the client, unless this is the last look.
+        let settings = [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
+        assert!(matches!(
+            decide(&FlowStart {
+                data: &settings,
+                client_port: 1,
+                server_port: 3000,
+                final_look: false
+            }),
+            Err(true)
+        ));
+        assert_eq!(start(&settings, 3000, true), None);
         assert!(service_port(554) && service_port(37777) && !service_port(40000));
     }
 }

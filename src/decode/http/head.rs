@@ -74,6 +74,8 @@ pub(super) enum Next {
     Head,
     Body(Framing, Sink),
     Off,
+    /// `101 Switching Protocols`: HTTP/1 ends; HTTP/2 (`h2c`) may follow.
+    Upgrade,
 }
 
 pub(super) fn lines(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -232,7 +234,7 @@ fn on_response<'a>(
     em.emit(dir, P, "status", status.to_string());
     let (head, _) = parse_headers(it, dir, em, false);
     if status == 101 {
-        return Next::Off;
+        return Next::Upgrade;
     }
     if (100..200).contains(&status) {
         // Interim response (100 Continue): the final one for the same request follows.

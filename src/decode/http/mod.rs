@@ -24,6 +24,7 @@ use std::io::Read;
 use crate::decode::protocol::FieldTable;
 
 mod body;
+pub mod h2;
 mod head;
 #[cfg(test)]
 mod tests;
@@ -179,6 +180,9 @@ pub struct HttpParser {
     resp: Side,
     /// Methods of requests whose response has not been parsed yet.
     pending: VecDeque<String>,
+    /// After `101 Switching Protocols`: the flow continues as HTTP/2 (`h2c`) if the client's
+    /// next bytes are its connection preface.
+    upgraded: Option<Box<h2::Http2Parser>>,
 }
 
 impl Default for HttpParser {
@@ -194,6 +198,7 @@ impl HttpParser {
             req: Side::new(Direction::ToServer),
             resp: Side::new(Direction::ToClient),
             pending: VecDeque::new(),
+            upgraded: None,
         }
     }
 
@@ -221,6 +226,9 @@ impl HttpParser {
 
 impl AppParser for HttpParser {
     fn feed(&mut self, dir: Direction, data: &[u8], em: &mut Emitter<'_>) -> Progress {
+        if let Some(h2) = &mut self.upgraded {
+            return h2.feed(dir, data, em);
+        }
         let (side, is_req) = match dir {
             Direction::ToServer => (&mut self.req, true),
             Direction::ToClient => (&mut self.resp, false),
@@ -229,6 +237,7 @@ impl AppParser for HttpParser {
         // Each iteration consumes input or changes state towards consuming it.
         let mut guard = 0usize;
         let mut tunnel = false;
+        let mut upgrade = None;
         while pos < data.len() {
             guard += 1;
             if guard > data.len() + 16 {
@@ -257,6 +266,11 @@ impl AppParser for HttpParser {
                                     tunnel = true;
                                     break;
                                 }
+                                Next::Upgrade => {
+                                    tunnel = true;
+                                    upgrade = Some(pos);
+                                    break;
+                                }
                             }
                         }
                     }
@@ -279,11 +293,18 @@ impl AppParser for HttpParser {
             }
         }
         if tunnel {
-            // A tunnel or protocol upgrade ends HTTP in both directions.
+            // A tunnel or protocol upgrade ends HTTP/1 in both directions.
             for s in [&mut self.req, &mut self.resp] {
                 s.state = State::Off;
                 s.buf.clear();
             }
+        }
+        if let Some(at) = upgrade {
+            // The server's frames may follow its 101 in the same bytes.
+            let mut h2 = Box::new(h2::Http2Parser::new(true));
+            let progress = h2.feed(dir, data.get(at..).unwrap_or_default(), em);
+            self.upgraded = Some(h2);
+            return progress;
         }
         self.progress()
     }
