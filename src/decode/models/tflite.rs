@@ -202,6 +202,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
             })
         })
         .collect::<Result<_, ModelError>>()?;
+    note_edgetpu(&mut info, &codes);
     let subgraphs = fb.tables(model, 2)?;
     if subgraphs.len() > 1 {
         info.notes.push(format!(
@@ -258,9 +259,37 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     Ok(info)
 }
 
+/// Edge TPU compiled models (`edgetpu_compiler`) replace the graph with one custom op whose
+/// payload is a compiled executable: inputs and outputs stay readable, the layers do not.
+fn note_edgetpu(info: &mut ModelInfo, codes: &[String]) {
+    if codes.iter().any(|c| c == "CUSTOM:edgetpu-custom-op") {
+        info.facts.insert("tflite.edgetpu".into(), "true".into());
+        info.notes.push(
+            "Edge TPU compiled: the layers are inside edgetpu-custom-op (opaque); judged by inputs and outputs"
+                .into(),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edge_tpu_models_are_said_to_be_opaque_inside() {
+        let mut info = ModelInfo::default();
+        note_edgetpu(
+            &mut info,
+            &[
+                "CONV_2D".into(),
+                "CUSTOM:TFLite_Detection_PostProcess".into(),
+            ],
+        );
+        assert!(info.notes.is_empty());
+        note_edgetpu(&mut info, &["CUSTOM:edgetpu-custom-op".into()]);
+        assert_eq!(info.facts["tflite.edgetpu"], "true");
+        assert!(info.notes[0].contains("opaque"));
+    }
 
     #[test]
     fn hostile_vtable_offsets_are_errors_not_overflows() {
