@@ -217,6 +217,29 @@ pub(crate) fn keras_input(layer: &serde_json::Value) -> Option<TensorInfo> {
     })
 }
 
+/// The `n` bytes of `buf` at `*pos`, advancing `*pos` past them. Errors: they run past the end
+/// (`what` and `container` name the field and the buffer in the message).
+pub(crate) fn take_bytes<'a>(
+    buf: &'a [u8],
+    pos: &mut usize,
+    n: usize,
+    what: &str,
+    container: &str,
+) -> Result<&'a [u8], ModelError> {
+    let end = pos
+        .checked_add(n)
+        .filter(|&e| e <= buf.len())
+        .ok_or_else(|| {
+            ModelError::Truncated(format!(
+                "{what} of {n} bytes at {pos} exceeds {container} of {}",
+                buf.len()
+            ))
+        })?;
+    let s = buf.get(*pos..end).unwrap_or_default();
+    *pos = end;
+    Ok(s)
+}
+
 /// The entry `name` of a zip-format model (`fmt` names the format in errors), read whole if it
 /// holds at most `max` bytes. Errors: no such entry, larger than `max`, unreadable.
 pub(crate) fn zip_entry<R: std::io::Read + std::io::Seek>(

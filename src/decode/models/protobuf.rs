@@ -67,20 +67,7 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| {
-                ModelError::Truncated(format!(
-                    "field of {n} bytes at {} exceeds message of {}",
-                    self.pos,
-                    self.buf.len()
-                ))
-            })?;
-        let s = self.buf.get(self.pos..end).unwrap_or_default();
-        self.pos = end;
-        Ok(s)
+        super::take_bytes(self.buf, &mut self.pos, n, "field", "message")
     }
 
     /// The next `(field number, value)`, `None` at the end of the message.

@@ -156,20 +156,7 @@ struct T7<'a> {
 
 impl<'a> T7<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], ModelError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| {
-                ModelError::Truncated(format!(
-                    "{what} of {n} bytes at {} exceeds file of {}",
-                    self.pos,
-                    self.buf.len()
-                ))
-            })?;
-        let s = self.buf.get(self.pos..end).unwrap_or_default();
-        self.pos = end;
-        Ok(s)
+        super::take_bytes(self.buf, &mut self.pos, n, what, "file")
     }
 
     fn remaining(&self) -> usize {
