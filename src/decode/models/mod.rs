@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 pub mod caffe;
 pub mod cascade;
 pub mod dlib;
+pub mod embedded;
 pub mod error;
 pub mod joblib;
 pub mod jsmodel;

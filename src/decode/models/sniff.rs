@@ -2,8 +2,9 @@
 //! name only as a tie-breaker; returns `None` for files that are not models at all.
 
 use super::{
-    caffe, cascade, dlib, joblib, jsmodel, keras, ncnn, numpy, onnx, opaque, openvino, pytorch,
-    safetensors, soc, tfgraph, tfjs, tflite, tnn, torch7, ModelError, ModelFormat, ModelInfo,
+    caffe, cascade, dlib, embedded, joblib, jsmodel, keras, ncnn, numpy, onnx, opaque, openvino,
+    pytorch, safetensors, soc, tfgraph, tfjs, tflite, tnn, torch7, ModelError, ModelFormat,
+    ModelInfo,
 };
 
 /// Largest file parsed as a model.
@@ -156,6 +157,12 @@ pub const READERS: &[FormatReader] = &[
         name: "caffemodel",
         recognise: |b, n| n.ends_with(".caffemodel") && caffe::looks_like_caffemodel(b),
         parse: caffe::parse,
+    },
+    // Last: any other text format claims its files first.
+    FormatReader {
+        name: "embedded",
+        recognise: |b, _| embedded::looks_like(b),
+        parse: embedded::parse,
     },
 ];
 
