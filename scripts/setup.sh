@@ -16,7 +16,8 @@ pkgs=(ca-certificates pkg-config gcc unzip python3 python3-pip
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly libpcap-dev)
 case "$mode" in
-  test) pkgs+=(squashfs-tools python3-venv mosquitto prometheus-alertmanager prometheus systemd) ;;
+  test) pkgs+=(squashfs-tools python3-venv mosquitto prometheus-alertmanager prometheus systemd
+              cpio u-boot-tools xz-utils zstd bzip2 lz4 binutils dpkg) ;;
   bench) pkgs+=(squashfs-tools python3-venv mosquitto tshark libndpi-bin yara binwalk hyperfine time
                 gstreamer1.0-tools bc) ;;
 esac

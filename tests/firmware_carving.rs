@@ -305,3 +305,142 @@ fn carved_extents_are_exact() {
     assert_eq!((r[0].offset, r[0].ext), (at, "tflite"));
     assert!(r[0].end >= at + tfl.len(), "{r:?}");
 }
+
+fn tool(name: &str) -> PathBuf {
+    let p = ["/usr/bin", "/bin", "/usr/sbin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists());
+    p.unwrap_or_else(|| {
+        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg)")
+    })
+}
+
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn expect_models(file: &Path, prefix: &str, models: &[(&str, Technique)]) {
+    let (got, stats) = found(file);
+    assert_eq!(stats.errors, 0, "{}: {stats:?}", file.display());
+    for (rel, t) in models {
+        let key = format!("{}{prefix}{rel}", file.display());
+        assert_eq!(got.get(&key), Some(t), "{key} in {got:#?}");
+    }
+}
+
+/// Packages and boot images as devices ship them, built by the real tools: a Debian package
+/// (`dpkg-deb`, xz data), an OpenWrt-style `ar` package of tar.gz members, a CPIO newc
+/// initramfs raw and compressed with zstd, bzip2, LZ4 and xz, and a U-Boot ramdisk image
+/// (`mkimage`) with an LZMA payload: every model is found under its path.
+#[test]
+fn packages_and_boot_images_built_with_real_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = rootfs(dir.path());
+    let d = dir.path();
+    for t in [
+        "dpkg-deb", "cpio", "zstd", "bzip2", "lz4", "xz", "mkimage", "ar", "tar",
+    ] {
+        tool(t);
+    }
+    // Debian package.
+    sh(
+        d,
+        "mkdir -p pkg/DEBIAN && cp -r rootfs/. pkg/ && printf 'Package: cam-models\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: Test <test@example.org>\\nDescription: models\\n' > pkg/DEBIAN/control && dpkg-deb --root-owner-group -Zxz --build pkg cam.deb >/dev/null",
+    );
+    expect_models(&d.join("cam.deb"), "!/data.tar.xz!/data.tar!/", &models);
+    // OpenWrt-style ipk in its ar form.
+    sh(
+        d,
+        "echo 2.0 > debian-binary && tar -czf control.tar.gz -C pkg DEBIAN && tar -czf data.tar.gz -C rootfs . && ar rc cam.ipk debian-binary control.tar.gz data.tar.gz",
+    );
+    expect_models(&d.join("cam.ipk"), "!/data.tar.gz!/data.tar!/", &models);
+    // CPIO newc initramfs, raw and compressed.
+    sh(
+        d,
+        "cd rootfs && find . | cpio -o -H newc --quiet > ../initrd.cpio",
+    );
+    expect_models(&d.join("initrd.cpio"), "!/", &models);
+    sh(
+        d,
+        "zstd -q -f initrd.cpio -o initrd.cpio.zst && bzip2 -k -f initrd.cpio && lz4 -q -f initrd.cpio initrd.cpio.lz4 && xz -k -f initrd.cpio",
+    );
+    for ext in ["zst", "bz2", "lz4", "xz"] {
+        expect_models(
+            &d.join(format!("initrd.cpio.{ext}")),
+            "!/initrd.cpio!/",
+            &models,
+        );
+    }
+    // U-Boot ramdisk image with an LZMA payload.
+    sh(
+        d,
+        "xz --format=lzma -k -f initrd.cpio && mkimage -A arm -O linux -T ramdisk -C lzma -n rootfs -d initrd.cpio.lzma uRamdisk >/dev/null",
+    );
+    expect_models(&d.join("uRamdisk"), "!/rootfs.lzma!/rootfs!/", &models);
+
+    // A flash dump: the xz and zstd initramfs and the uImage between random bytes, carved.
+    let mut flash = noise(4_096, 11);
+    let mut starts = Vec::new();
+    for (i, f) in ["initrd.cpio.xz", "uRamdisk", "initrd.cpio.zst"]
+        .iter()
+        .enumerate()
+    {
+        starts.push(flash.len());
+        flash.extend(std::fs::read(d.join(f)).unwrap());
+        flash.extend(noise(3_000 + i * 512, 12 + i as u32));
+    }
+    std::fs::write(d.join("flash.bin"), &flash).unwrap();
+    let (got, _) = found(&d.join("flash.bin"));
+    for at in starts {
+        for (rel, t) in &models {
+            assert!(
+                got.iter().any(|(k, v)| k.contains(&format!("@{at:#x}"))
+                    && k.ends_with(&format!("!/{rel}"))
+                    && v == t),
+                "{rel} under @{at:#x} in {got:#?}"
+            );
+        }
+    }
+}
+
+/// Damaged containers: a truncated xz stream gives what came before the damage and says so; a
+/// corrupt uImage header is an error and the image is still carved.
+#[test]
+fn damaged_packages_are_reported_and_read_in_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    rootfs(d);
+    sh(
+        d,
+        "cd rootfs && find . | cpio -o -H newc --quiet | xz > ../initrd.cpio.xz",
+    );
+    let full = std::fs::read(d.join("initrd.cpio.xz")).unwrap();
+    std::fs::write(d.join("cut.cpio.xz"), &full[..full.len() * 2 / 3]).unwrap();
+    let (_, stats) = found(&d.join("cut.cpio.xz"));
+    assert!(stats.errors > 0 && stats.incomplete, "{stats:?}");
+    let mut bad = vec![0x27, 0x05, 0x19, 0x56];
+    bad.extend_from_slice(&[0; 8]);
+    bad.extend_from_slice(&u32::MAX.to_be_bytes());
+    bad.resize(64, 0);
+    bad.extend(fixture(
+        "face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx",
+    ));
+    std::fs::write(d.join("bad.uimage"), &bad).unwrap();
+    let (got, stats) = found(&d.join("bad.uimage"));
+    assert!(stats.errors > 0, "{stats:?}");
+    assert!(
+        got.values().any(|t| *t == Technique::FaceRecognition),
+        "{got:#?}"
+    );
+}

@@ -2,9 +2,10 @@
 //! pass (one Aho-Corasick automaton over the bytes), each candidate checked against its format's
 //! header before it counts. Where a format states its own extent (ONNX fields, a TFLite buffer
 //! table, a zip's end-of-central-directory record, a squashfs superblock's `bytes_used`) the
-//! region is exact and signatures inside it are skipped; a gzip member runs to the end of the
-//! blob (its decoder stops at the member's end, so bytes that look like another signature inside
-//! the compressed data cannot cut it short); anything else runs to the next candidate.
+//! region is exact and signatures inside it are skipped, as for a uImage (its header's data
+//! size); gzip, xz, zstd and bzip2 streams and CPIO archives run to the end of the blob (their
+//! decoders stop at their own end, so bytes that look like another signature inside the
+//! compressed data cannot cut them short); anything else runs to the next candidate.
 
 use aho_corasick::AhoCorasick;
 use std::sync::OnceLock;
@@ -34,6 +35,12 @@ fn carver() -> Option<&'static (Vec<Sig>, AhoCorasick)> {
             (b"\x1f\x8b\x08".to_vec(), "gz", 0),
             (b"hsqs".to_vec(), "squashfs", 0),
             (b"\x89HDF\r\n\x1a\n".to_vec(), "h5", 0),
+            (b"\xfd7zXZ\x00".to_vec(), "xz", 0),
+            (b"\x28\xb5\x2f\xfd".to_vec(), "zst", 0),
+            // bzip2: `BZh` and a block size digit, then the first block's magic.
+            (b"1AY&SY".to_vec(), "bz2", 4),
+            (b"\x27\x05\x19\x56".to_vec(), "uimage", 0),
+            (b"070701".to_vec(), "cpio", 0),
         ];
         sigs.extend((3u8..=10).map(|ir| (vec![0x08, ir, 0x12], "onnx", 0)));
         let ac = AhoCorasick::builder()
@@ -43,6 +50,12 @@ fn carver() -> Option<&'static (Vec<Sig>, AhoCorasick)> {
         Some((sigs, ac))
     })
     .as_ref()
+}
+
+/// Formats whose decoder finds their own end (compressed streams, CPIO's trailer): their
+/// region runs to the end of the blob, so a signature inside their data cannot cut them short.
+fn to_end(ext: &str) -> bool {
+    matches!(ext, "gz" | "xz" | "zst" | "bz2" | "cpio")
 }
 
 /// Whether the candidate at `start` really begins its format.
@@ -77,6 +90,20 @@ fn plausible(b: &[u8], start: usize, ext: &str) -> bool {
             .get(start + 26..start + 28)
             .is_some_and(|n| u16::from_le_bytes([n[0], n[1]]) < 1024),
         "squashfs" => b.get(start + 28..start + 30).is_some_and(|v| v == [4, 0]),
+        "bz2" => b
+            .get(start..start + 4)
+            .is_some_and(|h| h.starts_with(b"BZh") && (b'1'..=b'9').contains(&h[3])),
+        // Stream flags: a reserved zero byte, then a check type of 0..=15.
+        "xz" => b
+            .get(start + 6..start + 8)
+            .is_some_and(|f| f[0] == 0 && f[1] < 16),
+        // Frame header descriptor: the reserved bit clear.
+        "zst" => b.get(start + 4).is_some_and(|d| d & 0x08 == 0),
+        "uimage" => uimage_end(b, start).is_some(),
+        // A newc header is 110 ASCII bytes: the magic, then thirteen 8-digit hex fields.
+        "cpio" => b
+            .get(start + 6..start + 110)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
         _ => true,
     }
 }
@@ -100,6 +127,16 @@ fn zip_end(b: &[u8], start: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// Where a U-Boot legacy image starting at `start` ends: its 64-byte header, then the data
+/// size the header states (big-endian, offset 12), inside the blob.
+fn uimage_end(b: &[u8], start: usize) -> Option<usize> {
+    let size: [u8; 4] = b.get(start + 12..start + 16)?.try_into().ok()?;
+    let end = start
+        .checked_add(64)?
+        .checked_add(usize::try_from(u32::from_be_bytes(size)).ok()?)?;
+    (end <= b.len() && b.get(start + 31).is_some_and(|c| *c <= 6)).then_some(end)
 }
 
 /// Where a squashfs image starting at `start` ends: its superblock's `bytes_used` (offset 40,
@@ -311,11 +348,12 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
         } else if let Some(end) = match ext {
             "zip" => zip_end(b, start),
             "squashfs" => squashfs_end(b, start),
+            "uimage" => uimage_end(b, start),
             _ => None,
         } {
             known_end.push((start, end));
             skip_until = end;
-        } else if ext == "gz" {
+        } else if to_end(ext) {
             known_end.push((start, b.len()));
         } else if ext == "tflite" {
             // A well-formed TFLite model's extent is known too, give or take trailing
@@ -337,8 +375,8 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
     for (i, (start, ext)) in starts.iter().enumerate() {
         let next = starts.get(i + 1).map_or(b.len(), |n| n.0);
         let end = match known_end.iter().find(|(s, _)| s == start) {
-            // A gzip member's decoder finds its own end.
-            Some((_, e)) if *ext == "gz" => *e,
+            // A stream's decoder finds its own end.
+            Some((_, e)) if to_end(ext) => *e,
             Some((_, e)) => (*e).min(next),
             None => next,
         };

@@ -1,5 +1,6 @@
-//! Files as a source: directories, archives (tar, gzip, zip), squashfs images and raw firmware
-//! blobs, walked recursively and handed on one file at a time, whatever they are (captures and
+//! Files as a source: directories, archives (tar, gzip, zip, ar packages, CPIO), compressed
+//! streams (gzip, xz, bzip2, zstd, LZ4, and LZMA in uImages), squashfs images, U-Boot images
+//! and raw firmware blobs, walked recursively and handed on one file at a time, whatever they are (captures and
 //! logs included: the caller sniffs each). Files on disk are memory-mapped, not copied. Nested
 //! finds are named `outer!/inner/path`; regions carved out of a blob `blob.bin!/@0x1f400.onnx`.
 //!
@@ -10,6 +11,7 @@
 //! goes on.
 
 pub mod carve;
+pub mod containers;
 
 use std::io::Read;
 use std::path::Path;
@@ -114,6 +116,8 @@ enum Container {
     Tar,
     Zip,
     Squashfs,
+    /// Compressed streams, packages, CPIO and uImage ([`containers`]).
+    Other(containers::Kind),
     None,
 }
 
@@ -126,6 +130,8 @@ fn container(b: &[u8]) -> Container {
         Container::Zip
     } else if b.starts_with(b"hsqs") {
         Container::Squashfs
+    } else if let Some(k) = containers::kind(b) {
+        Container::Other(k)
     } else {
         Container::None
     }
@@ -254,6 +260,22 @@ impl Walker<'_> {
     /// Read a decompressing reader, at most what the ratio, the per-file bound and the
     /// remaining expansion budget allow — checked before reading, so a bomb costs only its cap.
     fn read_bounded(&mut self, path: &str, r: &mut dyn Read, compressed: u64) -> Option<Vec<u8>> {
+        self.expand(path, compressed, &mut |cap| {
+            let mut out = Vec::new();
+            let err = r.take(cap).read_to_end(&mut out).err();
+            (out, err.map(|e| e.to_string()))
+        })
+    }
+
+    /// Expand `compressed` bytes with `inflate(cap)` (which returns at most `cap` bytes and
+    /// the error that stopped it, if any) under the per-file, ratio and total budgets, like
+    /// [`Self::read_bounded`].
+    fn expand(
+        &mut self,
+        path: &str,
+        compressed: u64,
+        inflate: &mut dyn FnMut(u64) -> (Vec<u8>, Option<String>),
+    ) -> Option<Vec<u8>> {
         if !self.going(path) {
             return None;
         }
@@ -263,29 +285,34 @@ impl Walker<'_> {
                 .max(1 << 20),
         );
         let cap = ratio_cap.min(self.remaining());
-        let mut out = Vec::new();
-        match r.take(cap + 1).read_to_end(&mut out) {
-            Ok(_) if out.len() as u64 > cap && cap < ratio_cap => {
-                let max = self.limits.max_total;
-                self.stop(path, format!("expansion budget of {max} bytes spent"));
-                None
-            }
-            Ok(_) if out.len() as u64 > cap => {
-                self.error(
-                    path,
-                    format!(
-                        "expands beyond {cap} bytes (ratio over {}:1 or too large): not read",
-                        self.limits.max_ratio
-                    ),
-                );
-                None
-            }
-            Ok(_) => self.budget(path, out.len() as u64).then_some(out),
-            Err(e) => {
-                self.error(path, format!("cannot decompress: {e}"));
-                None
-            }
+        let (out, err) = inflate(cap + 1);
+        if out.len() as u64 > cap && cap < ratio_cap {
+            let max = self.limits.max_total;
+            self.stop(path, format!("expansion budget of {max} bytes spent"));
+            return None;
         }
+        if out.len() as u64 > cap {
+            self.error(
+                path,
+                format!(
+                    "expands beyond {cap} bytes (ratio over {}:1 or too large): not read",
+                    self.limits.max_ratio
+                ),
+            );
+            return None;
+        }
+        if let Some(e) = err {
+            if out.is_empty() {
+                self.error(path, format!("cannot decompress: {e}"));
+                return None;
+            }
+            // What came out before the damage is read; the damage is reported.
+            self.error(
+                path,
+                format!("decompressed in part ({} bytes): {e}", out.len()),
+            );
+        }
+        self.budget(path, out.len() as u64).then_some(out)
     }
 
     fn open(&mut self, path: &str, bytes: &[u8], kind: Container, depth: u32) {
@@ -435,7 +462,86 @@ impl Walker<'_> {
                     }
                 }
             }
+            Container::Other(kind) => self.open_other(path, bytes, kind, depth),
             Container::None => {}
+        }
+    }
+
+    /// The containers of [`containers`]: streams are inflated under the budgets, archive
+    /// members and uImage payloads walked under `path!/name`.
+    fn open_other(&mut self, path: &str, bytes: &[u8], kind: containers::Kind, depth: u32) {
+        use containers::Kind;
+        let name = path.rsplit(['/', '!']).next().unwrap_or(path);
+        match kind {
+            Kind::Xz | Kind::Bzip2 | Kind::Zstd | Kind::Lz4 | Kind::Lzma => {
+                let stem = [
+                    ".xz", ".txz", ".bz2", ".tbz2", ".zst", ".tzst", ".lz4", ".lzma",
+                ]
+                .iter()
+                .find_map(|e| name.strip_suffix(e))
+                .unwrap_or(name);
+                let inner = format!("{path}!/{stem}");
+                let out = self.expand(&inner, bytes.len() as u64, &mut |cap| {
+                    containers::inflate(kind, bytes, cap)
+                });
+                if let Some(out) = out {
+                    self.bytes(&inner, &out, depth + 1, &no_sibling);
+                }
+            }
+            Kind::Ar => {
+                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
+                let err = containers::ar_each(bytes, max, &mut |member, size, r| {
+                    let inner = format!("{path}!/{}", member.trim_end_matches('/'));
+                    if size > self.limits.max_file {
+                        self.error(&inner, format!("{size} bytes: over the per-file limit"));
+                        return;
+                    }
+                    if let Some(data) = self.read_bounded(&inner, r, size.max(1)) {
+                        self.bytes(&inner, &data, depth + 1, &no_sibling);
+                    }
+                });
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
+            Kind::Cpio => {
+                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
+                let (members, err) = containers::cpio_members(bytes, max);
+                for m in members {
+                    let inner = format!("{path}!/{}", m.name.trim_start_matches("./"));
+                    if let Some(data) = bytes.get(m.range) {
+                        self.bytes(&inner, data, depth + 1, &no_sibling);
+                    }
+                }
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
+            Kind::UImage => match containers::uimage(bytes) {
+                Ok((image, comp, payload)) => {
+                    let image = if image.is_empty() {
+                        "payload".into()
+                    } else {
+                        image
+                    };
+                    // U-Boot's IH_COMP: 0 none, 1 gzip, 2 bzip2, 3 lzma, 5 lz4, 6 zstd. Only
+                    // LZMA has no magic of its own to be recognised by.
+                    if comp == 3 {
+                        self.open_other(
+                            &format!("{path}!/{image}.lzma"),
+                            payload,
+                            Kind::Lzma,
+                            depth + 1,
+                        );
+                    } else {
+                        self.bytes(&format!("{path}!/{image}"), payload, depth + 1, &no_sibling);
+                    }
+                }
+                Err(e) => {
+                    self.error(path, e);
+                    self.leaf(path, bytes, depth, &no_sibling);
+                }
+            },
         }
     }
 

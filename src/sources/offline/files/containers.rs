@@ -1,0 +1,200 @@
+//! The containers firmware and packages ship in, beyond tar, zip, gzip and squashfs: the
+//! compressed streams xz and LZMA (`liblzma`), bzip2 (`bzip2`), zstd (`ruzstd`) and LZ4 frames
+//! (`lz4_flex`); `ar` archives (Debian `.deb`, OpenWrt `.ipk`; the `ar` crate); CPIO newc
+//! archives (initramfs, RPM payloads; the `cpio` crate); and U-Boot legacy images (uImage: the
+//! 64-byte header of U-Boot's `include/image.h`, then the payload, compressed as the header says).
+//! All read from memory; every expansion is bounded by the caller's cap.
+
+use std::io::Read;
+
+/// What the first bytes say, for the containers of this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// xz stream (`FD 37 7A 58 5A 00`).
+    Xz,
+    /// bzip2 stream (`BZh1`..`BZh9`, then the block magic `1AY&SY` or an empty stream's end).
+    Bzip2,
+    /// zstd frame (`28 B5 2F FD`).
+    Zstd,
+    /// LZ4 frame (`04 22 4D 18`).
+    Lz4,
+    /// `ar` archive (`!<arch>\n`).
+    Ar,
+    /// CPIO newc archive (`070701` or `070702`).
+    Cpio,
+    /// U-Boot legacy image (`27 05 19 56`).
+    UImage,
+    /// A bare LZMA stream (`.lzma`, LZMA-alone): no magic, known only from a uImage header.
+    Lzma,
+}
+
+/// Which of this module's containers `b` starts with.
+pub fn kind(b: &[u8]) -> Option<Kind> {
+    Some(match b {
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Kind::Xz,
+        [b'B', b'Z', b'h', b'1'..=b'9', 0x31, 0x41, 0x59, 0x26, 0x53, 0x59, ..] => Kind::Bzip2,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Kind::Zstd,
+        [0x04, 0x22, 0x4d, 0x18, ..] => Kind::Lz4,
+        _ if b.starts_with(b"!<arch>\n") => Kind::Ar,
+        _ if b.starts_with(b"070701") || b.starts_with(b"070702") => Kind::Cpio,
+        [0x27, 0x05, 0x19, 0x56, ..] if b.len() >= 64 => Kind::UImage,
+        _ => return None,
+    })
+}
+
+/// A decompressed stream: the bytes (at most `cap`), and the error that ended it early, if any
+/// (the cap reached reads as an error too, with the bytes up to it).
+pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
+    let read = |r: &mut dyn Read| {
+        let mut out = Vec::new();
+        let e = r
+            .take(cap)
+            .read_to_end(&mut out)
+            .err()
+            .map(|e| e.to_string());
+        (out, e)
+    };
+    match kind {
+        // One stream: a carved stream is followed by unrelated bytes, not another stream.
+        Kind::Xz => read(&mut liblzma::read::XzDecoder::new(b)),
+        // LZMA-alone with a 256 MiB memory limit for its dictionary.
+        Kind::Lzma => match liblzma::stream::Stream::new_lzma_decoder(256 << 20) {
+            Ok(s) => read(&mut liblzma::read::XzDecoder::new_stream(b, s)),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        },
+        Kind::Bzip2 => read(&mut bzip2::read::BzDecoder::new(b)),
+        Kind::Zstd => match ruzstd::decoding::StreamingDecoder::new(b) {
+            Ok(mut d) => read(&mut d),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        },
+        Kind::Lz4 => read(&mut lz4_flex::frame::FrameDecoder::new(b)),
+        Kind::Ar | Kind::Cpio | Kind::UImage => {
+            (Vec::new(), Some("not a compressed stream".into()))
+        }
+    }
+}
+
+/// One member of an archive stored as is: its name and where its bytes are.
+pub struct Member {
+    /// Name as the archive gives it.
+    pub name: String,
+    /// Declared size in bytes.
+    pub size: u64,
+    /// Where its bytes are in the archive.
+    pub range: std::ops::Range<usize>,
+}
+
+/// Each member of an `ar` archive (common, GNU and BSD variants), in order, handed to `each`
+/// with its name, declared size and a reader of its bytes. Returns what was malformed, if
+/// anything, after the members read before it.
+pub fn ar_each(
+    b: &[u8],
+    max: usize,
+    each: &mut dyn FnMut(&str, u64, &mut dyn Read),
+) -> Option<String> {
+    let mut archive = ar::Archive::new(b);
+    for _ in 0..max {
+        let mut entry = match archive.next_entry() {
+            None => return None,
+            Some(Ok(e)) => e,
+            Some(Err(e)) => return Some(format!("ar: {e}")),
+        };
+        let name = String::from_utf8_lossy(entry.header().identifier()).into_owned();
+        let size = entry.header().size();
+        each(&name, size, &mut entry);
+    }
+    Some(format!("ar: more than {max} members"))
+}
+
+/// The regular files of a CPIO newc archive, in order, up to the trailer.
+pub fn cpio_members(b: &[u8], max: usize) -> (Vec<Member>, Option<String>) {
+    let mut out = Vec::new();
+    let mut cursor = std::io::Cursor::new(b);
+    while out.len() < max {
+        let mut reader = match cpio::NewcReader::new(cursor) {
+            Ok(r) => r,
+            Err(e) => return (out, Some(format!("cpio: {e}"))),
+        };
+        if reader.entry().is_trailer() {
+            return (out, None);
+        }
+        let name = reader.entry().name().to_string();
+        let size = u64::from(reader.entry().file_size());
+        // File type bits of `mode` (S_IFREG = 0o100000).
+        let regular = reader.entry().mode() & 0o170000 == 0o100000;
+        let start = match reader.offset() {
+            Ok(o) => usize::try_from(o).unwrap_or(usize::MAX),
+            Err(e) => return (out, Some(format!("cpio: {e}"))),
+        };
+        let end = start.saturating_add(usize::try_from(size).unwrap_or(usize::MAX));
+        if end > b.len() {
+            return (out, Some(format!("cpio: {name} runs past the end")));
+        }
+        if regular && size > 0 {
+            out.push(Member {
+                name,
+                size,
+                range: start..end,
+            });
+        }
+        cursor = match reader.skip() {
+            Ok(c) => c,
+            Err(e) => return (out, Some(format!("cpio: {e}"))),
+        };
+    }
+    (out, Some(format!("cpio: more than {max} members")))
+}
+
+/// A U-Boot legacy image: (image name, compression byte, payload), from the header of
+/// `include/image.h` (big-endian: magic, header CRC, time, data size at 12, ..., comp at 31,
+/// name at 32..64).
+pub fn uimage(b: &[u8]) -> Result<(String, u8, &[u8]), String> {
+    let size = u32::from_be_bytes(
+        b.get(12..16)
+            .and_then(|s| s.try_into().ok())
+            .ok_or("uImage: header of fewer than 64 bytes")?,
+    ) as usize;
+    let comp = *b.get(31).ok_or("uImage: header of fewer than 64 bytes")?;
+    let name: String = b
+        .get(32..64)
+        .ok_or("uImage: header of fewer than 64 bytes")?
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|&c| {
+            if c.is_ascii_graphic() {
+                char::from(c)
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let payload = b
+        .get(64..64usize.saturating_add(size))
+        .ok_or_else(|| format!("uImage: data of {size} bytes, image of {}", b.len()))?;
+    Ok((name, comp, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_hostile_headers() {
+        assert_eq!(kind(b"!<arch>\ndebian-binary"), Some(Kind::Ar));
+        assert_eq!(kind(b"070701000000"), Some(Kind::Cpio));
+        assert_eq!(kind(&[0xfd, b'7', b'z', b'X', b'Z', 0, 0]), Some(Kind::Xz));
+        assert_eq!(kind(b"BZh91AY&SY"), Some(Kind::Bzip2));
+        assert_eq!(kind(b"BZh9 not bzip2"), None);
+        assert_eq!(kind(&[0x27, 0x05, 0x19, 0x56]), None);
+        let mut u = vec![0x27, 0x05, 0x19, 0x56];
+        u.resize(64, 0);
+        u[12..16].copy_from_slice(&1000u32.to_be_bytes());
+        assert!(uimage(&u).is_err());
+        assert!(ar_each(b"!<arch>\nshort", 10, &mut |_, _, _| {}).is_some());
+        assert!(cpio_members(b"070701garbage", 10).1.is_some());
+        for k in [Kind::Xz, Kind::Bzip2, Kind::Zstd, Kind::Lz4, Kind::Lzma] {
+            let (out, e) = inflate(k, b"\xfd7zXZ\0garbage garbage garbage", 1 << 20);
+            assert!(out.len() < 64 && e.is_some(), "{k:?}");
+        }
+    }
+}
