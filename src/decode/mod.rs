@@ -128,6 +128,12 @@ pub trait AppParser: Send {
 /// Lossy UTF-8 for values taken off the wire, with control characters replaced, so a value is
 /// always printable in a terminal table and safe in JSON.
 pub fn printable(bytes: &[u8]) -> String {
+    // Most values on the wire are printable ASCII: one copy, no per-character pass.
+    if bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            return s.to_owned();
+        }
+    }
     String::from_utf8_lossy(bytes)
         .chars()
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
