@@ -168,19 +168,20 @@ fn fingerprint(no_catalog: bool, probe: ProbeMode) -> anyhow::Result<Fingerprint
     #[cfg(feature = "probe")]
     {
         use banwatch::detect::fingerprint::probe::Probe;
+        use banwatch::detect::fingerprint::LazyProbe;
         let load = || Probe::load_isolated(std::env::current_exe().ok());
-        let probe = match probe {
-            ProbeMode::Off => None,
-            ProbeMode::On => Some(load()?),
-            ProbeMode::Auto => match load() {
+        Ok(match probe {
+            ProbeMode::Off => opts,
+            ProbeMode::On => opts.with_probe(Some(load()?)),
+            // Loaded when the first ONNX model needs it: captures and logs never pay for it.
+            ProbeMode::Auto => opts.with_lazy_probe(LazyProbe::new(move || match load() {
                 Ok(p) => Some(p),
                 Err(e) => {
                     tracing::warn!("behavioural probe off: {e}");
                     None
                 }
-            },
-        };
-        Ok(opts.with_probe(probe))
+            })),
+        })
     }
     #[cfg(not(feature = "probe"))]
     {

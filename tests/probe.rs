@@ -419,3 +419,27 @@ fn allocation_bombs_cost_only_their_probe() {
         .unwrap();
     assert_eq!(fr["technique"], "face_recognition", "{fr}");
 }
+
+/// `--probe auto` loads ONNX Runtime only when an ONNX model needs it: a capture scan never
+/// loads it (it cost about 20 ms at every start), a model scan does and uses it.
+#[test]
+fn onnx_runtime_is_loaded_only_for_onnx_models() {
+    let run = |input: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_banwatch"))
+            .args(["scan", "--format", "json", "--no-catalog", "--log", "info"])
+            .arg(input)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/housing-estate.pcap");
+    let err = run(&sample);
+    assert!(!err.contains("Loaded ONNX Runtime"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let model =
+        fixture("face-recognition-embedding/faceplugin-face-recognition-js-0.0.1/fr_feature.onnx");
+    std::fs::copy(model, dir.path().join("fr_feature.onnx")).unwrap();
+    let err = run(dir.path());
+    assert!(err.contains("Loaded ONNX Runtime"), "{err}");
+}

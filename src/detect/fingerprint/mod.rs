@@ -30,6 +30,43 @@ pub struct FingerprintOptions {
     /// Run ONNX models in ONNX Runtime (when loaded).
     #[cfg(feature = "probe")]
     pub probe: Option<std::sync::Arc<probe::Probe>>,
+    /// Or load it the first time an ONNX model needs it.
+    #[cfg(feature = "probe")]
+    pub lazy_probe: Option<std::sync::Arc<LazyProbe>>,
+}
+
+/// A probe loaded the first time an ONNX model needs it (`scan --probe auto`): a scan with no
+/// ONNX model in it never loads ONNX Runtime (about 20 ms and its memory at start).
+#[cfg(feature = "probe")]
+pub struct LazyProbe {
+    cell: std::sync::OnceLock<Option<std::sync::Arc<probe::Probe>>>,
+    load: Box<dyn Fn() -> Option<probe::Probe> + Send + Sync>,
+}
+
+#[cfg(feature = "probe")]
+impl LazyProbe {
+    /// `load` runs at most once; `None` leaves the probe off for the rest of the run.
+    pub fn new(load: impl Fn() -> Option<probe::Probe> + Send + Sync + 'static) -> Self {
+        LazyProbe {
+            cell: std::sync::OnceLock::new(),
+            load: Box::new(load),
+        }
+    }
+
+    fn get(&self) -> Option<std::sync::Arc<probe::Probe>> {
+        self.cell
+            .get_or_init(|| (self.load)().map(std::sync::Arc::new))
+            .clone()
+    }
+}
+
+#[cfg(feature = "probe")]
+impl std::fmt::Debug for LazyProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyProbe")
+            .field("loaded", &self.cell.get().map(Option::is_some))
+            .finish()
+    }
 }
 
 impl Default for FingerprintOptions {
@@ -38,6 +75,8 @@ impl Default for FingerprintOptions {
             catalog: true,
             #[cfg(feature = "probe")]
             probe: None,
+            #[cfg(feature = "probe")]
+            lazy_probe: None,
         }
     }
 }
@@ -53,6 +92,13 @@ impl FingerprintOptions {
     #[cfg(feature = "probe")]
     pub fn with_probe(mut self, probe: Option<probe::Probe>) -> Self {
         self.probe = probe.map(std::sync::Arc::new);
+        self
+    }
+
+    /// Load the probe the first time an ONNX model needs it.
+    #[cfg(feature = "probe")]
+    pub fn with_lazy_probe(mut self, probe: LazyProbe) -> Self {
+        self.lazy_probe = Some(std::sync::Arc::new(probe));
         self
     }
 }
@@ -103,8 +149,12 @@ pub fn classify_model(
     #[cfg(not(feature = "probe"))]
     let _ = bytes;
     #[cfg(feature = "probe")]
-    if let Some(p) = &opts.probe {
-        if info.format == Some(crate::decode::models::ModelFormat::Onnx) {
+    if info.format == Some(crate::decode::models::ModelFormat::Onnx) {
+        let probe = opts
+            .probe
+            .clone()
+            .or_else(|| opts.lazy_probe.as_ref().and_then(|l| l.get()));
+        if let Some(p) = probe {
             match p.run(bytes, info) {
                 Ok(report) => probe::apply(&mut c, &report),
                 Err(e) => c.reasons.push(format!("probe: {e}")),
