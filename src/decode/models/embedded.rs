@@ -1,8 +1,8 @@
 //! Models carried inside source text: a Python bytes literal (`MODEL = b'\x08\x07\x12...'`,
 //! adjacent literals joined as Python joins them) or a long base64 string in any script. The
 //! literal is decoded (Python's escape rules: `\xhh`, octal, the single-character escapes, line
-//! continuations) and the bytes are recognised and parsed as a model of their own; the report
-//! names the source file and says where the model was.
+//! continuations) and the bytes are handed back to the sniffer ([`inner_file`]), which reads
+//! them as a model of their own; the report names the source file and says where it was.
 
 use super::{ModelError, ModelInfo};
 use base64::Engine;
@@ -20,10 +20,10 @@ fn head(b: &[u8]) -> &[u8] {
     &b[..b.len().min(SCAN_LIMIT)]
 }
 
-/// Mostly printable text holding a bytes literal or a long base64 run whose decoded bytes a
-/// model format recognises (so that the many small `b'\x00'` literals and base64 images of
+/// Mostly printable text holding a bytes literal or a long base64 run whose decoded bytes
+/// `is_model` recognises (so that the many small `b'\x00'` literals and base64 images of
 /// ordinary sources are not taken for models).
-pub fn looks_like(b: &[u8]) -> bool {
+pub fn looks_like(b: &[u8], is_model: &dyn Fn(&[u8]) -> bool) -> bool {
     let start = &b[..b.len().min(4096)];
     let text = !start.is_empty()
         && start
@@ -32,11 +32,26 @@ pub fn looks_like(b: &[u8]) -> bool {
             .count()
             * 100
             >= start.len() * 95;
-    text && decoded(head(b)).any(|(_, _, blob)| {
-        super::sniff::READERS
-            .iter()
-            .any(|r| (r.recognise)(&blob, "embedded"))
-    })
+    text && decoded(head(b)).any(|(_, _, blob)| is_model(&blob))
+}
+
+/// The first decoded literal or base64 string that `is_model` recognises, with a note saying
+/// where it was: the sniffer reads it as the model.
+pub fn inner_file(b: &[u8], is_model: &dyn Fn(&[u8]) -> bool) -> Option<(Vec<u8>, String)> {
+    decoded(head(b))
+        .find(|(_, _, blob)| is_model(blob))
+        .map(|(at, is_literal, blob)| {
+            let kind = if is_literal {
+                "a Python bytes literal"
+            } else {
+                "a base64 string"
+            };
+            let note = format!(
+                "embedded in source text: {kind} at byte {at}, {} bytes decoded",
+                blob.len()
+            );
+            (blob, note)
+        })
 }
 
 /// The decoded candidates of a source text, long enough to be a model: (offset, is a Python
@@ -177,28 +192,9 @@ fn literals(b: &[u8], at: usize) -> (Vec<u8>, usize) {
     (out, i)
 }
 
-/// Decode the literals and base64 runs of a source file and parse the first that is a model.
-/// Errors: none of them is.
-pub fn parse(b: &[u8]) -> Result<ModelInfo, ModelError> {
-    let h = head(b);
-    for (at, is_literal, blob) in decoded(h) {
-        if let Some(Ok(mut inner)) = super::sniff::sniff_and_parse("embedded", &blob, &|_| None) {
-            let kind = if is_literal {
-                "a Python bytes literal"
-            } else {
-                "a base64 string"
-            };
-            inner.notes.push(format!(
-                "embedded in source text: {kind} at byte {at}, {} bytes decoded",
-                blob.len()
-            ));
-            inner.facts.insert(
-                "embedded.in".into(),
-                if is_literal { "python_bytes" } else { "base64" }.into(),
-            );
-            return Ok(inner);
-        }
-    }
+/// Source text whose decoded strings are not a model the sniffer could read: an error (the
+/// sniffer reads the model of [`inner_file`] instead when there is one).
+pub fn parse(_b: &[u8]) -> Result<ModelInfo, ModelError> {
     Err(ModelError::Invalid(
         "source text: no bytes literal or base64 string in it is a model".into(),
     ))
@@ -221,14 +217,16 @@ mod tests {
 
     #[test]
     fn not_models_and_hostile_text() {
-        assert!(!looks_like(b"print('hello')\n"));
+        assert!(!looks_like(b"print('hello')\n", &|_| true));
         let mut src = b"M = b'".to_vec();
         for _ in 0..300 {
             src.extend_from_slice(b"\\x41");
         }
         src.extend_from_slice(b"'\n");
         // A long literal that is no model is not taken for one.
-        assert!(!looks_like(&src));
+        assert!(!looks_like(&src, &|b| b.starts_with(b"\x08")));
+        assert!(looks_like(&src, &|b| b.starts_with(b"A")));
+        assert!(inner_file(&src, &|b| b.starts_with(b"A")).is_some_and(|(b, _)| b.len() == 300));
         assert!(parse(&src).is_err());
         for cut in 0..src.len().min(64) {
             let _ = parse(&src[..cut]);

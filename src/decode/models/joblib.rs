@@ -2,8 +2,8 @@
 //! write them: raw, or compressed whole by joblib's compressors (zlib, gzip, LZ4 frame; the
 //! magic numbers of `joblib/compressor.py`). MTCNN-style packages ship their weights this way
 //! (`pnet.lz4`: a list of arrays), scikit-learn models (an SVM or k-NN over face embeddings)
-//! too; scikeras pickles a Keras model as the bytes of its `.keras` zip, which is then read as
-//! the model. The pickle is walked statically by [`super::pickle`]; nothing is ever unpickled
+//! too; scikeras pickles a Keras model as the bytes of its `.keras` zip, which the sniffer then
+//! reads as the model ([`inner_file`]). The pickle is walked statically by [`super::pickle`]; nothing is ever unpickled
 //! or run.
 //! xz, bz2 and LZMA compression are not read (no reader here).
 
@@ -85,6 +85,26 @@ pub fn looks_like(b: &[u8]) -> bool {
     is_model_pickle(&inflate(b, c, SNIFF).0)
 }
 
+/// A model pickled as the bytes of its own file (scikeras keeps a `.keras` zip so): the first
+/// such byte array that `is_model` recognises, and a note; the sniffer reads it as the model.
+pub fn inner_file(b: &[u8], is_model: &dyn Fn(&[u8]) -> bool) -> Option<(Vec<u8>, String)> {
+    let c = Compression::of(b);
+    let (data, _) = inflate(b, c, MAX_INFLATED);
+    let facts = pickle::walk(&data, 1);
+    facts.embedded.iter().find_map(|&(at, len)| {
+        let blob = data.get(at..at.saturating_add(len))?;
+        is_model(blob).then(|| {
+            (
+                blob.to_vec(),
+                format!(
+                    "inside a pickle ({} compression): a byte array of {len} bytes at {at} holds the model file",
+                    c.as_str()
+                ),
+            )
+        })
+    })
+}
+
 /// Walk the pickle for its arrays (`#N` names and shapes), the classes it names and its
 /// labels. Errors: not a model pickle. A stream that ends early, fails to inflate or exceeds
 /// [`MAX_INFLATED`] gives what was read, with a note.
@@ -113,23 +133,6 @@ pub fn parse(b: &[u8]) -> Result<ModelInfo, ModelError> {
         ));
     }
     let facts = pickle::walk(&data, 1);
-    // A model pickled as the bytes of its own file (scikeras keeps a `.keras` zip so): that
-    // file is the model.
-    for &(at, len) in &facts.embedded {
-        let Some(blob) = data.get(at..at.saturating_add(len)) else {
-            continue;
-        };
-        if let Some(Ok(mut inner)) = super::sniff::sniff_and_parse("embedded", blob, &|_| None) {
-            inner
-                .facts
-                .insert("pickle.compression".into(), c.as_str().into());
-            inner.notes.push(format!(
-                "inside a pickle: a byte array of {len} bytes at {at} holds the model file"
-            ));
-            inner.notes.extend(info.notes);
-            return Ok(inner);
-        }
-    }
     info.facts
         .insert("pickle.arrays".into(), facts.arrays.to_string());
     super::pytorch::fill(&mut info, facts)?;

@@ -161,10 +161,39 @@ pub const READERS: &[FormatReader] = &[
     // Last: any other text format claims its files first.
     FormatReader {
         name: "embedded",
-        recognise: |b, _| embedded::looks_like(b),
+        recognise: |b, _| embedded::looks_like(b, &recognised),
         parse: embedded::parse,
     },
 ];
+
+/// Whether some format recognises `bytes` (by content alone).
+fn recognised(bytes: &[u8]) -> bool {
+    READERS.iter().any(|r| (r.recognise)(bytes, "embedded"))
+}
+
+/// Containers of a whole model file — a source text holding it as a literal, a pickle holding
+/// it as a byte array — give that file, which is read as the model, with a note on where it
+/// was; at most [`MAX_NESTING`] deep.
+fn nested(reader: &str, bytes: &[u8], depth: usize) -> Option<Result<ModelInfo, ModelError>> {
+    let (inner, note) = match reader {
+        "embedded" => embedded::inner_file(bytes, &recognised)?,
+        "pickle" => joblib::inner_file(bytes, &recognised)?,
+        _ => return None,
+    };
+    if depth >= MAX_NESTING {
+        return None;
+    }
+    let r = READERS.iter().find(|r| (r.recognise)(&inner, "embedded"))?;
+    let mut info = match nested(r.name, &inner, depth + 1) {
+        Some(Ok(info)) => info,
+        _ => (r.parse)(&inner).ok()?,
+    };
+    info.notes.push(note);
+    Some(Ok(info))
+}
+
+/// Most models inside models followed.
+const MAX_NESTING: usize = 3;
 
 /// Recognise and parse a model. `sibling` fetches a file next to this one (weight shards, the
 /// `.bin` of a `.param`); formats that need none ignore it.
@@ -178,6 +207,9 @@ pub fn sniff_and_parse(
     }
     let lower = name.to_ascii_lowercase();
     if let Some(r) = READERS.iter().find(|r| (r.recognise)(bytes, &lower)) {
+        if let Some(Ok(info)) = nested(r.name, bytes, 0) {
+            return Some(Ok(info));
+        }
         return Some((r.parse)(bytes));
     }
     if lower.ends_with(".onnx") {
