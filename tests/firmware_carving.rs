@@ -312,7 +312,7 @@ fn tool(name: &str) -> PathBuf {
         .map(|d| Path::new(d).join(name))
         .find(|p| p.exists());
     p.unwrap_or_else(|| {
-        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg)")
+        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg, e2fsprogs)")
     })
 }
 
@@ -341,8 +341,9 @@ fn expect_models(file: &Path, prefix: &str, models: &[(&str, Technique)]) {
 
 /// Packages and boot images as devices ship them, built by the real tools: a Debian package
 /// (`dpkg-deb`, xz data), an OpenWrt-style `ar` package of tar.gz members, a CPIO newc
-/// initramfs raw and compressed with zstd, bzip2, LZ4 and xz, and a U-Boot ramdisk image
-/// (`mkimage`) with an LZMA payload: every model is found under its path.
+/// initramfs raw and compressed with zstd, bzip2, LZ4 and xz, a U-Boot ramdisk image
+/// (`mkimage`) with an LZMA payload, and an ext4 filesystem (`mkfs.ext4 -d`): every model is
+/// found under its path.
 #[test]
 fn packages_and_boot_images_built_with_real_tools() {
     let dir = tempfile::tempdir().unwrap();
@@ -388,6 +389,13 @@ fn packages_and_boot_images_built_with_real_tools() {
         "xz --format=lzma -k -f initrd.cpio && mkimage -A arm -O linux -T ramdisk -C lzma -n rootfs -d initrd.cpio.lzma uRamdisk >/dev/null",
     );
     expect_models(&d.join("uRamdisk"), "!/rootfs.lzma!/rootfs!/", &models);
+    // An ext4 filesystem image (`mkfs.ext4 -d`), alone and gzip-compressed.
+    sh(
+        d,
+        "mkfs.ext4 -q -F -b 1024 -d rootfs fs.ext4 32M && gzip -k -f fs.ext4",
+    );
+    expect_models(&d.join("fs.ext4"), "!/", &models);
+    expect_models(&d.join("fs.ext4.gz"), "!/fs.ext4!/", &models);
 
     // A flash dump: the xz and zstd initramfs and the uImage between random bytes, carved.
     let mut flash = noise(4_096, 11);

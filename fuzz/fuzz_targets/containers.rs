@@ -1,5 +1,6 @@
 #![no_main]
-//! The firmware containers (ar, CPIO newc, uImage headers, xz/LZMA/bzip2/zstd/LZ4 streams)
+//! The firmware containers (ar, CPIO newc, uImage headers, ext2/3/4 images, xz/LZMA/bzip2/
+//! zstd/LZ4 streams)
 //! over arbitrary bytes: a clear error, never a panic or an unbounded expansion.
 use banwatch::sources::offline::files::containers::{self, Kind};
 use libfuzzer_sys::fuzz_target;
@@ -11,6 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = containers::ar_each(data, 1000, &mut |_, _, r| {
         let mut sink = Vec::new();
         let _ = std::io::Read::read_to_end(&mut std::io::Read::take(r, 1 << 20), &mut sink);
+    });
+    let _ = containers::ext4_each(data.to_vec(), 100, &mut |_, _, read| {
+        let _ = read();
     });
     for k in [Kind::Xz, Kind::Lzma, Kind::Bzip2, Kind::Zstd, Kind::Lz4] {
         let (out, _) = containers::inflate(k, data, 16 << 20);

@@ -1,8 +1,9 @@
 //! The containers firmware and packages ship in, beyond tar, zip, gzip and squashfs: the
 //! compressed streams xz and LZMA (`liblzma`), bzip2 (`bzip2`), zstd (`ruzstd`) and LZ4 frames
 //! (`lz4_flex`); `ar` archives (Debian `.deb`, OpenWrt `.ipk`; the `ar` crate); CPIO newc
-//! archives (initramfs, RPM payloads; the `cpio` crate); and U-Boot legacy images (uImage: the
-//! 64-byte header of U-Boot's `include/image.h`, then the payload, compressed as the header says).
+//! archives (initramfs, RPM payloads; the `cpio` crate); U-Boot legacy images (uImage: the
+//! 64-byte header of U-Boot's `include/image.h`, then the payload, compressed as the header
+//! says); and ext2/3/4 filesystem images (`ext4-view`).
 //! All read from memory; every expansion is bounded by the caller's cap.
 
 use std::io::Read;
@@ -26,6 +27,8 @@ pub enum Kind {
     UImage,
     /// A bare LZMA stream (`.lzma`, LZMA-alone): no magic, known only from a uImage header.
     Lzma,
+    /// ext2/3/4 filesystem image (superblock magic `0xEF53` at byte 1080).
+    Ext4,
 }
 
 /// Which of this module's containers `b` starts with.
@@ -38,6 +41,13 @@ pub fn kind(b: &[u8]) -> Option<Kind> {
         _ if b.starts_with(b"!<arch>\n") => Kind::Ar,
         _ if b.starts_with(b"070701") || b.starts_with(b"070702") => Kind::Cpio,
         [0x27, 0x05, 0x19, 0x56, ..] if b.len() >= 64 => Kind::UImage,
+        // The superblock at 1024: magic at +56, log2(block size) - 10 at +24 (0..=6).
+        _ if b.get(1080..1082) == Some(&[0x53, 0xef])
+            && b.get(1048).is_some_and(|l| *l <= 6)
+            && b.get(1049..1052) == Some(&[0, 0, 0]) =>
+        {
+            Kind::Ext4
+        }
         _ => return None,
     })
 }
@@ -68,7 +78,7 @@ pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
             Err(e) => (Vec::new(), Some(e.to_string())),
         },
         Kind::Lz4 => read(&mut lz4_flex::frame::FrameDecoder::new(b)),
-        Kind::Ar | Kind::Cpio | Kind::UImage => {
+        Kind::Ar | Kind::Cpio | Kind::UImage | Kind::Ext4 => {
             (Vec::new(), Some("not a compressed stream".into()))
         }
     }
@@ -143,6 +153,57 @@ pub fn cpio_members(b: &[u8], max: usize) -> (Vec<Member>, Option<String>) {
         };
     }
     (out, Some(format!("cpio: more than {max} members")))
+}
+
+/// Each regular file of an ext2/3/4 image, in directory order, handed to `each` with its path
+/// and size and a way to read it; symbolic links are not followed. At most `max` files; returns
+/// what was malformed, if anything.
+pub fn ext4_each(
+    image: Vec<u8>,
+    max: usize,
+    each: &mut dyn FnMut(&str, u64, &dyn Fn() -> Result<Vec<u8>, String>),
+) -> Option<String> {
+    let fs = match ext4_view::Ext4::load(Box::new(image)) {
+        Ok(fs) => fs,
+        Err(e) => return Some(format!("ext4: {e}")),
+    };
+    let mut dirs = vec![ext4_view::PathBuf::new("/")];
+    let mut files = 0usize;
+    while let Some(dir) = dirs.pop() {
+        let entries = match fs.read_dir(&dir) {
+            Ok(r) => r,
+            Err(e) => return Some(format!("ext4: {}: {e}", dir.display())),
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => return Some(format!("ext4: {}: {e}", dir.display())),
+            };
+            let name = entry.file_name();
+            if name.as_ref() == b"." || name.as_ref() == b".." {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if dirs.len() < max {
+                    dirs.push(path);
+                }
+            } else if kind.is_regular_file() {
+                files += 1;
+                if files > max {
+                    return Some(format!("ext4: more than {max} files"));
+                }
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                let shown = path.display().to_string();
+                let read = || fs.read(&path).map_err(|e| format!("ext4: {e}"));
+                each(&shown, size, &read);
+            }
+        }
+    }
+    None
 }
 
 /// A U-Boot legacy image: (image name, compression byte, payload), from the header of

@@ -517,6 +517,30 @@ impl Walker<'_> {
                     self.error(path, e);
                 }
             }
+            Kind::Ext4 => {
+                // The reader wants an owned image: the copy is counted like an expansion.
+                if !self.budget(path, bytes.len() as u64) {
+                    return;
+                }
+                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
+                let err = containers::ext4_each(bytes.to_vec(), max, &mut |file, size, read| {
+                    let inner = format!("{path}!{file}");
+                    if size > self.limits.max_file {
+                        self.error(&inner, format!("{size} bytes: over the per-file limit"));
+                        return;
+                    }
+                    if !self.going(&inner) || !self.budget(&inner, size) {
+                        return;
+                    }
+                    match read() {
+                        Ok(data) => self.bytes(&inner, &data, depth + 1, &no_sibling),
+                        Err(e) => self.error(&inner, e),
+                    }
+                });
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
             Kind::UImage => match containers::uimage(bytes) {
                 Ok((image, comp, payload)) => {
                     let image = if image.is_empty() {
