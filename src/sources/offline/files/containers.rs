@@ -155,13 +155,16 @@ pub fn cpio_members(b: &[u8], max: usize) -> (Vec<Member>, Option<String>) {
     (out, Some(format!("cpio: more than {max} members")))
 }
 
+/// Reads one file of a filesystem image, whole.
+pub type ReadFile<'a> = &'a dyn Fn() -> Result<Vec<u8>, String>;
+
 /// Each regular file of an ext2/3/4 image, in directory order, handed to `each` with its path
 /// and size and a way to read it; symbolic links are not followed. At most `max` files; returns
 /// what was malformed, if anything.
 pub fn ext4_each(
     image: Vec<u8>,
     max: usize,
-    each: &mut dyn FnMut(&str, u64, &dyn Fn() -> Result<Vec<u8>, String>),
+    each: &mut dyn FnMut(&str, u64, ReadFile<'_>),
 ) -> Option<String> {
     let fs = match ext4_view::Ext4::load(Box::new(image)) {
         Ok(fs) => fs,
