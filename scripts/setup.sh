@@ -17,7 +17,8 @@ pkgs=(ca-certificates pkg-config gcc unzip python3 python3-pip
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly libpcap-dev)
 case "$mode" in
   test) pkgs+=(squashfs-tools python3-venv mosquitto prometheus-alertmanager prometheus systemd
-              cpio u-boot-tools xz-utils zstd bzip2 lz4 binutils dpkg e2fsprogs) ;;
+              cpio u-boot-tools xz-utils zstd bzip2 lz4 binutils dpkg e2fsprogs
+              android-sdk-libsparse-utils rpm) ;;
   bench) pkgs+=(squashfs-tools python3-venv mosquitto tshark libndpi-bin yara binwalk hyperfine time
                 gstreamer1.0-tools bc) ;;
 esac

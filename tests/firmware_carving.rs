@@ -312,7 +312,7 @@ fn tool(name: &str) -> PathBuf {
         .map(|d| Path::new(d).join(name))
         .find(|p| p.exists());
     p.unwrap_or_else(|| {
-        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg, e2fsprogs)")
+        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg, e2fsprogs, android-sdk-libsparse-utils, rpm)")
     })
 }
 
@@ -342,8 +342,9 @@ fn expect_models(file: &Path, prefix: &str, models: &[(&str, Technique)]) {
 /// Packages and boot images as devices ship them, built by the real tools: a Debian package
 /// (`dpkg-deb`, xz data), an OpenWrt-style `ar` package of tar.gz members, a CPIO newc
 /// initramfs raw and compressed with zstd, bzip2, LZ4 and xz, a U-Boot ramdisk image
-/// (`mkimage`) with an LZMA payload, and an ext4 filesystem (`mkfs.ext4 -d`): every model is
-/// found under its path.
+/// (`mkimage`) with an LZMA payload, an ext4 filesystem (`mkfs.ext4 -d`) raw, gzipped and as
+/// an Android sparse image (`img2simg`), and an RPM (`rpmbuild`): every model is found under
+/// its path.
 #[test]
 fn packages_and_boot_images_built_with_real_tools() {
     let dir = tempfile::tempdir().unwrap();
@@ -396,6 +397,15 @@ fn packages_and_boot_images_built_with_real_tools() {
     );
     expect_models(&d.join("fs.ext4"), "!/", &models);
     expect_models(&d.join("fs.ext4.gz"), "!/fs.ext4!/", &models);
+    // The same filesystem as an Android sparse image (`img2simg`).
+    sh(d, "img2simg fs.ext4 fs.simg");
+    expect_models(&d.join("fs.simg"), "!/fs.raw!/", &models);
+    // An RPM package (`rpmbuild`), its payload a compressed CPIO archive.
+    sh(
+        d,
+        "mkdir -p top/SPECS && printf 'Name: cam-models\nVersion: 1.0\nRelease: 1\nSummary: models\nLicense: MIT\nBuildArch: noarch\n%%description\nmodels\n%%install\nmkdir -p %%{buildroot}\ncp -r %%{_rootfs}/. %%{buildroot}/\n%%files\n/opt\n/usr\n/data\n/etc\n/lib\n' > top/SPECS/m.spec && rpmbuild --quiet --define \"_topdir $PWD/top\" --define \"_rootfs $PWD/rootfs\" --define '__os_install_post %{nil}' -bb top/SPECS/m.spec && cp top/RPMS/noarch/cam-models-1.0-1.noarch.rpm cam.rpm",
+    );
+    expect_models(&d.join("cam.rpm"), "!/payload!/payload!/", &models);
 
     // A flash dump: the xz and zstd initramfs and the uImage between random bytes, carved.
     let mut flash = noise(4_096, 11);

@@ -3,7 +3,8 @@
 //! (`lz4_flex`); `ar` archives (Debian `.deb`, OpenWrt `.ipk`; the `ar` crate); CPIO newc
 //! archives (initramfs, RPM payloads; the `cpio` crate); U-Boot legacy images (uImage: the
 //! 64-byte header of U-Boot's `include/image.h`, then the payload, compressed as the header
-//! says); and ext2/3/4 filesystem images (`ext4-view`).
+//! says); ext2/3/4 filesystem images (`ext4-view`); Android sparse images; and RPM packages
+//! (their payload, a compressed CPIO archive).
 //! All read from memory; every expansion is bounded by the caller's cap.
 
 use std::io::Read;
@@ -29,6 +30,10 @@ pub enum Kind {
     Lzma,
     /// ext2/3/4 filesystem image (superblock magic `0xEF53` at byte 1080).
     Ext4,
+    /// Android sparse image (`0xED26FF3A`, AOSP libsparse `sparse_format.h`).
+    Sparse,
+    /// RPM package (lead magic `ED AB EE DB`).
+    Rpm,
 }
 
 /// Which of this module's containers `b` starts with.
@@ -41,6 +46,8 @@ pub fn kind(b: &[u8]) -> Option<Kind> {
         _ if b.starts_with(b"!<arch>\n") => Kind::Ar,
         _ if b.starts_with(b"070701") || b.starts_with(b"070702") => Kind::Cpio,
         [0x27, 0x05, 0x19, 0x56, ..] if b.len() >= 64 => Kind::UImage,
+        [0x3a, 0xff, 0x26, 0xed, 1, 0, ..] => Kind::Sparse,
+        [0xed, 0xab, 0xee, 0xdb, ..] if b.len() >= 96 => Kind::Rpm,
         // The superblock at 1024: magic at +56, log2(block size) - 10 at +24 (0..=6).
         _ if b.get(1080..1082) == Some(&[0x53, 0xef])
             && b.get(1048).is_some_and(|l| *l <= 6)
@@ -78,7 +85,7 @@ pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
             Err(e) => (Vec::new(), Some(e.to_string())),
         },
         Kind::Lz4 => read(&mut lz4_flex::frame::FrameDecoder::new(b)),
-        Kind::Ar | Kind::Cpio | Kind::UImage | Kind::Ext4 => {
+        Kind::Ar | Kind::Cpio | Kind::UImage | Kind::Ext4 | Kind::Sparse | Kind::Rpm => {
             (Vec::new(), Some("not a compressed stream".into()))
         }
     }
@@ -209,6 +216,88 @@ pub fn ext4_each(
     None
 }
 
+fn le16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Expand an Android sparse image (AOSP libsparse `sparse_format.h`: a 28-byte file header
+/// with block size and block count, then chunks of raw data, a 4-byte fill value, "don't
+/// care" or CRC, each with a 12-byte header) into the raw image, if it holds at most `cap`
+/// bytes. Don't-care blocks are zeros.
+pub fn sparse_expand(b: &[u8], cap: u64) -> Result<Vec<u8>, String> {
+    let bad = |what: &str| format!("sparse image: {what}");
+    let file_hdr = usize::from(le16(b, 8).ok_or_else(|| bad("short header"))?);
+    let chunk_hdr = usize::from(le16(b, 10).ok_or_else(|| bad("short header"))?);
+    let block = u64::from(le32(b, 12).ok_or_else(|| bad("short header"))?);
+    let blocks = u64::from(le32(b, 16).ok_or_else(|| bad("short header"))?);
+    let chunks = le32(b, 20).ok_or_else(|| bad("short header"))?;
+    if file_hdr < 28 || chunk_hdr < 12 || block == 0 || block % 4 != 0 {
+        return Err(bad("implausible header"));
+    }
+    let total = block
+        .checked_mul(blocks)
+        .filter(|t| *t <= cap)
+        .ok_or_else(|| bad(&format!("{blocks} blocks of {block} bytes: over the cap")))?;
+    let mut out = Vec::with_capacity(usize::try_from(total).map_err(|_| bad("too large"))?);
+    let mut at = file_hdr;
+    for _ in 0..chunks {
+        let kind = le16(b, at).ok_or_else(|| bad("chunk header past the end"))?;
+        let count = u64::from(le32(b, at + 4).ok_or_else(|| bad("chunk header past the end"))?);
+        let size = le32(b, at + 8).ok_or_else(|| bad("chunk header past the end"))? as usize;
+        let data = b
+            .get(at + chunk_hdr..at.saturating_add(size))
+            .ok_or_else(|| bad("chunk past the end"))?;
+        let len = count
+            .checked_mul(block)
+            .filter(|l| out.len() as u64 + l <= total)
+            .ok_or_else(|| bad("chunks exceed the stated size"))? as usize;
+        match kind {
+            0xCAC1 => out.extend_from_slice(data.get(..len).ok_or_else(|| bad("short raw chunk"))?),
+            0xCAC2 => {
+                let fill: [u8; 4] = data
+                    .get(..4)
+                    .and_then(|f| f.try_into().ok())
+                    .ok_or_else(|| bad("short fill chunk"))?;
+                out.extend(fill.iter().cycle().take(len));
+            }
+            0xCAC3 => out.resize(out.len() + len, 0),
+            0xCAC4 => {}
+            other => return Err(bad(&format!("chunk type {other:#x}"))),
+        }
+        at = at.saturating_add(size.max(chunk_hdr));
+    }
+    Ok(out)
+}
+
+/// The payload of an RPM package (its lead, signature header padded to 8 bytes, and main
+/// header skipped, per the RPM file format): a compressed CPIO archive.
+pub fn rpm_payload(b: &[u8]) -> Result<&[u8], String> {
+    let header_end = |at: usize| -> Result<usize, String> {
+        if b.get(at..at + 4) != Some(&[0x8e, 0xad, 0xe8, 0x01]) {
+            return Err(format!("rpm: no header magic at {at}"));
+        }
+        let entries = be32(b, at + 8).ok_or("rpm: short header")? as usize;
+        let data = be32(b, at + 12).ok_or("rpm: short header")? as usize;
+        entries
+            .checked_mul(16)
+            .and_then(|i| i.checked_add(16)?.checked_add(data)?.checked_add(at))
+            .filter(|e| *e <= b.len())
+            .ok_or_else(|| "rpm: header runs past the end".to_string())
+    };
+    let sig_end = header_end(96)?;
+    let main = sig_end.checked_add(7).ok_or("rpm: too large")? / 8 * 8;
+    let payload = header_end(main)?;
+    Ok(&b[payload..])
+}
+
 /// A U-Boot legacy image: (image name, compression byte, payload), from the header of
 /// `include/image.h` (big-endian: magic, header CRC, time, data size at 12, ..., comp at 31,
 /// name at 32..64).
@@ -256,6 +345,30 @@ mod tests {
         assert!(uimage(&u).is_err());
         assert!(ar_each(b"!<arch>\nshort", 10, &mut |_, _, _| {}).is_some());
         assert!(cpio_members(b"070701garbage", 10).1.is_some());
+        // Sparse images: a stated size over the cap, chunks past the end or beyond the size.
+        let mut sp = vec![0x3a, 0xff, 0x26, 0xed, 1, 0, 0, 0, 28, 0, 12, 0];
+        sp.extend_from_slice(&4096u32.to_le_bytes());
+        sp.extend_from_slice(&u32::MAX.to_le_bytes());
+        sp.extend_from_slice(&1u32.to_le_bytes());
+        sp.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(kind(&sp), Some(Kind::Sparse));
+        assert!(sparse_expand(&sp, 1 << 30).is_err());
+        sp[16..20].copy_from_slice(&2u32.to_le_bytes());
+        sp.extend_from_slice(&[0xc2, 0xca, 0, 0, 3, 0, 0, 0, 16, 0, 0, 0, 1, 2, 3, 4]);
+        assert!(
+            sparse_expand(&sp, 1 << 30).is_err(),
+            "3 blocks in a 2-block image"
+        );
+        sp[16..20].copy_from_slice(&3u32.to_le_bytes());
+        let raw = sparse_expand(&sp, 1 << 30).unwrap();
+        assert_eq!(raw.len(), 3 * 4096);
+        assert_eq!(&raw[..8], &[1, 2, 3, 4, 1, 2, 3, 4]);
+        let mut rpm = vec![0xed, 0xab, 0xee, 0xdb];
+        rpm.resize(96, 0);
+        rpm.extend_from_slice(&[0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0]);
+        rpm.extend_from_slice(&u32::MAX.to_be_bytes());
+        rpm.extend_from_slice(&0u32.to_be_bytes());
+        assert!(rpm_payload(&rpm).is_err());
         for k in [Kind::Xz, Kind::Bzip2, Kind::Zstd, Kind::Lz4, Kind::Lzma] {
             let (out, e) = inflate(k, b"\xfd7zXZ\0garbage garbage garbage", 1 << 20);
             assert!(out.len() < 64 && e.is_some(), "{k:?}");

@@ -541,6 +541,27 @@ impl Walker<'_> {
                     self.error(path, e);
                 }
             }
+            Kind::Sparse => {
+                let inner = format!("{path}!/{}.raw", name.trim_end_matches(".simg"));
+                let out = self.expand(&inner, bytes.len() as u64, &mut |cap| {
+                    match containers::sparse_expand(bytes, cap.saturating_sub(1)) {
+                        Ok(v) => (v, None),
+                        Err(e) => (Vec::new(), Some(e)),
+                    }
+                });
+                if let Some(out) = out {
+                    self.bytes(&inner, &out, depth + 1, &no_sibling);
+                }
+            }
+            Kind::Rpm => match containers::rpm_payload(bytes) {
+                Ok(payload) => {
+                    self.bytes(&format!("{path}!/payload"), payload, depth + 1, &no_sibling)
+                }
+                Err(e) => {
+                    self.error(path, e);
+                    self.leaf(path, bytes, depth, &no_sibling);
+                }
+            },
             Kind::UImage => match containers::uimage(bytes) {
                 Ok((image, comp, payload)) => {
                     let image = if image.is_empty() {
