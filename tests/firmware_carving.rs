@@ -343,8 +343,8 @@ fn expect_models(file: &Path, prefix: &str, models: &[(&str, Technique)]) {
 /// (`dpkg-deb`, xz data), an OpenWrt-style `ar` package of tar.gz members, a CPIO newc
 /// initramfs raw and compressed with zstd, bzip2, LZ4 and xz, a U-Boot ramdisk image
 /// (`mkimage`) with an LZMA payload, an ext4 filesystem (`mkfs.ext4 -d`) raw, gzipped and as
-/// an Android sparse image (`img2simg`), and an RPM (`rpmbuild`): every model is found under
-/// its path.
+/// an Android sparse image (`img2simg`), a cramfs image (`mkfs.cramfs`) and an RPM
+/// (`rpmbuild`): every model is found under its path.
 #[test]
 fn packages_and_boot_images_built_with_real_tools() {
     let dir = tempfile::tempdir().unwrap();
@@ -397,6 +397,9 @@ fn packages_and_boot_images_built_with_real_tools() {
     );
     expect_models(&d.join("fs.ext4"), "!/", &models);
     expect_models(&d.join("fs.ext4.gz"), "!/fs.ext4!/", &models);
+    // A cramfs image (`mkfs.cramfs`).
+    sh(d, "mkfs.cramfs rootfs fs.cramfs >/dev/null");
+    expect_models(&d.join("fs.cramfs"), "!/", &models);
     // The same filesystem as an Android sparse image (`img2simg`).
     sh(d, "img2simg fs.ext4 fs.simg");
     expect_models(&d.join("fs.simg"), "!/fs.raw!/", &models);

@@ -3,8 +3,9 @@
 //! (`lz4_flex`); `ar` archives (Debian `.deb`, OpenWrt `.ipk`; the `ar` crate); CPIO newc
 //! archives (initramfs, RPM payloads; the `cpio` crate); U-Boot legacy images (uImage: the
 //! 64-byte header of U-Boot's `include/image.h`, then the payload, compressed as the header
-//! says); ext2/3/4 filesystem images (`ext4-view`); Android sparse images; and RPM packages
-//! (their payload, a compressed CPIO archive).
+//! says); ext2/3/4 filesystem images (`ext4-view`); Android sparse images; RPM packages
+//! (their payload, a compressed CPIO archive); and cramfs images (read here: no maintained
+//! crate reads them).
 //! All read from memory; every expansion is bounded by the caller's cap.
 
 use std::io::Read;
@@ -34,6 +35,8 @@ pub enum Kind {
     Sparse,
     /// RPM package (lead magic `ED AB EE DB`).
     Rpm,
+    /// cramfs image (little-endian magic `0x28CD3D45`).
+    Cramfs,
 }
 
 /// Which of this module's containers `b` starts with.
@@ -48,6 +51,7 @@ pub fn kind(b: &[u8]) -> Option<Kind> {
         [0x27, 0x05, 0x19, 0x56, ..] if b.len() >= 64 => Kind::UImage,
         [0x3a, 0xff, 0x26, 0xed, 1, 0, ..] => Kind::Sparse,
         [0xed, 0xab, 0xee, 0xdb, ..] if b.len() >= 96 => Kind::Rpm,
+        [0x45, 0x3d, 0xcd, 0x28, ..] if b.get(16..32) == Some(b"Compressed ROMFS") => Kind::Cramfs,
         // The superblock at 1024: magic at +56, log2(block size) - 10 at +24 (0..=6).
         _ if b.get(1080..1082) == Some(&[0x53, 0xef])
             && b.get(1048).is_some_and(|l| *l <= 6)
@@ -85,9 +89,13 @@ pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
             Err(e) => (Vec::new(), Some(e.to_string())),
         },
         Kind::Lz4 => read(&mut lz4_flex::frame::FrameDecoder::new(b)),
-        Kind::Ar | Kind::Cpio | Kind::UImage | Kind::Ext4 | Kind::Sparse | Kind::Rpm => {
-            (Vec::new(), Some("not a compressed stream".into()))
-        }
+        Kind::Ar
+        | Kind::Cpio
+        | Kind::UImage
+        | Kind::Ext4
+        | Kind::Sparse
+        | Kind::Rpm
+        | Kind::Cramfs => (Vec::new(), Some("not a compressed stream".into())),
     }
 }
 
@@ -298,6 +306,115 @@ pub fn rpm_payload(b: &[u8]) -> Result<&[u8], String> {
     Ok(&b[payload..])
 }
 
+/// cramfs: inode mode bits (`<linux/stat.h>`), block size, and the flag of extended block
+/// pointers (not read here).
+const S_IFMT: u32 = 0o170000;
+const S_IFDIR: u32 = 0o040000;
+const S_IFREG: u32 = 0o100000;
+const CRAMFS_BLOCK: usize = 4096;
+const CRAMFS_EXT_BLOCK_POINTERS: u32 = 0x800;
+
+/// One cramfs inode (`<linux/cramfs_fs.h>`: three little-endian words of bitfields): mode,
+/// size, and the byte offset of its data (a directory's entries, a file's block pointers).
+fn cramfs_inode(b: &[u8], at: usize) -> Option<(u32, usize, usize, usize)> {
+    let (w0, w1, w2) = (le32(b, at)?, le32(b, at + 4)?, le32(b, at + 8)?);
+    let mode = w0 & 0xffff;
+    let size = (w1 & 0x00ff_ffff) as usize;
+    let namelen = (w2 & 0x3f) as usize * 4;
+    let offset = (w2 >> 6) as usize * 4;
+    Some((mode, size, offset, namelen))
+}
+
+/// A cramfs file's bytes: `size` bytes in 4 KiB blocks, each zlib-compressed, after an array
+/// of block end offsets at `offset`.
+fn cramfs_file(b: &[u8], offset: usize, size: usize) -> Result<Vec<u8>, String> {
+    let blocks = size.div_ceil(CRAMFS_BLOCK);
+    let mut start = offset
+        .checked_add(blocks * 4)
+        .ok_or("cramfs: block table too large")?;
+    let mut out = Vec::with_capacity(size);
+    for i in 0..blocks {
+        let end = le32(b, offset + i * 4).ok_or("cramfs: block table past the end")? as usize;
+        let block = b
+            .get(start..end)
+            .ok_or_else(|| format!("cramfs: block {i} at {start}..{end} outside the image"))?;
+        let want = (size - out.len()).min(CRAMFS_BLOCK);
+        if !block.is_empty() {
+            let mut d = flate2::read::ZlibDecoder::new(block).take(want as u64);
+            d.read_to_end(&mut out)
+                .map_err(|e| format!("cramfs: block {i}: {e}"))?;
+        }
+        // A hole (an empty block) reads as zeros.
+        out.resize(out.len().max((i * CRAMFS_BLOCK + want).min(size)), 0);
+        start = end;
+    }
+    Ok(out)
+}
+
+/// Each regular file of a little-endian cramfs image, with its path, size and a way to read
+/// it. At most `max` files; returns what was malformed, if anything.
+pub fn cramfs_each(
+    b: &[u8],
+    max: usize,
+    each: &mut dyn FnMut(&str, u64, ReadFile<'_>),
+) -> Option<String> {
+    let Some(flags) = le32(b, 8) else {
+        return Some("cramfs: short superblock".into());
+    };
+    if flags & CRAMFS_EXT_BLOCK_POINTERS != 0 {
+        return Some("cramfs: extended block pointers are not read".into());
+    }
+    let Some((mode, size, offset, _)) = cramfs_inode(b, 64) else {
+        return Some("cramfs: short superblock".into());
+    };
+    if mode & S_IFMT != S_IFDIR {
+        return Some("cramfs: the root is not a directory".into());
+    }
+    let mut dirs = vec![(String::new(), offset, size)];
+    let mut files = 0usize;
+    let mut visited = 0usize;
+    while let Some((dir, offset, size)) = dirs.pop() {
+        let end = offset.saturating_add(size).min(b.len());
+        let mut at = offset;
+        while at + 12 <= end {
+            visited += 1;
+            if visited > max.saturating_mul(4) {
+                return Some(format!("cramfs: more than {max} entries"));
+            }
+            let Some((mode, size, data, namelen)) = cramfs_inode(b, at) else {
+                return Some("cramfs: inode past the end".into());
+            };
+            let Some(raw) = b.get(at + 12..at + 12 + namelen) else {
+                return Some("cramfs: name past the end".into());
+            };
+            let name: String = String::from_utf8_lossy(raw)
+                .trim_end_matches('\0')
+                .chars()
+                .map(|c| if c == '/' || c.is_control() { '_' } else { c })
+                .collect();
+            at += 12 + namelen;
+            if name.is_empty() || name == "." || name == ".." {
+                continue;
+            }
+            let path = format!("{dir}/{name}");
+            match mode & S_IFMT {
+                // A directory's entries come after its own: offsets only grow, so no loop.
+                S_IFDIR if data > offset && dirs.len() < max => dirs.push((path, data, size)),
+                S_IFREG => {
+                    files += 1;
+                    if files > max {
+                        return Some(format!("cramfs: more than {max} files"));
+                    }
+                    let read = || cramfs_file(b, data, size);
+                    each(&path, size as u64, &read);
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 /// A U-Boot legacy image: (image name, compression byte, payload), from the header of
 /// `include/image.h` (big-endian: magic, header CRC, time, data size at 12, ..., comp at 31,
 /// name at 32..64).
@@ -369,6 +486,32 @@ mod tests {
         rpm.extend_from_slice(&u32::MAX.to_be_bytes());
         rpm.extend_from_slice(&0u32.to_be_bytes());
         assert!(rpm_payload(&rpm).is_err());
+        // cramfs: a root inode pointing outside the image, a file whose blocks are garbage.
+        let mut cr = vec![0x45, 0x3d, 0xcd, 0x28];
+        cr.resize(16, 0);
+        cr.extend_from_slice(b"Compressed ROMFS");
+        cr.resize(64, 0);
+        let dir_inode = |size: u32, offset: u32| {
+            let mut v = (0o040755u32).to_le_bytes().to_vec();
+            v.extend_from_slice(&size.to_le_bytes());
+            v.extend_from_slice(&((offset / 4) << 6).to_le_bytes());
+            v
+        };
+        cr.extend(dir_inode(16, 76));
+        assert_eq!(kind(&cr), Some(Kind::Cramfs));
+        let mut reads = 0;
+        assert!(cramfs_each(&cr, 10, &mut |_, _, _| reads += 1).is_none());
+        let mut file = (0o100644u32).to_le_bytes().to_vec();
+        file.extend_from_slice(&5000u32.to_le_bytes());
+        file.extend_from_slice(&(1u32 | ((92u32 / 4) << 6)).to_le_bytes());
+        file.extend_from_slice(b"m\0\0\0");
+        cr.extend(file);
+        cr.extend_from_slice(&[0xff; 16]);
+        let mut got = Vec::new();
+        assert!(cramfs_each(&cr, 10, &mut |p, _, read| got
+            .push((p.to_string(), read().is_err())))
+        .is_none());
+        assert_eq!(got, vec![("/m".to_string(), true)]);
         for k in [Kind::Xz, Kind::Bzip2, Kind::Zstd, Kind::Lz4, Kind::Lzma] {
             let (out, e) = inflate(k, b"\xfd7zXZ\0garbage garbage garbage", 1 << 20);
             assert!(out.len() < 64 && e.is_some(), "{k:?}");

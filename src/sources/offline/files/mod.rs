@@ -541,6 +541,22 @@ impl Walker<'_> {
                     self.error(path, e);
                 }
             }
+            Kind::Cramfs => {
+                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
+                let err = containers::cramfs_each(bytes, max, &mut |file, size, read| {
+                    let inner = format!("{path}!{file}");
+                    if !self.going(&inner) || !self.budget(&inner, size) {
+                        return;
+                    }
+                    match read() {
+                        Ok(data) => self.bytes(&inner, &data, depth + 1, &no_sibling),
+                        Err(e) => self.error(&inner, e),
+                    }
+                });
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
             Kind::Sparse => {
                 let inner = format!("{path}!/{}.raw", name.trim_end_matches(".simg"));
                 let out = self.expand(&inner, bytes.len() as u64, &mut |cap| {
