@@ -312,7 +312,7 @@ fn tool(name: &str) -> PathBuf {
         .map(|d| Path::new(d).join(name))
         .find(|p| p.exists());
     p.unwrap_or_else(|| {
-        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg, e2fsprogs, android-sdk-libsparse-utils, rpm)")
+        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg, e2fsprogs, android-sdk-libsparse-utils, rpm, genromfs)")
     })
 }
 
@@ -343,8 +343,8 @@ fn expect_models(file: &Path, prefix: &str, models: &[(&str, Technique)]) {
 /// (`dpkg-deb`, xz data), an OpenWrt-style `ar` package of tar.gz members, a CPIO newc
 /// initramfs raw and compressed with zstd, bzip2, LZ4 and xz, a U-Boot ramdisk image
 /// (`mkimage`) with an LZMA payload, an ext4 filesystem (`mkfs.ext4 -d`) raw, gzipped and as
-/// an Android sparse image (`img2simg`), a cramfs image (`mkfs.cramfs`) and an RPM
-/// (`rpmbuild`): every model is found under its path.
+/// an Android sparse image (`img2simg`), cramfs and romfs images (`mkfs.cramfs`, `genromfs`),
+/// an odc CPIO archive and an RPM (`rpmbuild`): every model is found under its path.
 #[test]
 fn packages_and_boot_images_built_with_real_tools() {
     let dir = tempfile::tempdir().unwrap();
@@ -397,6 +397,14 @@ fn packages_and_boot_images_built_with_real_tools() {
     );
     expect_models(&d.join("fs.ext4"), "!/", &models);
     expect_models(&d.join("fs.ext4.gz"), "!/fs.ext4!/", &models);
+    // A romfs image (`genromfs`) and a portable ASCII CPIO archive (`cpio -H odc`).
+    sh(d, "genromfs -f fs.romfs -d rootfs -V rootfs");
+    expect_models(&d.join("fs.romfs"), "!/", &models);
+    sh(
+        d,
+        "cd rootfs && find . | cpio -o -H odc --quiet > ../odc.cpio",
+    );
+    expect_models(&d.join("odc.cpio"), "!/", &models);
     // A cramfs image (`mkfs.cramfs`).
     sh(d, "mkfs.cramfs rootfs fs.cramfs >/dev/null");
     expect_models(&d.join("fs.cramfs"), "!/", &models);

@@ -1,6 +1,6 @@
 #![no_main]
-//! The firmware containers (ar, CPIO newc, uImage headers, ext2/3/4, Android sparse, cramfs
-//! and RPM images, xz/LZMA/bzip2/zstd/LZ4 streams)
+//! The firmware containers (ar, CPIO newc, uImage headers, ext2/3/4, Android sparse, cramfs,
+//! romfs and RPM images, odc CPIO, xz/LZMA/bzip2/zstd/LZ4 streams)
 //! over arbitrary bytes: a clear error, never a panic or an unbounded expansion.
 use banwatch::sources::offline::files::containers::{self, Kind};
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
     });
     let _ = containers::sparse_expand(data, 64 << 20);
     let _ = containers::rpm_payload(data);
+    let _ = containers::romfs_each(data, 100, &mut |_, _| {});
     let _ = containers::cramfs_each(data, 100, &mut |_, _, read| {
         let _ = read();
     });

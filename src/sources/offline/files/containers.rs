@@ -4,8 +4,8 @@
 //! archives (initramfs, RPM payloads; the `cpio` crate); U-Boot legacy images (uImage: the
 //! 64-byte header of U-Boot's `include/image.h`, then the payload, compressed as the header
 //! says); ext2/3/4 filesystem images (`ext4-view`); Android sparse images; RPM packages
-//! (their payload, a compressed CPIO archive); and cramfs images (read here: no maintained
-//! crate reads them).
+//! (their payload, a compressed CPIO archive); cramfs and romfs images, and odc CPIO archives
+//! (read here: no maintained crate reads them).
 //! All read from memory; every expansion is bounded by the caller's cap.
 
 use std::io::Read;
@@ -37,6 +37,8 @@ pub enum Kind {
     Rpm,
     /// cramfs image (little-endian magic `0x28CD3D45`).
     Cramfs,
+    /// romfs image (`-rom1fs-`).
+    Romfs,
 }
 
 /// Which of this module's containers `b` starts with.
@@ -47,7 +49,10 @@ pub fn kind(b: &[u8]) -> Option<Kind> {
         [0x28, 0xb5, 0x2f, 0xfd, ..] => Kind::Zstd,
         [0x04, 0x22, 0x4d, 0x18, ..] => Kind::Lz4,
         _ if b.starts_with(b"!<arch>\n") => Kind::Ar,
-        _ if b.starts_with(b"070701") || b.starts_with(b"070702") => Kind::Cpio,
+        _ if b.starts_with(b"070701") || b.starts_with(b"070702") || b.starts_with(b"070707") => {
+            Kind::Cpio
+        }
+        _ if b.starts_with(b"-rom1fs-") && b.len() >= 32 => Kind::Romfs,
         [0x27, 0x05, 0x19, 0x56, ..] if b.len() >= 64 => Kind::UImage,
         [0x3a, 0xff, 0x26, 0xed, 1, 0, ..] => Kind::Sparse,
         [0xed, 0xab, 0xee, 0xdb, ..] if b.len() >= 96 => Kind::Rpm,
@@ -95,7 +100,8 @@ pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
         | Kind::Ext4
         | Kind::Sparse
         | Kind::Rpm
-        | Kind::Cramfs => (Vec::new(), Some("not a compressed stream".into())),
+        | Kind::Cramfs
+        | Kind::Romfs => (Vec::new(), Some("not a compressed stream".into())),
     }
 }
 
@@ -133,6 +139,9 @@ pub fn ar_each(
 
 /// The regular files of a CPIO newc archive, in order, up to the trailer.
 pub fn cpio_members(b: &[u8], max: usize) -> (Vec<Member>, Option<String>) {
+    if b.starts_with(b"070707") {
+        return cpio_odc_members(b, max);
+    }
     let mut out = Vec::new();
     let mut cursor = std::io::Cursor::new(b);
     while out.len() < max {
@@ -304,6 +313,109 @@ pub fn rpm_payload(b: &[u8]) -> Result<&[u8], String> {
     let main = sig_end.checked_add(7).ok_or("rpm: too large")? / 8 * 8;
     let payload = header_end(main)?;
     Ok(&b[payload..])
+}
+
+/// The regular files of a portable ASCII (odc) CPIO archive: 76-byte headers of octal fields
+/// (`magic dev ino mode uid gid nlink rdev mtime namesize filesize`), the name, the data, no
+/// padding (POSIX.1 `cpio` format, as `cpio -H odc` writes it).
+fn cpio_odc_members(b: &[u8], max: usize) -> (Vec<Member>, Option<String>) {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    let octal = |at: usize, len: usize| -> Option<usize> {
+        let s = std::str::from_utf8(b.get(at..at + len)?).ok()?;
+        usize::from_str_radix(s, 8).ok()
+    };
+    while out.len() < max {
+        if b.get(at..at + 6) != Some(b"070707") {
+            return (out, Some(format!("cpio: no odc header at {at}")));
+        }
+        let (Some(mode), Some(namesize), Some(size)) =
+            (octal(at + 18, 6), octal(at + 59, 6), octal(at + 65, 11))
+        else {
+            return (out, Some(format!("cpio: bad odc header at {at}")));
+        };
+        let name_at = at + 76;
+        let data_at = name_at.saturating_add(namesize);
+        let end = data_at.saturating_add(size);
+        let Some(raw) = b.get(name_at..data_at) else {
+            return (out, Some("cpio: name past the end".into()));
+        };
+        let name = String::from_utf8_lossy(raw)
+            .trim_end_matches('\0')
+            .to_string();
+        if name == "TRAILER!!!" {
+            return (out, None);
+        }
+        if end > b.len() {
+            return (out, Some(format!("cpio: {name} runs past the end")));
+        }
+        if mode as u32 & S_IFMT == S_IFREG && size > 0 {
+            out.push(Member {
+                name,
+                size: size as u64,
+                range: data_at..end,
+            });
+        }
+        at = end;
+    }
+    (out, Some(format!("cpio: more than {max} members")))
+}
+
+/// Each regular file of a romfs image (Linux `Documentation/filesystems/romfs.rst`: big-endian
+/// 16-byte-aligned file headers — next header and type, spec.info, size, checksum — then the
+/// name and the data, each padded to 16 bytes), with its path and bytes. Returns what was
+/// malformed, if anything.
+pub fn romfs_each(b: &[u8], max: usize, each: &mut dyn FnMut(&str, &[u8])) -> Option<String> {
+    let align = |n: usize| n.checked_add(15).map(|n| n & !15);
+    let name_at = |at: usize| -> Option<(String, usize)> {
+        let rest = b.get(at..)?;
+        let len = rest.iter().position(|c| *c == 0)?;
+        let name = String::from_utf8_lossy(&rest[..len])
+            .chars()
+            .map(|c| if c == '/' || c.is_control() { '_' } else { c })
+            .collect();
+        Some((name, align(at + len + 1)?))
+    };
+    let Some((_, first)) = name_at(16) else {
+        return Some("romfs: no volume name".into());
+    };
+    let mut dirs = vec![(String::new(), first)];
+    let mut seen = 0usize;
+    while let Some((dir, mut at)) = dirs.pop() {
+        while at != 0 {
+            seen += 1;
+            if seen > max {
+                return Some(format!("romfs: more than {max} entries"));
+            }
+            let (Some(next), Some(info), Some(size)) =
+                (be32(b, at), be32(b, at + 4), be32(b, at + 8))
+            else {
+                return Some(format!("romfs: file header at {at} past the end"));
+            };
+            let Some((name, data)) = name_at(at + 16) else {
+                return Some(format!("romfs: name at {} past the end", at + 16));
+            };
+            let path = format!("{dir}/{name}");
+            match next & 7 {
+                // A directory's spec.info is its first entry ("." then ".."): later in the image.
+                1 if name != "." && name != ".." && info as usize > at => {
+                    dirs.push((path, info as usize));
+                }
+                2 => match b.get(data..data.saturating_add(size as usize)) {
+                    Some(bytes) => each(&path, bytes),
+                    None => return Some(format!("romfs: {path} runs past the end")),
+                },
+                _ => {}
+            }
+            let following = (next & !15) as usize;
+            // Headers only move forward: a pointer back would loop.
+            if following != 0 && following <= at {
+                return Some(format!("romfs: header at {at} points back to {following}"));
+            }
+            at = following;
+        }
+    }
+    None
 }
 
 /// cramfs: inode mode bits (`<linux/stat.h>`), block size, and the flag of extended block
@@ -512,6 +624,20 @@ mod tests {
             .push((p.to_string(), read().is_err())))
         .is_none());
         assert_eq!(got, vec![("/m".to_string(), true)]);
+        // romfs: a header pointing back at itself; odc CPIO: sizes past the end.
+        let mut rom = b"-rom1fs-".to_vec();
+        rom.extend_from_slice(&[0, 0, 1, 0, 0, 0, 0, 0]);
+        rom.extend_from_slice(b"v\0");
+        rom.resize(32, 0);
+        rom.extend_from_slice(&(32u32 | 2).to_be_bytes());
+        rom.extend_from_slice(&[0; 12]);
+        rom.extend_from_slice(b"f\0");
+        rom.resize(64, 0);
+        assert_eq!(kind(&rom), Some(Kind::Romfs));
+        assert!(romfs_each(&rom, 10, &mut |_, _| {}).is_some_and(|e| e.contains("points back")));
+        let odc =
+            b"070707000000000000100644000000000000000001000000000000000000000002077777777777x\0";
+        assert!(cpio_members(odc, 10).1.is_some());
         for k in [Kind::Xz, Kind::Bzip2, Kind::Zstd, Kind::Lz4, Kind::Lzma] {
             let (out, e) = inflate(k, b"\xfd7zXZ\0garbage garbage garbage", 1 << 20);
             assert!(out.len() < 64 && e.is_some(), "{k:?}");

@@ -557,6 +557,15 @@ impl Walker<'_> {
                     self.error(path, e);
                 }
             }
+            Kind::Romfs => {
+                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
+                let err = containers::romfs_each(bytes, max, &mut |file, data| {
+                    self.bytes(&format!("{path}!{file}"), data, depth + 1, &no_sibling);
+                });
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
             Kind::Sparse => {
                 let inner = format!("{path}!/{}.raw", name.trim_end_matches(".simg"));
                 let out = self.expand(&inner, bytes.len() as u64, &mut |cap| {
