@@ -1,34 +1,15 @@
-//! Fuzz the mqtt flow parser: the first byte picks the chunk size, the second the direction
-//! pattern; the rest is fed as a two-way conversation, with an occasional gap.
+//! Fuzz the mqtt flow parser as a two-way conversation in chunks, with an occasional gap
+//! (`common/conversation.rs`).
 #![no_main]
 
-use banwatch::decode::{mqtt::MqttParser, AppParser, Emitter, Progress};
-use banwatch::model::Direction;
+#[path = "common/conversation.rs"]
+mod conversation;
+
+use banwatch::decode::{mqtt::MqttParser, Emitter};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let (Some(&size), Some(&pattern)) = (data.first(), data.get(1)) else {
-        return;
-    };
-    let rest = data.get(2..).unwrap_or(&[]);
-    let chunk = usize::from(size).max(1);
     let mut out = Vec::new();
     let mut em = Emitter::new(0.0, None, &mut out);
-    let mut p = MqttParser::new();
-    for (i, c) in rest.chunks(chunk).enumerate() {
-        let dir = if (pattern >> (i % 8)) & 1 == 0 {
-            Direction::ToServer
-        } else {
-            Direction::ToClient
-        };
-        let r = if size == 255 && i == 3 {
-            p.gap(dir, c.len() as u64, &mut em)
-        } else {
-            p.feed(dir, c, &mut em)
-        };
-        if r == Progress::Done {
-            break;
-        }
-    }
-    p.close(&mut em);
+    conversation::run(&mut MqttParser::new(), data, &mut em);
 });

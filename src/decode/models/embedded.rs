@@ -24,15 +24,7 @@ fn head(b: &[u8]) -> &[u8] {
 /// `is_model` recognises (so that the many small `b'\x00'` literals and base64 images of
 /// ordinary sources are not taken for models).
 pub fn looks_like(b: &[u8], is_model: &dyn Fn(&[u8]) -> bool) -> bool {
-    let start = &b[..b.len().min(4096)];
-    let text = !start.is_empty()
-        && start
-            .iter()
-            .filter(|c| c.is_ascii_graphic() || c.is_ascii_whitespace())
-            .count()
-            * 100
-            >= start.len() * 95;
-    text && decoded(head(b)).any(|(_, _, blob)| is_model(&blob))
+    super::mostly_text(b) && decoded(head(b)).any(|(_, _, blob)| is_model(&blob))
 }
 
 /// The first decoded literal or base64 string that `is_model` recognises, with a note saying

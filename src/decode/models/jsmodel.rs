@@ -57,14 +57,7 @@ fn number(re: &Regex, text: &[u8]) -> Option<u64> {
 /// Mostly printable text that holds one of the formats' defining keys.
 pub fn looks_like(bytes: &[u8]) -> bool {
     let start = &bytes[..bytes.len().min(4096)];
-    let text = !start.is_empty()
-        && start
-            .iter()
-            .filter(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
-            .count()
-            * 100
-            >= start.len() * 95;
-    if !text {
+    if !super::mostly_text(bytes) {
         return false;
     }
     let h = head(bytes);

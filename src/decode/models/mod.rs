@@ -218,6 +218,18 @@ pub(crate) fn keras_input(layer: &serde_json::Value) -> Option<TensorInfo> {
     })
 }
 
+/// Whether the first 4 KiB of `b` are mostly (95 %) printable ASCII or whitespace: text.
+pub(crate) fn mostly_text(b: &[u8]) -> bool {
+    let start = &b[..b.len().min(4096)];
+    !start.is_empty()
+        && start
+            .iter()
+            .filter(|c| c.is_ascii_graphic() || c.is_ascii_whitespace())
+            .count()
+            * 100
+            >= start.len() * 95
+}
+
 /// The `n` bytes of `buf` at `*pos`, advancing `*pos` past them. Errors: they run past the end
 /// (`what` and `container` name the field and the buffer in the message).
 pub(crate) fn take_bytes<'a>(

@@ -467,6 +467,27 @@ impl Walker<'_> {
         }
     }
 
+    /// One file of a filesystem image, read whole under the per-file and total budgets.
+    fn filesystem_file(
+        &mut self,
+        inner: &str,
+        size: u64,
+        read: containers::ReadFile<'_>,
+        depth: u32,
+    ) {
+        if size > self.limits.max_file {
+            self.error(inner, format!("{size} bytes: over the per-file limit"));
+            return;
+        }
+        if !self.going(inner) || !self.budget(inner, size) {
+            return;
+        }
+        match read() {
+            Ok(data) => self.bytes(inner, &data, depth + 1, &no_sibling),
+            Err(e) => self.error(inner, e),
+        }
+    }
+
     /// The containers of [`containers`]: streams are inflated under the budgets, archive
     /// members and uImage payloads walked under `path!/name`.
     fn open_other(&mut self, path: &str, bytes: &[u8], kind: containers::Kind, depth: u32) {
@@ -524,18 +545,7 @@ impl Walker<'_> {
                 }
                 let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
                 let err = containers::ext4_each(bytes.to_vec(), max, &mut |file, size, read| {
-                    let inner = format!("{path}!{file}");
-                    if size > self.limits.max_file {
-                        self.error(&inner, format!("{size} bytes: over the per-file limit"));
-                        return;
-                    }
-                    if !self.going(&inner) || !self.budget(&inner, size) {
-                        return;
-                    }
-                    match read() {
-                        Ok(data) => self.bytes(&inner, &data, depth + 1, &no_sibling),
-                        Err(e) => self.error(&inner, e),
-                    }
+                    self.filesystem_file(&format!("{path}!{file}"), size, read, depth);
                 });
                 if let Some(e) = err {
                     self.error(path, e);
@@ -544,14 +554,7 @@ impl Walker<'_> {
             Kind::Cramfs => {
                 let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
                 let err = containers::cramfs_each(bytes, max, &mut |file, size, read| {
-                    let inner = format!("{path}!{file}");
-                    if !self.going(&inner) || !self.budget(&inner, size) {
-                        return;
-                    }
-                    match read() {
-                        Ok(data) => self.bytes(&inner, &data, depth + 1, &no_sibling),
-                        Err(e) => self.error(&inner, e),
-                    }
+                    self.filesystem_file(&format!("{path}!{file}"), size, read, depth);
                 });
                 if let Some(e) = err {
                     self.error(path, e);
