@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Carving throughput: banwatch (walk + carve + parse + classify) against yara with equivalent
-# magic-byte rules (scripts/carve.yar) and binwalk's signature scan, on the same generated
-# firmware-like blob, one core each. Prints the ratios.
+# magic-byte rules (scripts/carve.yar), Debian's binwalk 2 and binwalk 3 (the Rust rewrite,
+# installed from crates.io into .deps/binwalk3 when missing) signature scans, on the same
+# generated firmware-like blob, one core each. Prints the ratios.
 #   scripts/compare-carve.sh [MEGABYTES]     (default 500)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +29,13 @@ found=$(python3 -c "import json;print(len(json.load(open('bench-data/out.txt'))[
 found=$(python3 -c "import json;print(len(json.load(open('bench-data/out.txt'))['artifacts']))" 2>/dev/null || echo "?")
 ya=$(t yara -s scripts/carve.yar "$blob")
 bi=$(t binwalk --signature "$blob")
+b3=.deps/binwalk3/bin/binwalk
+[ -x "$b3" ] || cargo install binwalk --locked --quiet --root .deps/binwalk3
+b3s=$(t "$b3" --threads 1 --quiet "$blob")
 printf '\nblob: %s (%s bytes), one core each; banwatch found %s models\n' "$blob" "$bytes" "$found"
-for pair in "banwatch:$bw" "yara:$ya" "binwalk:$bi"; do
+for pair in "banwatch:$bw" "yara:$ya" "binwalk:$bi" "binwalk3:$b3s"; do
   n=${pair%%:*}; s=${pair#*:}
   awk -v n="$n" -v s="$s" -v b="$bytes" 'BEGIN { printf "%-10s %8.2f s %9.1f MB/s\n", n, s, b / 1e6 / s }'
 done
-awk -v b="$bw" -v y="$ya" -v w="$bi" 'BEGIN {
-  printf "\nbanwatch vs yara:    %.1fx (target >= 1x)\nbanwatch vs binwalk: %.1fx\n", y / b, w / b }'
+awk -v b="$bw" -v y="$ya" -v w="$bi" -v w3="$b3s" 'BEGIN {
+  printf "\nbanwatch vs yara:      %.1fx (target >= 1x)\nbanwatch vs binwalk 2: %.1fx\nbanwatch vs binwalk 3: %.1fx (target >= 4x)\n", y / b, w / b, w3 / b }'
