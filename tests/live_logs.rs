@@ -1,5 +1,6 @@
 //! Zeek JSON and Suricata EVE logs followed while they grow: lines appended later, a partial
-//! line completed by a later write, garbage and truncated lines (counted, skipped), rotation.
+//! line completed by a later write, garbage and truncated lines (counted, skipped), rotation
+//! (and the last lines of a file rotated away before they were read).
 
 mod live_common;
 
@@ -101,6 +102,21 @@ async fn zeek_and_eve_logs_are_followed() {
         ))
         .await,
         "rotation not followed"
+    );
+    // A line appended just before the file is rotated away (within one poll) is still read:
+    // the old file is read to its end before the new one is opened.
+    append(&eve, "{\"timestamp\":\"2026-11-02T09:00:03+0000\",\"event_type\":\"tls\",\"src_ip\":\"10.0.0.9\",\"dest_ip\":\"52.1.2.4\",\"tls\":{\"sni\":\"api.luxand.cloud\"}}\n");
+    std::fs::rename(&eve, dir.path().join("eve.json.2")).unwrap();
+    append(&eve, "");
+    assert!(
+        f.collect_until(Duration::from_secs(5), |f| f.has(
+            "eve",
+            "tls",
+            "sni",
+            "api.luxand.cloud"
+        ))
+        .await,
+        "the line written just before the rotation was lost"
     );
     assert!(f.health["zeek"].is_up() && f.health["eve"].is_up());
     f.stop().await;

@@ -77,6 +77,9 @@ async fn follow(
     let mut pending: Vec<u8> = Vec::new();
     let mut skipping = false;
     let mut buf = vec![0u8; 64 * 1024];
+    // A rotation was seen: the old file is read to its end before the new one is opened, so
+    // lines written just before a rotation or deletion are not lost.
+    let mut switch = false;
     ctx.health.set_up(true);
     loop {
         let Some(f) = file.as_mut() else {
@@ -84,19 +87,22 @@ async fn follow(
         };
         let n = f.read(&mut buf).await?;
         if n == 0 {
-            // At the end: wait, then check for rotation (new inode) or truncation.
-            tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
-                _ = stopped(&mut shutdown) => return Ok(()),
-            }
-            if rotated(path, f, pos).await {
+            if switch {
                 tracing::info!(path = %path.display(), "log rotated or truncated; reopening");
                 file = open(path, ctx, &mut shutdown).await?;
                 ctx.health.set_up(true);
                 pos = 0;
                 pending.clear();
                 skipping = false;
+                switch = false;
+                continue;
             }
+            // At the end: wait, then check for rotation (new inode) or truncation.
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stopped(&mut shutdown) => return Ok(()),
+            }
+            switch = rotated(path, f, pos).await;
             continue;
         }
         pos += n as u64;
