@@ -3,12 +3,13 @@
 //! magic numbers of `joblib/compressor.py`). MTCNN-style packages ship their weights this way
 //! (`pnet.lz4`: a list of arrays), scikit-learn models (an SVM or k-NN over face embeddings)
 //! too; scikeras pickles a Keras model as the bytes of its `.keras` zip, which the sniffer then
-//! reads as the model ([`inner_file`]). The pickle is walked statically by [`super::pickle`]; nothing is ever unpickled
-//! or run.
+//! reads as the model ([`inner_file`]). The pickle is walked statically by [`super::pickle`];
+//! nothing is ever unpickled or run.
 //! xz, bz2 and LZMA compression are not read (no reader here).
 
 use super::pickle;
 use super::{ModelError, ModelFormat, ModelInfo};
+use std::borrow::Cow;
 use std::io::Read;
 
 /// Most bytes decompressed: the walk reads what fits and says the rest was not read.
@@ -45,13 +46,14 @@ impl Compression {
     }
 }
 
-/// Up to `limit` bytes of `b` decompressed (what could be read before an error, with it).
-fn inflate(b: &[u8], c: Compression, limit: u64) -> (Vec<u8>, Option<String>) {
+/// Up to `limit` bytes of `b` decompressed (what could be read before an error, with it); an
+/// uncompressed pickle is borrowed, not copied.
+fn inflate(b: &[u8], c: Compression, limit: u64) -> (Cow<'_, [u8]>, Option<String>) {
     let mut out = Vec::new();
     let r = match c {
         Compression::None => {
-            out.extend_from_slice(&b[..b.len().min(usize::try_from(limit).unwrap_or(usize::MAX))]);
-            Ok(0)
+            let n = b.len().min(usize::try_from(limit).unwrap_or(usize::MAX));
+            return (Cow::Borrowed(&b[..n]), None);
         }
         Compression::Zlib => flate2::read::ZlibDecoder::new(b)
             .take(limit)
@@ -63,7 +65,7 @@ fn inflate(b: &[u8], c: Compression, limit: u64) -> (Vec<u8>, Option<String>) {
             .take(limit)
             .read_to_end(&mut out),
     };
-    (out, r.err().map(|e| e.to_string()))
+    (Cow::Owned(out), r.err().map(|e| e.to_string()))
 }
 
 /// A pickle protocol 2–5 stream that names NumPy, joblib, scikit-learn or PyTorch near its

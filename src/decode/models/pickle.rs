@@ -370,7 +370,6 @@ fn walk_one(b: &[u8], start: usize, facts: &mut PickleFacts, depth: usize) -> Op
             b'b' => {
                 // BUILD: an array gets its state; joblib's bytes follow the opcode.
                 let state = stack.pop()?;
-                let path = array_name(&stack[..stack.len().saturating_sub(1)], facts.arrays);
                 match (stack.last(), state) {
                     (
                         Some(Item::ArrayWrapper),
@@ -382,7 +381,7 @@ fn walk_one(b: &[u8], start: usize, facts: &mut PickleFacts, depth: usize) -> Op
                     ) => {
                         match itemsize(&dtype) {
                             Some(size) => {
-                                found_array(facts, path, &shape);
+                                found_array(facts, &stack, &shape);
                                 // Object arrays are pickled unpadded; the others after a byte
                                 // giving the padding's length.
                                 if aligned {
@@ -424,7 +423,7 @@ fn walk_one(b: &[u8], start: usize, facts: &mut PickleFacts, depth: usize) -> Op
                         let objects =
                             matches!(t.get(2), Some(Item::Dtype(d)) if d.starts_with('O'));
                         if let (Some(Item::Shape(shape)), false) = (t.get(1), objects) {
-                            found_array(facts, path, shape);
+                            found_array(facts, &stack, shape);
                         }
                     }
                     _ => {}
@@ -494,14 +493,16 @@ fn text_int(b: &[u8], pos: &mut usize) -> Option<u64> {
     Some(v)
 }
 
-fn found_array(facts: &mut PickleFacts, name: String, shape: &[i64]) {
-    facts.arrays += 1;
+/// Count an array (the top of `stack` is the object being built) and list it by name.
+fn found_array(facts: &mut PickleFacts, stack: &[Item], shape: &[i64]) {
     if facts.tensors.len() < super::MAX_WEIGHTS_LISTED {
+        let name = array_name(&stack[..stack.len().saturating_sub(1)], facts.arrays);
         facts.tensors.push(WeightInfo {
             name,
             shape: shape.to_vec(),
         });
     }
+    facts.arrays += 1;
 }
 
 fn looks_like_param(s: &str) -> bool {
