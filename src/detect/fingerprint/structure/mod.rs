@@ -93,10 +93,7 @@ fn heads(info: &ModelInfo) -> Vec<i64> {
 
 /// Out-features of the last three dense (2-D) weights of a weight-only file.
 fn dense_heads(info: &ModelInfo) -> Vec<i64> {
-    let pytorch = matches!(
-        info.format,
-        Some(ModelFormat::Pytorch | ModelFormat::Torchscript | ModelFormat::Safetensors)
-    );
+    let pytorch = torch_layout(info);
     info.weights
         .iter()
         .rev()
@@ -190,6 +187,15 @@ fn output_softmax(info: &ModelInfo) -> bool {
         .any(|k| k.to_ascii_lowercase().contains("softmax"))
 }
 
+/// Whether weights are laid out as PyTorch stores them (out-features first), not as
+/// TensorFlow and Keras do (out-features last).
+fn torch_layout(info: &ModelInfo) -> bool {
+    matches!(
+        info.format,
+        Some(ModelFormat::Pytorch | ModelFormat::Torchscript | ModelFormat::Safetensors)
+    )
+}
+
 /// Weight-only formats (state dicts, TF.js manifests): the last dense layer, as
 /// (name, in-features, out-features), when a convolutional backbone precedes it.
 fn last_dense(info: &ModelInfo) -> Option<(String, i64, i64)> {
@@ -200,10 +206,7 @@ fn last_dense(info: &ModelInfo) -> Option<(String, i64, i64)> {
     if convs < 8 {
         return None;
     }
-    let pytorch = matches!(
-        info.format,
-        Some(ModelFormat::Pytorch | ModelFormat::Torchscript | ModelFormat::Safetensors)
-    );
+    let pytorch = torch_layout(info);
     let w = info.weights.iter().rev().find(|w| w.shape.len() == 2)?;
     let (inp, out) = if pytorch {
         (w.shape[1], w.shape[0])
@@ -253,10 +256,7 @@ fn anchor_head_pairs(info: &ModelInfo) -> Option<(usize, bool)> {
     if !info.outputs.is_empty() || !info.inputs.is_empty() {
         return None;
     }
-    let pytorch = matches!(
-        info.format,
-        Some(ModelFormat::Pytorch | ModelFormat::Torchscript | ModelFormat::Safetensors)
-    );
+    let pytorch = torch_layout(info);
     // (out, in) channels of each convolution, in file order.
     let convs: Vec<(i64, i64)> = info
         .weights
@@ -748,10 +748,7 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
             .iter()
             .rev()
             .find(|w| w.shape.len() == 2 && !FACE_LANDMARK_COUNTS.contains(&w.shape[0]));
-        let pytorch = matches!(
-            info.format,
-            Some(ModelFormat::Pytorch | ModelFormat::Torchscript | ModelFormat::Safetensors)
-        );
+        let pytorch = torch_layout(info);
         let out = last.map(|w| if pytorch { w.shape[0] } else { w.shape[1] });
         let input = format!("input: {points} facial landmarks of {dims} coordinates, no image");
         match out {
