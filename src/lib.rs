@@ -4,7 +4,7 @@
 //! [`sources`] (captures, files, feeds) → [`decode`] (protocols and model formats →
 //! observations) → [`detect`] (traffic signatures, model fingerprints → findings) → [`judge`]
 //! (evidence, verdicts, policy) → [`sinks`] (reports, store, alerting). [`scan`] wires them
-//! for the spot check, [`service`] for the long-running service.
+//! for the spot check, [`audit`] for the device audit, [`service`] for the long-running service.
 //!
 //! Cargo features: `scan` is the core (spot check on files, no GStreamer, libpcap or ONNX
 //! Runtime needed to build it); `probe` adds the behavioural probe (ONNX Runtime, loaded at
@@ -13,6 +13,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "live")]
+pub mod audit;
 pub mod clock;
 pub mod decode;
 pub mod detect;

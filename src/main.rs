@@ -67,6 +67,46 @@ enum Command {
     /// Print the observations the decoders extract from a capture or log, one JSON object per
     /// line.
     Inspect { path: PathBuf },
+    /// Ask devices what they are configured to do: read-only, authenticated checks
+    /// (models/checks) against cameras, NVRs and VMS. Targets are URLs (the account from
+    /// BANWATCH_AUDIT_USERNAME and BANWATCH_AUDIT_PASSWORD) or the devices of an inventory with
+    /// an `audit` table. Same report and exit codes as scan.
+    #[cfg(feature = "live")]
+    Audit {
+        /// Device URLs: http(s)://host[:port][/prefix]; a bare host means http.
+        #[arg(required_unless_present = "inventory")]
+        targets: Vec<String>,
+        /// Inventory (the serve configuration): its devices with an `audit` table.
+        #[arg(long)]
+        inventory: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// The product of the URL targets (a models/checks product id); default: identify it.
+        #[arg(long)]
+        product: Option<String>,
+        /// Trust only the certificate with this SHA-256 (hex) for the URL targets.
+        #[arg(long)]
+        pin_sha256: Option<String>,
+        /// Accept any certificate (the report records it).
+        #[arg(long)]
+        insecure: bool,
+        /// Answer a Basic-only device over plain HTTP (the password crosses the network
+        /// readable).
+        #[arg(long)]
+        allow_basic: bool,
+        /// Devices audited at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Longest wait for one answer, seconds.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+        /// Directory of check files; default: the shipped models/checks.
+        #[arg(long)]
+        checks: Option<PathBuf>,
+        /// Policy file (TOML); default: the shipped ban.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
     /// The long-running service: taps feeds, keeps verdicts, raises and resolves alerts, serves
     /// /metrics, /healthz and /api/v1. With no --config it runs the demo network on loopback.
     #[cfg(feature = "live")]
@@ -162,6 +202,24 @@ fn capture_for(interface: &str, duration: &str) -> anyhow::Result<(tempfile::Tem
     Ok((dir, file))
 }
 
+/// Print a report of `scan` or `audit` (problems with inputs on stderr, the report on stdout)
+/// and return its exit code.
+fn print_report(report: &banwatch::sinks::report::ScanReport, format: Format) -> u8 {
+    for i in &report.inputs {
+        for e in i.error.iter().chain(&i.incomplete) {
+            eprintln!("banwatch: {}", banwatch::sinks::text::terminal_safe(e));
+        }
+    }
+    let text = match format {
+        Format::Json => report.to_json() + "\n",
+        Format::Text => banwatch::sinks::text::render(report),
+    };
+    let mut out = std::io::stdout().lock();
+    // A closed pipe is not an error of the command.
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    report.exit_code() as u8
+}
+
 /// The fingerprint options of `--probe` and `--no-catalog`.
 fn fingerprint(no_catalog: bool, probe: ProbeMode) -> anyhow::Result<FingerprintOptions> {
     let opts = FingerprintOptions::default().with_catalog(!no_catalog);
@@ -240,19 +298,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
                     }
                 }
             }
-            for i in &report.inputs {
-                for e in i.error.iter().chain(&i.incomplete) {
-                    eprintln!("banwatch: {}", banwatch::sinks::text::terminal_safe(e));
-                }
-            }
-            let text = match format {
-                Format::Json => report.to_json() + "\n",
-                Format::Text => banwatch::sinks::text::render(&report),
-            };
-            let mut out = std::io::stdout().lock();
-            // A closed pipe is not an error of the scan.
-            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-            Ok(report.exit_code() as u8)
+            Ok(print_report(&report, format))
         }
         #[cfg(feature = "probe")]
         Command::ProbeWorker => Ok(banwatch::detect::fingerprint::probe::worker_main()?),
@@ -295,6 +341,85 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 anyhow::Ok(())
             })?;
             Ok(0)
+        }
+        #[cfg(feature = "live")]
+        Command::Audit {
+            targets,
+            inventory,
+            format,
+            product,
+            pin_sha256,
+            insecure,
+            allow_basic,
+            concurrency,
+            timeout,
+            checks,
+            policy,
+        } => {
+            use banwatch::detect::checks::CheckSet;
+            let checks = CheckSet::load_dir(&checks.unwrap_or_else(CheckSet::default_dir))?;
+            let policy = match policy {
+                Some(p) => Policy::load(&p)?,
+                None => Policy::default_ban(),
+            };
+            let tls = banwatch::net::tls::TlsSettings {
+                ca_file: None,
+                pin_sha256,
+                insecure,
+            };
+            tls.validate()?;
+            let mut list = banwatch::audit::targets_from_urls(
+                &targets,
+                product.as_deref(),
+                &tls,
+                allow_basic,
+            )?;
+            let cfg = match &inventory {
+                Some(p) => Some(banwatch::service::config::Config::load(p)?),
+                None => None,
+            };
+            if let Some(c) = &cfg {
+                let from = c.audit_targets(insecure).map_err(anyhow::Error::msg)?;
+                if from.is_empty() {
+                    anyhow::bail!(
+                        "{}: no device has an `audit` table (url, username, password)",
+                        inventory
+                            .as_deref()
+                            .unwrap_or(std::path::Path::new("?"))
+                            .display()
+                    );
+                }
+                list.extend(from);
+            }
+            let terminal = matches!(format, Format::Text)
+                && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let progress: Option<std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>> = terminal
+                .then(|| {
+                    std::sync::Arc::new(|done: usize, total: usize| {
+                        eprint!("\r\x1b[2Kaudited {done} of {total} devices");
+                        if done == total {
+                            eprint!("\r\x1b[2K");
+                        }
+                    }) as std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>
+                });
+            let opts = banwatch::sources::audit::AuditOptions {
+                concurrency,
+                request_timeout: std::time::Duration::from_secs(timeout.max(1)),
+                ..Default::default()
+            };
+            let rt = anyhow::Context::context(
+                tokio::runtime::Runtime::new(),
+                "start the async runtime",
+            )?;
+            let report = rt.block_on(banwatch::audit::audit_and_judge(
+                list,
+                std::sync::Arc::new(checks),
+                opts,
+                &policy,
+                &|d| cfg.as_ref().and_then(|c| c.placement_of(d)),
+                progress,
+            ));
+            Ok(print_report(&report, format))
         }
         Command::Inspect { path } => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -458,6 +458,60 @@ pub struct Alert {
     pub resolved_at: Option<String>,
 }
 
+/// What became of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The answer is evidence.
+    Fired,
+    /// The answer was read and is not evidence.
+    Quiet,
+    /// The device does not offer what the check asks (404, an ONVIF fault, nothing to ask
+    /// about): not evidence, and not an audit gap.
+    Unavailable,
+    /// The answer could not be had or read: the audit of this device is incomplete.
+    Error,
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    /// The check id.
+    pub check: String,
+    /// What became of it.
+    pub outcome: Outcome,
+    /// The number read (a count or a sum), when read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<u64>,
+    /// Why it is unavailable or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The audit of one device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceAudit {
+    /// The device.
+    pub device: DeviceId,
+    /// The URL asked (no user information).
+    pub target: String,
+    /// The product identified (a checks product id).
+    pub product: Option<String>,
+    /// Certificates were not checked (`--insecure`): the report says so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// Requests sent.
+    pub requests: u32,
+    /// Each check's result.
+    pub checks: Vec<CheckResult>,
+    /// Why the device could not be audited at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the audit started, Unix seconds.
+    #[serde(skip)]
+    pub started: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,6 +144,7 @@ pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
         devices,
         artifacts,
         violations,
+        audits: Vec::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod checks;
 pub mod fingerprint;
 pub mod pipeline;
 pub mod signatures;

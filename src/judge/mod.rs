@@ -54,11 +54,21 @@ impl Default for JudgeConfig {
 /// On what a finding rests.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Basis {
-    /// A traffic signature (or an audit check): its declared strength and weight.
+    /// A traffic signature: its declared strength and weight.
     Signature {
         /// The rule's strength.
         strength: Strength,
         /// The rule's weight in [0, 1].
+        weight: f64,
+    },
+    /// An audit check (a device's own answer about its configuration): its declared strength
+    /// and weight. Such evidence is *standing*: it does not age out of the evidence window but
+    /// holds until the device's next completed audit replaces it
+    /// ([`Judge::clear_standing`]).
+    Audit {
+        /// The check's strength.
+        strength: Strength,
+        /// The check's weight in [0, 1].
         weight: f64,
     },
     /// A model classification: the classifier's confidence in [0, 1]; the judge decides how
@@ -102,6 +112,8 @@ pub struct Finding {
 struct Item {
     evidence: Evidence,
     weight: f64,
+    /// Audit evidence: kept past the window until replaced.
+    standing: bool,
     service: String,
     first_ts: f64,
     last_ts: f64,
@@ -152,8 +164,11 @@ impl Judge {
     /// Take one finding. Model findings below [`JudgeConfig::model_weak_at`] are dropped;
     /// returns whether the finding became evidence.
     pub fn add(&mut self, f: Finding) -> bool {
+        let standing = matches!(f.basis, Basis::Audit { .. });
         let (strength, weight) = match f.basis {
-            Basis::Signature { strength, weight } => (strength, weight),
+            Basis::Signature { strength, weight } | Basis::Audit { strength, weight } => {
+                (strength, weight)
+            }
             Basis::Model { confidence } => {
                 if f.technique == Technique::None || confidence < self.config.model_weak_at {
                     return false;
@@ -187,6 +202,7 @@ impl Judge {
                 last_seen: rfc3339(ts),
             },
             weight: weight.clamp(0.0, 1.0),
+            standing,
             service: f.service,
             first_ts: ts,
             last_ts: ts,
@@ -331,8 +347,24 @@ impl Judge {
     /// Drop evidence last seen before `cutoff` (capture or wall seconds): verdicts decay.
     pub fn expire(&mut self, cutoff: f64) {
         for state in self.devices.values_mut() {
-            state.items.retain(|_, i| i.last_ts >= cutoff);
+            state.items.retain(|_, i| i.standing || i.last_ts >= cutoff);
         }
+    }
+
+    /// Drop a device's standing (audit) evidence, before the findings of its new audit.
+    pub fn clear_standing(&mut self, device: &DeviceId) {
+        if let Some(state) = self.devices.get_mut(device) {
+            state.items.retain(|_, i| !i.standing);
+        }
+    }
+
+    /// Devices holding standing (audit) evidence.
+    pub fn standing_devices(&self) -> Vec<DeviceId> {
+        self.devices
+            .iter()
+            .filter(|(_, s)| s.items.values().any(|i| i.standing))
+            .map(|(d, _)| d.clone())
+            .collect()
     }
 
     /// The violations among `verdicts` under `policy`. A device at a known site is judged by its
@@ -420,6 +452,47 @@ mod tests {
             excerpt: "v".into(),
             ts: 1.0,
         });
+    }
+
+    #[test]
+    fn audit_evidence_stands_until_the_next_audit_replaces_it() {
+        let mut j = Judge::default();
+        add(
+            &mut j,
+            "cam",
+            "sig.traffic",
+            "svc",
+            Technique::FaceRecognition,
+            Strength::Strong,
+            0.9,
+        );
+        j.add(Finding {
+            device: dev("nvr"),
+            signature: "check.face_library".into(),
+            service: "vendor".into(),
+            technique: Technique::FaceRecognition,
+            basis: Basis::Audit {
+                strength: Strength::Strong,
+                weight: 0.9,
+            },
+            role: Role::Runs,
+            peer: None,
+            organisation: None,
+            source: "audit:/x".into(),
+            excerpt: "12 records".into(),
+            ts: 1.0,
+        });
+        j.expire(1_000.0);
+        let left: Vec<String> = j.verdicts().iter().map(|d| d.device.0.clone()).collect();
+        assert_eq!(
+            left,
+            vec!["nvr".to_string()],
+            "traffic ages out, the audit stands"
+        );
+        assert_eq!(j.standing_devices(), vec![dev("nvr")]);
+        j.clear_standing(&dev("nvr"));
+        assert!(j.verdicts().is_empty());
+        assert!(j.standing_devices().is_empty());
     }
 
     #[test]

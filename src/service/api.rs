@@ -70,6 +70,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/devices", get(devices))
         .route("/api/v1/sites", get(sites))
         .route("/api/v1/evidence", get(evidence))
+        .route("/api/v1/audits", get(audits))
         .route("/api/v1/alerts/{id}/ack", post(acknowledge))
         .fallback(|| async { text(StatusCode::NOT_FOUND, "not found\n") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -154,6 +155,14 @@ async fn alerts(Ax(s): Ax<Shared>) -> Response {
 
 async fn devices(Ax(s): Ax<Shared>) -> Response {
     Json(s.state().judge.verdicts()).into_response()
+}
+
+/// The last audit of each audited device: product, each check's outcome and number (counts
+/// and switches only), and why a device could not be audited.
+async fn audits(Ax(s): Ax<Shared>) -> Response {
+    let st = s.state();
+    let v: Vec<&crate::model::DeviceAudit> = st.audits.values().collect();
+    Json(v).into_response()
 }
 
 async fn sites(Ax(s): Ax<Shared>) -> Response {

@@ -66,6 +66,13 @@ pub struct Device {
     /// belongs to one device.
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// The product family whose audit checks apply (a `models/checks` product id such as
+    /// `hikvision`, `dahua`, `onvif`, `unifi_protect`, `frigate`); without it the audit
+    /// identifies the product.
+    pub product: Option<String>,
+    /// How `banwatch audit` and the scheduled audit reach the device: `url`, `username`,
+    /// `password` (a secret), `allow_basic`, `tls`, as an HTTP feed takes them.
+    pub audit: Option<crate::sources::live::http_stream::DeviceHttp>,
 }
 
 /// A configured feed: its id, the device it belongs to, and its source.
@@ -108,6 +115,55 @@ impl Default for JudgeSettings {
     }
 }
 
+/// When and how `serve` audits the devices that have an `audit` table (`[audit]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSchedule {
+    /// Seconds between two audits of every device (default one day).
+    #[serde(default = "default_audit_every")]
+    pub every_secs: u64,
+    /// Seconds after start before the first audit.
+    #[serde(default = "default_audit_first")]
+    pub first_after_secs: u64,
+    /// Devices audited at once.
+    #[serde(default = "default_audit_concurrency")]
+    pub concurrency: usize,
+    /// Devices of one site audited at once.
+    #[serde(default = "default_audit_per_site")]
+    pub per_site: usize,
+    /// Longest wait for one answer, seconds.
+    #[serde(default = "default_audit_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_audit_every() -> u64 {
+    86_400
+}
+fn default_audit_first() -> u64 {
+    5
+}
+fn default_audit_concurrency() -> usize {
+    8
+}
+fn default_audit_per_site() -> usize {
+    2
+}
+fn default_audit_timeout() -> u64 {
+    20
+}
+
+impl Default for AuditSchedule {
+    fn default() -> Self {
+        AuditSchedule {
+            every_secs: default_audit_every(),
+            first_after_secs: default_audit_first(),
+            concurrency: default_audit_concurrency(),
+            per_site: default_audit_per_site(),
+            timeout_secs: default_audit_timeout(),
+        }
+    }
+}
+
 /// A configured sink: its name in the sink registry, its settings, and their line.
 #[derive(Debug, Clone)]
 pub struct SinkSettings {
@@ -140,6 +196,7 @@ struct Raw {
     #[serde(default, rename = "feed")]
     feeds: Vec<toml::Spanned<toml::Table>>,
     judge: Option<toml::Spanned<toml::Table>>,
+    audit: Option<toml::Spanned<toml::Table>>,
     api_token: Option<Secret>,
     #[serde(flatten)]
     rest: toml::Table,
@@ -164,6 +221,8 @@ pub struct Config {
     pub judge: JudgeSettings,
     /// Configured sinks besides the store.
     pub sinks: Vec<SinkSettings>,
+    /// The schedule of device audits.
+    pub audit: AuditSchedule,
     /// Bearer token required by every state-changing API call. Without one, such calls are
     /// refused (read-only API).
     pub api_token: Secret,
@@ -303,6 +362,10 @@ impl Config {
                     ));
                 }
             }
+            if let Some(a) = &d.audit {
+                a.validate("/")
+                    .map_err(|m| invalid(at("audit"), format!("device {:?}: audit {m}", d.id)))?;
+            }
             devices.push(d);
         }
         let mut feeds: Vec<Feed> = Vec::new();
@@ -369,6 +432,26 @@ impl Config {
                 return Err(invalid(line, format!("judge: {key} = 0 is not a duration")));
             }
         }
+        let audit = match &raw.audit {
+            Some(t) => {
+                typed::<AuditSchedule>(t, text, "audit").map_err(|(l, m)| invalid(Some(l), m))?
+            }
+            None => AuditSchedule::default(),
+        };
+        for (key, v) in [
+            ("every_secs", audit.every_secs),
+            ("timeout_secs", audit.timeout_secs),
+            ("concurrency", audit.concurrency as u64),
+            ("per_site", audit.per_site as u64),
+        ] {
+            if v == 0 {
+                let line = raw
+                    .audit
+                    .as_ref()
+                    .map(|t| line_of_key(text, t.span(), Some(key)));
+                return Err(invalid(line, format!("audit: {key} = 0 is not allowed")));
+            }
+        }
         let mut sinks = Vec::new();
         for (name, settings) in raw.rest {
             let line = line_of_table(text, &name);
@@ -412,6 +495,7 @@ impl Config {
             feeds,
             judge,
             sinks,
+            audit,
             api_token,
         })
     }
@@ -421,6 +505,45 @@ impl Config {
         self.devices
             .iter()
             .find(|d| d.addresses.iter().any(|a| a == ip))
+    }
+
+    /// The audit targets of the inventory: every device with an `audit` table, at its site.
+    /// `insecure` overrides each device's certificate trust (and reports record it).
+    pub fn audit_targets(
+        &self,
+        insecure: bool,
+    ) -> Result<Vec<crate::sources::audit::Target>, String> {
+        let mut out = Vec::new();
+        for d in &self.devices {
+            let Some(settings) = &d.audit else { continue };
+            let mut tls = settings.tls.clone().unwrap_or_default();
+            tls.insecure |= insecure;
+            let mut s = settings.clone();
+            s.tls = Some(tls.clone());
+            let ep = s
+                .endpoint("/")
+                .map_err(|e| format!("device {:?}: audit {e}", d.id))?;
+            let mut url = ep.url;
+            if url.path() == "/" {
+                url.set_path("");
+            }
+            out.push(crate::sources::audit::Target {
+                device: crate::model::DeviceId(d.id.clone()),
+                url,
+                product: d.product.clone(),
+                credentials: ep.creds,
+                tls,
+                site: Some(d.site.clone()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Site id and type of an inventory device.
+    pub fn placement_of(&self, device: &crate::model::DeviceId) -> Option<(String, SiteType)> {
+        let d = self.device(&device.0)?;
+        let site = self.site(&d.site)?;
+        Some((site.id.clone(), site.site_type))
     }
 
     /// A device by id.

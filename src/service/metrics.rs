@@ -34,6 +34,10 @@ pub struct Metrics {
     pub latency: HistogramVec,
     /// `banwatch_event_processing_seconds`.
     pub processing: prometheus::Histogram,
+    /// `banwatch_audit_checks_total{product,outcome}`.
+    pub audit_checks: IntCounterVec,
+    /// `banwatch_audit_devices_total{result}` (`audited`, `failed`).
+    pub audit_devices: IntCounterVec,
     alerts_firing: IntGaugeVec,
     device_compliant: IntGaugeVec,
     feed_up: IntGaugeVec,
@@ -102,6 +106,18 @@ impl Metrics {
         r.register(Box::new(store_errors.clone()))?;
         let feed = ["feed", "kind"];
         Ok(Metrics {
+            audit_checks: counter(
+                &r,
+                "banwatch_audit_checks_total",
+                "Device audit checks run, by product and outcome (fired, quiet, unavailable, error)",
+                &["product", "outcome"],
+            )?,
+            audit_devices: counter(
+                &r,
+                "banwatch_audit_devices_total",
+                "Device audits, by result (audited, failed)",
+                &["result"],
+            )?,
             evidence: counter(
                 &r,
                 "banwatch_evidence_total",

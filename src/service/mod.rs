@@ -12,6 +12,7 @@ pub(crate) mod lifecycle;
 pub mod metrics;
 pub mod state;
 
+use crate::detect::checks::CheckSet;
 use crate::detect::signatures::SignatureSet;
 use crate::judge::policy::Policy;
 use crate::judge::Judge;
@@ -41,6 +42,12 @@ pub enum ServiceError {
     /// The signatures do not load.
     #[error(transparent)]
     Signatures(#[from] crate::detect::signatures::SignatureError),
+    /// The audit checks do not load.
+    #[error(transparent)]
+    Checks(#[from] crate::detect::checks::CheckError),
+    /// A device's audit settings are unusable.
+    #[error("audit: {0}")]
+    Audit(String),
     /// The listen address cannot be bound.
     #[error("listen on {addr}: {source}")]
     Listen {
@@ -68,6 +75,41 @@ fn raise_descriptor_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => tracing::debug!(limit = n, "file descriptor limit"),
         Err(e) => tracing::warn!("cannot raise the file descriptor limit: {e}"),
+    }
+}
+
+/// Audit `targets` after `first_after_secs`, then every `every_secs`, until stopped; each
+/// round's results go to the event loop.
+async fn audit_schedule(
+    targets: Vec<crate::sources::audit::Target>,
+    checks: Arc<CheckSet>,
+    schedule: config::AuditSchedule,
+    tx: mpsc::Sender<Vec<crate::model::DeviceAudit>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use std::time::Duration;
+    let opts = crate::sources::audit::AuditOptions {
+        concurrency: schedule.concurrency,
+        per_site: schedule.per_site,
+        request_timeout: Duration::from_secs(schedule.timeout_secs),
+        ..Default::default()
+    };
+    let mut wait = Duration::from_secs(schedule.first_after_secs);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        tracing::info!(devices = targets.len(), "device audit starting");
+        let round = crate::sources::audit::audit(targets.clone(), checks.clone(), opts, None);
+        let results = tokio::select! {
+            r = round => r,
+            _ = stop.changed() => return,
+        };
+        if tx.send(results).await.is_err() {
+            return;
+        }
+        wait = Duration::from_secs(schedule.every_secs);
     }
 }
 
@@ -149,6 +191,23 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
         }));
     }
     drop(tx);
+    // Device audits on their schedule, for every device with an `audit` table.
+    let (audit_tx, mut audit_rx) = mpsc::channel::<Vec<crate::model::DeviceAudit>>(4);
+    let checks = Arc::new(if cfg.devices.iter().any(|d| d.audit.is_some()) {
+        CheckSet::load_dir(&CheckSet::default_dir())?
+    } else {
+        CheckSet::default()
+    });
+    let targets = cfg.audit_targets(false).map_err(ServiceError::Audit)?;
+    if !targets.is_empty() {
+        tasks.push(tokio::spawn(audit_schedule(
+            targets,
+            checks.clone(),
+            cfg.audit,
+            audit_tx,
+            stop_rx.clone(),
+        )));
+    }
     let feeds = Arc::new(feeds);
     let state = Arc::new(Mutex::new(State {
         cfg,
@@ -162,6 +221,8 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
         last_tick: crate::clock::now(),
         owed: false,
         last_store_check: 0.0,
+        audits: Default::default(),
+        last_standing_refresh: 0.0,
     }));
     // State changes stored before a crash that some sink had not taken yet.
     state.lock().unwrap_or_else(|p| p.into_inner()).redeliver();
@@ -184,6 +245,7 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
                 lock().event(&ev, &sigs, &metrics);
                 metrics.processing.observe((crate::clock::now() - ev.received).max(0.0));
             }
+            Some(audits) = audit_rx.recv() => lock().audited(audits, &checks, &metrics),
             _ = tick.tick() => lock().tick(&metrics),
             _ = tokio::signal::ctrl_c() => break,
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => break,

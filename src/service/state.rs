@@ -6,11 +6,12 @@ use super::config::Config;
 use super::lifecycle::{self, Lifecycle, Placement};
 use super::metrics::Metrics;
 use crate::clock::now;
+use crate::detect::checks::CheckSet;
 use crate::detect::pipeline::{self, DeviceResolver};
 use crate::detect::signatures::SignatureSet;
 use crate::judge::policy::Policy;
 use crate::judge::Judge;
-use crate::model::{Alert, DeviceId, Role};
+use crate::model::{Alert, DeviceAudit, DeviceId, Role};
 use crate::sinks::store::AlertStore;
 use crate::sinks::AlertSink;
 use crate::sources::live::health::SourceEvent;
@@ -40,7 +41,15 @@ pub struct State {
     pub owed: bool,
     /// Wall time the store was last tried for writes.
     pub last_store_check: f64,
+    /// The last audit of each audited device (what `/api/v1/audits` shows).
+    pub audits: std::collections::BTreeMap<DeviceId, DeviceAudit>,
+    /// Wall time the alerts of standing (audit) evidence were last refreshed.
+    pub last_standing_refresh: f64,
 }
+
+/// How often violations resting on standing (audit) evidence are re-judged, so that their
+/// alerts stay firing between audits (seconds).
+const STANDING_REFRESH_SECS: f64 = 30.0;
 
 /// How often the store is tried with a small write when nothing else writes (seconds), and
 /// how often owed deliveries are handed over again.
@@ -196,6 +205,51 @@ impl State {
                 devices.push(device);
             }
         }
+        self.judge_devices(devices, ev.received, metrics);
+    }
+
+    /// Record a round of device audits: each completed audit replaces the device's standing
+    /// evidence with its findings; a device that could not be audited keeps what its last
+    /// audit found (an unreachable device is not thereby compliant).
+    pub fn audited(&mut self, audits: Vec<DeviceAudit>, checks: &CheckSet, metrics: &Metrics) {
+        let received = now();
+        let mut devices = Vec::new();
+        for a in audits {
+            for c in &a.checks {
+                let outcome = match c.outcome {
+                    crate::model::Outcome::Fired => "fired",
+                    crate::model::Outcome::Quiet => "quiet",
+                    crate::model::Outcome::Unavailable => "unavailable",
+                    crate::model::Outcome::Error => "error",
+                };
+                metrics
+                    .audit_checks
+                    .with_label_values(&[a.product.as_deref().unwrap_or("unknown"), outcome])
+                    .inc();
+            }
+            if let Some(e) = &a.error {
+                metrics.audit_devices.with_label_values(&["failed"]).inc();
+                tracing::warn!(device = %a.device, error = %e, "device audit failed; its last audit's findings stand");
+            } else {
+                metrics.audit_devices.with_label_values(&["audited"]).inc();
+                self.judge.clear_standing(&a.device);
+                for f in crate::audit::findings(&a, checks) {
+                    metrics
+                        .evidence
+                        .with_label_values(&[f.technique.as_str(), &f.signature])
+                        .inc();
+                    self.judge.add(f);
+                }
+                tracing::info!(device = %a.device, product = a.product.as_deref().unwrap_or("-"), checks = a.checks.len(), "device audited");
+            }
+            devices.push(a.device.clone());
+            self.audits.insert(a.device.clone(), a);
+        }
+        self.judge_devices(devices, received, metrics);
+    }
+
+    /// Judge `devices` again and raise, refresh or store their alerts.
+    fn judge_devices(&mut self, devices: Vec<DeviceId>, received: f64, metrics: &Metrics) {
         let t = now();
         for device in devices {
             let place = placement(&self.cfg, &device);
@@ -241,7 +295,7 @@ impl State {
                     metrics
                         .latency
                         .with_label_values(&[v.technique.as_str()])
-                        .observe((t - ev.received).max(0.0));
+                        .observe((t - received).max(0.0));
                 }
             }
         }
@@ -253,6 +307,14 @@ impl State {
         let t = now();
         self.last_tick = t;
         self.judge.expire(t - self.cfg.judge.window_secs as f64);
+        let every = STANDING_REFRESH_SECS.min(self.cfg.judge.resolve_after_secs as f64 / 3.0);
+        if t - self.last_standing_refresh >= every {
+            self.last_standing_refresh = t;
+            let standing = self.judge.standing_devices();
+            if !standing.is_empty() {
+                self.judge_devices(standing, t, metrics);
+            }
+        }
         for (alert, change) in self.lifecycle.pending() {
             let new = change == lifecycle::Change::New;
             if !self.store(&alert, new, metrics) {

@@ -2,7 +2,7 @@
 //! Its keys and values are a contract that tools and tests rely on.
 
 use crate::judge::DeviceVerdicts;
-use crate::model::{Artifact, Violation};
+use crate::model::{Artifact, DeviceAudit, Violation};
 use serde::Serialize;
 
 /// One input of a scan and what became of it.
@@ -42,6 +42,9 @@ pub struct ScanReport {
     pub artifacts: Vec<Artifact>,
     /// Banned techniques found, by device.
     pub violations: Vec<Violation>,
+    /// `banwatch audit`: what each device was asked and what each check found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub audits: Vec<DeviceAudit>,
 }
 
 impl ScanReport {

@@ -5,7 +5,7 @@
 //! sequences are shown as `\xHH`, never sent.
 
 use super::report::ScanReport;
-use crate::model::{Role, Status, Technique, Violation};
+use crate::model::{Outcome, Role, Status, Technique, Violation};
 use std::fmt::Write;
 
 /// Longest cell before it is cut with `…`.
@@ -125,8 +125,13 @@ pub fn render(report: &ScanReport) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "banwatch {} spot check: {}",
+        "banwatch {} {}: {}",
         report.version,
+        if report.audits.is_empty() {
+            "spot check"
+        } else {
+            "device audit"
+        },
         inputs.join(", ")
     );
     for i in &report.inputs {
@@ -287,6 +292,10 @@ pub fn render(report: &ScanReport) -> String {
         out.push('\n');
     }
 
+    if !report.audits.is_empty() {
+        audits(&mut out, report);
+    }
+
     let code = report.exit_code();
     let _ = writeln!(
         out,
@@ -304,6 +313,63 @@ pub fn render(report: &ScanReport) -> String {
         }
     );
     out
+}
+
+/// The `AUDIT` table: per device, the product and each check's outcome.
+fn audits(out: &mut String, report: &ScanReport) {
+    let _ = writeln!(out, "AUDIT ({} devices)", report.audits.len());
+    let mut rows = Vec::new();
+    for a in &report.audits {
+        let mut name = a.device.0.clone();
+        if a.insecure {
+            name.push_str(" [certificate not checked]");
+        }
+        let product = a.product.clone().unwrap_or_else(|| "-".into());
+        if a.checks.is_empty() {
+            rows.push(vec![
+                cut(&name, CELL),
+                product,
+                "-".into(),
+                "-".into(),
+                cut(a.error.as_deref().unwrap_or("no checks apply"), CELL),
+            ]);
+            continue;
+        }
+        for (i, c) in a.checks.iter().enumerate() {
+            let outcome = match c.outcome {
+                Outcome::Fired => "FIRED",
+                Outcome::Quiet => "quiet",
+                Outcome::Unavailable => "unavailable",
+                Outcome::Error => "ERROR",
+            };
+            rows.push(vec![
+                if i == 0 {
+                    cut(&name, CELL)
+                } else {
+                    String::new()
+                },
+                if i == 0 {
+                    product.clone()
+                } else {
+                    String::new()
+                },
+                cut(&c.check, CELL),
+                outcome.to_string(),
+                cut(
+                    &c.value
+                        .map(|v| v.to_string())
+                        .or_else(|| c.reason.clone())
+                        .unwrap_or_default(),
+                    CELL,
+                ),
+            ]);
+        }
+    }
+    out.push_str(&table(
+        &["DEVICE", "PRODUCT", "CHECK", "OUTCOME", "VALUE / REASON"],
+        &rows,
+    ));
+    out.push('\n');
 }
 
 #[cfg(test)]

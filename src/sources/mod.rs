@@ -4,5 +4,7 @@
 //! verdicts or alerts.
 
 #[cfg(feature = "live")]
+pub mod audit;
+#[cfg(feature = "live")]
 pub mod live;
 pub mod offline;

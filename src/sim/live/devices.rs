@@ -152,6 +152,17 @@ struct Device {
     nonces: Arc<Mutex<HashSet<String>>>,
 }
 
+/// Serve `router` on a free loopback port (HTTPS when `tls` is given): the port and the
+/// serving task (abort it to stop).
+pub async fn spawn_on_loopback(
+    router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<(u16, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    Ok((port, tokio::spawn(serve(listener, router, tls))))
+}
+
 /// Serve `router` on `listener` (HTTPS when `tls` is given) until the task is aborted.
 pub async fn serve(listener: TcpListener, router: Router, tls: Option<Arc<rustls::ServerConfig>>) {
     let service = hyper_util::service::TowerToHyperService::new(router);
@@ -174,26 +185,54 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Option<Arc<rustls
     }
 }
 
-/// Check a Digest `Authorization` answer against the nonces handed out.
-fn verify(auth: &str, realm: &str, nonces: &HashSet<String>, opts: &EventServerOptions) -> bool {
+/// Check a Digest `Authorization` answer (to a `method` request) against the nonces handed out
+/// and the one account the emulated device has.
+pub(crate) fn verify_digest(
+    auth: &str,
+    realm: &str,
+    nonces: &HashSet<String>,
+    username: &str,
+    password: &str,
+    method: &str,
+) -> bool {
     let Ok(h) = digest_auth::AuthorizationHeader::parse(auth) else {
         return false;
     };
-    if h.username != opts.username || h.realm != realm || !nonces.contains(&h.nonce) {
+    if h.username != username || h.realm != realm || !nonces.contains(&h.nonce) {
         return false;
     }
     let uri = h.uri.clone();
     let ctx = digest_auth::AuthContext::new_with_method(
-        opts.username.as_str(),
-        opts.password.as_str(),
+        username,
+        password,
         uri.as_str(),
         None::<&[u8]>,
-        digest_auth::HttpMethod::GET,
+        digest_auth::HttpMethod::from(method),
     );
     let given = h.response.clone();
     let mut expected = h;
     expected.digest(&ctx);
     expected.response == given
+}
+
+/// A fresh Digest challenge for `realm`; its nonce is remembered in `nonces`.
+pub(crate) fn digest_challenge(realm: &str, nonces: &Mutex<HashSet<String>>) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nonce = format!(
+        "{:032x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|t| t.as_nanos())
+            .unwrap_or(0)
+            ^ 0x6e6f6e6365
+            ^ (COUNTER.fetch_add(1, Ordering::Relaxed) as u128) << 64
+    );
+    if let Ok(mut n) = nonces.lock() {
+        n.insert(nonce.clone());
+    }
+    format!(
+        "Digest realm=\"{realm}\", qop=\"auth\", nonce=\"{nonce}\", opaque=\"\", algorithm=MD5, stale=\"FALSE\""
+    )
 }
 
 async fn stream(State(d): State<Device>, uri: Uri, headers: HeaderMap) -> Response {
@@ -208,26 +247,21 @@ async fn stream(State(d): State<Device>, uri: Uri, headers: HeaderMap) -> Respon
         .is_some_and(|a| {
             d.nonces
                 .lock()
-                .map(|n| verify(a, d.vendor.realm(), &n, &d.opts))
+                .map(|n| {
+                    verify_digest(
+                        a,
+                        d.vendor.realm(),
+                        &n,
+                        &d.opts.username,
+                        &d.opts.password,
+                        "GET",
+                    )
+                })
                 .unwrap_or(false)
         });
     if !ok {
         d.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
-        let nonce = format!(
-            "{:032x}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|t| t.as_nanos())
-                .unwrap_or(0)
-                ^ 0x6e6f6e6365
-        );
-        if let Ok(mut n) = d.nonces.lock() {
-            n.insert(nonce.clone());
-        }
-        let challenge = format!(
-            "Digest realm=\"{}\", qop=\"auth\", nonce=\"{nonce}\", opaque=\"\", algorithm=MD5, stale=\"FALSE\"",
-            d.vendor.realm()
-        );
+        let challenge = digest_challenge(d.vendor.realm(), &d.nonces);
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, challenge)],
@@ -280,8 +314,6 @@ impl EventServer {
         opts: EventServerOptions,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> anyhow::Result<EventServer> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
         let stats = Arc::new(EventServerStats::default());
         let device = Device {
             vendor,
@@ -289,9 +321,9 @@ impl EventServer {
             stats: stats.clone(),
             nonces: Arc::new(Mutex::new(HashSet::new())),
         };
-        let router = Router::new().fallback(stream).with_state(device);
         let is_tls = tls.is_some();
-        let task = tokio::spawn(serve(listener, router, tls));
+        let router = Router::new().fallback(stream).with_state(device);
+        let (port, task) = spawn_on_loopback(router, tls).await?;
         Ok(EventServer {
             vendor,
             port,

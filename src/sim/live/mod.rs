@@ -3,10 +3,13 @@
 //! the capacity benchmark.
 //! - [`cameras::RtspCameras`]: GStreamer's RTSP server with ONVIF metadata tracks;
 //! - [`devices::EventServer`]: Hikvision `alertStream` and Dahua `eventManager` HTTP(S) streams
-//!   (multipart, Digest auth) on axum, which can drop connections to exercise reconnects.
+//!   (multipart, Digest auth) on axum, which can drop connections to exercise reconnects;
+//! - [`audit::AuditServer`]: devices answering the audit's read-only queries (Hikvision ISAPI,
+//!   Dahua CGI, ONVIF SOAP, UniFi Protect, Frigate), recording every request.
 //!
 //! Identity values in the demo payloads are opaque tokens, never names.
 
+pub mod audit;
 pub mod cameras;
 pub mod devices;
 
