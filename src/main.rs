@@ -28,6 +28,17 @@ struct Cli {
 enum Format {
     Text,
     Json,
+    /// One self-contained HTML page.
+    Html,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Html,
+    Json,
+    Csv,
+    /// Through headless Chromium's print-to-PDF; needs --out.
+    Pdf,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +134,36 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// The contractor audit from the alert store: every ban-violation finding at the
+    /// contractor's sites over the period (technique, role, status, first seen, resolved, days
+    /// open, evidence, acknowledgements), data sharing apart, totals and a compliance timeline.
+    #[cfg(feature = "live")]
+    Report {
+        /// The contractor, as the inventory's sites name it.
+        #[arg(long)]
+        contractor: String,
+        /// Only this site.
+        #[arg(long)]
+        site: Option<String>,
+        /// Length of the period in days (the city audits contractors every 90 days).
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        #[arg(long, value_enum, default_value = "html")]
+        format: ReportFormat,
+        /// Write here instead of stdout (required for pdf).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The serve configuration: its inventory (devices that never had a finding count too)
+        /// and its state_dir.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the alert store is (overrides the configuration's state_dir).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// End of the period, RFC 3339 (default: now).
+        #[arg(long)]
+        until: Option<String>,
+    },
     /// Internal: probe one model read from stdin (scan runs this in a child process).
     #[cfg(feature = "probe")]
     #[command(hide = true)]
@@ -213,6 +254,7 @@ fn print_report(report: &banwatch::sinks::report::ScanReport, format: Format) ->
     let text = match format {
         Format::Json => report.to_json() + "\n",
         Format::Text => banwatch::sinks::text::render(report),
+        Format::Html => banwatch::sinks::html::scan(report),
     };
     let mut out = std::io::stdout().lock();
     // A closed pipe is not an error of the command.
@@ -311,9 +353,10 @@ fn run(command: Command) -> anyhow::Result<u8> {
         } => {
             let mut cfg = match &config {
                 Some(p) => banwatch::service::config::Config::load(p)?,
-                None => {
-                    banwatch::service::config::Config::parse(std::path::Path::new("(demo)"), "")?
-                }
+                None => banwatch::service::config::Config::parse(
+                    std::path::Path::new("(demo)"),
+                    banwatch::sim::live::DEMO_INVENTORY,
+                )?,
             };
             if let Some(l) = listen {
                 cfg.listen = l;
@@ -340,6 +383,103 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 drop(demo);
                 anyhow::Ok(())
             })?;
+            Ok(0)
+        }
+        #[cfg(feature = "live")]
+        Command::Report {
+            contractor,
+            site,
+            days,
+            format,
+            out,
+            config,
+            state_dir,
+            until,
+        } => {
+            use banwatch::sinks::contractor::{self, DeviceRow, Scope};
+            if days == 0 {
+                anyhow::bail!("--days 0: the period must be at least one day");
+            }
+            let cfg = match &config {
+                Some(p) => Some(banwatch::service::config::Config::load(p)?),
+                None => None,
+            };
+            let dir = state_dir
+                .or_else(|| cfg.as_ref().map(|c| c.state_dir.clone()))
+                .unwrap_or_else(|| PathBuf::from("banwatch-state"));
+            let until = match &until {
+                Some(t) => banwatch::clock::parse_rfc3339(t)
+                    .ok_or_else(|| anyhow::anyhow!("--until {t:?} is not an RFC 3339 time"))?,
+                None => banwatch::clock::now(),
+            };
+            let inventory: Vec<DeviceRow> = cfg
+                .iter()
+                .flat_map(|c| {
+                    c.devices.iter().filter_map(|d| {
+                        let s = c.site(&d.site)?;
+                        s.contractor
+                            .as_deref()
+                            .is_some_and(|k| k.eq_ignore_ascii_case(&contractor))
+                            .then(|| DeviceRow {
+                                device: d.id.clone(),
+                                site: Some(s.id.clone()),
+                                site_type: Some(s.site_type),
+                            })
+                    })
+                })
+                .collect();
+            if let Some(c) = &cfg {
+                let known = c.sites.iter().any(|s| {
+                    s.contractor
+                        .as_deref()
+                        .is_some_and(|k| k.eq_ignore_ascii_case(&contractor))
+                });
+                if !known {
+                    eprintln!(
+                        "banwatch: warning: no site of {} names contractor {contractor:?}",
+                        config
+                            .as_deref()
+                            .unwrap_or(std::path::Path::new("?"))
+                            .display()
+                    );
+                }
+            }
+            let scope = Scope {
+                contractor,
+                site,
+                days,
+                until,
+            };
+            let report =
+                contractor::from_store(&dir, &scope, &inventory).map_err(anyhow::Error::msg)?;
+            let write = |bytes: &[u8]| -> anyhow::Result<()> {
+                match &out {
+                    Some(p) => std::fs::write(p, bytes)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display())),
+                    None => {
+                        let mut o = std::io::stdout().lock();
+                        let _ = o.write_all(bytes).and_then(|_| o.flush());
+                        Ok(())
+                    }
+                }
+            };
+            match format {
+                ReportFormat::Json => write((report.to_json() + "\n").as_bytes())?,
+                ReportFormat::Csv => {
+                    write(report.to_csv().map_err(anyhow::Error::msg)?.as_bytes())?
+                }
+                ReportFormat::Html => write(banwatch::sinks::html::contractor(&report).as_bytes())?,
+                ReportFormat::Pdf => {
+                    let Some(p) = &out else {
+                        anyhow::bail!("--format pdf needs --out FILE");
+                    };
+                    banwatch::sinks::pdf::print(
+                        &banwatch::sinks::html::contractor(&report),
+                        p,
+                        std::time::Duration::from_secs(60),
+                    )?;
+                }
+            }
             Ok(0)
         }
         #[cfg(feature = "live")]

@@ -161,6 +161,11 @@ fn no_name_from_the_feed_reaches_any_output() {
     let (_, r) = scan_json(&[sample.to_str().unwrap()]);
     let json = r.to_string();
     let text = bin().arg("scan").arg(&sample).output().unwrap();
+    let html = bin()
+        .args(["scan", "--format", "html"])
+        .arg(&sample)
+        .output()
+        .unwrap();
     let inspect = bin().arg("inspect").arg(&sample).output().unwrap();
     assert!(inspect.status.success());
     assert!(
@@ -170,6 +175,7 @@ fn no_name_from_the_feed_reaches_any_output() {
     for (what, out) in [
         ("json", json.as_bytes()),
         ("text", &text.stdout[..]),
+        ("html", &html.stdout[..]),
         ("inspect", &inspect.stdout[..]),
     ] {
         let s = String::from_utf8_lossy(out);
@@ -292,6 +298,44 @@ fn truncated_and_corrupted_captures_never_panic() {
     let out = bin().arg("scan").arg(&p).output().unwrap();
     assert!(matches!(out.status.code(), Some(0..=2)));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+#[test]
+fn html_report_is_one_self_contained_page_with_findings_first() {
+    let out = bin()
+        .args(["scan", "--format", "html"])
+        .arg(sample())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(html.starts_with("<!doctype html>"), "{}", &html[..100]);
+    // No external asset: nothing to fetch, works offline.
+    for external in [
+        "<script src",
+        "<link rel=\"stylesheet",
+        "<img",
+        "http://",
+        "https://",
+    ] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+    let violations = html
+        .find("<h2>Violations</h2>")
+        .expect("violations section");
+    let devices = html
+        .find("<h2>Devices and their evidence</h2>")
+        .expect("devices section");
+    assert!(violations < devices, "findings come first");
+    // The same findings as the JSON report.
+    let (_, r) = scan_json(&[sample().to_str().unwrap()]);
+    for v in r["violations"].as_array().unwrap() {
+        let device = v["device"].as_str().unwrap();
+        assert!(
+            html[violations..devices].contains(device),
+            "{device} missing"
+        );
+    }
 }
 
 #[test]

@@ -63,6 +63,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
 /// The routes.
 pub fn router(shared: Shared) -> Router {
     Router::new()
+        .route("/", get(dashboard))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -151,6 +152,145 @@ async fn alerts(Ax(s): Ax<Shared>) -> Response {
         }
         (Err(e), _) | (_, Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     }
+}
+
+/// The dashboard: sites and their compliance, alerts with acknowledge, devices and their
+/// evidence, feeds, and compliance per contractor over the last 30 days (from the store). It
+/// reads the same redacted state as the API.
+async fn dashboard(Ax(s): Ax<Shared>) -> Response {
+    use crate::sinks::chart::Series;
+    use crate::sinks::contractor::{self, DeviceRow, Scope};
+    use crate::sinks::html::{Dashboard, FeedView, SiteView};
+    let st = s.state();
+    let firing: Vec<&crate::model::Alert> = st.lifecycle.firing().collect();
+    let sites = st
+        .cfg
+        .sites
+        .iter()
+        .map(|site| {
+            let devices = st.cfg.devices.iter().filter(|d| d.site == site.id).count();
+            let violating: std::collections::BTreeSet<&str> = firing
+                .iter()
+                .filter(|a| a.site.as_deref() == Some(site.id.as_str()))
+                .map(|a| a.device.0.as_str())
+                .collect();
+            SiteView {
+                id: site.id.clone(),
+                name: site.name.clone(),
+                site_type: site.site_type.as_str().to_string(),
+                contractor: site.contractor.clone(),
+                devices,
+                violating: violating.len(),
+            }
+        })
+        .collect();
+    let mut alerts = st.store.recent().unwrap_or_default();
+    alerts.sort_by_key(|a| a.state != crate::model::AlertState::Firing);
+    alerts.truncate(200);
+    let acks = st
+        .store
+        .acks()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, at, _)| (id, at))
+        .collect();
+    // Compliance per contractor (or of all devices when no site names one).
+    let now = crate::clock::now();
+    let since = crate::clock::rfc3339(now - 30.0 * 86_400.0);
+    let history = st.store.since(&since).unwrap_or_default();
+    let mut contractors: Vec<Option<String>> =
+        st.cfg.sites.iter().map(|s| s.contractor.clone()).collect();
+    contractors.sort();
+    contractors.dedup();
+    if contractors.is_empty() {
+        contractors.push(None);
+    }
+    let mut dates = Vec::new();
+    let mut series = Vec::new();
+    for c in &contractors {
+        let inventory: Vec<DeviceRow> = st
+            .cfg
+            .devices
+            .iter()
+            .filter_map(|d| {
+                let site = st.cfg.site(&d.site)?;
+                (site.contractor == *c || c.is_none()).then(|| DeviceRow {
+                    device: d.id.clone(),
+                    site: Some(site.id.clone()),
+                    site_type: Some(site.site_type),
+                })
+            })
+            .collect();
+        let name = c.clone().unwrap_or_else(|| "all devices".into());
+        let alerts_of: Vec<crate::model::Alert> = history
+            .iter()
+            .filter(|a| c.is_none() || a.contractor == *c)
+            .map(|a| crate::model::Alert {
+                contractor: Some(name.clone()),
+                ..a.clone()
+            })
+            .collect();
+        let r = contractor::build(
+            &Scope {
+                contractor: name.clone(),
+                site: None,
+                days: 30,
+                until: now,
+            },
+            &alerts_of,
+            &Default::default(),
+            &inventory,
+        );
+        dates = r.timeline.iter().map(|d| d.date.clone()).collect();
+        series.push((
+            name,
+            r.timeline
+                .iter()
+                .map(|d| d.compliance)
+                .collect::<Vec<f64>>(),
+        ));
+    }
+    let series: Vec<Series> = series
+        .iter()
+        .map(|(name, values)| Series {
+            name,
+            values: values.clone(),
+        })
+        .collect();
+    let chart = crate::sinks::chart::compliance_svg(&dates, &series, 960, 240);
+    let feeds = s
+        .feeds
+        .iter()
+        .map(|f| FeedView {
+            id: f.id.clone(),
+            kind: f.kind.to_string(),
+            up: f.health.is_up(),
+            messages: f.health.messages.load(std::sync::atomic::Ordering::Relaxed),
+            reconnects: f
+                .health
+                .reconnects
+                .load(std::sync::atomic::Ordering::Relaxed),
+            last_error: f.health.last_error(),
+        })
+        .collect();
+    let view = Dashboard {
+        sites,
+        alerts,
+        acks,
+        devices: st.judge.verdicts(),
+        feeds,
+        chart,
+        ack_enabled: st.api_token.is_some(),
+    };
+    drop(st);
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        crate::sinks::html::dashboard(&view),
+    )
+        .into_response()
 }
 
 async fn devices(Ax(s): Ax<Shared>) -> Response {

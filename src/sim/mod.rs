@@ -6,6 +6,8 @@
 //! *inside the capture file only* — nothing here sends a packet anywhere.
 
 #[cfg(feature = "live")]
+pub mod history;
+#[cfg(feature = "live")]
 pub mod live;
 pub mod scenario;
 

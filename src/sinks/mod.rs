@@ -7,6 +7,11 @@
 //! Adding an alert sink: a module with a settings struct (`deny_unknown_fields`), an
 //! implementation of [`AlertSink`], and one line in [`REGISTRY`].
 
+pub mod chart;
+pub mod contractor;
+pub mod html;
+#[cfg(feature = "live")]
+pub mod pdf;
 pub mod report;
 pub mod text;
 

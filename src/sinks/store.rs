@@ -107,7 +107,7 @@ impl AlertStore {
     pub fn acks(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let mut st = self
             .conn
-            .prepare("SELECT id, at, note FROM acks ORDER BY at DESC LIMIT 1000")
+            .prepare("SELECT id, at, note FROM acks ORDER BY at DESC LIMIT 100000")
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -199,9 +199,13 @@ impl AlertStore {
     }
 
     fn query(&self, sql: &str) -> Result<Vec<Alert>, StoreError> {
+        self.query_with(sql, &[])
+    }
+
+    fn query_with(&self, sql: &str, args: &[&str]) -> Result<Vec<Alert>, StoreError> {
         let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = st
-            .query_map([], |r| r.get::<_, String>(0))
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for body in rows {
@@ -216,6 +220,15 @@ impl AlertStore {
 
     pub fn firing(&self) -> Result<Vec<Alert>, StoreError> {
         self.query("SELECT body FROM alerts WHERE state = 'firing' ORDER BY started_at")
+    }
+
+    /// Every alert that was firing at some time at or after `since` (RFC 3339): still
+    /// firing, or resolved at or after it; oldest first.
+    pub fn since(&self, since: &str) -> Result<Vec<Alert>, StoreError> {
+        self.query_with(
+            "SELECT body FROM alerts WHERE resolved_at IS NULL OR resolved_at >= ?1 ORDER BY started_at",
+            &[since],
+        )
     }
 
     /// The most recent alerts, firing or resolved.

@@ -33,6 +33,42 @@ pub struct DemoNetwork {
     dahua_opts: EventServerOptions,
 }
 
+/// The demo network's inventory, as a configuration gives it: a housing estate and a school,
+/// with the contractors answering for them, and the demo's devices placed at them.
+pub const DEMO_INVENTORY: &str = r#"
+[[site]]
+id = "riverside-houses"
+name = "Riverside Houses"
+type = "housing"
+contractor = "Acme Security Ltd"
+
+[[site]]
+id = "ps-12"
+name = "P.S. 12"
+type = "school"
+contractor = "Borough Safety Services"
+
+[[device]]
+id = "demo-cam-lobby"
+site = "riverside-houses"
+
+[[device]]
+id = "demo-cam-stairwell"
+site = "riverside-houses"
+
+[[device]]
+id = "demo-cam-carpark"
+site = "riverside-houses"
+
+[[device]]
+id = "demo-hik-terminal"
+site = "ps-12"
+
+[[device]]
+id = "demo-dahua-entrance"
+site = "ps-12"
+"#;
+
 /// Mount, device id and kind of the demo cameras.
 pub const DEMO_CAMERAS: [(&str, &str, CameraKind); 3] = [
     ("/lobby", "demo-cam-lobby", CameraKind::Recognition),
