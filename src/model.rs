@@ -459,7 +459,7 @@ pub struct Alert {
 }
 
 /// What became of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The answer is evidence.
@@ -474,7 +474,7 @@ pub enum Outcome {
 }
 
 /// One check's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// The check id.
     pub check: String,
@@ -489,7 +489,7 @@ pub struct CheckResult {
 }
 
 /// The audit of one device.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceAudit {
     /// The device.
     pub device: DeviceId,
@@ -498,14 +498,14 @@ pub struct DeviceAudit {
     /// The product identified (a checks product id).
     pub product: Option<String>,
     /// Certificates were not checked (`--insecure`): the report says so.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
     /// Requests sent.
     pub requests: u32,
     /// Each check's result.
     pub checks: Vec<CheckResult>,
     /// Why the device could not be audited at all.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// When the audit started, Unix seconds.
     #[serde(skip)]

@@ -375,11 +375,23 @@ async fn each_misbehaving_device_gets_a_clear_reason_and_the_others_are_audited(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_audits_on_schedule_and_audit_alerts_outlast_the_evidence_window() {
+async fn serve_audits_on_schedule_and_audit_alerts_outlast_the_window_and_a_restart() {
+    let pki = tls_common::pki();
     let start = |d| AuditServer::start(d, USER, PASSWORD, None);
     let nvr = start(AuditDevice::HikvisionFaceLibrary).await.unwrap();
     let cam = start(AuditDevice::HikvisionCaptureOnly).await.unwrap();
+    let dahua = start(AuditDevice::DahuaFaceGroups).await.unwrap();
+    let onvif_face = start(AuditDevice::OnvifFaceRecognition).await.unwrap();
     let motion = start(AuditDevice::OnvifMotionOnly).await.unwrap();
+    let frigate = start(AuditDevice::FrigateFaceOn).await.unwrap();
+    let unifi = AuditServer::start(
+        AuditDevice::UnifiProtectFaceOff,
+        USER,
+        PASSWORD,
+        Some(pki.self_signed.config.clone()),
+    )
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("pw");
     std::fs::write(&pw, PASSWORD).unwrap();
@@ -394,44 +406,77 @@ async fn serve_audits_on_schedule_and_audit_alerts_outlast_the_evidence_window()
         &[
             e("hik-nvr", &nvr),
             e("hik-cam", &cam),
+            e("dahua-nvr", &dahua),
+            e("onvif-face", &onvif_face),
             e("onvif-motion", &motion),
+            e("frigate", &frigate),
+            Entry {
+                id: "unifi",
+                server: &unifi,
+                product: Some("unifi_protect"),
+                extra: format!(", tls = {{ pin_sha256 = {:?} }}", pki.self_signed.pin()),
+            },
         ],
         &pw,
     );
     let port = service_common::free_port();
     // A short evidence window: traffic evidence would be gone in 2 s; the audit's must stand.
-    let cfg = format!(
-        "listen = \"127.0.0.1:{port}\"\nstate_dir = {:?}\n[judge]\nwindow_secs = 2\nresolve_after_secs = 6\n[audit]\nfirst_after_secs = 0\nevery_secs = 3600\n\n{}",
-        dir.path().join("state").display().to_string(),
-        std::fs::read_to_string(&inv).unwrap()
-    );
+    let config = |first_after: u64| {
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nstate_dir = {:?}\n[judge]\nwindow_secs = 2\nresolve_after_secs = 6\n[audit]\nfirst_after_secs = {first_after}\nevery_secs = 3600\n\n{}",
+            dir.path().join("state").display().to_string(),
+            std::fs::read_to_string(&inv).unwrap()
+        )
+    };
     let cfg_path = dir.path().join("serve.toml");
-    std::fs::write(&cfg_path, cfg).unwrap();
-    let cfg_arg = cfg_path.display().to_string();
-    let (alerts, audits, metrics) = tokio::task::spawn_blocking(move || {
-        let _serve = service_common::serve(&["--config", &cfg_arg]);
+    std::fs::write(&cfg_path, config(0)).unwrap();
+    // After the restart, the next round is an hour away: the alerts rest on the stored audits.
+    let later = dir.path().join("serve-later.toml");
+    std::fs::write(&later, config(3600)).unwrap();
+    let (cfg_arg, later_arg) = (cfg_path.display().to_string(), later.display().to_string());
+    let want = vec![
+        "dahua-nvr".to_string(),
+        "frigate".to_string(),
+        "hik-nvr".to_string(),
+        "onvif-face".to_string(),
+    ];
+    let want2 = want.clone();
+    let (before, after, audits, metrics) = tokio::task::spawn_blocking(move || {
         let firing = |port| {
-            service_common::alerts(port)
+            let mut v = service_common::alerts(port)
                 .into_iter()
                 .filter(|a| a["state"] == "firing")
                 .map(|a| a["device"].as_str().unwrap_or("").to_string())
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            v.sort();
+            v
         };
-        service_common::wait_for("the audit's alert", 60, || {
-            firing(port).contains(&"hik-nvr".to_string())
-        });
-        // Three evidence windows and more than the resolve delay later, it still fires.
+        let mut serve = service_common::serve(&["--config", &cfg_arg]);
+        service_common::wait_for("the audit's alerts", 60, || firing(port) == want2);
+        // Three evidence windows and more than the resolve delay later, they still fire.
         std::thread::sleep(std::time::Duration::from_secs(9));
-        let alerts = firing(port);
-        let audits = service_common::get(port, "/api/v1/audits").unwrap_or_default();
+        let before = firing(port);
         let metrics = service_common::get(port, "/metrics").unwrap_or_default();
-        (alerts, audits, metrics)
+        let _ = serve.0.kill();
+        let _ = serve.0.wait();
+        let _serve = service_common::serve(&["--config", &later_arg]);
+        service_common::wait_for("the restarted service", 30, || {
+            service_common::get(port, "/healthz").is_some()
+        });
+        std::thread::sleep(std::time::Duration::from_secs(9));
+        let after = firing(port);
+        let audits = service_common::get(port, "/api/v1/audits").unwrap_or_default();
+        (before, after, audits, metrics)
     })
     .await
     .unwrap();
-    assert_eq!(alerts, vec!["hik-nvr".to_string()], "{audits}");
+    assert_eq!(before, want, "before the restart");
+    assert_eq!(
+        after, want,
+        "after a SIGKILL and restart, with no new audit"
+    );
     let audits: serde_json::Value = serde_json::from_str(&audits).unwrap();
-    assert_eq!(audits.as_array().map(Vec::len), Some(3), "{audits}");
+    assert_eq!(audits.as_array().map(Vec::len), Some(7), "{audits}");
     for name in PEOPLE {
         assert!(!audits.to_string().contains(name));
     }
@@ -441,7 +486,7 @@ async fn serve_audits_on_schedule_and_audit_alerts_outlast_the_evidence_window()
             "banwatch_audit_devices_total",
             &[("result", "audited")]
         ),
-        Some(3.0),
+        Some(7.0),
         "{metrics}"
     );
     assert!(
@@ -453,7 +498,7 @@ async fn serve_audits_on_schedule_and_audit_alerts_outlast_the_evidence_window()
         .unwrap_or(0.0)
             >= 4.0
     );
-    for s in [&nvr, &cam, &motion] {
+    for s in [&nvr, &cam, &dahua, &onvif_face, &motion, &frigate, &unifi] {
         assert!(s.received().iter().all(is_read), "{:?}", s.device);
     }
 }

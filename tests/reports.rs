@@ -92,6 +92,11 @@ fn the_contractor_report_counts_what_the_simulation_put_in() {
             want.days_open
         );
         assert_eq!(r["timeline"].as_array().unwrap().len(), 90);
+        assert_eq!(
+            r["audits"].as_array().unwrap().len(),
+            want.audited,
+            "{contractor} audits"
+        );
         assert_eq!(r["period_end"], "2026-11-01T00:00:00.000000Z");
         // Other contractors' findings are not in it.
         for f in r["findings"].as_array().unwrap() {
@@ -132,6 +137,7 @@ fn the_contractor_report_counts_what_the_simulation_put_in() {
             want.findings
         )));
         assert!(html.contains("<svg"), "no chart");
+        assert!(html.contains(&format!("<h2>Device audits ({})</h2>", want.audited)));
         let _ = std::fs::write(
             artifacts().join(format!("report-{}.html", &contractor[..4])),
             &html,

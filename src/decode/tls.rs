@@ -13,6 +13,7 @@ use super::protocol::FieldTable;
 pub const FIELDS: FieldTable = FieldTable(
     "
 tls.sni      value        Server name indication
+tls.sni_upload  value    Server name of a TLS session in which the client sent at least 64 KiB (an upload, not a page read)
 tls.alpn     enumeration  Offered application protocols (`h2`, `http/1.1`)
 tls.version  enumeration  Highest offered version
 tls.ja3      digest       JA3 fingerprint of the ClientHello

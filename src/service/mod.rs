@@ -153,6 +153,13 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
             message,
         })?
         .filter(|t| !t.is_empty());
+    // The last audit of each device, as stored before a restart (the API shows it until the
+    // next round).
+    let restored_audits = store
+        .audits()?
+        .into_iter()
+        .map(|(_, a)| (a.device.clone(), a))
+        .collect();
     let mut lifecycle = Lifecycle::default();
     lifecycle.restore(restored, crate::clock::now());
     cfg.feeds.extend(extra_feeds);
@@ -221,11 +228,15 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
         last_tick: crate::clock::now(),
         owed: false,
         last_store_check: 0.0,
-        audits: Default::default(),
+        audits: restored_audits,
         last_standing_refresh: 0.0,
     }));
     // State changes stored before a crash that some sink had not taken yet.
     state.lock().unwrap_or_else(|p| p.into_inner()).redeliver();
+    state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .restore_standing(&checks);
     let shared = api::Shared {
         state: state.clone(),
         feeds: feeds.clone(),

@@ -243,9 +243,40 @@ impl State {
                 tracing::info!(device = %a.device, product = a.product.as_deref().unwrap_or("-"), checks = a.checks.len(), "device audited");
             }
             devices.push(a.device.clone());
+            if let Err(e) = self.store.save_audit(&a, &crate::clock::rfc3339(a.started)) {
+                tracing::warn!(device = %a.device, "device audit not stored: {e}");
+            }
             self.audits.insert(a.device.clone(), a);
         }
         self.judge_devices(devices, received, metrics);
+    }
+
+    /// After a restart: the stored audits' findings become standing evidence again, so that
+    /// their alerts stay firing until the next round (which the schedule may put a day away).
+    pub fn restore_standing(&mut self, checks: &CheckSet) {
+        let mut n = 0;
+        for a in self.audits.values().filter(|a| a.error.is_none()) {
+            for f in crate::audit::findings(a, checks) {
+                self.judge.add(f);
+                n += 1;
+            }
+        }
+        if n > 0 {
+            let place: Vec<(DeviceId, Placement)> = self
+                .audits
+                .keys()
+                .map(|d| (d.clone(), placement(&self.cfg, d)))
+                .collect();
+            for (d, p) in place {
+                if let (Some(site), Some(st)) = (&p.site, p.site_type) {
+                    self.judge.set_site(&d, site, st);
+                }
+            }
+            tracing::info!(
+                findings = n,
+                "restored standing evidence from the stored audits"
+            );
+        }
     }
 
     /// Judge `devices` again and raise, refresh or store their alerts.

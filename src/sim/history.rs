@@ -38,6 +38,8 @@ pub struct Expected {
     pub data_sharing: usize,
     /// Distinct devices with a biometric finding.
     pub devices_with_findings: usize,
+    /// Devices with a stored audit.
+    pub audited: usize,
 }
 
 /// A small deterministic generator (SplitMix64): the same seed gives the same city.
@@ -169,6 +171,36 @@ pub fn fill_store(
                 t = end;
             }
             exp.devices_with_findings += usize::from(with_finding);
+            // The first device of each site was audited at the period's end.
+            if i == 0 {
+                let audit = crate::model::DeviceAudit {
+                    device: DeviceId(device.clone()),
+                    target: format!("https://{device}.example.invalid/"),
+                    product: Some("hikvision".into()),
+                    insecure: false,
+                    requests: 6,
+                    checks: vec![
+                        crate::model::CheckResult {
+                            check: "hikvision.audit.face_library_records".into(),
+                            outcome: crate::model::Outcome::Fired,
+                            value: Some(rng.below(40) + 1),
+                            reason: None,
+                        },
+                        crate::model::CheckResult {
+                            check: "hikvision.audit.capability_face_lib".into(),
+                            outcome: crate::model::Outcome::Quiet,
+                            value: Some(0),
+                            reason: None,
+                        },
+                    ],
+                    error: None,
+                    started: until - 3_600.0,
+                };
+                store
+                    .save_audit(&audit, &crate::clock::rfc3339(until - 3_600.0))
+                    .map_err(|e| e.to_string())?;
+                exp.audited += 1;
+            }
         }
     }
     Ok(out)

@@ -3,7 +3,8 @@
 //! finding (a ban-violation alert) with technique, role, status, first seen, resolved, days
 //! open, an evidence summary and its acknowledgement; data-sharing findings listed apart from
 //! the biometric ones; totals; and a daily compliance timeline (the share of the contractor's
-//! devices with no finding open that day).
+//! devices with no finding open that day); and the latest device audit of each device that has
+//! one (checks fired, quiet, unavailable, failed — counts and switches only).
 //!
 //! The numbers come only from the store (and the inventory, for devices that never had a
 //! finding); evidence is the store's, redacted by construction, so nothing about people is in
@@ -131,6 +132,17 @@ pub struct ContractorReport {
     pub totals: Totals,
     /// Daily compliance.
     pub timeline: Vec<Day>,
+    /// The latest device audit of each of the contractor's devices that has one.
+    pub audits: Vec<AuditRow>,
+}
+
+/// A device's latest audit, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRow {
+    /// When it ran, RFC 3339.
+    pub at: String,
+    /// The audit: product, each check's outcome and number, or why it failed.
+    pub audit: crate::model::DeviceAudit,
 }
 
 /// What a report covers.
@@ -286,6 +298,7 @@ pub fn build(
         data_sharing,
         totals,
         timeline,
+        audits: Vec::new(),
     }
 }
 
@@ -313,7 +326,16 @@ pub fn from_store(
         .into_iter()
         .map(|(id, at, note)| (id, Acknowledgement { at, note }))
         .collect();
-    Ok(build(scope, &alerts, &acks, inventory))
+    let mut report = build(scope, &alerts, &acks, inventory);
+    let ours: BTreeSet<&str> = report.devices.iter().map(|d| d.device.as_str()).collect();
+    report.audits = store
+        .audits()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|(_, a)| ours.contains(a.device.0.as_str()))
+        .map(|(at, audit)| AuditRow { at, audit })
+        .collect();
+    Ok(report)
 }
 
 impl ContractorReport {

@@ -8,7 +8,7 @@
 //! line) is struck off; whatever is left at start is handed over again, so a crash between
 //! the store and a sink loses nothing.
 
-use crate::model::{Alert, AlertState};
+use crate::model::{Alert, AlertState, DeviceAudit};
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
 
@@ -54,6 +54,11 @@ impl AlertStore {
              CREATE TABLE IF NOT EXISTS heartbeat (
                  id INTEGER PRIMARY KEY CHECK (id = 1),
                  at TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS audits (
+                 device TEXT PRIMARY KEY,
+                 at TEXT NOT NULL,
+                 body TEXT NOT NULL
              );",
         )
         .map_err(|e| err(&e))?;
@@ -182,6 +187,40 @@ impl AlertStore {
             match serde_json::from_str(&body) {
                 Ok(a) => out.push((a, owed.split(',').map(str::to_string).collect())),
                 Err(e) => tracing::warn!("{}: unreadable alert row: {e}", self.path.display()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keep the latest audit of a device (what `/api/v1/audits` and the contractor report
+    /// show; counts and switches only), as of `at` (RFC 3339).
+    pub fn save_audit(&self, audit: &DeviceAudit, at: &str) -> Result<(), StoreError> {
+        let body = serde_json::to_string(audit).map_err(|e| self.err(e))?;
+        self.conn
+            .execute(
+                "INSERT INTO audits (device, at, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(device) DO UPDATE SET at = ?2, body = ?3",
+                params![audit.device.0, at, body],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The latest audit of every audited device, with when it ran.
+    pub fn audits(&self) -> Result<Vec<(String, DeviceAudit)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT at, body FROM audits ORDER BY device")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, body) = row.map_err(|e| self.err(e))?;
+            match serde_json::from_str(&body) {
+                Ok(a) => out.push((at, a)),
+                Err(e) => tracing::warn!("{}: unreadable audit row: {e}", self.path.display()),
             }
         }
         Ok(out)

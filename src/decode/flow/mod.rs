@@ -27,6 +27,9 @@ pub struct DecoderConfig {
     pub stream: StreamLimits,
     /// Bytes of a flow's first data kept while deciding its protocol.
     pub sniff_bytes: usize,
+    /// Client-to-server payload bytes after which a TLS session counts as an upload
+    /// (`tls.sni_upload`, once per session).
+    pub upload_bytes: u64,
 }
 
 impl Default for DecoderConfig {
@@ -36,6 +39,7 @@ impl Default for DecoderConfig {
             idle_timeout: 300.0,
             stream: StreamLimits::default(),
             sniff_bytes: 64,
+            upload_bytes: 64 * 1024,
         }
     }
 }
@@ -105,6 +109,35 @@ struct TcpFlow {
     streams: [Stream; 2],
     state: State,
     fin: [bool; 2],
+    /// Client-to-server payload bytes seen (retransmissions included).
+    sent: u64,
+    /// The TLS server name, once the ClientHello showed it.
+    sni: Option<String>,
+    /// `tls.sni_upload` was emitted.
+    upload_reported: bool,
+}
+
+impl TcpFlow {
+    /// Emit `tls.sni_upload` once the client has sent `cfg.upload_bytes` in a TLS session
+    /// with a server name: data going up, as a device sharing it does, not a page being read.
+    fn upload(&mut self, ts: f64, cfg: &DecoderConfig, out: &mut Vec<Observation>) -> bool {
+        if self.upload_reported || self.sent < cfg.upload_bytes {
+            return false;
+        }
+        let Some(sni) = &self.sni else {
+            return false;
+        };
+        self.upload_reported = true;
+        out.push(Observation {
+            ts,
+            proto: "tls",
+            field: "sni_upload",
+            value: sni.clone(),
+            flow: Some(self.flow),
+            dir: Direction::ToServer,
+        });
+        true
+    }
 }
 
 fn idx(dir: Direction) -> usize {
@@ -352,6 +385,9 @@ impl Decoder {
                     streams: [Stream::default(), Stream::default()],
                     state: State::Sniffing([Vec::new(), Vec::new()]),
                     fin: [false, false],
+                    sent: 0,
+                    sni: None,
+                    upload_reported: false,
                 },
             );
         }
@@ -359,17 +395,23 @@ impl Decoder {
             return;
         };
         f.last_ts = ts;
-        if matches!(f.state, State::Bypassed) {
-            if t.flags & (RST | FIN) != 0 {
-                self.tcp.remove(&key);
-            }
-            return;
-        }
         let dir = if src == f.flow.client {
             Direction::ToServer
         } else {
             Direction::ToClient
         };
+        if dir == Direction::ToServer {
+            f.sent = f.sent.saturating_add(t.payload.len() as u64);
+        }
+        if matches!(f.state, State::Bypassed) {
+            if f.upload(ts, &cfg, out) {
+                self.stats.observations += 1;
+            }
+            if t.flags & (RST | FIN) != 0 {
+                self.tcp.remove(&key);
+            }
+            return;
+        }
         let d = idx(dir);
         if t.flags & SYN != 0 {
             f.streams[d].syn(t.seq);
@@ -392,6 +434,15 @@ impl Decoder {
             streams[d].segment(seq, t.payload, &cfg.stream, &mut deliver);
             em.anomalies
         };
+        if f.sni.is_none() {
+            if let Some(o) = out[before..]
+                .iter()
+                .find(|o| o.proto == "tls" && o.field == "sni")
+            {
+                f.sni = Some(o.value.clone());
+            }
+        }
+        f.upload(ts, &cfg, out);
         self.stats.gaps += gaps;
         Self::count(&mut self.stats, anomalies);
         self.stats.observations += (out.len() - before) as u64;
