@@ -80,52 +80,84 @@ fn check_value(report: &serde_json::Value, device: &str, check: &str) -> Option<
         .as_u64()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_audit_reports_exactly_the_devices_configured_for_recognition() {
-    let pki = tls_common::pki();
-    let start = |d| AuditServer::start(d, USER, PASSWORD, None);
-    let hik_nvr = start(AuditDevice::HikvisionFaceLibrary).await.unwrap();
-    let hik_cam = start(AuditDevice::HikvisionCaptureOnly).await.unwrap();
-    let dahua = start(AuditDevice::DahuaFaceGroups).await.unwrap();
-    let onvif_face = start(AuditDevice::OnvifFaceRecognition).await.unwrap();
-    let onvif_motion = start(AuditDevice::OnvifMotionOnly).await.unwrap();
-    let frigate = start(AuditDevice::FrigateFaceOn).await.unwrap();
-    let unifi = AuditServer::start(
-        AuditDevice::UnifiProtectFaceOff,
-        USER,
-        PASSWORD,
-        Some(pki.self_signed.config.clone()),
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let pw = dir.path().join("audit-password");
-    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    let e = |id, server, product| Entry {
-        id,
-        server,
-        product,
-        extra: String::new(),
-    };
-    let inv = inventory(
-        dir.path(),
-        &[
-            // No product named: the audit identifies each of these.
-            e("hik-nvr", &hik_nvr, None),
-            e("hik-cam", &hik_cam, None),
-            e("dahua-nvr", &dahua, None),
-            e("onvif-face", &onvif_face, None),
-            e("onvif-motion", &onvif_motion, None),
-            e("frigate", &frigate, None),
+/// The seven devices of the issue, each configured as its name says; UniFi over HTTPS with a
+/// self-signed certificate.
+struct Fleet {
+    hik_nvr: AuditServer,
+    hik_cam: AuditServer,
+    dahua: AuditServer,
+    onvif_face: AuditServer,
+    onvif_motion: AuditServer,
+    frigate: AuditServer,
+    unifi: AuditServer,
+}
+
+impl Fleet {
+    async fn start(pki: &tls_common::Pki) -> Fleet {
+        let start = |d| AuditServer::start(d, USER, PASSWORD, None);
+        Fleet {
+            hik_nvr: start(AuditDevice::HikvisionFaceLibrary).await.unwrap(),
+            hik_cam: start(AuditDevice::HikvisionCaptureOnly).await.unwrap(),
+            dahua: start(AuditDevice::DahuaFaceGroups).await.unwrap(),
+            onvif_face: start(AuditDevice::OnvifFaceRecognition).await.unwrap(),
+            onvif_motion: start(AuditDevice::OnvifMotionOnly).await.unwrap(),
+            frigate: start(AuditDevice::FrigateFaceOn).await.unwrap(),
+            unifi: AuditServer::start(
+                AuditDevice::UnifiProtectFaceOff,
+                USER,
+                PASSWORD,
+                Some(pki.self_signed.config.clone()),
+            )
+            .await
+            .unwrap(),
+        }
+    }
+
+    /// Inventory entries: the product named only for UniFi (the others are identified).
+    fn entries<'a>(&'a self, pki: &tls_common::Pki) -> Vec<Entry<'a>> {
+        let e = |id, server| Entry {
+            id,
+            server,
+            product: None,
+            extra: String::new(),
+        };
+        vec![
+            e("hik-nvr", &self.hik_nvr),
+            e("hik-cam", &self.hik_cam),
+            e("dahua-nvr", &self.dahua),
+            e("onvif-face", &self.onvif_face),
+            e("onvif-motion", &self.onvif_motion),
+            e("frigate", &self.frigate),
             Entry {
                 id: "unifi",
-                server: &unifi,
+                server: &self.unifi,
                 product: Some("unifi_protect"),
                 extra: format!(", tls = {{ pin_sha256 = {:?} }}", pki.self_signed.pin()),
             },
-        ],
-        &pw,
-    );
+        ]
+    }
+
+    fn all(&self) -> [&AuditServer; 7] {
+        [
+            &self.hik_nvr,
+            &self.hik_cam,
+            &self.dahua,
+            &self.onvif_face,
+            &self.onvif_motion,
+            &self.frigate,
+            &self.unifi,
+        ]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_reports_exactly_the_devices_configured_for_recognition() {
+    let pki = tls_common::pki();
+    let fleet = Fleet::start(&pki).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("audit-password");
+    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
+    let inv = inventory(dir.path(), &fleet.entries(&pki), &pw);
     let inv_arg = inv.display().to_string();
     let (code, out, err) =
         tokio::task::spawn_blocking(move || audit(&["--inventory", &inv_arg, "--format", "json"]))
@@ -257,15 +289,7 @@ async fn the_audit_reports_exactly_the_devices_configured_for_recognition() {
     }
 
     // Only reads reached the devices.
-    for s in [
-        &hik_nvr,
-        &hik_cam,
-        &dahua,
-        &onvif_face,
-        &onvif_motion,
-        &frigate,
-        &unifi,
-    ] {
+    for s in fleet.all() {
         let got = s.received();
         assert!(!got.is_empty(), "{:?} received nothing", s.device);
         for r in &got {
@@ -273,7 +297,7 @@ async fn the_audit_reports_exactly_the_devices_configured_for_recognition() {
         }
     }
     // The login went only to the device named as UniFi.
-    for s in [&hik_nvr, &hik_cam, &dahua, &onvif_face, &frigate] {
+    for s in &fleet.all()[..6] {
         assert!(
             s.received().iter().all(|r| r.target != "/api/auth/login"),
             "{:?}",
@@ -377,48 +401,11 @@ async fn each_misbehaving_device_gets_a_clear_reason_and_the_others_are_audited(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_audits_on_schedule_and_audit_alerts_outlast_the_window_and_a_restart() {
     let pki = tls_common::pki();
-    let start = |d| AuditServer::start(d, USER, PASSWORD, None);
-    let nvr = start(AuditDevice::HikvisionFaceLibrary).await.unwrap();
-    let cam = start(AuditDevice::HikvisionCaptureOnly).await.unwrap();
-    let dahua = start(AuditDevice::DahuaFaceGroups).await.unwrap();
-    let onvif_face = start(AuditDevice::OnvifFaceRecognition).await.unwrap();
-    let motion = start(AuditDevice::OnvifMotionOnly).await.unwrap();
-    let frigate = start(AuditDevice::FrigateFaceOn).await.unwrap();
-    let unifi = AuditServer::start(
-        AuditDevice::UnifiProtectFaceOff,
-        USER,
-        PASSWORD,
-        Some(pki.self_signed.config.clone()),
-    )
-    .await
-    .unwrap();
+    let fleet = Fleet::start(&pki).await;
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("pw");
     std::fs::write(&pw, PASSWORD).unwrap();
-    let e = |id, server| Entry {
-        id,
-        server,
-        product: None,
-        extra: String::new(),
-    };
-    let inv = inventory(
-        dir.path(),
-        &[
-            e("hik-nvr", &nvr),
-            e("hik-cam", &cam),
-            e("dahua-nvr", &dahua),
-            e("onvif-face", &onvif_face),
-            e("onvif-motion", &motion),
-            e("frigate", &frigate),
-            Entry {
-                id: "unifi",
-                server: &unifi,
-                product: Some("unifi_protect"),
-                extra: format!(", tls = {{ pin_sha256 = {:?} }}", pki.self_signed.pin()),
-            },
-        ],
-        &pw,
-    );
+    let inv = inventory(dir.path(), &fleet.entries(&pki), &pw);
     let port = service_common::free_port();
     // A short evidence window: traffic evidence would be gone in 2 s; the audit's must stand.
     let config = |first_after: u64| {
@@ -498,7 +485,7 @@ async fn serve_audits_on_schedule_and_audit_alerts_outlast_the_window_and_a_rest
         .unwrap_or(0.0)
             >= 4.0
     );
-    for s in [&nvr, &cam, &dahua, &onvif_face, &motion, &frigate, &unifi] {
+    for s in fleet.all() {
         assert!(s.received().iter().all(is_read), "{:?}", s.device);
     }
 }

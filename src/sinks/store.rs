@@ -174,19 +174,33 @@ impl AlertStore {
 
     /// Alerts whose latest state change some sinks have not taken, with those sinks' names.
     pub fn undelivered(&self) -> Result<Vec<(Alert, Vec<String>)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT body, undelivered FROM alerts WHERE undelivered != '' ORDER BY rowid")
-            .map_err(|e| self.err(e))?;
+        let rows: Vec<(String, Alert)> = self.keyed_rows(
+            "SELECT undelivered, body FROM alerts WHERE undelivered != '' ORDER BY rowid",
+            "alert",
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(owed, a)| (a, owed.split(',').map(str::to_string).collect()))
+            .collect())
+    }
+
+    /// Rows of (text, JSON body) read by `sql`; a body that does not parse is logged as an
+    /// unreadable `what` row and skipped.
+    fn keyed_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        what: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = st
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (body, owed) = row.map_err(|e| self.err(e))?;
+            let (key, body) = row.map_err(|e| self.err(e))?;
             match serde_json::from_str(&body) {
-                Ok(a) => out.push((a, owed.split(',').map(str::to_string).collect())),
-                Err(e) => tracing::warn!("{}: unreadable alert row: {e}", self.path.display()),
+                Ok(v) => out.push((key, v)),
+                Err(e) => tracing::warn!("{}: unreadable {what} row: {e}", self.path.display()),
             }
         }
         Ok(out)
@@ -208,22 +222,7 @@ impl AlertStore {
 
     /// The latest audit of every audited device, with when it ran.
     pub fn audits(&self) -> Result<Vec<(String, DeviceAudit)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT at, body FROM audits ORDER BY device")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (at, body) = row.map_err(|e| self.err(e))?;
-            match serde_json::from_str(&body) {
-                Ok(a) => out.push((at, a)),
-                Err(e) => tracing::warn!("{}: unreadable audit row: {e}", self.path.display()),
-            }
-        }
-        Ok(out)
+        self.keyed_rows("SELECT at, body FROM audits ORDER BY device", "audit")
     }
 
     /// Write one small row: whether the store takes writes now (readiness).
