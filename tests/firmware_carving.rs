@@ -312,7 +312,7 @@ fn tool(name: &str) -> PathBuf {
         .map(|d| Path::new(d).join(name))
         .find(|p| p.exists());
     p.unwrap_or_else(|| {
-        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg, e2fsprogs, android-sdk-libsparse-utils, rpm, genromfs)")
+        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg, e2fsprogs, android-sdk-libsparse-utils, rpm, genromfs, mtd-utils)")
     })
 }
 
@@ -344,14 +344,24 @@ fn expect_models(file: &Path, prefix: &str, models: &[(&str, Technique)]) {
 /// initramfs raw and compressed with zstd, bzip2, LZ4 and xz, a U-Boot ramdisk image
 /// (`mkimage`) with an LZMA payload, an ext4 filesystem (`mkfs.ext4 -d`) raw, gzipped and as
 /// an Android sparse image (`img2simg`), cramfs and romfs images (`mkfs.cramfs`, `genromfs`),
-/// an odc CPIO archive and an RPM (`rpmbuild`): every model is found under its path.
+/// JFFS2 images in both byte orders (`mkfs.jffs2`), an odc CPIO archive and an RPM
+/// (`rpmbuild`): every model is found under its path.
 #[test]
 fn packages_and_boot_images_built_with_real_tools() {
     let dir = tempfile::tempdir().unwrap();
     let models = rootfs(dir.path());
     let d = dir.path();
     for t in [
-        "dpkg-deb", "cpio", "zstd", "bzip2", "lz4", "xz", "mkimage", "ar", "tar",
+        "dpkg-deb",
+        "cpio",
+        "zstd",
+        "bzip2",
+        "lz4",
+        "xz",
+        "mkimage",
+        "ar",
+        "tar",
+        "mkfs.jffs2",
     ] {
         tool(t);
     }
@@ -408,6 +418,13 @@ fn packages_and_boot_images_built_with_real_tools() {
     // A cramfs image (`mkfs.cramfs`).
     sh(d, "mkfs.cramfs rootfs fs.cramfs >/dev/null");
     expect_models(&d.join("fs.cramfs"), "!/", &models);
+    // JFFS2 flash images (`mkfs.jffs2`, zlib and rtime by default), little- and big-endian.
+    sh(
+        d,
+        "mkfs.jffs2 -r rootfs -o fs.jffs2 -e 0x10000 -p && mkfs.jffs2 -b -r rootfs -o fs-be.jffs2 -e 0x10000",
+    );
+    expect_models(&d.join("fs.jffs2"), "!/", &models);
+    expect_models(&d.join("fs-be.jffs2"), "!/", &models);
     // The same filesystem as an Android sparse image (`img2simg`).
     sh(d, "img2simg fs.ext4 fs.simg");
     expect_models(&d.join("fs.simg"), "!/fs.raw!/", &models);
@@ -418,13 +435,16 @@ fn packages_and_boot_images_built_with_real_tools() {
     );
     expect_models(&d.join("cam.rpm"), "!/payload!/payload!/", &models);
 
-    // A flash dump: the xz and zstd initramfs and the uImage between random bytes, carved.
+    // A flash dump: the xz and zstd initramfs, the uImage and a JFFS2 partition between random
+    // bytes, carved.
     let mut flash = noise(4_096, 11);
     let mut starts = Vec::new();
-    for (i, f) in ["initrd.cpio.xz", "uRamdisk", "initrd.cpio.zst"]
+    for (i, f) in ["initrd.cpio.xz", "uRamdisk", "fs.jffs2", "initrd.cpio.zst"]
         .iter()
         .enumerate()
     {
+        // Partitions start on (at least) 4-byte boundaries in flash.
+        flash.resize(flash.len().div_ceil(4) * 4, 0x5a);
         starts.push(flash.len());
         flash.extend(std::fs::read(d.join(f)).unwrap());
         flash.extend(noise(3_000 + i * 512, 12 + i as u32));

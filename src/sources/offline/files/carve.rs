@@ -41,6 +41,14 @@ fn carver() -> Option<&'static (Vec<Sig>, AhoCorasick)> {
             (b"1AY&SY".to_vec(), "bz2", 4),
             (b"\x27\x05\x19\x56".to_vec(), "uimage", 0),
             (b"070701".to_vec(), "cpio", 0),
+            // JFFS2: the first node (a clean marker, a directory entry or an inode), either
+            // byte order.
+            (b"\x85\x19\x03\x20".to_vec(), "jffs2", 0),
+            (b"\x85\x19\x01\xe0".to_vec(), "jffs2", 0),
+            (b"\x85\x19\x02\xe0".to_vec(), "jffs2", 0),
+            (b"\x19\x85\x20\x03".to_vec(), "jffs2", 0),
+            (b"\x19\x85\xe0\x01".to_vec(), "jffs2", 0),
+            (b"\x19\x85\xe0\x02".to_vec(), "jffs2", 0),
         ];
         sigs.extend((3u8..=10).map(|ir| (vec![0x08, ir, 0x12], "onnx", 0)));
         let ac = AhoCorasick::builder()
@@ -100,6 +108,7 @@ fn plausible(b: &[u8], start: usize, ext: &str) -> bool {
         // Frame header descriptor: the reserved bit clear.
         "zst" => b.get(start + 4).is_some_and(|d| d & 0x08 == 0),
         "uimage" => uimage_end(b, start).is_some(),
+        "jffs2" => start % 4 == 0,
         // A newc header is 110 ASCII bytes: the magic, then thirteen 8-digit hex fields.
         "cpio" => b
             .get(start + 6..start + 110)
@@ -349,6 +358,7 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
             "zip" => zip_end(b, start),
             "squashfs" => squashfs_end(b, start),
             "uimage" => uimage_end(b, start),
+            "jffs2" => super::jffs2::extent(b, start).filter(|e| *e >= start + 12),
             _ => None,
         } {
             known_end.push((start, end));

@@ -39,6 +39,8 @@ pub enum Kind {
     Cramfs,
     /// romfs image (`-rom1fs-`).
     Romfs,
+    /// JFFS2 flash image (node magic `0x1985`, either byte order; see [`super::jffs2`]).
+    Jffs2,
 }
 
 /// Which of this module's containers `b` starts with.
@@ -53,6 +55,7 @@ pub fn kind(b: &[u8]) -> Option<Kind> {
             Kind::Cpio
         }
         _ if b.starts_with(b"-rom1fs-") && b.len() >= 32 => Kind::Romfs,
+        _ if super::jffs2::is_jffs2(b) => Kind::Jffs2,
         [0x27, 0x05, 0x19, 0x56, ..] if b.len() >= 64 => Kind::UImage,
         [0x3a, 0xff, 0x26, 0xed, 1, 0, ..] => Kind::Sparse,
         [0xed, 0xab, 0xee, 0xdb, ..] if b.len() >= 96 => Kind::Rpm,
@@ -101,7 +104,8 @@ pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
         | Kind::Sparse
         | Kind::Rpm
         | Kind::Cramfs
-        | Kind::Romfs => (Vec::new(), Some("not a compressed stream".into())),
+        | Kind::Romfs
+        | Kind::Jffs2 => (Vec::new(), Some("not a compressed stream".into())),
     }
 }
 

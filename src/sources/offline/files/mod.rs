@@ -12,6 +12,7 @@
 
 pub mod carve;
 pub mod containers;
+pub mod jffs2;
 
 use std::io::Read;
 use std::path::Path;
@@ -554,6 +555,16 @@ impl Walker<'_> {
             Kind::Cramfs => {
                 let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
                 let err = containers::cramfs_each(bytes, max, &mut |file, size, read| {
+                    self.filesystem_file(&format!("{path}!{file}"), size, read, depth);
+                });
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
+            Kind::Jffs2 => {
+                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
+                let max_file = self.limits.max_file;
+                let err = jffs2::each(bytes, max, max_file, &mut |file, size, read| {
                     self.filesystem_file(&format!("{path}!{file}"), size, read, depth);
                 });
                 if let Some(e) = err {
