@@ -312,7 +312,7 @@ fn tool(name: &str) -> PathBuf {
         .map(|d| Path::new(d).join(name))
         .find(|p| p.exists());
     p.unwrap_or_else(|| {
-        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg, e2fsprogs, android-sdk-libsparse-utils, rpm, genromfs, mtd-utils)")
+        panic!("{name} is missing: scripts/setup.sh test installs it (cpio, u-boot-tools, xz-utils, zstd, bzip2, lz4, binutils, dpkg, e2fsprogs, android-sdk-libsparse-utils, rpm, genromfs, mtd-utils, device-tree-compiler)")
     })
 }
 
@@ -344,7 +344,8 @@ fn expect_models(file: &Path, prefix: &str, models: &[(&str, Technique)]) {
 /// initramfs raw and compressed with zstd, bzip2, LZ4 and xz, a U-Boot ramdisk image
 /// (`mkimage`) with an LZMA payload, an ext4 filesystem (`mkfs.ext4 -d`) raw, gzipped and as
 /// an Android sparse image (`img2simg`), cramfs and romfs images (`mkfs.cramfs`, `genromfs`),
-/// JFFS2 images in both byte orders (`mkfs.jffs2`), an odc CPIO archive and an RPM
+/// FIT images with embedded and external data (`mkimage -f`, `-E`), JFFS2 images in both byte
+/// orders (`mkfs.jffs2`), an odc CPIO archive and an RPM
 /// (`rpmbuild`): every model is found under its path.
 #[test]
 fn packages_and_boot_images_built_with_real_tools() {
@@ -418,6 +419,16 @@ fn packages_and_boot_images_built_with_real_tools() {
     // A cramfs image (`mkfs.cramfs`).
     sh(d, "mkfs.cramfs rootfs fs.cramfs >/dev/null");
     expect_models(&d.join("fs.cramfs"), "!/", &models);
+    // A FIT image (`mkimage -f`): an LZMA ramdisk and a zstd blob inside the tree, and the same
+    // with the data stored after the tree (`-E`).
+    sh(
+        d,
+        "printf '/dts-v1/;\n/ {\n description = \"cam\";\n #address-cells = <1>;\n images {\n  ramdisk-1 {\n   data = /incbin/(\"initrd.cpio.lzma\");\n   type = \"ramdisk\"; arch = \"arm\"; os = \"linux\"; compression = \"lzma\";\n   hash-1 { algo = \"crc32\"; };\n  };\n  blob-1 {\n   data = /incbin/(\"initrd.cpio.zst\");\n   type = \"firmware\"; arch = \"arm\"; compression = \"none\";\n  };\n };\n configurations {\n  default = \"conf-1\";\n  conf-1 { ramdisk = \"ramdisk-1\"; firmware = \"blob-1\"; };\n };\n};\n' > cam.its && mkimage -f cam.its cam.itb >/dev/null && mkimage -E -f cam.its cam-ext.itb >/dev/null",
+    );
+    for itb in ["cam.itb", "cam-ext.itb"] {
+        expect_models(&d.join(itb), "!/ramdisk-1.lzma!/ramdisk-1!/", &models);
+        expect_models(&d.join(itb), "!/blob-1!/blob-1!/", &models);
+    }
     // JFFS2 flash images (`mkfs.jffs2`, zlib and rtime by default), little- and big-endian.
     sh(
         d,

@@ -41,6 +41,8 @@ pub enum Kind {
     Romfs,
     /// JFFS2 flash image (node magic `0x1985`, either byte order; see [`super::jffs2`]).
     Jffs2,
+    /// U-Boot FIT image (a device tree with `/images`; see [`super::fit`]).
+    Fit,
 }
 
 /// Which of this module's containers `b` starts with.
@@ -56,6 +58,7 @@ pub fn kind(b: &[u8]) -> Option<Kind> {
         }
         _ if b.starts_with(b"-rom1fs-") && b.len() >= 32 => Kind::Romfs,
         _ if super::jffs2::is_jffs2(b) => Kind::Jffs2,
+        _ if super::fit::is_fit(b) => Kind::Fit,
         [0x27, 0x05, 0x19, 0x56, ..] if b.len() >= 64 => Kind::UImage,
         [0x3a, 0xff, 0x26, 0xed, 1, 0, ..] => Kind::Sparse,
         [0xed, 0xab, 0xee, 0xdb, ..] if b.len() >= 96 => Kind::Rpm,
@@ -105,7 +108,8 @@ pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
         | Kind::Rpm
         | Kind::Cramfs
         | Kind::Romfs
-        | Kind::Jffs2 => (Vec::new(), Some("not a compressed stream".into())),
+        | Kind::Jffs2
+        | Kind::Fit => (Vec::new(), Some("not a compressed stream".into())),
     }
 }
 

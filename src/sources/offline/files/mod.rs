@@ -12,6 +12,7 @@
 
 pub mod carve;
 pub mod containers;
+pub mod fit;
 pub mod jffs2;
 
 use std::io::Read;
@@ -557,6 +558,22 @@ impl Walker<'_> {
                 let err = containers::cramfs_each(bytes, max, &mut |file, size, read| {
                     self.filesystem_file(&format!("{path}!{file}"), size, read, depth);
                 });
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
+            Kind::Fit => {
+                let (images, err) = fit::images(bytes);
+                for img in images {
+                    // `lzma` is the one compression with no magic of its own.
+                    if img.compression == "lzma" {
+                        let inner = format!("{path}!/{}.lzma", img.name);
+                        self.open_other(&inner, img.data, Kind::Lzma, depth + 1);
+                    } else {
+                        let inner = format!("{path}!/{}", img.name);
+                        self.bytes(&inner, img.data, depth + 1, &no_sibling);
+                    }
+                }
                 if let Some(e) = err {
                     self.error(path, e);
                 }
