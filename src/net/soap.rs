@@ -54,7 +54,8 @@ fn escape(s: &str) -> String {
 
 /// The `<wsse:Security>` header block for a user, created now.
 pub fn username_token(username: &str, password: &str) -> String {
-    let created = crate::clock::rfc3339(crate::clock::now());
+    // Whole seconds: some devices refuse fractions in `Created`.
+    let created = format!("{}Z", &crate::clock::rfc3339(crate::clock::now())[..19]);
     let nonce = nonce();
     let digest = password_digest(&nonce, &created, password);
     let nonce = base64::engine::general_purpose::STANDARD.encode(nonce);

@@ -1,8 +1,9 @@
 //! ONVIF events through a PullPoint subscription (ONVIF Core §9.1): CreatePullPointSubscription
 //! on the device's event service, then PullMessages in a loop (long-poll), Renew before the
 //! subscription runs out. Each PullMessagesResponse goes to the shared event decoders, which
-//! read the NotificationMessage topics and SimpleItems. Auth is HTTP Digest, which ONVIF devices
-//! must support; WS-Security UsernameToken is not implemented for the event feed.
+//! read the NotificationMessage topics and SimpleItems. Auth: every request carries a
+//! WS-Security UsernameToken (password digest, fresh nonce; ONVIF Core §5.12.2) when the feed
+//! has credentials, and HTTP Digest answers a 401 — devices ask for one or the other.
 //!
 //! ```toml
 //! [[feed]]
@@ -27,10 +28,20 @@ use url::Url;
 const SOAP_CT: &str = "application/soap+xml; charset=utf-8";
 const RENEW_EVERY: Duration = Duration::from_secs(60);
 
-fn envelope(body: &str, to: Option<&str>) -> String {
-    let header = to
-        .map(|t| format!("<s:Header><wsa:To>{t}</wsa:To></s:Header>"))
+/// A SOAP envelope around `body`, with `wsa:To` when given and a fresh UsernameToken when the
+/// endpoint has credentials (built per request: a token's nonce and time must not repeat).
+fn envelope(ep: &Endpoint, body: &str, to: Option<&str>) -> String {
+    let mut header = to
+        .map(|t| format!("<wsa:To>{}</wsa:To>", quick_xml::escape::escape(t)))
         .unwrap_or_default();
+    if let Some(c) = &ep.creds {
+        header.push_str(&crate::net::soap::username_token(&c.username, &c.password));
+    }
+    let header = if header.is_empty() {
+        String::new()
+    } else {
+        format!("<s:Header>{header}</s:Header>")
+    };
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:tev="http://www.onvif.org/ver10/events/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2">{header}<s:Body>{body}</s:Body></s:Envelope>"#
     )
@@ -78,8 +89,10 @@ async fn post(
     ep: &Endpoint,
     url: &Url,
     action: &str,
-    body: &str,
+    operation: &str,
+    to: Option<&str>,
 ) -> Result<(Vec<u8>, crate::model::Flow), SourceError> {
+    let body = envelope(ep, operation, to);
     let mut headers = HeaderMap::new();
     let ct = format!("{SOAP_CT}; action=\"{action}\"");
     headers.insert(
@@ -133,15 +146,12 @@ async fn once(
     ctx: &SourceContext,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), SourceError> {
-    let create = envelope(
-        "<tev:CreatePullPointSubscription><tev:InitialTerminationTime>PT120S</tev:InitialTerminationTime></tev:CreatePullPointSubscription>",
-        None,
-    );
     let (resp, _) = post(
         ep,
         &ep.url,
         "http://www.onvif.org/ver10/events/wsdl/EventPortType/CreatePullPointSubscriptionRequest",
-        &create,
+        "<tev:CreatePullPointSubscription><tev:InitialTerminationTime>PT120S</tev:InitialTerminationTime></tev:CreatePullPointSubscription>",
+        None,
     )
     .await?;
     let addr = subscription_address(&resp)
@@ -161,18 +171,12 @@ async fn once(
         ));
     }
     ctx.health.set_up(true);
-    let pull = envelope(
-        "<tev:PullMessages><tev:Timeout>PT10S</tev:Timeout><tev:MessageLimit>32</tev:MessageLimit></tev:PullMessages>",
-        Some(&addr),
-    );
-    let renew = envelope(
-        "<wsnt:Renew><wsnt:TerminationTime>PT120S</wsnt:TerminationTime></wsnt:Renew>",
-        Some(&addr),
-    );
+    let pull = "<tev:PullMessages><tev:Timeout>PT10S</tev:Timeout><tev:MessageLimit>32</tev:MessageLimit></tev:PullMessages>";
+    let renew = "<wsnt:Renew><wsnt:TerminationTime>PT120S</wsnt:TerminationTime></wsnt:Renew>";
     let mut renewed = Instant::now();
     loop {
         let (body, flow) = tokio::select! {
-            r = post(ep, &sub, "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest", &pull) => r?,
+            r = post(ep, &sub, "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest", pull, Some(&addr)) => r?,
             _ = stopped(&mut shutdown) => return Ok(()),
         };
         let mut obs = Vec::new();
@@ -184,7 +188,8 @@ async fn once(
                 ep,
                 &sub,
                 "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest",
-                &renew,
+                renew,
+                Some(&addr),
             )
             .await?;
             renewed = Instant::now();
