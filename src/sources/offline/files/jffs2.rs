@@ -178,7 +178,7 @@ pub fn each(
     b: &[u8],
     max: usize,
     max_file: u64,
-    each: &mut dyn FnMut(&str, u64, super::containers::ReadFile<'_>),
+    each: &mut dyn FnMut(&str, u64, &dyn Fn() -> Result<Vec<u8>, String>),
 ) -> Option<String> {
     let e = Endian(b.get(..2) == Some(&[0x85, 0x19]));
     // (parent, name) → (version, ino, type); ino → its pieces.
