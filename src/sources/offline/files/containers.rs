@@ -187,8 +187,7 @@ pub fn cpio_members(b: &[u8], max: usize) -> (Vec<Member>, Option<String>) {
     (out, Some(format!("cpio: more than {max} members")))
 }
 
-/// Reads one file of a filesystem image, whole.
-pub type ReadFile<'a> = &'a dyn Fn() -> Result<Vec<u8>, String>;
+pub use super::jffs2::ReadFile;
 
 /// Each regular file of an ext2/3/4 image, in directory order, handed to `each` with its path
 /// and size and a way to read it; symbolic links are not followed. At most `max` files; returns

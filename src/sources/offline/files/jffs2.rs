@@ -13,6 +13,10 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+/// How a filesystem reader hands over a file's bytes: called only for files the walker wants
+/// (its budgets decide), so files over the limits are never inflated.
+pub type ReadFile<'a> = &'a dyn Fn() -> Result<Vec<u8>, String>;
+
 const MAGIC: u16 = 0x1985;
 const DIRENT: u16 = 0xE001;
 const INODE: u16 = 0xE002;
@@ -178,7 +182,7 @@ pub fn each(
     b: &[u8],
     max: usize,
     max_file: u64,
-    each: &mut dyn FnMut(&str, u64, &dyn Fn() -> Result<Vec<u8>, String>),
+    each: &mut dyn FnMut(&str, u64, ReadFile<'_>),
 ) -> Option<String> {
     let e = Endian(b.get(..2) == Some(&[0x85, 0x19]));
     // (parent, name) → (version, ino, type); ino → its pieces.
