@@ -1,8 +1,9 @@
 #![no_main]
 //! The firmware containers (ar, CPIO newc, uImage headers, ext2/3/4, Android sparse, cramfs,
-//! romfs and RPM images, odc CPIO, xz/LZMA/bzip2/zstd/LZ4 streams)
+//! romfs, JFFS2, FIT and RPM images, odc CPIO, xz/LZMA/bzip2/zstd/LZ4 streams)
 //! over arbitrary bytes: a clear error, never a panic or an unbounded expansion.
 use banwatch::sources::offline::files::containers::{self, Kind};
+use banwatch::sources::offline::files::{fit, jffs2};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,6 +23,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = containers::cramfs_each(data, 100, &mut |_, _, read| {
         let _ = read();
     });
+    let _ = jffs2::each(data, 100, 16 << 20, &mut |_, _, read| {
+        let _ = read();
+    });
+    let _ = jffs2::extent(data, 0);
+    let (images, _) = fit::images(data);
+    for i in images {
+        assert!(i.data.len() <= data.len());
+    }
     for k in [Kind::Xz, Kind::Lzma, Kind::Bzip2, Kind::Zstd, Kind::Lz4] {
         let (out, _) = containers::inflate(k, data, 16 << 20);
         assert!(out.len() <= 16 << 20);
