@@ -108,7 +108,7 @@ struct Inode {
 /// Linux `fs/jffs2/compr_rtime.c`: each byte is followed by a repeat count copying from the
 /// last position the same byte value was written at.
 fn rtime(src: &[u8], dsize: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(dsize);
+    let mut out = Vec::with_capacity(dsize.min(1 << 20));
     let mut positions = [0usize; 256];
     let mut pos = 0;
     while out.len() < dsize {
@@ -130,18 +130,22 @@ fn rtime(src: &[u8], dsize: usize) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn inflate_piece(b: &[u8], p: &Piece) -> Result<Vec<u8>, String> {
+/// A piece's bytes, at most `want` of them: a node's stated decompressed size is untrusted (a
+/// damaged or hostile node may claim 4 GiB), so what is produced is bounded by what the file
+/// can hold at the piece's offset.
+fn inflate_piece(b: &[u8], p: &Piece, want: usize) -> Result<Vec<u8>, String> {
     let src = b
         .get(p.data..p.data + p.csize)
         .ok_or("node data runs past the image")?;
+    let want = want.min(p.dsize);
     let out = match p.compr {
-        0x00 | 0x04 => src.to_vec(),
-        0x01 => vec![0; p.dsize],
-        0x02 => rtime(src, p.dsize)?,
+        0x00 | 0x04 => src[..src.len().min(want)].to_vec(),
+        0x01 => vec![0; want],
+        0x02 => rtime(src, want)?,
         0x06 => {
-            let mut out = Vec::with_capacity(p.dsize);
+            let mut out = Vec::with_capacity(want.min(1 << 20));
             flate2::read::ZlibDecoder::new(src)
-                .take(p.dsize as u64)
+                .take(want as u64)
                 .read_to_end(&mut out)
                 .map_err(|e| format!("zlib: {e}"))?;
             out
@@ -165,11 +169,11 @@ fn assemble(b: &[u8], inode: &Inode, max: u64) -> Result<Vec<u8>, String> {
     let mut pieces = inode.pieces.clone();
     pieces.sort_by_key(|p| p.version);
     for p in &pieces {
-        let data = inflate_piece(b, p)?;
         let start = p.offset as usize;
         if start >= size {
             continue;
         }
+        let data = inflate_piece(b, p, size - start)?;
         let end = (start + data.len()).min(size);
         out[start..end].copy_from_slice(&data[..end - start]);
     }
@@ -384,5 +388,29 @@ mod tests {
         blob.extend(b"squashfs follows".iter());
         assert_eq!(extent(&blob, at), Some(at + img.len()));
         assert_eq!(rtime(b"a\x02b\x00", 4).unwrap(), b"aaab");
+    }
+
+    #[test]
+    fn a_node_claiming_gigabytes_costs_only_what_the_file_holds() {
+        // Found by the containers fuzz target: an inode node of a 900-byte file whose piece
+        // states a decompressed size of 0xFFFF0384 bytes asked for 4 GiB at once.
+        for compr in [0u8, 1, 2, 6] {
+            let mut img = dirent(1, 1, 3, DT_REG, "a.bin");
+            let mut node = inode(3, 1, 900, 0, compr, b"x\x10", 0xffff_0384);
+            if compr == 6 {
+                node = inode(3, 1, 900, 0, compr, &[0x78, 0x9c, 0x03, 0x00], 0xffff_0384);
+            }
+            img.extend(node);
+            let mut sizes = Vec::new();
+            let err = each(&img, 10, 1 << 20, &mut |_, size, read| {
+                sizes.push((size, read().map(|d| d.len())));
+            });
+            assert_eq!(err, None);
+            assert_eq!(sizes.len(), 1, "compression {compr}");
+            assert_eq!(sizes[0].0, 900);
+            if let (_, Ok(n)) = sizes[0] {
+                assert_eq!(n, 900, "compression {compr}");
+            }
+        }
     }
 }
