@@ -5,6 +5,7 @@
 use super::{printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 
+use super::bytes::be16;
 use super::protocol::FieldTable;
 
 /// Fields of DNS messages (RFC 1035; UDP, TCP, mDNS, LLMNR).
@@ -35,10 +36,6 @@ pub const PROTOCOL: super::protocol::AppProtocol = super::protocol::AppProtocol 
 const P: &str = "dns";
 const MAX_QUESTIONS: usize = 32;
 const MAX_ANSWERS: usize = 128;
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
 
 /// Read a (possibly compressed) name at `at`; returns the name and the offset after it.
 fn name(msg: &[u8], at: usize) -> Option<(String, usize)> {

@@ -1,6 +1,7 @@
 //! IPv4, IPv6 (with extension headers), UDP and TCP headers. Checksums are not verified: many
 //! captures are taken on hosts with checksum offload, and a monitor must not drop such packets.
 
+use super::bytes::{be16, be32};
 use super::link::IpVersion;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -19,14 +20,6 @@ pub enum IpSkip {
     Malformed,
     /// A fragment after the first: its transport header is elsewhere.
     LaterFragment,
-}
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
 pub fn decode(version: IpVersion, data: &[u8]) -> Result<IpPacket<'_>, IpSkip> {

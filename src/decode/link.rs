@@ -1,6 +1,7 @@
 //! Link layers: strip the frame down to its IP packet. Ethernet (with 802.1Q/QinQ tags), Linux
 //! cooked SLL and SLL2, BSD loopback (NULL/LOOP), raw IP and Cisco HDLC.
 
+use super::bytes::be16;
 use super::protocol::FieldTable;
 
 /// Fields of the link layer.
@@ -38,10 +39,6 @@ pub enum LinkSkip {
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
 
 fn by_ethertype(t: u16) -> Option<IpVersion> {
     match t {

@@ -7,6 +7,7 @@
 
 use crate::model::{Direction, Flow, Observation};
 
+pub mod bytes;
 pub mod dns;
 pub mod events;
 pub mod fields;

@@ -7,6 +7,7 @@ use crate::model::Direction;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
+use super::bytes::be16;
 use super::protocol::FieldTable;
 
 /// Fields of the TLS ClientHello (RFC 8446 §4.1.2) and of sensor logs.
@@ -57,10 +58,6 @@ impl TlsParser {
 
 fn grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
-}
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
 impl AppParser for TlsParser {

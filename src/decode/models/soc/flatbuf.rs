@@ -23,7 +23,7 @@ impl Fb<'_> {
         bad(self.fmt, format!("flatbuffer: {what}"))
     }
     pub(super) fn u32_at(&self, at: usize) -> Result<u32, ModelError> {
-        u32_le(self.b, at).ok_or_else(|| self.err("offset out of range"))
+        le32(self.b, at).ok_or_else(|| self.err("offset out of range"))
     }
     pub(super) fn u16_at(&self, at: usize) -> Result<u16, ModelError> {
         let s = at
@@ -33,7 +33,7 @@ impl Fb<'_> {
         Ok(u16::from_le_bytes([s[0], s[1]]))
     }
     pub(super) fn u64_at(&self, at: usize) -> Result<u64, ModelError> {
-        u64_le(self.b, at).ok_or_else(|| self.err("offset out of range"))
+        le64(self.b, at).ok_or_else(|| self.err("offset out of range"))
     }
     pub(super) fn table(&self, pos: usize) -> Result<Table, ModelError> {
         let soff = i64::from(self.u32_at(pos)? as i32);

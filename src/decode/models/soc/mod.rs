@@ -22,6 +22,7 @@
 //! Command streams, weights' binary data and the RKNN model section are never interpreted.
 
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo, WeightInfo, MAX_WEIGHTS_LISTED};
+use crate::decode::bytes::{le32, le64};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -53,18 +54,6 @@ fn bad(fmt: &str, what: impl std::fmt::Display) -> ModelError {
     ModelError::Invalid(format!("{fmt}: {what}"))
 }
 
-fn u32_le(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn u64_le(b: &[u8], at: usize) -> Option<u64> {
-    let s = b.get(at..at.checked_add(8)?)?;
-    Some(u64::from_le_bytes([
-        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
-    ]))
-}
-
 fn short(s: &str) -> String {
     s.chars().take(MAX_STR).collect()
 }
@@ -85,7 +74,7 @@ pub fn looks_like(bytes: &[u8]) -> bool {
     bytes.starts_with(RKNN_MAGIC)
         || bytes.starts_with(RKNN_CRYPT_MAGIC)
         || bytes.starts_with(CVI_MAGIC)
-        || u32_le(bytes, 0) == Some(BMODEL_MAGIC)
+        || le32(bytes, 0) == Some(BMODEL_MAGIC)
 }
 
 /// Parse an RKNN, cvimodel or bmodel container, dispatching on its magic number. Whatever the
@@ -95,7 +84,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
         parse_rknn(bytes)
     } else if bytes.starts_with(CVI_MAGIC) {
         parse_cvimodel(bytes)
-    } else if u32_le(bytes, 0) == Some(BMODEL_MAGIC) {
+    } else if le32(bytes, 0) == Some(BMODEL_MAGIC) {
         parse_bmodel(bytes)
     } else {
         Err(ModelError::Invalid(

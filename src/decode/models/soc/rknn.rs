@@ -6,12 +6,12 @@ use super::*;
 // RKNN
 
 pub(super) fn rknn_json_by_layout(bytes: &[u8]) -> Option<serde_json::Map<String, Value>> {
-    let data_len = usize::try_from(u64_le(bytes, 16)?).ok()?;
+    let data_len = usize::try_from(le64(bytes, 16)?).ok()?;
     for header in [64usize, 24] {
         let Some(at) = header.checked_add(data_len) else {
             continue;
         };
-        let Some(n) = u64_le(bytes, at) else { continue };
+        let Some(n) = le64(bytes, at) else { continue };
         if n == 0 || n > MAX_RKNN_JSON {
             continue;
         }
@@ -222,7 +222,7 @@ pub(super) fn parse_rknn(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
             "rknn: header shorter than 8 bytes".into(),
         ));
     }
-    if let Some(v) = u64_le(bytes, 8) {
+    if let Some(v) = le64(bytes, 8) {
         info.facts.insert("rknn.file_version".into(), v.to_string());
     }
     let json = rknn_json_by_layout(bytes).or_else(|| rknn_json_by_search(bytes));

@@ -128,7 +128,7 @@ pub(super) fn parse_cvimodel(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
         format: Some(ModelFormat::Cvimodel),
         ..Default::default()
     };
-    let body = u32_le(bytes, 8).unwrap_or(0) as usize;
+    let body = le32(bytes, 8).unwrap_or(0) as usize;
     let (major, minor) = (bytes.get(12).copied(), bytes.get(13).copied());
     if let (Some(a), Some(b)) = (major, minor) {
         info.facts
@@ -271,9 +271,9 @@ pub(super) fn parse_bmodel(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
         format: Some(ModelFormat::Bmodel),
         ..Default::default()
     };
-    let header_size = u32_le(bytes, 4).unwrap_or(0);
-    let fb_size = u32_le(bytes, 8).unwrap_or(0) as usize;
-    let bin_size = u32_le(bytes, 12).unwrap_or(0);
+    let header_size = le32(bytes, 4).unwrap_or(0);
+    let fb_size = le32(bytes, 8).unwrap_or(0) as usize;
+    let bin_size = le32(bytes, 12).unwrap_or(0);
     info.facts
         .insert("bmodel.header_size".into(), header_size.to_string());
     info.facts

@@ -8,6 +8,7 @@
 //! (read here: no maintained crate reads them).
 //! All read from memory; every expansion is bounded by the caller's cap.
 
+use crate::decode::bytes::{be32, le16, le32};
 use std::io::Read;
 
 /// What the first bytes say, for the containers of this module.
@@ -238,18 +239,6 @@ pub fn ext4_each(
         }
     }
     None
-}
-
-fn le16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// Expand an Android sparse image (AOSP libsparse `sparse_format.h`: a 28-byte file header

@@ -7,6 +7,8 @@
 //! `doc/usage/fit/source_file_format.rst` describes the layout. Read in place; a malformed
 //! tree is reported with what was read before it.
 
+use crate::decode::bytes::be32;
+
 /// FDT structure-block tokens.
 const BEGIN_NODE: u32 = 1;
 const END_NODE: u32 = 2;
@@ -23,10 +25,6 @@ pub fn is_fit(b: &[u8]) -> bool {
     let total = be32(b, 4).unwrap_or(0) as usize;
     let head = &b[..total.min(b.len()).min(1 << 16)];
     memchr::memmem::find(head, b"images\0").is_some()
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// One image of a FIT: its node name, compression and bytes.

@@ -10,6 +10,7 @@
 //! file, not guessed at. CRCs are not checked (a damaged node is skipped when its lengths do not
 //! fit; a damaged payload fails to inflate and is reported).
 
+use crate::decode::bytes::{be16, be32, le16, le32};
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -64,25 +65,24 @@ pub fn extent(b: &[u8], start: usize) -> Option<usize> {
     end.map(|e| start + e.min(rest.len()))
 }
 
+/// The image's byte order: `true` for little-endian.
 #[derive(Clone, Copy)]
 struct Endian(bool);
 
 impl Endian {
     fn u16(self, b: &[u8], at: usize) -> Option<u16> {
-        let x: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
-        Some(if self.0 {
-            u16::from_le_bytes(x)
+        if self.0 {
+            le16(b, at)
         } else {
-            u16::from_be_bytes(x)
-        })
+            be16(b, at)
+        }
     }
     fn u32(self, b: &[u8], at: usize) -> Option<u32> {
-        let x: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-        Some(if self.0 {
-            u32::from_le_bytes(x)
+        if self.0 {
+            le32(b, at)
         } else {
-            u32::from_be_bytes(x)
-        })
+            be32(b, at)
+        }
     }
 }
 
