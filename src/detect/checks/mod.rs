@@ -569,21 +569,8 @@ impl CheckSet {
 
     /// Load every `*.toml` of a directory, sorted by name.
     pub fn load_dir(dir: &Path) -> Result<CheckSet, CheckError> {
-        let io = |path: &Path, source| CheckError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        let mut files = Vec::new();
-        for p in paths {
-            let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
-            files.push((p, text));
-        }
+        let files = crate::detect::toml_files(dir)
+            .map_err(|(path, source)| CheckError::Io { path, source })?;
         Self::from_sources(files.iter().map(|(p, t)| (p.as_path(), t.as_str())))
     }
 

@@ -383,23 +383,8 @@ impl SignatureSet {
 
     /// Load and compile every `*.toml` file of a directory (sorted, so ids and order are stable).
     pub fn load_dir(dir: &Path) -> Result<SignatureSet, SignatureError> {
-        let rd = std::fs::read_dir(dir).map_err(|source| SignatureError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let mut paths: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        let mut files = Vec::new();
-        for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|source| SignatureError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            files.push((path, text));
-        }
+        let files = crate::detect::toml_files(dir)
+            .map_err(|(path, source)| SignatureError::Io { path, source })?;
         Self::from_sources(files.iter().map(|(p, t)| (p.as_path(), t.as_str())))
     }
 
