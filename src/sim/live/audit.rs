@@ -8,7 +8,7 @@
 //! The people in their libraries have names (as real devices do) so that tests can prove no
 //! name reaches a report.
 
-use super::devices::{digest_challenge, spawn_on_loopback, verify_digest};
+use super::devices::{digest_challenge, verify_digest, Loopback};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -69,19 +69,10 @@ pub struct RecordedRequest {
 pub struct AuditServer {
     /// What it emulates.
     pub device: AuditDevice,
-    /// Its port on 127.0.0.1.
-    pub port: u16,
-    /// Whether it speaks HTTPS.
-    pub tls: bool,
     /// Every request received.
     pub requests: Arc<Mutex<Vec<RecordedRequest>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for AuditServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// The server on its loopback port.
+    pub server: Loopback,
 }
 
 #[derive(Clone)]
@@ -89,7 +80,7 @@ struct Emulated {
     device: AuditDevice,
     username: Arc<str>,
     password: Arc<str>,
-    port: Arc<std::sync::atomic::AtomicU16>,
+    port: u16,
     nonces: Arc<Mutex<HashSet<String>>>,
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
 }
@@ -103,34 +94,31 @@ impl AuditServer {
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> anyhow::Result<AuditServer> {
         let requests = Arc::new(Mutex::new(Vec::new()));
-        // The ONVIF device names its own services' addresses: it learns its port first.
-        let port = Arc::new(std::sync::atomic::AtomicU16::new(0));
-        let state = Emulated {
-            device,
-            username: username.into(),
-            password: password.into(),
-            port: port.clone(),
-            nonces: Arc::new(Mutex::new(HashSet::new())),
-            requests: requests.clone(),
-        };
-        let is_tls = tls.is_some();
-        let router = Router::new().fallback(answer).with_state(state);
-        let (bound, task) = spawn_on_loopback(router, tls).await?;
-        port.store(bound, std::sync::atomic::Ordering::Relaxed);
-        let port = bound;
+        let recorded = requests.clone();
+        let (username, password) = (Arc::from(username), Arc::from(password));
+        // The ONVIF device names its own services' addresses: it is built for its port.
+        let server = Loopback::start(tls, move |port| {
+            let state = Emulated {
+                device,
+                username,
+                password,
+                port,
+                nonces: Arc::new(Mutex::new(HashSet::new())),
+                requests: recorded,
+            };
+            Router::new().fallback(answer).with_state(state)
+        })
+        .await?;
         Ok(AuditServer {
             device,
-            port,
-            tls: is_tls,
             requests,
-            task,
+            server,
         })
     }
 
     /// `http(s)://127.0.0.1:port`.
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}", self.port)
+        self.server.origin()
     }
 
     /// The requests received so far.
@@ -424,10 +412,7 @@ fn onvif(d: &Emulated, target: &str, op: Option<&str>, body: &[u8]) -> Response 
     let face = d.device == AuditDevice::OnvifFaceRecognition;
     let token_ok =
         || element_text(body, b"ConfigurationToken").as_deref() == Some("VideoAnalyticsToken");
-    let base = format!(
-        "http://127.0.0.1:{}",
-        d.port.load(std::sync::atomic::Ordering::Relaxed)
-    );
+    let base = format!("http://127.0.0.1:{}", d.port);
     match (target, op) {
         ("/onvif/device_service", "GetDeviceInformation") => soap_reply(
             StatusCode::OK,

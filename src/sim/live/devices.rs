@@ -129,18 +129,49 @@ pub struct EventServerStats {
 pub struct EventServer {
     /// The format it speaks.
     pub vendor: Vendor,
+    /// What happened so far.
+    pub stats: Arc<EventServerStats>,
+    /// The server on its loopback port.
+    pub server: Loopback,
+}
+
+/// An emulated device's server on a free loopback port; it stops when dropped.
+pub struct Loopback {
     /// Its port on 127.0.0.1.
     pub port: u16,
     /// Whether it speaks HTTPS.
     pub tls: bool,
-    /// What happened so far.
-    pub stats: Arc<EventServerStats>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for EventServer {
+impl Drop for Loopback {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+impl Loopback {
+    /// Bind a free loopback port, then serve the router `make` builds for that port on it
+    /// (HTTPS when `tls` is given): a device that names its own address learns it first.
+    pub async fn start(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        make: impl FnOnce(u16) -> Router,
+    ) -> anyhow::Result<Loopback> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let is_tls = tls.is_some();
+        let task = tokio::spawn(serve(listener, make(port), tls));
+        Ok(Loopback {
+            port,
+            tls: is_tls,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:port` or `https://…`.
+    pub fn origin(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 }
 
@@ -150,17 +181,6 @@ struct Device {
     opts: Arc<EventServerOptions>,
     stats: Arc<EventServerStats>,
     nonces: Arc<Mutex<HashSet<String>>>,
-}
-
-/// Serve `router` on a free loopback port (HTTPS when `tls` is given): the port and the
-/// serving task (abort it to stop).
-pub async fn spawn_on_loopback(
-    router: Router,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) -> anyhow::Result<(u16, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    Ok((port, tokio::spawn(serve(listener, router, tls))))
 }
 
 /// Serve `router` on `listener` (HTTPS when `tls` is given) until the task is aborted.
@@ -321,22 +341,18 @@ impl EventServer {
             stats: stats.clone(),
             nonces: Arc::new(Mutex::new(HashSet::new())),
         };
-        let is_tls = tls.is_some();
-        let router = Router::new().fallback(stream).with_state(device);
-        let (port, task) = spawn_on_loopback(router, tls).await?;
+        let server =
+            Loopback::start(tls, |_| Router::new().fallback(stream).with_state(device)).await?;
         Ok(EventServer {
             vendor,
-            port,
-            tls: is_tls,
             stats,
-            task,
+            server,
         })
     }
 
     /// The device URL a feed uses (the source adds the vendor's default path).
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}/", self.port)
+        format!("{}/", self.server.origin())
     }
 
     /// The feed's settings as a configuration would give them.

@@ -14,7 +14,9 @@ pub mod cameras;
 pub mod devices;
 
 pub use cameras::{metadata_document, metadata_rtp, CameraKind, CameraOptions, RtspCameras};
-pub use devices::{hikvision_alert, EventServer, EventServerOptions, EventServerStats, Vendor};
+pub use devices::{
+    hikvision_alert, EventServer, EventServerOptions, EventServerStats, Loopback, Vendor,
+};
 
 use crate::service::config::Feed;
 use crate::sources::live::rtsp::Rtsp;
