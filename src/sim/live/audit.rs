@@ -8,7 +8,7 @@
 //! The people in their libraries have names (as real devices do) so that tests can prove no
 //! name reaches a report.
 
-use super::devices::{digest_challenge, verify_digest, Loopback};
+use super::devices::{digest_authorized, digest_challenge, Loopback};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -256,15 +256,14 @@ async fn answer(
 
 /// `None` when the request carries a valid Digest answer, else the 401 challenge.
 fn digest(d: &Emulated, headers: &HeaderMap, realm: &str, method: &Method) -> Option<Response> {
-    let ok = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| {
-            d.nonces
-                .lock()
-                .map(|n| verify_digest(a, realm, &n, &d.username, &d.password, method.as_str()))
-                .unwrap_or(false)
-        });
+    let ok = digest_authorized(
+        headers,
+        realm,
+        &d.nonces,
+        &d.username,
+        &d.password,
+        method.as_str(),
+    );
     if ok {
         return None;
     }

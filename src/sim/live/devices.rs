@@ -205,20 +205,27 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Option<Arc<rustls
     }
 }
 
-/// Check a Digest `Authorization` answer (to a `method` request) against the nonces handed out
-/// and the one account the emulated device has.
-pub(crate) fn verify_digest(
-    auth: &str,
+/// Whether the request's `Authorization` header is a Digest answer (to a `method` request)
+/// for one of the nonces handed out and the one account the emulated device has.
+pub(crate) fn digest_authorized(
+    headers: &HeaderMap,
     realm: &str,
-    nonces: &HashSet<String>,
+    nonces: &Mutex<HashSet<String>>,
     username: &str,
     password: &str,
     method: &str,
 ) -> bool {
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
     let Ok(h) = digest_auth::AuthorizationHeader::parse(auth) else {
         return false;
     };
-    if h.username != username || h.realm != realm || !nonces.contains(&h.nonce) {
+    let known = nonces.lock().is_ok_and(|n| n.contains(&h.nonce));
+    if h.username != username || h.realm != realm || !known {
         return false;
     }
     let uri = h.uri.clone();
@@ -261,24 +268,14 @@ async fn stream(State(d): State<Device>, uri: Uri, headers: HeaderMap) -> Respon
     if target != d.vendor.path() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let ok = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| {
-            d.nonces
-                .lock()
-                .map(|n| {
-                    verify_digest(
-                        a,
-                        d.vendor.realm(),
-                        &n,
-                        &d.opts.username,
-                        &d.opts.password,
-                        "GET",
-                    )
-                })
-                .unwrap_or(false)
-        });
+    let ok = digest_authorized(
+        &headers,
+        d.vendor.realm(),
+        &d.nonces,
+        &d.opts.username,
+        &d.opts.password,
+        "GET",
+    );
     if !ok {
         d.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
         let challenge = digest_challenge(d.vendor.realm(), &d.nonces);
