@@ -142,7 +142,7 @@ async fn alerts(Ax(s): Ax<Shared>) -> Response {
                 .iter()
                 .map(|a| {
                     let mut v = serde_json::to_value(a).unwrap_or_default();
-                    if let Some((_, at, note)) = acks.iter().find(|k| k.0 == a.id) {
+                    if let Some((at, note)) = acks.get(&a.id) {
                         v["acknowledged"] = serde_json::json!({"at": at, "note": note});
                     }
                     v
@@ -192,7 +192,7 @@ async fn dashboard(Ax(s): Ax<Shared>) -> Response {
         .acks()
         .unwrap_or_default()
         .into_iter()
-        .map(|(id, at, _)| (id, at))
+        .map(|(id, (at, _))| (id, at))
         .collect();
     // Compliance per contractor (or of all devices when no site names one).
     let now = crate::clock::now();

@@ -324,7 +324,7 @@ pub fn from_store(
         .acks()
         .map_err(|e| e.to_string())?
         .into_iter()
-        .map(|(id, at, note)| (id, Acknowledgement { at, note }))
+        .map(|(id, (at, note))| (id, Acknowledgement { at, note }))
         .collect();
     let mut report = build(scope, &alerts, &acks, inventory);
     let ours: BTreeSet<&str> = report.devices.iter().map(|d| d.device.as_str()).collect();

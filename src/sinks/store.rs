@@ -108,16 +108,16 @@ impl AlertStore {
         Ok(true)
     }
 
-    /// Acknowledged alert ids with when and the note.
-    pub fn acks(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+    /// Acknowledgements by alert id: when, and the note.
+    pub fn acks(&self) -> Result<std::collections::BTreeMap<String, (String, String)>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT id, at, note FROM acks ORDER BY at DESC LIMIT 100000")
             .map_err(|e| self.err(e))?;
         let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// Insert or update an alert by id. `announce` names the sinks that must hear of this
