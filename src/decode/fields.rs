@@ -12,6 +12,7 @@ pub const ALL: &[FieldTable] = &[
     super::link::FIELDS,
     super::dns::FIELDS,
     super::tls::FIELDS,
+    super::quic::FIELDS,
     super::http::FIELDS,
     super::mqtt::FIELDS,
     super::rtsp::FIELDS,

@@ -21,6 +21,7 @@ pub mod models;
 pub mod mqtt;
 pub mod multipart;
 pub mod protocol;
+pub mod quic;
 pub mod registry;
 pub mod rtp;
 pub mod rtsp;

@@ -134,8 +134,19 @@ fn hash12(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))[..12].to_string()
 }
 
-/// Parse a ClientHello body (after the 4-byte handshake header).
+/// Parse a ClientHello body (after the 4-byte handshake header) carried over TCP.
 pub fn client_hello(b: &[u8], dir: Direction, em: &mut Emitter<'_>) -> Option<()> {
+    client_hello_over(b, dir, em, 't')
+}
+
+/// Parse a ClientHello body carried over `transport`: JA4's first letter, `t` (TCP) or `q`
+/// (QUIC, whose ClientHello [`super::quic`] decrypts).
+pub fn client_hello_over(
+    b: &[u8],
+    dir: Direction,
+    em: &mut Emitter<'_>,
+    transport: char,
+) -> Option<()> {
     let legacy = be16(b, 0)?;
     let mut at = 2 + 32;
     let sid = usize::from(*b.get(at)?);
@@ -276,7 +287,7 @@ pub fn client_hello(b: &[u8], dir: Direction, em: &mut Emitter<'_>) -> Option<()
         c_part = format!("{c_part}_{}", sa.join(","));
     }
     let ja4 = format!(
-        "t{}{}{:02}{:02}{}_{}_{}",
+        "{transport}{}{}{:02}{:02}{}_{}_{}",
         ja4_version(best),
         if sni.is_some() { 'd' } else { 'i' },
         ciphers.len().min(99),

@@ -158,6 +158,7 @@ pub struct Decoder {
     last_sweep: f64,
     now: f64,
     macs: FxHashSet<(IpAddr, [u8; 6])>,
+    quic: super::quic::Initials,
 }
 
 /// Addresses and MACs of one packet.
@@ -179,6 +180,7 @@ impl Decoder {
             last_sweep: 0.0,
             now: 0.0,
             macs: FxHashSet::default(),
+            quic: super::quic::Initials::default(),
         }
     }
 
@@ -312,6 +314,10 @@ impl Decoder {
             self.stats.observations += (out.len() - before) as u64;
             return;
         }
+        if super::quic::is_initial(u.payload) {
+            self.quic_initial(ts, hop, u, out);
+            return;
+        }
         if depth >= 2 {
             return;
         }
@@ -339,6 +345,36 @@ impl Decoder {
                 self.ip(ts, IpVersion::V6, p, (None, None), depth + 1, out);
             }
         }
+    }
+
+    /// A datagram that starts with a QUIC Initial packet: its sender is the client.
+    fn quic_initial(&mut self, ts: f64, hop: Hop, u: ip::Udp<'_>, out: &mut Vec<Observation>) {
+        use super::quic::Skip;
+        let flow = Flow {
+            transport: Transport::Udp,
+            client: SocketAddr::new(hop.src, u.sport),
+            server: SocketAddr::new(hop.dst, u.dport),
+            client_mac: hop.src_mac,
+            server_mac: hop.dst_mac,
+        };
+        let before = out.len();
+        let mut em = Emitter::new(ts, Some(flow), out);
+        let skip = self
+            .quic
+            .datagram(flow.client, flow.server, u.payload, &mut em)
+            .err();
+        let mut anomalies = std::mem::take(&mut em.anomalies);
+        match skip {
+            Some(Skip::Malformed) => anomalies.push(("quic", "malformed_initial")),
+            Some(Skip::TooLong) => anomalies.push(("quic", "crypto_too_long")),
+            // A server's Initial or another UDP protocol that looks like one: not an anomaly.
+            Some(Skip::NotClientInitial | Skip::Undecryptable) | None => {}
+        }
+        Self::count(&mut self.stats, anomalies);
+        if out.len() > before {
+            self.macs(ts, flow, out);
+        }
+        self.stats.observations += (out.len() - before) as u64;
     }
 
     fn tcp_segment(&mut self, ts: f64, hop: Hop, t: ip::Tcp<'_>, out: &mut Vec<Observation>) {
