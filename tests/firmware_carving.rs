@@ -345,7 +345,8 @@ fn expect_models(file: &Path, prefix: &str, models: &[(&str, Technique)]) {
 /// (`mkimage`) with an LZMA payload, an ext4 filesystem (`mkfs.ext4 -d`) raw, gzipped and as
 /// an Android sparse image (`img2simg`), cramfs and romfs images (`mkfs.cramfs`, `genromfs`),
 /// FIT images with embedded and external data (`mkimage -f`, `-E`), JFFS2 images in both byte
-/// orders (`mkfs.jffs2`), an odc CPIO archive and an RPM
+/// orders (`mkfs.jffs2`) and with LZO, UBIFS with each compressor (`mkfs.ubifs`) inside a UBI
+/// image (`ubinize`), an odc CPIO archive and an RPM
 /// (`rpmbuild`): every model is found under its path.
 #[test]
 fn packages_and_boot_images_built_with_real_tools() {
@@ -363,6 +364,8 @@ fn packages_and_boot_images_built_with_real_tools() {
         "ar",
         "tar",
         "mkfs.jffs2",
+        "mkfs.ubifs",
+        "ubinize",
     ] {
         tool(t);
     }
@@ -436,6 +439,27 @@ fn packages_and_boot_images_built_with_real_tools() {
     );
     expect_models(&d.join("fs.jffs2"), "!/", &models);
     expect_models(&d.join("fs-be.jffs2"), "!/", &models);
+    // The same with LZO only (`-X lzo` and the default compressors off).
+    sh(
+        d,
+        "mkfs.jffs2 -r rootfs -o fs-lzo.jffs2 -e 0x10000 -p -x zlib -x rtime -X lzo",
+    );
+    expect_models(&d.join("fs-lzo.jffs2"), "!/", &models);
+    // UBIFS with each compressor (`mkfs.ubifs`), alone and as a volume of a UBI image
+    // (`ubinize`) beside a static volume holding the LZO-compressed UBIFS image.
+    for x in ["lzo", "zlib", "zstd", "none"] {
+        sh(
+            d,
+            &format!("mkfs.ubifs -r rootfs -m 2048 -e 126976 -c 400 -x {x} -o fs-{x}.ubifs"),
+        );
+        expect_models(&d.join(format!("fs-{x}.ubifs")), "!/", &models);
+    }
+    sh(
+        d,
+        "printf '[rootfs]\nmode=ubi\nimage=fs-zlib.ubifs\nvol_id=0\nvol_type=dynamic\nvol_name=rootfs\nvol_flags=autoresize\n[backup]\nmode=ubi\nimage=fs-lzo.ubifs\nvol_id=1\nvol_type=static\nvol_name=backup\n' > ubi.ini && ubinize -o fs.ubi -m 2048 -p 128KiB -s 512 ubi.ini",
+    );
+    expect_models(&d.join("fs.ubi"), "!/rootfs!/", &models);
+    expect_models(&d.join("fs.ubi"), "!/backup!/", &models);
     // The same filesystem as an Android sparse image (`img2simg`).
     sh(d, "img2simg fs.ext4 fs.simg");
     expect_models(&d.join("fs.simg"), "!/fs.raw!/", &models);
@@ -446,16 +470,22 @@ fn packages_and_boot_images_built_with_real_tools() {
     );
     expect_models(&d.join("cam.rpm"), "!/payload!/payload!/", &models);
 
-    // A flash dump: the xz and zstd initramfs, the uImage and a JFFS2 partition between random
-    // bytes, carved.
+    // A flash dump: the xz and zstd initramfs, the uImage, a JFFS2 and a UBI partition between
+    // random bytes, carved.
     let mut flash = noise(4_096, 11);
     let mut starts = Vec::new();
-    for (i, f) in ["initrd.cpio.xz", "uRamdisk", "fs.jffs2", "initrd.cpio.zst"]
-        .iter()
-        .enumerate()
+    for (i, f) in [
+        "initrd.cpio.xz",
+        "uRamdisk",
+        "fs.jffs2",
+        "fs.ubi",
+        "initrd.cpio.zst",
+    ]
+    .iter()
+    .enumerate()
     {
-        // Partitions start on (at least) 4-byte boundaries in flash.
-        flash.resize(flash.len().div_ceil(4) * 4, 0x5a);
+        // Partitions start on erase-block boundaries (4 KiB here) in flash.
+        flash.resize(flash.len().div_ceil(4096) * 4096, 0x5a);
         starts.push(flash.len());
         flash.extend(std::fs::read(d.join(f)).unwrap());
         flash.extend(noise(3_000 + i * 512, 12 + i as u32));

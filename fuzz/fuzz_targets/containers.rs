@@ -1,9 +1,9 @@
 #![no_main]
 //! The firmware containers (ar, CPIO newc, uImage headers, ext2/3/4, Android sparse, cramfs,
-//! romfs, JFFS2, FIT and RPM images, odc CPIO, xz/LZMA/bzip2/zstd/LZ4 streams)
+//! romfs, JFFS2, FIT, UBI, UBIFS and RPM images, odc CPIO, xz/LZMA/bzip2/zstd/LZ4/LZO streams)
 //! over arbitrary bytes: a clear error, never a panic or an unbounded expansion.
 use banwatch::sources::offline::files::containers::{self, Kind};
-use banwatch::sources::offline::files::{fit, jffs2};
+use banwatch::sources::offline::files::{fit, jffs2, lzo, ubi, ubifs};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,6 +30,14 @@ fuzz_target!(|data: &[u8]| {
     let (images, _) = fit::images(data);
     for i in images {
         assert!(i.data.len() <= data.len());
+    }
+    let _ = ubi::ubi_extent(data, 0);
+    let _ = ubi::ubi_volumes(data, 16 << 20);
+    let _ = ubifs::ubifs_each(data, 100, 16 << 20, &mut |_, _, read| {
+        let _ = read();
+    });
+    if let Ok(out) = lzo::decompress(data, 1 << 20) {
+        assert!(out.len() <= 1 << 20);
     }
     for k in [Kind::Xz, Kind::Lzma, Kind::Bzip2, Kind::Zstd, Kind::Lz4] {
         let (out, _) = containers::inflate(k, data, 16 << 20);

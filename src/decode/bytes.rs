@@ -16,6 +16,11 @@ pub fn be32(b: &[u8], at: usize) -> Option<u32> {
     array(b, at).map(u32::from_be_bytes)
 }
 
+/// Big-endian `u64` at `at`.
+pub fn be64(b: &[u8], at: usize) -> Option<u64> {
+    array(b, at).map(u64::from_be_bytes)
+}
+
 /// Little-endian `u16` at `at`.
 pub fn le16(b: &[u8], at: usize) -> Option<u16> {
     array(b, at).map(u16::from_le_bytes)

@@ -49,6 +49,8 @@ fn carver() -> Option<&'static (Vec<Sig>, AhoCorasick)> {
             (b"\x19\x85\x20\x03".to_vec(), "jffs2", 0),
             (b"\x19\x85\xe0\x01".to_vec(), "jffs2", 0),
             (b"\x19\x85\xe0\x02".to_vec(), "jffs2", 0),
+            // UBI: the first erase block's erase-counter header, version 1.
+            (b"UBI#\x01".to_vec(), "ubi", 0),
         ];
         sigs.extend((3u8..=10).map(|ir| (vec![0x08, ir, 0x12], "onnx", 0)));
         let ac = AhoCorasick::builder()
@@ -109,6 +111,8 @@ fn plausible(b: &[u8], start: usize, ext: &str) -> bool {
         "zst" => b.get(start + 4).is_some_and(|d| d & 0x08 == 0),
         "uimage" => uimage_end(b, start).is_some(),
         "jffs2" => start % 4 == 0,
+        // Erase blocks are aligned on flash pages; the header's CRC must hold.
+        "ubi" => start % 512 == 0 && b.get(start..).is_some_and(super::ubi::is_ubi),
         // A newc header is 110 ASCII bytes: the magic, then thirteen 8-digit hex fields.
         "cpio" => b
             .get(start + 6..start + 110)
@@ -359,6 +363,7 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
             "squashfs" => squashfs_end(b, start),
             "uimage" => uimage_end(b, start),
             "jffs2" => super::jffs2::extent(b, start).filter(|e| *e >= start + 12),
+            "ubi" => super::ubi::ubi_extent(b, start),
             _ => None,
         } {
             known_end.push((start, end));

@@ -44,6 +44,10 @@ pub enum Kind {
     Jffs2,
     /// U-Boot FIT image (a device tree with `/images`; see [`super::fit`]).
     Fit,
+    /// UBI image (erase-counter header `UBI#`; see [`super::ubi`]).
+    Ubi,
+    /// UBIFS volume (a superblock node first; see [`super::ubifs`]).
+    Ubifs,
 }
 
 /// Which of this module's containers `b` starts with.
@@ -60,6 +64,8 @@ pub fn kind(b: &[u8]) -> Option<Kind> {
         _ if b.starts_with(b"-rom1fs-") && b.len() >= 32 => Kind::Romfs,
         _ if super::jffs2::is_jffs2(b) => Kind::Jffs2,
         _ if super::fit::is_fit(b) => Kind::Fit,
+        _ if super::ubi::is_ubi(b) => Kind::Ubi,
+        _ if super::ubifs::is_ubifs(b) => Kind::Ubifs,
         [0x27, 0x05, 0x19, 0x56, ..] if b.len() >= 64 => Kind::UImage,
         [0x3a, 0xff, 0x26, 0xed, 1, 0, ..] => Kind::Sparse,
         [0xed, 0xab, 0xee, 0xdb, ..] if b.len() >= 96 => Kind::Rpm,
@@ -110,7 +116,9 @@ pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
         | Kind::Cramfs
         | Kind::Romfs
         | Kind::Jffs2
-        | Kind::Fit => (Vec::new(), Some("not a compressed stream".into())),
+        | Kind::Fit
+        | Kind::Ubi
+        | Kind::Ubifs => (Vec::new(), Some("not a compressed stream".into())),
     }
 }
 

@@ -6,8 +6,8 @@
 //! newest version of each name and each piece wins, as the kernel replays the log.
 //!
 //! Read: both byte orders; compression none, zero, zlib and rtime (`fs/jffs2/compr_rtime.c`),
-//! which `mkfs.jffs2` writes by default. LZO, LZMA and the rubin compressors are reported per
-//! file, not guessed at. CRCs are not checked (a damaged node is skipped when its lengths do not
+//! which `mkfs.jffs2` writes by default, and LZO ([`super::lzo`]). LZMA and the rubin
+//! compressors are reported per file, not guessed at. CRCs are not checked (a damaged node is skipped when its lengths do not
 //! fit; a damaged payload fails to inflate and is reported).
 
 use crate::decode::bytes::{be16, be32, le16, le32};
@@ -151,7 +151,13 @@ fn inflate_piece(b: &[u8], p: &Piece, want: usize) -> Result<Vec<u8>, String> {
             out
         }
         0x03 | 0x05 => return Err("rubin compression is not read".into()),
-        0x07 => return Err("LZO compression is not read".into()),
+        // A node holds at most a page; its stated size is untrusted.
+        0x07 => {
+            let mut out = super::lzo::decompress(src, p.dsize.min(64 << 10))
+                .map_err(|e| format!("lzo: {e}"))?;
+            out.truncate(want);
+            out
+        }
         0x08 => return Err("LZMA compression is not read".into()),
         c => return Err(format!("unknown compression {c:#x}")),
     };

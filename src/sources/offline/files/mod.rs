@@ -14,6 +14,9 @@ pub mod carve;
 pub mod containers;
 pub mod fit;
 pub mod jffs2;
+pub mod lzo;
+pub mod ubi;
+pub mod ubifs;
 
 use std::io::Read;
 use std::path::Path;
@@ -582,6 +585,29 @@ impl Walker<'_> {
                 let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
                 let max_file = self.limits.max_file;
                 let err = jffs2::each(bytes, max, max_file, &mut |file, size, read| {
+                    self.filesystem_file(&format!("{path}!{file}"), size, read, depth);
+                });
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
+            Kind::Ubi => {
+                let (volumes, err) = ubi::ubi_volumes(bytes, self.limits.max_file as usize);
+                for v in volumes {
+                    let inner = format!("{path}!/{}", v.name);
+                    if !self.going(&inner) || !self.budget(&inner, v.data.len() as u64) {
+                        break;
+                    }
+                    self.bytes(&inner, &v.data, depth + 1, &no_sibling);
+                }
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
+            Kind::Ubifs => {
+                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
+                let max_file = self.limits.max_file;
+                let err = ubifs::ubifs_each(bytes, max, max_file, &mut |file, size, read| {
                     self.filesystem_file(&format!("{path}!{file}"), size, read, depth);
                 });
                 if let Some(e) = err {
