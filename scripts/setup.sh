@@ -18,7 +18,7 @@ pkgs=(ca-certificates pkg-config gcc unzip python3 python3-pip
 case "$mode" in
   test) pkgs+=(squashfs-tools python3-venv mosquitto prometheus-alertmanager prometheus systemd
               cpio u-boot-tools xz-utils zstd bzip2 lz4 binutils dpkg e2fsprogs
-              android-sdk-libsparse-utils rpm genromfs mtd-utils device-tree-compiler chromium chromium-driver fonts-liberation) ;;
+              android-sdk-libsparse-utils rpm genromfs mtd-utils p7zip-full lzop device-tree-compiler chromium chromium-driver fonts-liberation) ;;
   bench) pkgs+=(squashfs-tools python3-venv mosquitto tshark libndpi-bin yara binwalk hyperfine time
                 gstreamer1.0-tools bc) ;;
 esac

@@ -183,37 +183,47 @@ fn scan_input(
         found += 1;
         if let Some(format) = offline::traffic_format(f.bytes) {
             let name = f.path.clone();
-            let s = (format.read)(
-                f.bytes,
-                &name,
-                &mut |obs| {
-                    let mut touched = Vec::new();
-                    for o in obs {
-                        pipeline::observe(
-                            &opts.signatures,
-                            judge,
-                            o,
-                            if format.name == "capture" {
-                                "pcap"
-                            } else {
-                                format.name
-                            },
-                            &mut ByAddress,
-                            &mut touched,
-                        );
-                    }
-                },
-                &mut |pos, total| {
-                    progress.tick(|| {
-                        let pct = (pos * 100).checked_div(total).unwrap_or(0);
-                        format!(
-                            "{name}: {pct}% ({} of {} MB)",
-                            pos / 1_000_000,
-                            total / 1_000_000
-                        )
-                    })
-                },
-            );
+            let mut each = |obs: &[Observation]| {
+                let mut touched = Vec::new();
+                for o in obs {
+                    pipeline::observe(
+                        &opts.signatures,
+                        judge,
+                        o,
+                        if format.name == "capture" {
+                            "pcap"
+                        } else {
+                            format.name
+                        },
+                        &mut ByAddress,
+                        &mut touched,
+                    );
+                }
+            };
+            let mut tick = |pos: u64, total: u64| {
+                progress.tick(|| {
+                    let pct = (pos * 100).checked_div(total).unwrap_or(0);
+                    format!(
+                        "{name}: {pct}% ({} of {} MB)",
+                        pos / 1_000_000,
+                        total / 1_000_000
+                    )
+                })
+            };
+            // Captures are decoded for what the signatures read; logs are read whole.
+            let s = if format.name == "capture" {
+                offline::read_capture_with(
+                    f.bytes,
+                    &name,
+                    DecoderConfig::default(),
+                    opts.signatures.demand(),
+                    &mut each,
+                    &mut tick,
+                )
+                .0
+            } else {
+                (format.read)(f.bytes, &name, &mut each, &mut tick)
+            };
             tally.traffic(&name, &s);
             return Carve::No;
         }
@@ -391,6 +401,7 @@ pub fn inspect(path: &Path, out: &mut dyn Write) -> Result<InputSummary, ScanErr
             map.bytes(),
             &shown,
             DecoderConfig::default(),
+            Default::default(),
             &mut each,
             &mut |_, _| {},
         )

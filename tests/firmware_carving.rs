@@ -346,7 +346,8 @@ fn expect_models(file: &Path, prefix: &str, models: &[(&str, Technique)]) {
 /// an Android sparse image (`img2simg`), cramfs and romfs images (`mkfs.cramfs`, `genromfs`),
 /// FIT images with embedded and external data (`mkimage -f`, `-E`), JFFS2 images in both byte
 /// orders (`mkfs.jffs2`) and with LZO, UBIFS with each compressor (`mkfs.ubifs`) inside a UBI
-/// image (`ubinize`), an odc CPIO archive and an RPM
+/// image (`ubinize`), 7z archives (`7z a`, LZMA2 solid and bzip2) and an lzop-compressed
+/// initramfs (`lzop`), an odc CPIO archive and an RPM
 /// (`rpmbuild`): every model is found under its path.
 #[test]
 fn packages_and_boot_images_built_with_real_tools() {
@@ -366,6 +367,8 @@ fn packages_and_boot_images_built_with_real_tools() {
         "mkfs.jffs2",
         "mkfs.ubifs",
         "ubinize",
+        "7z",
+        "lzop",
     ] {
         tool(t);
     }
@@ -460,6 +463,14 @@ fn packages_and_boot_images_built_with_real_tools() {
     );
     expect_models(&d.join("fs.ubi"), "!/rootfs!/", &models);
     expect_models(&d.join("fs.ubi"), "!/backup!/", &models);
+    // 7z archives (`7z a`): LZMA2 solid, and bzip2 non-solid; an lzop-compressed initramfs.
+    sh(
+        d,
+        "cd rootfs && 7z a -bd -y ../fs.7z . >/dev/null && 7z a -bd -y -m0=bzip2 -ms=off ../fs-bz2.7z . >/dev/null && cd .. && lzop -f -o initrd.cpio.lzo initrd.cpio",
+    );
+    expect_models(&d.join("fs.7z"), "!/", &models);
+    expect_models(&d.join("fs-bz2.7z"), "!/", &models);
+    expect_models(&d.join("initrd.cpio.lzo"), "!/initrd.cpio!/", &models);
     // The same filesystem as an Android sparse image (`img2simg`).
     sh(d, "img2simg fs.ext4 fs.simg");
     expect_models(&d.join("fs.simg"), "!/fs.raw!/", &models);
@@ -479,6 +490,7 @@ fn packages_and_boot_images_built_with_real_tools() {
         "uRamdisk",
         "fs.jffs2",
         "fs.ubi",
+        "fs.7z",
         "initrd.cpio.zst",
     ]
     .iter()

@@ -190,3 +190,71 @@ fn every_declared_field_is_emitted_by_some_decoder() {
         "declared but emitted nowhere: {missing:?}"
     );
 }
+
+/// The decoders build `json.key` only for keys the rules can match (`decode::demand`): no
+/// positive example of a `json.key` rule is filtered out, and on real captures (the sample,
+/// the realistic benchmark mix, the real-world cases) the rules hit exactly what they hit when
+/// everything is built.
+#[test]
+fn the_decoders_demand_hides_no_key_a_rule_reads() {
+    use banwatch::decode::demand::Demand;
+    use banwatch::decode::flow::DecoderConfig;
+    use banwatch::sources::offline::read_capture_with;
+    use std::sync::Arc;
+    let set = SignatureSet::load_dir(&SignatureSet::default_dir()).expect("shipped rules load");
+    let demand = set.demand();
+    assert!(
+        demand.json_key.is_some(),
+        "the shipped rules should narrow json.key"
+    );
+    let mut checked = 0;
+    for s in set.signatures() {
+        if s.fields.iter().any(|f| f == "json.key") {
+            for p in &s.positive {
+                let leaf = p.rsplit('.').next().unwrap_or(p);
+                assert!(demand.json_key(leaf), "{}: {p} would not be built", s.id);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked}");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut captures = vec![
+        std::fs::read(root.join("samples/housing-estate.pcap")).expect("sample"),
+        banwatch::sim::realistic::write_realistic(Vec::new(), 3000)
+            .expect("generated")
+            .into_inner(),
+    ];
+    let cases = root.join("../shared/cases/realworld");
+    for e in std::fs::read_dir(&cases)
+        .expect("../shared/cases/realworld")
+        .flatten()
+    {
+        if let Ok(b) = std::fs::read(e.path().join("input.pcap")) {
+            captures.push(b);
+        }
+    }
+    let hits = |data: &[u8], d: Arc<Demand>| {
+        let mut out = Vec::new();
+        read_capture_with(
+            data,
+            "t",
+            DecoderConfig::default(),
+            d,
+            &mut |obs| {
+                for o in obs {
+                    for h in set.match_observation(o) {
+                        out.push((o.flow.map(|f| f.to_string()), h.signature.id.clone()));
+                    }
+                }
+            },
+            &mut |_, _| {},
+        );
+        out
+    };
+    for (i, c) in captures.iter().enumerate() {
+        let all = hits(c, Arc::new(Demand::everything()));
+        assert_eq!(hits(c, demand.clone()), all, "capture {i}");
+        assert!(i == 1 || !all.is_empty(), "capture {i} hit nothing");
+    }
+}

@@ -1,9 +1,10 @@
 #![no_main]
 //! The firmware containers (ar, CPIO newc, uImage headers, ext2/3/4, Android sparse, cramfs,
-//! romfs, JFFS2, FIT, UBI, UBIFS and RPM images, odc CPIO, xz/LZMA/bzip2/zstd/LZ4/LZO streams)
+//! romfs, JFFS2, FIT, UBI, UBIFS and RPM images, odc CPIO, 7z, xz/LZMA/bzip2/zstd/LZ4/LZO and
+//! lzop streams)
 //! over arbitrary bytes: a clear error, never a panic or an unbounded expansion.
 use banwatch::sources::offline::files::containers::{self, Kind};
-use banwatch::sources::offline::files::{fit, jffs2, lzo, ubi, ubifs};
+use banwatch::sources::offline::files::{fit, jffs2, lzo, lzop, sevenz, ubi, ubifs};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -36,6 +37,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = ubifs::ubifs_each(data, 100, 16 << 20, &mut |_, _, read| {
         let _ = read();
     });
+    let _ = sevenz::each(data, 100, 16 << 20, &mut |_, _, read| {
+        let _ = read();
+    });
+    let (out, _) = lzop::decompress(data, 16 << 20);
+    assert!(out.len() <= 16 << 20);
     if let Ok(out) = lzo::decompress(data, 1 << 20) {
         assert!(out.len() <= 1 << 20);
     }

@@ -8,6 +8,7 @@
 use crate::model::{Direction, Flow, Observation};
 
 pub mod bytes;
+pub mod demand;
 pub mod dns;
 pub mod events;
 pub mod fields;
@@ -47,7 +48,12 @@ pub struct Emitter<'a> {
     pub out: &'a mut Vec<Observation>,
     /// Anomalies seen while decoding this message; the flow engine counts them.
     pub anomalies: Vec<Anomaly>,
+    /// What the consumers will read: decoders skip building what nobody reads.
+    pub demand: &'a demand::Demand,
 }
+
+/// The demand of an emitter nobody narrowed: everything.
+static EVERYTHING: demand::Demand = demand::Demand { json_key: None };
 
 impl<'a> Emitter<'a> {
     /// An emitter for one packet or message.
@@ -57,7 +63,14 @@ impl<'a> Emitter<'a> {
             flow,
             out,
             anomalies: Vec::new(),
+            demand: &EVERYTHING,
         }
+    }
+
+    /// The same emitter, building only what `demand` asks for.
+    pub fn demanding(mut self, demand: &'a demand::Demand) -> Self {
+        self.demand = demand;
+        self
     }
 
     /// Note an anomaly (`protocol`, `what`), e.g. `("http", "header_too_long")`.

@@ -9,6 +9,7 @@
 pub mod history;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod realistic;
 pub mod scenario;
 
 use std::io::{self, Write};

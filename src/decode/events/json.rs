@@ -77,9 +77,13 @@ pub fn walk_paths<'v>(v: &'v Value, f: &mut dyn FnMut(&str, &'v str, &'v Value))
 }
 
 /// Every key of the document, bare and as its dotted path (`age` and `faces.age.ageGroup`,
-/// indices left out), each distinct one once (the sink drops repeats).
+/// indices left out), each distinct one once (the sink drops repeats) — those the consumers
+/// read ([`crate::decode::demand`]: by the key's last component).
 pub fn emit_keys(v: &Value, sink: &mut Sink<'_, '_>) {
     walk_paths(v, &mut |path, k, _| {
+        if !sink.demand().json_key(k) {
+            return;
+        }
         sink.emit("json", "key", k);
         if path != k {
             sink.emit("json", "key", path);

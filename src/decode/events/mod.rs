@@ -81,6 +81,11 @@ impl<'e, 'a> Sink<'e, 'a> {
         }
     }
 
+    /// What the consumers read.
+    pub fn demand(&self) -> &crate::decode::demand::Demand {
+        self.em.demand
+    }
+
     /// Emit once per document. Values are made printable; empty values are dropped.
     pub fn emit(&mut self, proto: &'static str, field: &'static str, value: &str) {
         if self.left == 0 {

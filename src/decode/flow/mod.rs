@@ -159,6 +159,7 @@ pub struct Decoder {
     now: f64,
     macs: FxHashSet<(IpAddr, [u8; 6])>,
     quic: super::quic::Initials,
+    demand: std::sync::Arc<super::demand::Demand>,
 }
 
 /// Addresses and MACs of one packet.
@@ -181,7 +182,15 @@ impl Decoder {
             now: 0.0,
             macs: FxHashSet::default(),
             quic: super::quic::Initials::default(),
+            demand: Default::default(),
         }
+    }
+
+    /// The same engine, building only the observations `demand` asks for (see
+    /// [`super::demand`]); without it, everything.
+    pub fn demanding(mut self, demand: std::sync::Arc<super::demand::Demand>) -> Decoder {
+        self.demand = demand;
+        self
     }
 
     /// `mac.oui` once per (address, MAC) of a flow's ends: universally administered unicast
@@ -457,7 +466,7 @@ impl Decoder {
         let (streams, state) = (&mut f.streams, &mut f.state);
         let mut gaps = 0;
         let anomalies = {
-            let mut em = Emitter::new(ts, Some(flow), out);
+            let mut em = Emitter::new(ts, Some(flow), out).demanding(&self.demand);
             let mut deliver = |c: Chunk<'_>| {
                 deliver_chunk(state, dir, c, &flow, &cfg, &mut em, &mut gaps);
             };
@@ -504,7 +513,7 @@ impl Decoder {
         let cfg = self.cfg;
         let mut gaps = 0;
         let anomalies = {
-            let mut em = Emitter::new(f.last_ts, Some(flow), out);
+            let mut em = Emitter::new(f.last_ts, Some(flow), out).demanding(&self.demand);
             for (i, dir) in [Direction::ToServer, Direction::ToClient]
                 .into_iter()
                 .enumerate()

@@ -305,6 +305,8 @@ pub struct SignatureSet {
     signatures: Vec<Signature>,
     /// proto → field → matcher. Two levels so lookups need no allocation.
     fields: FxHashMap<String, FxHashMap<String, FieldMatcher>>,
+    /// What these rules read, for the decoders ([`crate::decode::demand`]).
+    demand: std::sync::Arc<crate::decode::demand::Demand>,
 }
 
 impl std::fmt::Debug for SignatureSet {
@@ -395,6 +397,8 @@ impl SignatureSet {
         let mut signatures: Vec<Signature> = Vec::new();
         let mut fields: FxHashMap<String, FxHashMap<String, FieldMatcher>> = FxHashMap::default();
         let mut seen = std::collections::HashSet::new();
+        // The `json.key` patterns, with their case-insensitivity, for the decoders' demand.
+        let mut key_patterns: Vec<(String, String, bool)> = Vec::new();
         for (path, text) in sources {
             let file: SignatureFile = toml::from_str(text).map_err(|e| SignatureError::Parse {
                 path: path.to_path_buf(),
@@ -410,6 +414,11 @@ impl SignatureSet {
                     return Err(err("duplicate id".into()));
                 }
                 let (kind, patterns) = check(&def).map_err(err)?;
+                if def.field.as_slice().iter().any(|f| f == "json.key") {
+                    for pat in patterns.as_slice() {
+                        key_patterns.push((kind.to_string(), pat.clone(), def.nocase));
+                    }
+                }
                 let idx =
                     u32::try_from(signatures.len()).map_err(|_| err("too many rules".into()))?;
                 for full in def.field.as_slice() {
@@ -472,7 +481,31 @@ impl SignatureSet {
                 })?;
             }
         }
-        Ok(SignatureSet { signatures, fields })
+        use crate::decode::demand::{Demand, KeyDemand, KeyPattern};
+        let json_key = KeyDemand::from_patterns(key_patterns.iter().map(|(kind, p, nocase)| {
+            let p = p.as_str();
+            let pattern = match kind.as_str() {
+                "exact" => KeyPattern::Exact(p),
+                "prefix" => KeyPattern::Prefix(p),
+                "suffix" => KeyPattern::Suffix(p),
+                "contains" => KeyPattern::Contains(p),
+                // A domain pattern on a key is odd; a prefix demands every key.
+                "domain" => KeyPattern::Prefix(p),
+                _ => KeyPattern::Regex(p),
+            };
+            (pattern, *nocase)
+        }));
+        let demand = std::sync::Arc::new(Demand { json_key });
+        Ok(SignatureSet {
+            signatures,
+            fields,
+            demand,
+        })
+    }
+
+    /// What these rules read: the decoders build only that (see [`crate::decode::demand`]).
+    pub fn demand(&self) -> std::sync::Arc<crate::decode::demand::Demand> {
+        self.demand.clone()
     }
 
     /// Every compiled signature, in load order.

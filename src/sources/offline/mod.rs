@@ -103,15 +103,24 @@ pub fn read_capture(
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> TrafficSummary {
-    let (summary, _) = read_capture_with(data, name, DecoderConfig::default(), each, progress);
+    let (summary, _) = read_capture_with(
+        data,
+        name,
+        DecoderConfig::default(),
+        Default::default(),
+        each,
+        progress,
+    );
     summary
 }
 
-/// [`read_capture`] with a decoder configuration, returning the decoder's counters too.
+/// [`read_capture`] with a decoder configuration and what the consumers will read (see
+/// [`crate::decode::demand`]), returning the decoder's counters too.
 pub fn read_capture_with(
     data: &[u8],
     name: &str,
     config: DecoderConfig,
+    demand: std::sync::Arc<crate::decode::demand::Demand>,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> (TrafficSummary, DecodeStats) {
@@ -132,7 +141,7 @@ pub fn read_capture_with(
     if reader.is_pcapng() {
         sum.kind = "pcapng";
     }
-    let mut decoder = Decoder::new(config);
+    let mut decoder = Decoder::new(config).demanding(demand);
     let mut obs: Vec<Observation> = Vec::new();
     let mut n = 0u32;
     while let Some(p) = reader.next_packet() {

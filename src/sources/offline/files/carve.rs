@@ -49,6 +49,8 @@ fn carver() -> Option<&'static (Vec<Sig>, AhoCorasick)> {
             (b"\x19\x85\x20\x03".to_vec(), "jffs2", 0),
             (b"\x19\x85\xe0\x01".to_vec(), "jffs2", 0),
             (b"\x19\x85\xe0\x02".to_vec(), "jffs2", 0),
+            // 7z: the signature and format version 0.x.
+            (b"7z\xbc\xaf\x27\x1c\x00".to_vec(), "7z", 0),
             // UBI: the first erase block's erase-counter header, version 1.
             (b"UBI#\x01".to_vec(), "ubi", 0),
         ];
@@ -364,6 +366,7 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
             "uimage" => uimage_end(b, start),
             "jffs2" => super::jffs2::extent(b, start).filter(|e| *e >= start + 12),
             "ubi" => super::ubi::ubi_extent(b, start),
+            "7z" => super::sevenz::extent(b, start),
             _ => None,
         } {
             known_end.push((start, end));

@@ -44,6 +44,10 @@ pub enum Kind {
     Jffs2,
     /// U-Boot FIT image (a device tree with `/images`; see [`super::fit`]).
     Fit,
+    /// lzop file (`89 4C 5A 4F 00 0D 0A 1A 0A`; see [`super::lzop`]).
+    Lzop,
+    /// 7z archive (`37 7A BC AF 27 1C`; see [`super::sevenz`]).
+    SevenZ,
     /// UBI image (erase-counter header `UBI#`; see [`super::ubi`]).
     Ubi,
     /// UBIFS volume (a superblock node first; see [`super::ubifs`]).
@@ -64,6 +68,8 @@ pub fn kind(b: &[u8]) -> Option<Kind> {
         _ if b.starts_with(b"-rom1fs-") && b.len() >= 32 => Kind::Romfs,
         _ if super::jffs2::is_jffs2(b) => Kind::Jffs2,
         _ if super::fit::is_fit(b) => Kind::Fit,
+        _ if super::lzop::is_lzop(b) => Kind::Lzop,
+        _ if super::sevenz::is_7z(b) => Kind::SevenZ,
         _ if super::ubi::is_ubi(b) => Kind::Ubi,
         _ if super::ubifs::is_ubifs(b) => Kind::Ubifs,
         [0x27, 0x05, 0x19, 0x56, ..] if b.len() >= 64 => Kind::UImage,
@@ -107,6 +113,7 @@ pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
             Err(e) => (Vec::new(), Some(e.to_string())),
         },
         Kind::Lz4 => read(&mut lz4_flex::frame::FrameDecoder::new(b)),
+        Kind::Lzop => super::lzop::decompress(b, cap),
         Kind::Ar
         | Kind::Cpio
         | Kind::UImage
@@ -118,7 +125,8 @@ pub fn inflate(kind: Kind, b: &[u8], cap: u64) -> (Vec<u8>, Option<String>) {
         | Kind::Jffs2
         | Kind::Fit
         | Kind::Ubi
-        | Kind::Ubifs => (Vec::new(), Some("not a compressed stream".into())),
+        | Kind::Ubifs
+        | Kind::SevenZ => (Vec::new(), Some("not a compressed stream".into())),
     }
 }
 

@@ -15,6 +15,8 @@ pub mod containers;
 pub mod fit;
 pub mod jffs2;
 pub mod lzo;
+pub mod lzop;
+pub mod sevenz;
 pub mod ubi;
 pub mod ubifs;
 
@@ -499,9 +501,9 @@ impl Walker<'_> {
         use containers::Kind;
         let name = path.rsplit(['/', '!']).next().unwrap_or(path);
         match kind {
-            Kind::Xz | Kind::Bzip2 | Kind::Zstd | Kind::Lz4 | Kind::Lzma => {
+            Kind::Xz | Kind::Bzip2 | Kind::Zstd | Kind::Lz4 | Kind::Lzma | Kind::Lzop => {
                 let stem = [
-                    ".xz", ".txz", ".bz2", ".tbz2", ".zst", ".tzst", ".lz4", ".lzma",
+                    ".xz", ".txz", ".bz2", ".tbz2", ".zst", ".tzst", ".lz4", ".lzma", ".lzo",
                 ]
                 .iter()
                 .find_map(|e| name.strip_suffix(e))
@@ -600,6 +602,16 @@ impl Walker<'_> {
                     }
                     self.bytes(&inner, &v.data, depth + 1, &no_sibling);
                 }
+                if let Some(e) = err {
+                    self.error(path, e);
+                }
+            }
+            Kind::SevenZ => {
+                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
+                let max_file = self.limits.max_file;
+                let err = sevenz::each(bytes, max, max_file, &mut |file, size, read| {
+                    self.filesystem_file(&format!("{path}!/{file}"), size, read, depth);
+                });
                 if let Some(e) = err {
                     self.error(path, e);
                 }

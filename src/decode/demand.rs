@@ -1,0 +1,199 @@
+//! What the consumers of observations will read, so that decoders do not build what nobody
+//! reads. Today this governs the one high-volume field: `json.key`, emitted for every key of
+//! every JSON body (a REST call or an MQTT message carries dozens) though a handful of rules
+//! read it. The compiled signature set says which keys its `json.key` patterns can match
+//! ([`KeyDemand::from_patterns`]); `inspect` and the live sources ask for everything
+//! ([`Demand::everything`]).
+//!
+//! The filter is on a key's last component (the bare key): a rule's pattern on a dotted path
+//! (`faces.age.ageGroup`, a suffix `group.matchedName`, a regex ending `AiDetectType\.face$`)
+//! can only match paths whose last key is the pattern's last component. Where that component
+//! cannot be derived (a prefix pattern, a regex whose match may end anywhere), every key is
+//! demanded: the filter never hides a key a rule could match.
+
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use rustc_hash::FxHashSet;
+
+/// Which observations the consumers read. [`Default`] is everything.
+#[derive(Debug, Clone, Default)]
+pub struct Demand {
+    /// `json.key` values by their last component; `None`: every key.
+    pub json_key: Option<KeyDemand>,
+}
+
+/// Bare keys (last components) some pattern can match: exactly, or as a suffix of the key.
+#[derive(Debug, Clone, Default)]
+pub struct KeyDemand {
+    exact: FxHashSet<String>,
+    suffixes: Vec<String>,
+}
+
+/// A `json.key` pattern as a rule states it.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyPattern<'a> {
+    /// The whole key or path.
+    Exact(&'a str),
+    /// The path ends with it.
+    Suffix(&'a str),
+    /// The path starts with it.
+    Prefix(&'a str),
+    /// It occurs in the path.
+    Contains(&'a str),
+    /// A regular expression (Rust `regex` syntax) over the path.
+    Regex(&'a str),
+}
+
+impl Demand {
+    /// Every observation (for `inspect`, and wherever the consumers are not known).
+    pub fn everything() -> Self {
+        Demand::default()
+    }
+
+    /// Whether a `json.key` whose last component is `leaf` is read by anyone.
+    pub fn json_key(&self, leaf: &str) -> bool {
+        self.json_key.as_ref().is_none_or(|k| k.wants(leaf))
+    }
+}
+
+impl KeyDemand {
+    /// The keys `patterns` can match (case-insensitive patterns demand everything: the filter
+    /// compares exactly); `None` when some pattern could match any last component.
+    pub fn from_patterns<'a>(
+        patterns: impl IntoIterator<Item = (KeyPattern<'a>, bool)>,
+    ) -> Option<KeyDemand> {
+        let mut d = KeyDemand::default();
+        for (p, nocase) in patterns {
+            if nocase {
+                return None;
+            }
+            match p {
+                KeyPattern::Exact(s) => {
+                    d.exact.insert(last(s).to_string());
+                }
+                KeyPattern::Suffix(s) | KeyPattern::Contains(s) if s.contains('.') => {
+                    // A dotted suffix fixes the last component; a dotted substring does not
+                    // (`a.b` occurs in `x.a.bc`), so it is demanded as a suffix of the key.
+                    if matches!(p, KeyPattern::Suffix(_)) {
+                        d.exact.insert(last(s).to_string());
+                    } else {
+                        return None;
+                    }
+                }
+                KeyPattern::Suffix(s) => d.suffixes.push(s.to_string()),
+                KeyPattern::Prefix(_) | KeyPattern::Contains(_) => return None,
+                KeyPattern::Regex(r) => d.regex(r)?,
+            }
+        }
+        Some(d)
+    }
+
+    /// A regex's possible endings, from its literal suffixes (`regex-syntax`): each match ends
+    /// with one of them; an exact one fixes the last component whole when it holds a `.` or
+    /// the regex is anchored at the start of that component.
+    fn regex(&mut self, r: &str) -> Option<()> {
+        let hir = regex_syntax::parse(r).ok()?;
+        let seq = Extractor::new().kind(ExtractKind::Suffix).extract(&hir);
+        let lits = seq.literals()?;
+        for lit in lits {
+            let text = std::str::from_utf8(lit.as_bytes()).ok()?;
+            if text.is_empty() {
+                return None;
+            }
+            match text.rsplit_once('.') {
+                // `…AiDetectType.face`: the last component is `face` exactly, provided the
+                // match cannot go on past it (an inexact literal may be followed by more).
+                Some((_, leaf))
+                    if lit.is_exact() && !leaf.is_empty() && hir_ends_anchored(&hir) =>
+                {
+                    self.exact.insert(leaf.to_string());
+                }
+                // Otherwise the key ends with the literal's last component, or with the
+                // literal itself when it holds no dot.
+                Some((_, leaf)) if !leaf.is_empty() && hir_ends_anchored(&hir) => {
+                    self.suffixes.push(leaf.to_string())
+                }
+                None if hir_ends_anchored(&hir) => self.suffixes.push(text.to_string()),
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+
+    fn wants(&self, leaf: &str) -> bool {
+        self.exact.contains(leaf) || self.suffixes.iter().any(|s| leaf.ends_with(s.as_str()))
+    }
+}
+
+/// Whether every match of `hir` ends at the end of the text (`$`/`\z`): only then do its
+/// literal suffixes say how the path ends.
+fn hir_ends_anchored(hir: &regex_syntax::hir::Hir) -> bool {
+    hir.properties()
+        .look_set_suffix()
+        .contains_anchor_haystack()
+        || hir
+            .properties()
+            .look_set_suffix()
+            .contains(regex_syntax::hir::Look::EndLF)
+}
+
+fn last(s: &str) -> &str {
+    s.rsplit('.').next().unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demand(p: &[KeyPattern<'_>]) -> Option<KeyDemand> {
+        KeyDemand::from_patterns(p.iter().map(|p| (*p, false)))
+    }
+
+    #[test]
+    fn exact_and_suffix_keys_by_their_last_component() {
+        let d = demand(&[
+            KeyPattern::Exact("smartDetectTypes"),
+            KeyPattern::Suffix("group.matchedName"),
+            KeyPattern::Suffix("Score"),
+        ])
+        .unwrap();
+        assert!(d.wants("smartDetectTypes"));
+        assert!(d.wants("matchedName"));
+        assert!(d.wants("identificationScore"));
+        assert!(!d.wants("temperature"));
+        assert!(!d.wants("group"));
+    }
+
+    #[test]
+    fn anchored_regexes_give_their_endings() {
+        // The shipped rules' shapes.
+        let d = demand(&[
+            KeyPattern::Regex(r"(^|\.)AiDetectType\.face$"),
+            KeyPattern::Regex(
+                r"(^|\.)(faces(\[[0-9]*\])?\.)?(age\.ageGroup|faceExpression\.value)$|(^|\.)faces(\[[0-9]*\])?\.(gender|glass)\.value$",
+            ),
+        ])
+        .unwrap();
+        for k in ["face", "ageGroup", "value"] {
+            assert!(d.wants(k), "{k}");
+        }
+        assert!(!d.wants("uptime"));
+        // Every positive path of those rules ends in a demanded key.
+        for path in [
+            "AiDetectType.face",
+            "faces.age.ageGroup",
+            "faces[0].gender.value",
+        ] {
+            assert!(d.wants(last(path)), "{path}");
+        }
+    }
+
+    #[test]
+    fn what_could_end_anywhere_demands_everything() {
+        assert!(demand(&[KeyPattern::Regex("face")]).is_none());
+        assert!(demand(&[KeyPattern::Regex(r"^Object\.[A-Za-z]+$")]).is_none());
+        assert!(demand(&[KeyPattern::Prefix("Object.")]).is_none());
+        assert!(demand(&[KeyPattern::Contains("a.b")]).is_none());
+        assert!(KeyDemand::from_patterns([(KeyPattern::Exact("Age"), true)]).is_none());
+        assert!(Demand::everything().json_key("anything"));
+    }
+}
