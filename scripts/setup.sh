@@ -20,7 +20,10 @@ case "$mode" in
               cpio u-boot-tools xz-utils zstd bzip2 lz4 binutils dpkg e2fsprogs
               android-sdk-libsparse-utils rpm genromfs mtd-utils p7zip-full lzop device-tree-compiler chromium chromium-driver fonts-liberation) ;;
   bench) pkgs+=(squashfs-tools python3-venv mosquitto tshark libndpi-bin yara binwalk hyperfine time
-                gstreamer1.0-tools bc) ;;
+                gstreamer1.0-tools bc
+                # the nested firmware dump's tools, and binwalk 3's external extractors
+                cpio u-boot-tools xz-utils zstd dpkg e2fsprogs mtd-utils p7zip-full lzop
+                device-tree-compiler sleuthkit) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
@@ -50,6 +53,19 @@ if [ "$mode" != run ]; then
     say "creating .deps/venv with onnx, numpy and PyYAML"
     python3 -m venv .deps/venv
     .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy pyyaml
+  fi
+fi
+# --- binwalk 3's extractors that are not Debian packages (bench only) ---------------------------
+if [ "$mode" = bench ]; then
+  if [ ! -x .deps/bwtools/bin/jefferson ] || [ ! -x .deps/bwtools/bin/ubireader_extract_files ]; then
+    say "creating .deps/bwtools with jefferson and ubi_reader (binwalk 3's JFFS2 and UBI extractors)"
+    python3 -m venv .deps/bwtools
+    .deps/bwtools/bin/pip install -q --disable-pip-version-check jefferson ubi_reader
+  fi
+  # binwalk 3 extracts squashfs with sasquatch, a patched unsquashfs that Debian does not ship.
+  if [ ! -x .deps/bwtools/bin/sasquatch ]; then
+    printf '#!/bin/sh\nexec unsquashfs "$@"\n' > .deps/bwtools/bin/sasquatch
+    chmod +x .deps/bwtools/bin/sasquatch
   fi
 fi
 say "ready ($mode)"

@@ -516,6 +516,41 @@ fn packages_and_boot_images_built_with_real_tools() {
     }
 }
 
+/// A dump as a flash reader gives it, erased flash (`0xFF`) first: once taken for "not a
+/// firmware image" (the carver looked for a NUL byte to tell binary from text). Its ext4
+/// partition holds a Debian package of models six levels down, and a damaged xz file whose
+/// error, inside a carved partition, must be reported, not dropped as a failed guess.
+#[test]
+fn a_dump_starting_with_erased_flash_is_carved_to_its_deepest_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let models = rootfs(d);
+    sh(
+        d,
+        "mkdir -p pkg/DEBIAN && cp -r rootfs/. pkg/ && printf 'Package: m\\nVersion: 1\\nArchitecture: all\\nMaintainer: T <t@example.org>\\nDescription: m\\n' > pkg/DEBIAN/control && dpkg-deb --root-owner-group -Zxz --build pkg m.deb >/dev/null && mkdir -p part/opt && cp m.deb part/opt/ && head -c 200000 /dev/zero | xz > full.xz && head -c 60 full.xz > part/opt/cut.xz && mkfs.ext4 -q -F -b 4096 -d part part.ext4 16M",
+    );
+    let mut flash = vec![0xffu8; 128 * 1024];
+    flash.extend(std::fs::read(d.join("part.ext4")).unwrap());
+    flash.extend(vec![0xffu8; 64 * 1024]);
+    std::fs::write(d.join("dump.bin"), &flash).unwrap();
+    let (got, stats) = found(&d.join("dump.bin"));
+    for (rel, t) in &models {
+        let key = format!(
+            "{}!/@0x20000.ext4!/opt/m.deb!/data.tar.xz!/data.tar!/{rel}",
+            d.join("dump.bin").display()
+        );
+        assert_eq!(got.get(&key), Some(t), "{key} in {got:#?}");
+    }
+    assert!(stats.errors > 0 && stats.incomplete, "{stats:?}");
+    assert!(
+        stats
+            .first_error
+            .as_deref()
+            .is_some_and(|e| e.contains("cut.xz")),
+        "{stats:?}"
+    );
+}
+
 /// Damaged containers: a truncated xz stream gives what came before the damage and says so; a
 /// corrupt uImage header is an error and the image is still carved.
 #[test]

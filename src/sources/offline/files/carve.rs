@@ -49,6 +49,13 @@ fn carver() -> Option<&'static (Vec<Sig>, AhoCorasick)> {
             (b"\x19\x85\x20\x03".to_vec(), "jffs2", 0),
             (b"\x19\x85\xe0\x01".to_vec(), "jffs2", 0),
             (b"\x19\x85\xe0\x02".to_vec(), "jffs2", 0),
+            // FIT: a device tree blob (checked for `/images`).
+            (b"\xd0\x0d\xfe\xed".to_vec(), "itb", 0),
+            // ext2/3/4: the superblock's magic, state "clean" and an error policy (continue,
+            // read-only or panic), 1080 bytes into the image.
+            (b"\x53\xef\x01\x00\x01\x00".to_vec(), "ext4", 1080),
+            (b"\x53\xef\x01\x00\x02\x00".to_vec(), "ext4", 1080),
+            (b"\x53\xef\x01\x00\x03\x00".to_vec(), "ext4", 1080),
             // 7z: the signature and format version 0.x.
             (b"7z\xbc\xaf\x27\x1c\x00".to_vec(), "7z", 0),
             // UBI: the first erase block's erase-counter header, version 1.
@@ -113,6 +120,8 @@ fn plausible(b: &[u8], start: usize, ext: &str) -> bool {
         "zst" => b.get(start + 4).is_some_and(|d| d & 0x08 == 0),
         "uimage" => uimage_end(b, start).is_some(),
         "jffs2" => start % 4 == 0,
+        // Partitions start on 512-byte boundaries at least; the superblock must be sane.
+        "ext4" => start % 512 == 0 && ext4_end(b, start).is_some(),
         // Erase blocks are aligned on flash pages; the header's CRC must hold.
         "ubi" => start % 512 == 0 && b.get(start..).is_some_and(super::ubi::is_ubi),
         // A newc header is 110 ASCII bytes: the magic, then thirteen 8-digit hex fields.
@@ -121,6 +130,28 @@ fn plausible(b: &[u8], start: usize, ext: &str) -> bool {
             .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
         _ => true,
     }
+}
+
+/// Where an ext2/3/4 image starting at `start` ends: its block count times its block size
+/// (superblock at 1024: `s_blocks_count_lo` at +4, `s_log_block_size` at +24, and with the
+/// 64-bit feature `s_blocks_count_hi` at +0x150), if that fits in the blob.
+fn ext4_end(b: &[u8], start: usize) -> Option<usize> {
+    use crate::decode::bytes::le32;
+    let sb = b.get(start.checked_add(1024)?..)?;
+    let log = le32(sb, 24)?;
+    if log > 6 || le32(sb, 4)? == 0 {
+        return None;
+    }
+    let incompat = le32(sb, 0x60)?;
+    let hi = if incompat & 0x80 != 0 {
+        u64::from(le32(sb, 0x150)?)
+    } else {
+        0
+    };
+    let blocks = u64::from(le32(sb, 4)?) | hi << 32;
+    let len = usize::try_from(blocks.checked_mul(1024u64 << log)?).ok()?;
+    let end = start.checked_add(len)?;
+    (end <= b.len()).then_some(end)
 }
 
 /// Where a zip starting at `start` ends: after the first end-of-central-directory record whose
@@ -331,7 +362,11 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
     let Some((sigs, ac)) = carver() else {
         return vec![];
     };
-    if b.len() < 64 || !b[..b.len().min(4096)].contains(&0) {
+    // Text is not carved (its words would be taken for magic numbers): no NUL byte and mostly
+    // printable in the first 4 KiB. A dump that starts with erased flash (0xFF, no NUL) is not
+    // text; a model whose first 4 KiB are names (printable, with NULs) is not either.
+    let head = &b[..b.len().min(4096)];
+    if b.len() < 64 || (!head.contains(&0) && crate::decode::models::mostly_text(b)) {
         return vec![];
     }
     let mut starts: Vec<(usize, &'static str)> = Vec::new();
@@ -367,6 +402,8 @@ pub fn regions(b: &[u8]) -> Vec<Region> {
             "jffs2" => super::jffs2::extent(b, start).filter(|e| *e >= start + 12),
             "ubi" => super::ubi::ubi_extent(b, start),
             "7z" => super::sevenz::extent(b, start),
+            "itb" => super::fit::extent(b, start),
+            "ext4" => ext4_end(b, start),
             _ => None,
         } {
             known_end.push((start, end));

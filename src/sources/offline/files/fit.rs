@@ -27,6 +27,26 @@ pub fn is_fit(b: &[u8]) -> bool {
     memchr::memmem::find(head, b"images\0").is_some()
 }
 
+/// Where a FIT starting at `start` ends inside a larger blob: after its tree (`totalsize`) or
+/// after the last image stored outside it (`mkimage -E`), whichever is later. `None` when
+/// `start` is not a FIT.
+pub fn extent(b: &[u8], start: usize) -> Option<usize> {
+    let rest = b.get(start..)?;
+    if !is_fit(rest) {
+        return None;
+    }
+    let total = be32(rest, 4)? as usize;
+    let (images, _) = images(rest);
+    let base = rest.as_ptr() as usize;
+    let data_end = images
+        .iter()
+        .map(|i| i.data.as_ptr() as usize - base + i.data.len())
+        .max()
+        .unwrap_or(0);
+    let end = start.checked_add(total.max(data_end))?;
+    (total >= 40 && end <= b.len()).then_some(end)
+}
+
 /// One image of a FIT: its node name, compression and bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Image<'a> {

@@ -35,7 +35,8 @@ pub struct Limits {
     pub max_ratio: u64,
     /// Most files handed on.
     pub max_files: u64,
-    /// Archives inside archives.
+    /// Archives inside archives. A flash dump nests deep: dump, partition, filesystem,
+    /// package, compressed member, archive, model is six levels.
     pub max_depth: u32,
     /// Longest a walk may take; then it stops with an error.
     pub max_time: Duration,
@@ -48,7 +49,7 @@ impl Default for Limits {
             max_total: 4 << 30,
             max_ratio: 200,
             max_files: 200_000,
-            max_depth: 4,
+            max_depth: 8,
             max_time: Duration::from_secs(600),
         }
     }
@@ -154,8 +155,13 @@ const LOGGED_ERRORS: u64 = 20;
 impl Walker<'_> {
     fn error(&mut self, path: &str, why: impl std::fmt::Display) {
         // A carved candidate that turns out not to be what its signature suggested is a guess
-        // that failed, not a defect of the input.
-        if path.contains("!/@") {
+        // that failed, not a defect of the input. What goes wrong inside a candidate that did
+        // open (a member of a carved partition) is a defect like any other.
+        if path
+            .rsplit("!/")
+            .next()
+            .is_some_and(|last| last.starts_with('@'))
+        {
             tracing::debug!("{path}: {why}");
             return;
         }
