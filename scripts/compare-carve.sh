@@ -6,8 +6,8 @@
 #   scripts/compare-carve.sh [MEGABYTES]          (default 500)
 #   scripts/compare-carve.sh nested [MEGABYTES]   a flash dump of nested partitions
 #     (scripts/gen-nested-firmware.sh, default 300 MB): banwatch's scan against binwalk 3's
-#     recursive extraction (-e -M) with its external extractors, and how many of the buried
-#     models each one reaches.
+#     recursive extraction (-e -M) and unblob's, with their external extractors, and how many
+#     of the buried models each one reaches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = nested ]; then
@@ -44,10 +44,18 @@ PY
   b3s=$(best bash -c b3x)
   b3x >/dev/null 2>&1 || true
   b3found=$(find bench-data/bw3x -type f \( -name '*.onnx' -o -name '*.tflite' \) | wc -l)
+  # unblob (Python, slower): one run, its extractors on the same PATH.
+  rm -rf bench-data/ubx
+  /usr/bin/time -f "%e" -o bench-data/t.txt taskset -c 0 env PATH="$PWD/.deps/bwtools/bin:$PATH" \
+    .deps/unblob/bin/unblob --process-num 1 -d 10 -e bench-data/ubx "$dump" >/dev/null 2>&1 || true
+  ubs=$(tail -n 1 bench-data/t.txt)
+  ubfound=$(find bench-data/ubx -type f \( -name '*.onnx' -o -name '*.tflite' \) | wc -l)
   printf '\ndump: %s (%s buried models), one core each\n' "$dump" "$buried"
   printf '%-18s %8.2f s  %3s of %s models reached\n' "banwatch scan" "$bw" "$found" "$buried"
   printf '%-18s %8.2f s  %3s of %s models extracted\n' "binwalk 3 -e -M" "$b3s" "$b3found" "$buried"
-  awk -v b="$bw" -v w="$b3s" 'BEGIN { printf "\nbanwatch vs binwalk 3 extraction: %.1fx\n", w / b }'
+  printf '%-18s %8.2f s  %3s of %s models extracted (one run)\n' "unblob" "$ubs" "$ubfound" "$buried"
+  awk -v b="$bw" -v w="$b3s" -v u="$ubs" 'BEGIN {
+    printf "\nbanwatch vs binwalk 3 extraction: %.1fx\nbanwatch vs unblob: %.1fx\n", w / b, u / b }'
   exit 0
 fi
 mb=${1:-500}

@@ -62,6 +62,11 @@ if [ "$mode" = bench ]; then
     python3 -m venv .deps/bwtools
     .deps/bwtools/bin/pip install -q --disable-pip-version-check jefferson ubi_reader
   fi
+  if [ ! -x .deps/unblob/bin/unblob ]; then
+    say "creating .deps/unblob (unblob from PyPI, for the extraction comparison)"
+    python3 -m venv .deps/unblob
+    .deps/unblob/bin/pip install -q --disable-pip-version-check unblob
+  fi
   # binwalk 3 extracts squashfs with sasquatch, a patched unsquashfs that Debian does not ship.
   if [ ! -x .deps/bwtools/bin/sasquatch ]; then
     printf '#!/bin/sh\nexec unsquashfs "$@"\n' > .deps/bwtools/bin/sasquatch
