@@ -145,6 +145,7 @@ fn ingest(port: u16, n: usize, seconds: f64, sentlog: &str) -> anyhow::Result<()
                 tx: tx.clone(),
                 health,
                 shutdown: stop_rx.clone(),
+                demand: Default::default(),
             };
             let source = Arc::new(Rtsp {
                 url: format!("rtsp://127.0.0.1:{port}/cam{i}"),

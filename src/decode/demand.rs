@@ -2,8 +2,8 @@
 //! reads. Today this governs the one high-volume field: `json.key`, emitted for every key of
 //! every JSON body (a REST call or an MQTT message carries dozens) though a handful of rules
 //! read it. The compiled signature set says which keys its `json.key` patterns can match
-//! ([`KeyDemand::from_patterns`]); `inspect` and the live sources ask for everything
-//! ([`Demand::everything`]).
+//! ([`KeyDemand::from_patterns`]); `scan` and the service's feeds (capture, MQTT, ONVIF and
+//! HTTP event streams) build only those, `inspect` asks for everything ([`Demand::everything`]).
 //!
 //! The filter is on a key's last component (the bare key): a rule's pattern on a dotted path
 //! (`faces.age.ageGroup`, a suffix `group.matchedName`, a regex ending `AiDetectType\.face$`)

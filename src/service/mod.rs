@@ -188,6 +188,7 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
             tx: tx.clone(),
             health: health.clone(),
             shutdown: stop_rx.clone(),
+            demand: sigs.demand(),
         };
         let (id, source) = (f.id.clone(), f.source.clone());
         tracing::info!(feed = %id, kind = source.kind(), endpoint = %source.endpoint(), "feed starting");

@@ -32,6 +32,13 @@ pub fn start(feeds: Vec<(String, Option<String>, Arc<dyn LiveSource>)>) -> Feeds
     let (stop, stop_rx) = watch::channel(false);
     let mut health = BTreeMap::new();
     let mut tasks = Vec::new();
+    // The shipped rules' demand, as the service gives its feeds: what the tests read of the
+    // feeds must come through it.
+    let demand = banwatch::detect::signatures::SignatureSet::load_dir(
+        &banwatch::detect::signatures::SignatureSet::default_dir(),
+    )
+    .expect("shipped rules load")
+    .demand();
     for (feed, device, source) in feeds {
         let h = Arc::new(FeedHealth::default());
         health.insert(feed.clone(), h.clone());
@@ -41,6 +48,7 @@ pub fn start(feeds: Vec<(String, Option<String>, Arc<dyn LiveSource>)>) -> Feeds
             tx: tx.clone(),
             health: h.clone(),
             shutdown: stop_rx.clone(),
+            demand: demand.clone(),
         };
         tasks.push(tokio::spawn(async move {
             source.run(ctx).await;

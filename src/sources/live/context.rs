@@ -23,6 +23,8 @@ pub struct SourceContext {
     pub health: Arc<FeedHealth>,
     /// Becomes `true` when the service stops.
     pub shutdown: watch::Receiver<bool>,
+    /// What the service's rules read: decoders build only that ([`crate::decode::demand`]).
+    pub demand: Arc<crate::decode::demand::Demand>,
 }
 
 /// Why one connection of a feed ended.
@@ -169,6 +171,7 @@ impl SourceContext {
             tx: self.tx.clone(),
             health: self.health.clone(),
             shutdown: self.shutdown.clone(),
+            demand: self.demand.clone(),
         }
     }
 }
@@ -187,6 +190,7 @@ mod tests {
             tx,
             health: Arc::new(FeedHealth::default()),
             shutdown: stop_rx,
+            demand: Default::default(),
         };
         let calls = std::sync::atomic::AtomicU32::new(0);
         let stopper = tokio::spawn(async move {

@@ -262,7 +262,8 @@ async fn stream_once(
             }
             let mut obs = Vec::new();
             if !p.binary {
-                let mut em = crate::decode::Emitter::new(crate::clock::now(), Some(flow), &mut obs);
+                let mut em = crate::decode::Emitter::new(crate::clock::now(), Some(flow), &mut obs)
+                    .demanding(&ctx.demand);
                 crate::decode::events::decode_body(
                     p.content_type.as_deref(),
                     &p.body,

@@ -111,7 +111,7 @@ async fn run(interface: String, ctx: &SourceContext) {
 fn capture(interface: &str, ctx: &SourceContext) -> Result<(), SourceError> {
     let mut cap = open(interface)?;
     let linktype = cap.get_datalink().0 as u32;
-    let mut decoder = Decoder::new(DecoderConfig::default());
+    let mut decoder = Decoder::new(DecoderConfig::default()).demanding(ctx.demand.clone());
     let mut out = Vec::new();
     ctx.health.set_up(true);
     loop {

@@ -141,7 +141,8 @@ async fn once(
                         ));
                         continue;
                     }
-                    let mut em = crate::decode::Emitter::new(crate::clock::now(), None, &mut obs);
+                    let mut em = crate::decode::Emitter::new(crate::clock::now(), None, &mut obs)
+                        .demanding(&ctx.demand);
                     crate::decode::events::decode_json(
                         Some(&p.topic),
                         payload,

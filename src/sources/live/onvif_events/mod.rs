@@ -180,7 +180,8 @@ async fn once(
             _ = stopped(&mut shutdown) => return Ok(()),
         };
         let mut obs = Vec::new();
-        let mut em = crate::decode::Emitter::new(crate::clock::now(), Some(flow), &mut obs);
+        let mut em = crate::decode::Emitter::new(crate::clock::now(), Some(flow), &mut obs)
+            .demanding(&ctx.demand);
         crate::decode::events::decode_body(Some(SOAP_CT), &body, Direction::ToClient, &mut em);
         ctx.deliver(body.len(), obs).await?;
         if renewed.elapsed() >= RENEW_EVERY {
