@@ -45,18 +45,8 @@ const V2: u32 = 0x6b33_43cf;
 /// Whether a UDP payload could start with a QUIC long-header Initial packet of a version this
 /// module reads (cheap: the first five bytes).
 pub fn is_initial(d: &[u8]) -> bool {
-    let Some(&first) = d.first() else {
-        return false;
-    };
-    if first & 0xc0 != 0xc0 || d.len() < 1200 {
-        // RFC 9000 §14.1: a client pads datagrams with Initial packets to 1,200 bytes.
-        return false;
-    }
-    match be32(d, 1) {
-        Some(V1) => (first >> 4) & 3 == 0,
-        Some(V2) => (first >> 4) & 3 == 1,
-        _ => false,
-    }
+    // RFC 9000 §14.1: a client pads datagrams with Initial packets to 1,200 bytes.
+    d.len() >= 1200 && is_long_initial(d)
 }
 
 /// A variable-length integer (RFC 9000 §16) at `*at`, advancing it.
@@ -315,13 +305,11 @@ fn crypto_frames(b: &[u8]) -> Vec<(u64, &[u8])> {
             0x00 | 0x01 => {} // PADDING, PING
             0x02 | 0x03 => {
                 // ACK: largest, delay, range count, first range, ranges, [ECN counts]
-                let mut ok = (0..3).all(|_| varint(b, &mut at).is_some());
-                let ranges = varint(b, &mut at);
-                let _ = ok;
-                ok = match ranges {
-                    Some(n) if n < 256 => (0..n * 2).all(|_| varint(b, &mut at).is_some()),
-                    _ => false,
-                };
+                let mut ok = (0..3).all(|_| varint(b, &mut at).is_some())
+                    && match varint(b, &mut at) {
+                        Some(n) if n < 256 => (0..n * 2).all(|_| varint(b, &mut at).is_some()),
+                        _ => false,
+                    };
                 if ok && t == 0x03 {
                     ok = (0..3).all(|_| varint(b, &mut at).is_some());
                 }

@@ -152,6 +152,11 @@ fn no_sibling(_: &str) -> Option<Vec<u8>> {
 /// Problems logged one by one per input before the rest are only counted.
 const LOGGED_ERRORS: u64 = 20;
 
+/// A reader of files in place ([`jffs2::each`], [`ubifs::ubifs_each`], [`sevenz::each`]):
+/// the image, most files, largest file, and a visit of each file's path, size and bytes.
+type FilesInPlace =
+    fn(&[u8], usize, u64, &mut dyn FnMut(&str, u64, containers::ReadFile<'_>)) -> Option<String>;
+
 impl Walker<'_> {
     fn error(&mut self, path: &str, why: impl std::fmt::Display) {
         // A carved candidate that turns out not to be what its signature suggested is a guess
@@ -501,6 +506,22 @@ impl Walker<'_> {
         }
     }
 
+    /// The regular files of an image or archive read in place (JFFS2, UBIFS, 7z) by `each`
+    /// (image, most files, largest file, visit), each walked under `path!/name` when the
+    /// budgets allow; what the reader found malformed is an error of `path`.
+    fn files_in_place(&mut self, path: &str, bytes: &[u8], depth: u32, each: FilesInPlace) {
+        let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
+        let max_file = self.limits.max_file;
+        let err = each(bytes, max, max_file, &mut |file, size, read| {
+            // Filesystems name files from their root (`/opt/x`), archives without it (`opt/x`).
+            let sep = if file.starts_with('/') { "" } else { "/" };
+            self.filesystem_file(&format!("{path}!{sep}{file}"), size, read, depth);
+        });
+        if let Some(e) = err {
+            self.error(path, e);
+        }
+    }
+
     /// The containers of [`containers`]: streams are inflated under the budgets, archive
     /// members and uImage payloads walked under `path!/name`.
     fn open_other(&mut self, path: &str, bytes: &[u8], kind: containers::Kind, depth: u32) {
@@ -589,16 +610,7 @@ impl Walker<'_> {
                     self.error(path, e);
                 }
             }
-            Kind::Jffs2 => {
-                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
-                let max_file = self.limits.max_file;
-                let err = jffs2::each(bytes, max, max_file, &mut |file, size, read| {
-                    self.filesystem_file(&format!("{path}!{file}"), size, read, depth);
-                });
-                if let Some(e) = err {
-                    self.error(path, e);
-                }
-            }
+            Kind::Jffs2 => self.files_in_place(path, bytes, depth, jffs2::each),
             Kind::Ubi => {
                 let (volumes, err) = ubi::ubi_volumes(bytes, self.limits.max_file as usize);
                 for v in volumes {
@@ -612,26 +624,8 @@ impl Walker<'_> {
                     self.error(path, e);
                 }
             }
-            Kind::SevenZ => {
-                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
-                let max_file = self.limits.max_file;
-                let err = sevenz::each(bytes, max, max_file, &mut |file, size, read| {
-                    self.filesystem_file(&format!("{path}!/{file}"), size, read, depth);
-                });
-                if let Some(e) = err {
-                    self.error(path, e);
-                }
-            }
-            Kind::Ubifs => {
-                let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
-                let max_file = self.limits.max_file;
-                let err = ubifs::ubifs_each(bytes, max, max_file, &mut |file, size, read| {
-                    self.filesystem_file(&format!("{path}!{file}"), size, read, depth);
-                });
-                if let Some(e) = err {
-                    self.error(path, e);
-                }
-            }
+            Kind::SevenZ => self.files_in_place(path, bytes, depth, sevenz::each),
+            Kind::Ubifs => self.files_in_place(path, bytes, depth, ubifs::ubifs_each),
             Kind::Romfs => {
                 let max = usize::try_from(self.limits.max_files).unwrap_or(usize::MAX);
                 let err = containers::romfs_each(bytes, max, &mut |file, data| {
