@@ -6,7 +6,6 @@
 //! fingerprints. One bad input never ends the scan, and an input read only in part is reported
 //! as such (never as "nothing banned").
 
-use crate::decode::flow::DecoderConfig;
 use crate::decode::models::sniff::sniff_and_parse;
 use crate::detect::fingerprint::{classify_model, FingerprintOptions};
 use crate::detect::pipeline::{self, ByAddress};
@@ -210,20 +209,9 @@ fn scan_input(
                     )
                 })
             };
-            // Captures are decoded for what the signatures read; logs are read whole.
-            let s = if format.name == "capture" {
-                offline::read_capture_with(
-                    f.bytes,
-                    &name,
-                    DecoderConfig::default(),
-                    opts.signatures.demand(),
-                    &mut each,
-                    &mut tick,
-                )
-                .0
-            } else {
-                (format.read)(f.bytes, &name, &mut each, &mut tick)
-            };
+            // Captures are decoded for what the signatures read.
+            let demand = opts.signatures.demand();
+            let s = (format.read)(f.bytes, &name, &demand, &mut each, &mut tick);
             tally.traffic(&name, &s);
             return Carve::No;
         }
@@ -396,19 +384,9 @@ pub fn inspect(path: &Path, out: &mut dyn Write) -> Result<InputSummary, ScanErr
             }
         }
     };
-    let s = if format.name == "capture" {
-        offline::read_capture_with(
-            map.bytes(),
-            &shown,
-            DecoderConfig::default(),
-            Default::default(),
-            &mut each,
-            &mut |_, _| {},
-        )
-        .0
-    } else {
-        (format.read)(map.bytes(), &shown, &mut each, &mut |_, _| {})
-    };
+    // Everything is built: inspect shows every observation.
+    let everything = Default::default();
+    let s = (format.read)(map.bytes(), &shown, &everything, &mut each, &mut |_, _| {});
     if let Some(e) = write_err {
         // A closed pipe (e.g. `| head`) is not an input error.
         tracing::debug!("inspect output stopped: {e}");

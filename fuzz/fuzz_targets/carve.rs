@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = walk(&p, &limits, &mut |f| {
         // As the scan does: traffic is read, models parsed, anything else carved.
         if let Some(t) = banwatch::sources::offline::traffic_format(f.bytes) {
-            let _ = (t.read)(f.bytes, &f.path, &mut |_| {}, &mut |_, _| {});
+            let _ = (t.read)(f.bytes, &f.path, &Default::default(), &mut |_| {}, &mut |_, _| {});
             return Carve::No;
         }
         match banwatch::decode::models::sniff_and_parse(&f.path, f.bytes, f.sibling) {

@@ -31,11 +31,13 @@ pub struct TrafficSummary {
     pub first_error: Option<String>,
 }
 
-/// How a traffic format is read: the input, its name, where observations go, and a progress
-/// callback getting (bytes read, total).
+/// How a traffic format is read: the input, its name, what the consumers read (see
+/// [`crate::decode::demand`]), where observations go, and a progress callback getting (bytes
+/// read, total).
 pub type ReadTraffic = fn(
     data: &[u8],
     name: &str,
+    demand: &std::sync::Arc<crate::decode::demand::Demand>,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> TrafficSummary;
@@ -61,12 +63,12 @@ pub const TRAFFIC: &[TrafficFormat] = &[
     TrafficFormat {
         name: "eve",
         sniff: |h| LogFormat::sniff(h) == Some(LogFormat::Eve),
-        read: |d, n, each, _| read_log(LogFormat::Eve, d, n, each),
+        read: |d, n, _, each, _| read_log(LogFormat::Eve, d, n, each),
     },
     TrafficFormat {
         name: "zeek",
         sniff: |h| LogFormat::sniff(h) == Some(LogFormat::Zeek),
-        read: |d, n, each, _| read_log(LogFormat::Zeek, d, n, each),
+        read: |d, n, _, each, _| read_log(LogFormat::Zeek, d, n, each),
     },
 ];
 
@@ -96,10 +98,12 @@ fn read_log(
     }
 }
 
-/// Decode a pcap or pcapng capture held in memory through the flow engine.
+/// Decode a pcap or pcapng capture held in memory through the flow engine, building what
+/// `demand` asks for.
 pub fn read_capture(
     data: &[u8],
     name: &str,
+    demand: &std::sync::Arc<crate::decode::demand::Demand>,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> TrafficSummary {
@@ -107,7 +111,7 @@ pub fn read_capture(
         data,
         name,
         DecoderConfig::default(),
-        Default::default(),
+        demand.clone(),
         each,
         progress,
     );
