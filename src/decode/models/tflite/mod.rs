@@ -4,6 +4,8 @@
 
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo, WeightInfo, MAX_WEIGHTS_LISTED};
 
+pub mod graph;
+
 const MAX_VEC: usize = 1 << 20;
 
 /// A bounds-checked view of a FlatBuffer.
@@ -11,7 +13,7 @@ struct Fb<'a> {
     b: &'a [u8],
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Table {
     pos: usize,
     vt: usize,
@@ -116,46 +118,50 @@ impl<'a> Fb<'a> {
             None => None,
         })
     }
+    fn u64_at(&self, at: usize) -> Result<u64, ModelError> {
+        let lo = u64::from(self.u32_at(at)?);
+        let hi = u64::from(self.u32_at(at.checked_add(4).ok_or_else(|| bad("offset overflow"))?)?);
+        Ok(lo | hi << 32)
+    }
+    fn scalar_u64(&self, t: Table, i: usize) -> Result<Option<u64>, ModelError> {
+        Ok(match self.field(t, i)? {
+            Some(at) => Some(self.u64_at(at)?),
+            None => None,
+        })
+    }
+    /// A vector of 4-byte elements, every one (up to [`MAX_VEC`]), as raw `u32`s.
+    fn words(&self, t: Table, i: usize) -> Result<Vec<u32>, ModelError> {
+        let Some((start, n)) = self.vector(t, i)? else {
+            return Ok(vec![]);
+        };
+        (0..n).map(|k| self.u32_at(start + 4 * k)).collect()
+    }
+    /// A vector of 8-byte elements as raw `u64`s.
+    fn longs(&self, t: Table, i: usize) -> Result<Vec<u64>, ModelError> {
+        let Some((start, n)) = self.vector(t, i)? else {
+            return Ok(vec![]);
+        };
+        (0..n).map(|k| self.u64_at(start + 8 * k)).collect()
+    }
+    /// A `[ubyte]` vector as a slice of the buffer.
+    fn byte_vector(&self, t: Table, i: usize) -> Result<Option<&'a [u8]>, ModelError> {
+        let Some(at) = self.field(t, i)? else {
+            return Ok(None);
+        };
+        let p = self.deref(at)?;
+        let n = self.u32_at(p)? as usize;
+        let start = p + 4;
+        let s = start
+            .checked_add(n)
+            .and_then(|end| self.b.get(start..end))
+            .ok_or_else(|| bad("byte vector out of range"))?;
+        Ok(Some(s))
+    }
 }
 
 /// `TFL3` at bytes 4..8.
 pub fn looks_like(bytes: &[u8]) -> bool {
     bytes.get(4..8) == Some(b"TFL3")
-}
-
-fn builtin_name(code: i32) -> String {
-    let n = match code {
-        0 => "ADD",
-        1 => "AVERAGE_POOL_2D",
-        2 => "CONCATENATION",
-        3 => "CONV_2D",
-        4 => "DEPTHWISE_CONV_2D",
-        6 => "DEQUANTIZE",
-        9 => "FULLY_CONNECTED",
-        11 => "L2_NORMALIZATION",
-        14 => "LOGISTIC",
-        17 => "MAX_POOL_2D",
-        18 => "MUL",
-        19 => "RELU",
-        21 => "RELU6",
-        22 => "RESHAPE",
-        23 => "RESIZE_BILINEAR",
-        25 => "SOFTMAX",
-        34 => "PAD",
-        39 => "TRANSPOSE",
-        40 => "MEAN",
-        41 => "SUB",
-        42 => "DIV",
-        49 => "SPLIT",
-        54 => "PRELU",
-        67 => "TRANSPOSE_CONV",
-        97 => "RESIZE_NEAREST_NEIGHBOR",
-        98 => "LEAKY_RELU",
-        114 => "QUANTIZE",
-        117 => "HARD_SWISH",
-        other => return format!("OP_{other}"),
-    };
-    n.to_string()
 }
 
 fn dtype(t: u8) -> &'static str {
@@ -198,7 +204,7 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
                 fb.string(c, 1)?
                     .map_or("CUSTOM".into(), |s| format!("CUSTOM:{s}"))
             } else {
-                builtin_name(code)
+                graph::builtin_name(code)
             })
         })
         .collect::<Result<_, ModelError>>()?;

@@ -13,7 +13,12 @@ pub(super) struct InputLayout {
     pub(super) channels_first: bool,
     /// Silhouette sequence length (N × T × H × W inputs).
     pub(super) frames: Option<usize>,
+    /// Batch size the graph fixes (1 unless its first dimension is a constant over 1).
+    pub(super) batch: usize,
 }
+
+/// Largest fixed batch the probe fills.
+const MAX_BATCH: usize = 16;
 
 impl InputLayout {
     pub(super) fn of(dims: &[i64]) -> Result<InputLayout, ProbeError> {
@@ -39,6 +44,7 @@ impl InputLayout {
                     channels: c as usize,
                     channels_first: true,
                     frames: None,
+                    batch: 1,
                 }
             }
             4 if matches!(dims[3], 1 | 3) => {
@@ -50,6 +56,7 @@ impl InputLayout {
                     channels: c as usize,
                     channels_first: false,
                     frames: None,
+                    batch: 1,
                 }
             }
             // Silhouette sequences: N × T × H × W (or N × 1 × T × H × W).
@@ -60,6 +67,7 @@ impl InputLayout {
                 channels: 1,
                 channels_first: true,
                 frames: Some(d(1, 30) as usize),
+                batch: 1,
             },
             5 if dims[1] == 1 => InputLayout {
                 shape: vec![1, 1, d(2, 30), d(3, 64), d(4, 44)],
@@ -68,6 +76,7 @@ impl InputLayout {
                 channels: 1,
                 channels_first: true,
                 frames: Some(d(2, 30) as usize),
+                batch: 1,
             },
             _ => {
                 return Err(ProbeError::Unsupported(format!(
@@ -75,6 +84,15 @@ impl InputLayout {
                 )))
             }
         };
+        // A graph exported with a fixed batch (MobileFaceNet's TFLite takes two faces) gets
+        // the same picture in every slot; the probe reads the first.
+        let mut layout = layout;
+        layout.batch = dims
+            .first()
+            .copied()
+            .filter(|&b| b > 1 && b <= MAX_BATCH as i64)
+            .map_or(1, |b| b as usize);
+        layout.shape[0] = layout.batch as i64;
         let elements = layout
             .shape
             .iter()

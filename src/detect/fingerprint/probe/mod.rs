@@ -16,6 +16,7 @@
 
 use super::Classification;
 
+pub mod convert;
 mod images;
 mod isolate;
 mod layout;
@@ -250,18 +251,34 @@ impl Probe {
         self
     }
 
-    /// Run the model on probe inputs and measure its behaviour.
+    /// Run the model on probe inputs and measure its behaviour. ONNX models run as they are;
+    /// models of a format [`convert`] translates (TFLite) are converted to ONNX first, and the
+    /// report says so. Errors: [`ProbeError::Unsupported`] for other formats and for models
+    /// the converter refuses (the reason names the operator), else what the run met.
     pub fn run(&self, model: &[u8], info: &ModelInfo) -> Result<ProbeReport, ProbeError> {
-        if info.format != Some(ModelFormat::Onnx) {
-            return Err(ProbeError::Unsupported(
-                "only ONNX models run in the probe".into(),
-            ));
-        }
-        check_allocations(info)?;
-        match &self.worker {
-            Some((program, timeout)) => run_in_child(program, *timeout, model),
-            None => self.run_here(model),
-        }
+        let (onnx, converted) = match info.format {
+            Some(ModelFormat::Onnx) => {
+                check_allocations(info)?;
+                (std::borrow::Cow::Borrowed(model), None)
+            }
+            Some(f) if convert::converts(f) => {
+                let (bytes, note) = convert::to_onnx(f, model)
+                    .map_err(|e| ProbeError::Unsupported(format!("not converted to ONNX: {e}")))?;
+                (std::borrow::Cow::Owned(bytes), Some(note))
+            }
+            _ => {
+                return Err(ProbeError::Unsupported(
+                    "only ONNX models and the formats converted to ONNX (TFLite) run in the probe"
+                        .into(),
+                ))
+            }
+        };
+        let mut report = match &self.worker {
+            Some((program, timeout)) => run_in_child(program, *timeout, &onnx),
+            None => self.run_here(&onnx),
+        }?;
+        report.converted = converted;
+        Ok(report)
     }
 
     /// Run the model in this process.
@@ -316,7 +333,13 @@ impl Probe {
         } else {
             ProbeKind::Faces
         };
+        let batch = layout.batch;
         let mut run = |tensor: Vec<f32>| -> Result<Outputs, ProbeError> {
+            let tensor = if batch > 1 {
+                tensor.repeat(batch)
+            } else {
+                tensor
+            };
             let t = Tensor::from_array((layout.shape.clone(), tensor)).map_err(rt)?;
             let out = session
                 .run(ort::inputs![in_name.as_str() => t])
@@ -324,7 +347,14 @@ impl Probe {
             let mut v = Vec::new();
             for (name, value) in out.iter() {
                 if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
-                    v.push((name.to_string(), shape.to_vec(), data.to_vec()));
+                    let mut shape = shape.to_vec();
+                    let mut data = data.to_vec();
+                    // A fixed batch: keep the first item's outputs.
+                    if batch > 1 && shape.first() == Some(&(batch as i64)) {
+                        data.truncate(data.len() / batch);
+                        shape[0] = 1;
+                    }
+                    v.push((name.to_string(), shape, data));
                 }
             }
             Ok(v)
@@ -337,6 +367,7 @@ impl Probe {
             outputs: Vec::new(),
             vector: None,
             millis: 0.0,
+            converted: None,
         };
         match kind {
             ProbeKind::Faces => {

@@ -93,6 +93,9 @@ pub struct ProbeReport {
     pub vector: Option<VectorBehaviour>,
     /// Time taken, milliseconds.
     pub millis: f64,
+    /// How the model was converted to ONNX first, if it was not ONNX.
+    #[serde(default)]
+    pub converted: Option<String>,
 }
 
 impl ProbeReport {
@@ -111,7 +114,11 @@ impl ProbeReport {
             .map(|(_, s)| format!("{s:?}"))
             .collect();
         let mut s = format!(
-            "probe: ran on {:?} {}{}, outputs {}",
+            "probe: {}ran on {:?} {}{}, outputs {}",
+            self.converted
+                .as_ref()
+                .map(|c| format!("{c}; "))
+                .unwrap_or_default(),
             self.input,
             match self.kind {
                 ProbeKind::Faces => "synthetic faces",

@@ -1,0 +1,50 @@
+//! Converters from banwatch's parsed graphs to ONNX, in memory, so that the behavioural probe
+//! runs models of other formats in the one runtime it loads (ONNX Runtime). No second inference
+//! engine: a model is rewritten as standard ONNX operators (opset 17), its quantized weights
+//! dequantized to float32, and probed like any ONNX model.
+//!
+//! A converter refuses with [`ConvertError`] naming the operator it does not know, so the report
+//! can say which models were probed and why the others were not.
+
+mod builder;
+pub mod nhwc;
+pub mod onnx_proto;
+pub mod tflite;
+
+use crate::decode::models::{ModelError, ModelFormat};
+
+/// Why a model was not converted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// The model could not be read.
+    #[error("{0}")]
+    Model(#[from] ModelError),
+    /// An operator the converter does not translate (its name, and where).
+    #[error("operator {op} is not converted ({detail})")]
+    Operator {
+        /// The operator's name in its format (`CONV_2D`, `CUSTOM:Convolution2DTransposeBias`).
+        op: String,
+        /// What about it (an option value, a computed weight).
+        detail: String,
+    },
+    /// The graph is not one the probe can run (several inputs, a missing tensor, absurd sizes).
+    #[error("{0}")]
+    Graph(String),
+}
+
+/// Formats a converter exists for.
+pub fn converts(format: ModelFormat) -> bool {
+    matches!(format, ModelFormat::Tflite)
+}
+
+/// The ONNX model (serialized `ModelProto`) equivalent to `bytes` of `format`, and a one-line
+/// note of what was converted. Errors: see [`ConvertError`].
+pub fn to_onnx(format: ModelFormat, bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
+    match format {
+        ModelFormat::Tflite => tflite::convert(bytes),
+        other => Err(ConvertError::Graph(format!(
+            "no converter from {} to ONNX",
+            other.as_str()
+        ))),
+    }
+}

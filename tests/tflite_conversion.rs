@@ -1,0 +1,133 @@
+//! The TFLite → ONNX converter the behavioural probe uses, checked against the model's own
+//! runtime: every TFLite fixture and the generated models (scripts/gen-probe-tflite.py) are
+//! converted in memory, and LiteRT (Google's TFLite runtime) and ONNX Runtime must give the
+//! same outputs on the same input (scripts/compare-tflite-onnx.py). A converter that
+//! mistranslates one operator's layout, padding or quantization fails here.
+
+use banwatch::decode::models::ModelFormat;
+use banwatch::detect::fingerprint::probe::convert::{self, ConvertError};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "common/fixture_scripts.rs"]
+#[allow(dead_code)]
+mod fixture_scripts;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `.tflite` under the shared model fixtures.
+fn fixtures() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root().join("../shared/fixtures/models")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "tflite") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Convert `model`, write the ONNX beside it in `dir`, compare the two runtimes; returns the
+/// largest relative error over the outputs.
+fn compare(model: &Path, dir: &Path) -> f64 {
+    let bytes = std::fs::read(model).unwrap();
+    let (onnx, note) = convert::to_onnx(ModelFormat::Tflite, &bytes)
+        .unwrap_or_else(|e| panic!("{}: {e}", model.display()));
+    let out = dir.join(format!(
+        "{}.onnx",
+        model.file_stem().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&out, onnx).unwrap();
+    let run = Command::new(fixture_scripts::python())
+        .arg(root().join("scripts/compare-tflite-onnx.py"))
+        .arg(model)
+        .arg(&out)
+        .output()
+        .expect("python: run `bash scripts/setup.sh test`");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}: {stdout}\n{}",
+        model.display(),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let outputs = v["outputs"].as_array().unwrap();
+    assert!(!outputs.is_empty());
+    let worst = outputs
+        .iter()
+        .map(|o| o["max_relative_error"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    println!(
+        "{:<44} {note}: {} outputs, largest relative error {worst:.1e}",
+        model.file_name().unwrap().to_string_lossy(),
+        outputs.len()
+    );
+    worst
+}
+
+#[test]
+fn the_generated_models_match_litert_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-tflite.py", dir.path());
+    for name in [
+        "coverage.tflite",
+        "heatmap_landmarks_512.tflite",
+        "inert_embedding_512.tflite",
+    ] {
+        // Float graphs: only summation order differs.
+        let worst = compare(&dir.path().join(name), dir.path());
+        assert!(worst < 1e-4, "{name}: {worst}");
+    }
+}
+
+#[test]
+fn every_tflite_fixture_converts_and_matches_litert() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = fixtures();
+    assert!(models.len() >= 7, "{models:?}");
+    for m in &models {
+        // fp16 weights and LiteRT's own kernels (XNNPACK) leave differences of a few parts in
+        // a thousand on the deepest nets; a mistranslated operator gives errors of order one.
+        let worst = compare(m, dir.path());
+        assert!(worst < 2e-2, "{}: {worst}", m.display());
+    }
+}
+
+#[test]
+fn an_operator_the_converter_does_not_know_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-tflite.py", dir.path());
+    let bytes = std::fs::read(dir.path().join("unconvertible.tflite")).unwrap();
+    match convert::to_onnx(ModelFormat::Tflite, &bytes) {
+        Err(ConvertError::Operator { op, .. }) => assert_eq!(op, "CUMSUM"),
+        other => panic!("{:?}", other.map(|(_, note)| note)),
+    }
+}
+
+#[test]
+fn hostile_graphs_are_refused_without_panicking() {
+    let bytes = std::fs::read(
+        root().join("../shared/fixtures/models/face-detection/_mediapipe_face_detection-0.4.1657300184/face_detection_short_range.tflite"),
+    )
+    .unwrap();
+    // Every truncation, and bytes flipped through the tables: errors or models, never a panic.
+    for cut in (0..bytes.len()).step_by(1009) {
+        let _ = convert::to_onnx(ModelFormat::Tflite, &bytes[..cut]);
+    }
+    let mut b = bytes.clone();
+    for i in (0..b.len().min(40_000)).step_by(173) {
+        let old = b[i];
+        b[i] = old.wrapping_add(0x5b);
+        let _ = convert::to_onnx(ModelFormat::Tflite, &b);
+        b[i] = old;
+    }
+}
