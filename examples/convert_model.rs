@@ -9,14 +9,19 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: convert_model MODEL OUT.onnx");
     };
     let bytes = std::fs::read(model)?;
-    let info = banwatch::decode::models::sniff_and_parse(model, &bytes, &|_| None)
+    let dir = std::path::Path::new(model)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let sibling = |name: &str| std::fs::read(dir.join(name)).ok();
+    let info = banwatch::decode::models::sniff_and_parse(model, &bytes, &sibling)
         .ok_or_else(|| anyhow::anyhow!("{model}: not a model"))?
         .map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
     let format = info
         .format
         .ok_or_else(|| anyhow::anyhow!("{model}: format not known"))?;
     let (onnx, note) =
-        convert::to_onnx(format, &bytes).map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
+        convert::to_onnx(format, &bytes, &sibling).map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
     std::fs::write(out, &onnx)?;
     println!("{model}: {note}, {} bytes", onnx.len());
     Ok(())

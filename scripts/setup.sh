@@ -60,6 +60,23 @@ if [ "$mode" != run ]; then
       tflite==2.18.0 flatbuffers ai-edge-litert==2.3.0 onnxruntime==1.31.1
   fi
 fi
+# --- TF.js itself (tfjs-core, its CPU backend, tfjs-converter): the reference the TF.js -> ONNX
+# converter is checked against (scripts/run-tfjs-graph.js). Node.js and npm come with the machine;
+# Debian's are installed where they are missing.
+if [ "$mode" != run ]; then
+  if [ ! -f .deps/tfjs/node_modules/@tensorflow/tfjs-converter/package.json ]; then
+    if ! command -v npm >/dev/null; then
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    say "installing TF.js 4.22.0 (core, CPU backend, converter) into .deps/tfjs"
+    mkdir -p .deps/tfjs
+    (cd .deps/tfjs && npm install --silent --no-audit --no-fund \
+      @tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-backend-cpu@4.22.0 \
+      @tensorflow/tfjs-converter@4.22.0 >/dev/null)
+  fi
+fi
 # --- binwalk 3's extractors that are not Debian packages (bench only) ---------------------------
 if [ "$mode" = bench ]; then
   if [ ! -x .deps/bwtools/bin/jefferson ] || [ ! -x .deps/bwtools/bin/ubireader_extract_files ]; then

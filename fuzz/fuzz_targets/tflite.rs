@@ -6,5 +6,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = banwatch::decode::models::tflite::parse(data);
-    let _ = banwatch::detect::fingerprint::probe::convert::to_onnx(ModelFormat::Tflite, data);
+    let _ = banwatch::detect::fingerprint::probe::convert::to_onnx(ModelFormat::Tflite, data, &|_| None);
 });

@@ -281,3 +281,42 @@ pub(crate) fn zip_entry<R: std::io::Read + std::io::Seek>(
 
 /// Upper bound on [`ModelInfo::weights`] entries kept per model.
 pub const MAX_WEIGHTS_LISTED: usize = 4096;
+
+/// IEEE 754 half precision (binary16, as TFLite and TF.js store weights) to single precision.
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let frac = u32::from(h & 0x3ff);
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, _) => {
+            // Subnormal: normalise.
+            let mut e: u32 = 127 - 15 + 1;
+            let mut f = frac;
+            while f & 0x400 == 0 {
+                f <<= 1;
+                e -= 1;
+            }
+            sign | e << 23 | (f & 0x3ff) << 13
+        }
+        (31, _) => sign | 0xff << 23 | frac << 13,
+        _ => sign | (exp + 112) << 23 | frac << 13,
+    };
+    f32::from_bits(bits)
+}
+
+#[cfg(test)]
+mod half_tests {
+    use super::*;
+
+    #[test]
+    fn half_floats_convert_exactly() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x0000), 0.0);
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x0200), 2f32.powi(-15));
+        assert!(f16_to_f32(0x7e00).is_nan());
+    }
+}

@@ -144,10 +144,23 @@ pub fn classify_model(
     name: &str,
     opts: &FingerprintOptions,
 ) -> Classification {
+    classify_model_with(info, bytes, &|_| None, sha256, name, opts)
+}
+
+/// [`classify_model`] for a model whose weights may sit beside it (TF.js shards): `sibling`
+/// fetches a file by the name the model gives.
+pub fn classify_model_with(
+    info: &ModelInfo,
+    bytes: &[u8],
+    sibling: &dyn Fn(&str) -> Option<Vec<u8>>,
+    sha256: &str,
+    name: &str,
+    opts: &FingerprintOptions,
+) -> Classification {
     #[allow(unused_mut)]
     let mut c = structure::classify(info, name);
     #[cfg(not(feature = "probe"))]
-    let _ = bytes;
+    let _ = (bytes, sibling);
     #[cfg(feature = "probe")]
     if info.format.is_some_and(|f| {
         f == crate::decode::models::ModelFormat::Onnx || probe::convert::converts(f)
@@ -157,7 +170,7 @@ pub fn classify_model(
             .clone()
             .or_else(|| opts.lazy_probe.as_ref().and_then(|l| l.get()));
         if let Some(p) = probe {
-            match p.run(bytes, info) {
+            match p.run_with(bytes, info, sibling) {
                 Ok(report) => probe::apply(&mut c, &report),
                 Err(e) => c.reasons.push(format!("probe: {e}")),
             }

@@ -252,23 +252,35 @@ impl Probe {
     }
 
     /// Run the model on probe inputs and measure its behaviour. ONNX models run as they are;
-    /// models of a format [`convert`] translates (TFLite) are converted to ONNX first, and the
-    /// report says so. Errors: [`ProbeError::Unsupported`] for other formats and for models
-    /// the converter refuses (the reason names the operator), else what the run met.
+    /// models of a format [`convert`] translates (TFLite, TF.js graph models) are converted to
+    /// ONNX first, and the report says so. Errors: [`ProbeError::Unsupported`] for other
+    /// formats and for models the converter refuses (the reason names the operator), else what
+    /// the run met.
     pub fn run(&self, model: &[u8], info: &ModelInfo) -> Result<ProbeReport, ProbeError> {
+        self.run_with(model, info, &|_| None)
+    }
+
+    /// [`Probe::run`] for a model whose weights may sit in files beside it (TF.js shards):
+    /// `sibling` fetches one by the name the model gives.
+    pub fn run_with(
+        &self,
+        model: &[u8],
+        info: &ModelInfo,
+        sibling: &dyn Fn(&str) -> Option<Vec<u8>>,
+    ) -> Result<ProbeReport, ProbeError> {
         let (onnx, converted) = match info.format {
             Some(ModelFormat::Onnx) => {
                 check_allocations(info)?;
                 (std::borrow::Cow::Borrowed(model), None)
             }
             Some(f) if convert::converts(f) => {
-                let (bytes, note) = convert::to_onnx(f, model)
+                let (bytes, note) = convert::to_onnx(f, model, sibling)
                     .map_err(|e| ProbeError::Unsupported(format!("not converted to ONNX: {e}")))?;
                 (std::borrow::Cow::Owned(bytes), Some(note))
             }
             _ => {
                 return Err(ProbeError::Unsupported(
-                    "only ONNX models and the formats converted to ONNX (TFLite) run in the probe"
+                    "only ONNX models and the formats converted to ONNX (TFLite, TF.js graph models) run in the probe"
                         .into(),
                 ))
             }

@@ -9,6 +9,7 @@
 mod builder;
 pub mod nhwc;
 pub mod onnx_proto;
+pub mod tfjs;
 pub mod tflite;
 
 use crate::decode::models::{ModelError, ModelFormat};
@@ -34,14 +35,20 @@ pub enum ConvertError {
 
 /// Formats a converter exists for.
 pub fn converts(format: ModelFormat) -> bool {
-    matches!(format, ModelFormat::Tflite)
+    matches!(format, ModelFormat::Tflite | ModelFormat::Tfjs)
 }
 
 /// The ONNX model (serialized `ModelProto`) equivalent to `bytes` of `format`, and a one-line
-/// note of what was converted. Errors: see [`ConvertError`].
-pub fn to_onnx(format: ModelFormat, bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
+/// note of what was converted. `sibling` fetches a file beside the model (TF.js weight
+/// shards). Errors: see [`ConvertError`].
+pub fn to_onnx(
+    format: ModelFormat,
+    bytes: &[u8],
+    sibling: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Result<(Vec<u8>, String), ConvertError> {
     match format {
         ModelFormat::Tflite => tflite::convert(bytes),
+        ModelFormat::Tfjs => tfjs::convert(bytes, sibling),
         other => Err(ConvertError::Graph(format!(
             "no converter from {} to ONNX",
             other.as_str()

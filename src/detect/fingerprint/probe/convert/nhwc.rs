@@ -180,14 +180,14 @@ impl Builder {
         Ok(())
     }
 
-    /// Resize NHWC `x` of `n` images and `c` channels to `size` (height, width) into `out`,
-    /// with TensorFlow's corner conventions (`align_corners`, `half_pixel_centers`).
+    /// Resize NHWC `x` to `size` (height, width) into `out`, with TensorFlow's corner
+    /// conventions (`align_corners`, `half_pixel_centers`). `nc` is the (images, channels)
+    /// count when known; otherwise it is read from the tensor at run time.
     #[allow(clippy::too_many_arguments)]
     pub fn resize_nhwc(
         &mut self,
         x: &str,
-        n: i64,
-        c: i64,
+        nc: Option<(i64, i64)>,
         size: [i64; 2],
         bilinear: bool,
         align: bool,
@@ -214,7 +214,16 @@ impl Builder {
             ));
         }
         let xn = self.nchw(x);
-        let sizes = self.const_i64(&[n, c, size[0], size[1]])?;
+        let sizes = match nc {
+            Some((n, c)) => self.const_i64(&[n, c, size[0], size[1]])?,
+            None => {
+                let shape = self.op("Shape", &[&xn], vec![]);
+                let (zero, two) = (self.const_i64(&[0])?, self.const_i64(&[2])?);
+                let lead = self.op("Slice", &[&shape, &zero, &two], vec![]);
+                let hw = self.const_i64(&size)?;
+                self.op("Concat", &[&lead, &hw], vec![("axis", Attr::Int(0))])
+            }
+        };
         let y = self.op("Resize", &[&xn, "", "", &sizes], attrs);
         self.nhwc_into(&y, out);
         Ok(())

@@ -146,29 +146,6 @@ fn elements(shape: &[i64]) -> Result<usize, ConvertError> {
     Ok(n)
 }
 
-/// IEEE half to single precision.
-fn f16_to_f32(h: u16) -> f32 {
-    let sign = u32::from(h >> 15) << 31;
-    let exp = u32::from((h >> 10) & 0x1f);
-    let frac = u32::from(h & 0x3ff);
-    let bits = match (exp, frac) {
-        (0, 0) => sign,
-        (0, _) => {
-            // Subnormal: normalise.
-            let mut e: u32 = 127 - 15 + 1;
-            let mut f = frac;
-            while f & 0x400 == 0 {
-                f <<= 1;
-                e -= 1;
-            }
-            sign | e << 23 | (f & 0x3ff) << 13
-        }
-        (31, _) => sign | 0xff << 23 | frac << 13,
-        _ => sign | (exp + 112) << 23 | frac << 13,
-    };
-    f32::from_bits(bits)
-}
-
 /// Whether a tensor is a real number in the float view.
 fn is_real(t: &Tensor<'_>) -> bool {
     match t.dtype {
@@ -208,7 +185,7 @@ fn real_values(t: &Tensor<'_>) -> Result<Vec<f32>, ConvertError> {
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect(),
         TensorType::Float16 => c
-            .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+            .map(|b| crate::decode::models::f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
             .collect(),
         TensorType::Float64 => c
             .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
@@ -1380,7 +1357,7 @@ impl<'a> Converter<'_, 'a> {
         let x = self.arg(op, 0)?;
         let out = self.out(op, 0)?;
         self.b
-            .resize_nhwc(&x, n, c, [h, w], bilinear, align, half, &out)
+            .resize_nhwc(&x, Some((n, c)), [h, w], bilinear, align, half, &out)
     }
 
     /// STRIDED_SLICE with begin/end masks and shrink_axis_mask (ellipsis and new-axis masks
@@ -1413,17 +1390,6 @@ impl<'a> Converter<'_, 'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn half_floats_convert_exactly() {
-        assert_eq!(f16_to_f32(0x3c00), 1.0);
-        assert_eq!(f16_to_f32(0xc000), -2.0);
-        assert_eq!(f16_to_f32(0x0000), 0.0);
-        assert_eq!(f16_to_f32(0x7bff), 65504.0);
-        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
-        assert_eq!(f16_to_f32(0x0200), 2f32.powi(-15));
-        assert!(f16_to_f32(0x7e00).is_nan());
-    }
 
     #[test]
     fn per_channel_dequantization_uses_each_channels_scale() {

