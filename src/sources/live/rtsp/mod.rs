@@ -223,12 +223,20 @@ async fn once(
         .bus()
         .ok_or_else(|| SourceError::Connect("pipeline has no bus".into()))?;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut flowing = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stopped(&mut shutdown) => return Ok(()),
         }
         use std::sync::atomic::Ordering::Relaxed;
+        // Up once media flows, not when the pipeline reaches PLAYING: a live pipeline gets
+        // there before rtspsrc has even connected, so a refused camera would read as up
+        // between each retry and its error.
+        if !flowing && (watch.video_since.get().is_some() || watch.arrived.load(Relaxed)) {
+            flowing = true;
+            ctx.health.set_up(true);
+        }
         if watch.arrived.load(Relaxed) {
             window.reset();
         } else if let Some(silent) = watch.silent_for() {
@@ -251,13 +259,6 @@ async fn once(
                     return Err(SourceError::Connect(format!("{shown}: {msg}")));
                 }
                 MessageView::Eos(_) => return Ok(()),
-                MessageView::StateChanged(s)
-                    if s.current() == gst::State::Playing
-                        && s.src()
-                            .is_some_and(|o| o == running.0.upcast_ref::<gst::Object>()) =>
-                {
-                    ctx.health.set_up(true);
-                }
                 MessageView::Warning(w) => {
                     let warning = w.error().to_string().replace(url, shown);
                     tracing::debug!(feed = %ctx.feed, warning = %warning, "gstreamer warning");
