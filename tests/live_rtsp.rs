@@ -245,7 +245,12 @@ async fn the_watchdog_restarts_a_silent_track_with_growing_patience() {
     );
     assert!(f.count("healthy", "onvif", "object.class", "HumanFace") > 10);
     assert_eq!(f.counter("healthy", "watchdog_restarts"), 0);
-    assert_eq!(f.counter("healthy", "reconnects"), 0);
+    assert_eq!(
+        f.counter("healthy", "reconnects"),
+        0,
+        "the healthy stream reconnected: {:?}",
+        f.last_error("healthy")
+    );
     f.stop().await;
     drop(quiet);
     drop(healthy);

@@ -128,6 +128,12 @@ impl Feeds {
         }
     }
 
+    /// The feed's last error, for assertion messages.
+    #[allow(dead_code)]
+    pub fn last_error(&self, feed: &str) -> Option<String> {
+        self.health[feed].last_error()
+    }
+
     /// Signals shutdown and checks every feed stops promptly.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
