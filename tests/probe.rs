@@ -211,6 +211,32 @@ fn the_probe_catches_what_structure_cannot() {
     assert_eq!(row.probed.0, Technique::None);
 }
 
+/// Probe each fixture of `cases` (path under the fixtures, the right technique): each must be
+/// converted (`note` in the report) and run, and structure and probe must both be right.
+fn converted_and_unchanged(p: &Probe, cases: &[(&str, Technique)], note: &str) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for &(rel, want) in cases {
+        let row = compare(p, &fixture(rel));
+        let report = row
+            .report
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: {:?}", row.file, row.error));
+        assert!(
+            report
+                .converted
+                .as_deref()
+                .is_some_and(|c| c.contains(note)),
+            "{}",
+            row.file
+        );
+        // The probe never changes a correct structural verdict on the real fixtures.
+        assert_eq!(row.structure.0, want, "{}", row.file);
+        assert_eq!(row.probed.0, want, "{}", row.file);
+        rows.push(row);
+    }
+    rows
+}
+
 #[test]
 fn the_probe_runs_the_tflite_fixtures_through_the_converter() {
     let p = probe();
@@ -245,25 +271,10 @@ fn the_probe_runs_the_tflite_fixtures_through_the_converter() {
             Technique::None,
         ),
     ];
-    for (rel, want) in cases {
-        let row = compare(&p, &fixture(rel));
-        let report = row
-            .report
-            .as_ref()
-            .unwrap_or_else(|| panic!("{}: {:?}", row.file, row.error));
-        assert!(
-            report
-                .converted
-                .as_deref()
-                .is_some_and(|c| c.contains("from TFLite")),
-            "{}",
-            row.file
-        );
-        // The probe never changes a correct structural verdict on the real fixtures.
-        assert_eq!(row.structure.0, want, "{}", row.file);
-        assert_eq!(row.probed.0, want, "{}", row.file);
-        if want == Technique::FaceRecognition {
+    for row in converted_and_unchanged(&p, &cases, "from TFLite") {
+        if row.structure.0 == Technique::FaceRecognition {
             // MobileFaceNet's TFLite export fixes a batch of two: the probe fills both.
+            let report = row.report.as_ref().expect("probed");
             assert_eq!(report.input, vec![2, 112, 112, 3]);
             assert!(report.identity_like(), "{:?}", report.vector);
             assert!(row.probed.1 > row.structure.1, "the probe adds confidence");
@@ -289,24 +300,7 @@ fn the_probe_runs_the_tfjs_graph_fixtures_through_the_converter() {
             Technique::FaceAntiSpoofing,
         ),
     ];
-    for (rel, want) in cases {
-        let row = compare(&p, &fixture(rel));
-        let report = row
-            .report
-            .as_ref()
-            .unwrap_or_else(|| panic!("{}: {:?}", row.file, row.error));
-        assert!(
-            report
-                .converted
-                .as_deref()
-                .is_some_and(|c| c.contains("from TF.js")),
-            "{}",
-            row.file
-        );
-        // Structure is right on all three; the probe runs and changes no verdict.
-        assert_eq!(row.structure.0, want, "{}", row.file);
-        assert_eq!(row.probed.0, want, "{}", row.file);
-    }
+    converted_and_unchanged(&p, &cases, "from TF.js");
 }
 
 #[test]

@@ -128,6 +128,16 @@ impl Builder {
         Ok(name)
     }
 
+    /// `v` cast to int64 (ONNX wants int64 shapes, pads and repeats where TensorFlow has
+    /// int32).
+    pub fn int64(&mut self, v: &str) -> String {
+        self.op(
+            "Cast",
+            &[v],
+            vec![("to", Attr::Int(i64::from(data_type::INT64)))],
+        )
+    }
+
     /// A float32 scalar constant.
     pub fn scalar_f32(&mut self, v: f32) -> Result<String, ConvertError> {
         self.const_f32(vec![], &[v])

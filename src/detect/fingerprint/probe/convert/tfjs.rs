@@ -215,11 +215,7 @@ impl Converter<'_> {
             return self.b.const_i64(&v);
         }
         let v = self.arg(n, k)?;
-        Ok(self.b.op(
-            "Cast",
-            &[&v],
-            vec![("to", Attr::Int(i64::from(data_type::INT64)))],
-        ))
+        Ok(self.b.int64(&v))
     }
 
     /// Record the node's (first) output.

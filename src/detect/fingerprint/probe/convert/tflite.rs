@@ -471,11 +471,7 @@ impl<'a> Converter<'_, 'a> {
             return self.b.const_i64(&v);
         }
         let v = self.arg(op, k)?;
-        Ok(self.b.op(
-            "Cast",
-            &[&v],
-            vec![("to", Attr::Int(i64::from(data_type::INT64)))],
-        ))
+        Ok(self.b.int64(&v))
     }
 
     /// Input `k` as constant float32 values with the tensor's dims.
