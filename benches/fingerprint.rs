@@ -1,5 +1,6 @@
 //! Model fingerprinting, measured: parse + classify of every fixture model (the target is under
-//! 20 ms per model), the behavioural probe on the ONNX fixtures (ONNX Runtime, when
+//! 20 ms per model), the behavioural probe on the ONNX, TFLite and TF.js graph fixtures
+//! (each fixture it runs on; ONNX Runtime, when
 //! `ORT_DYLIB_PATH` or .deps/onnxruntime has the library), and carving throughput over a
 //! firmware-like blob.
 //!
@@ -11,7 +12,7 @@ use banwatch::sources::offline::files::{walk, Limits};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::path::{Path, PathBuf};
 
-fn fixtures() -> Vec<(String, Vec<u8>)> {
+fn fixture_paths() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/models");
     let mut out = Vec::new();
     let mut stack = vec![dir];
@@ -21,11 +22,22 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_none_or(|x| x != "bin") && !p.ends_with("manifest.json") {
-                let name = p.file_name().unwrap().to_string_lossy().into_owned();
-                out.push((name, std::fs::read(&p).unwrap()));
+                out.push(p);
             }
         }
     }
+    out.sort();
+    out
+}
+
+fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = fixture_paths()
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
     out.sort();
     out
 }
@@ -53,12 +65,26 @@ fn probe(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("probe");
     g.sample_size(10);
-    for (name, bytes) in fixtures().iter().filter(|(n, _)| n.ends_with(".onnx")) {
-        let Some(Ok(info)) = sniff_and_parse(name, bytes, &|_| None) else {
+    // The ONNX fixtures as they are, the TFLite and TF.js graph ones through their converters
+    // (conversion included in the time).
+    for path in fixture_paths() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&path).unwrap();
+        let beside = path.parent().unwrap().to_path_buf();
+        let sibling = move |n: &str| std::fs::read(beside.join(n)).ok();
+        let Some(Ok(info)) = sniff_and_parse(&name, &bytes, &sibling) else {
             continue;
         };
-        g.bench_function(format!("probe {name}"), |b| {
-            b.iter(|| p.run(bytes, &info).map(|r| r.outputs.len()).unwrap_or(0))
+        if p.run_with(&bytes, &info, &sibling).is_err() {
+            continue;
+        }
+        let format = info.format.map_or("?", |f| f.as_str());
+        g.bench_function(format!("probe {format} {name}"), |b| {
+            b.iter(|| {
+                p.run_with(&bytes, &info, &sibling)
+                    .map(|r| r.outputs.len())
+                    .unwrap_or(0)
+            })
         });
     }
     g.finish();
