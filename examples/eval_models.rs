@@ -81,6 +81,8 @@ fn main() -> anyhow::Result<()> {
     let mut confusion: BTreeMap<(String, String), u32> = BTreeMap::new();
     let (mut missed, mut false_rec, mut wrong) = (Vec::new(), Vec::new(), Vec::new());
     let (mut total, mut right, mut unreadable) = (0u32, 0u32, 0u32);
+    // Per model format: (models, probed, refused with a reason).
+    let mut probed: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
     for e in &entries {
         let class = e["class"].as_str().unwrap_or("");
         let Some(want) = expected(class) else {
@@ -105,6 +107,20 @@ fn main() -> anyhow::Result<()> {
             let _ = std::fs::copy(from.join(base), dir.path().join(base));
         }
         let report = scan::run(&[dir.path().to_path_buf()], &scan_opts);
+        for a in &report.artifacts {
+            let slot = probed.entry(a.format.clone()).or_default();
+            slot.0 += 1;
+            let probe: Vec<&String> = a
+                .reasons
+                .iter()
+                .filter(|r| r.starts_with("probe: "))
+                .collect();
+            if probe.iter().any(|r| r.contains(" ran on ")) {
+                slot.1 += 1;
+            } else if !probe.is_empty() {
+                slot.2 += 1;
+            }
+        }
         // A bundle (a MediaPipe `.task`, an archive) is what its most specific model does: a
         // landmarker ships a face detector in front of its landmark model.
         let rank = |t: Technique| Technique::ALL.iter().position(|x| *x == t).unwrap_or(99);
@@ -167,6 +183,12 @@ fn main() -> anyhow::Result<()> {
         if probe { "on" } else { "off" },
         f64::from(right) * 100.0 / f64::from(total.max(1))
     );
+    if probe {
+        println!("\n| format | models | probed | refused with a reason |\n|---|---|---|---|");
+        for (format, (n, ran, refused)) in &probed {
+            println!("| {format} | {n} | {ran} | {refused} |");
+        }
+    }
     println!("\n| class | files | right | accuracy |\n|---|---|---|---|");
     for (c, (n, r)) in &per_class {
         println!(
