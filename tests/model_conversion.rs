@@ -97,6 +97,16 @@ fn the_generated_models_match_litert_exactly() {
 }
 
 #[test]
+fn the_generated_tfjs_models_match_tfjs_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-tfjs.py", dir.path());
+    for name in ["heatmap_landmarks_512.json", "inert_embedding_512.json"] {
+        let worst = compare(ModelFormat::Tfjs, &dir.path().join(name), dir.path());
+        assert!(worst < 1e-4, "{name}: {worst}");
+    }
+}
+
+#[test]
 fn every_tflite_fixture_converts_and_matches_litert() {
     let dir = tempfile::tempdir().unwrap();
     let models = fixtures(".tflite");

@@ -304,21 +304,28 @@ fn the_probe_runs_the_tfjs_graph_fixtures_through_the_converter() {
 }
 
 #[test]
-fn the_probe_catches_the_tflite_hard_negatives() {
+fn the_probe_catches_the_hard_negatives_in_tflite_and_tfjs_form() {
     let p = probe();
     let dir = tempfile::tempdir().unwrap();
     fixture_scripts::run("gen-probe-tflite.py", dir.path());
+    fixture_scripts::run("gen-probe-tfjs.py", dir.path());
     println!();
-    let row = compare(&p, &dir.path().join("heatmap_landmarks_512.tflite"));
-    assert_eq!(row.structure.0, Technique::FaceRecognition);
-    assert_eq!(row.probed.0, Technique::FaceLandmarks);
-    let row = compare(&p, &dir.path().join("inert_embedding_512.tflite"));
-    assert_eq!(row.structure.0, Technique::FaceRecognition);
-    assert!(row.probed.1 < 0.8, "{}", row.probed.1);
-    assert!(row
-        .report
-        .and_then(|r| r.vector)
-        .is_some_and(|v| v.constant));
+    for ext in ["tflite", "json"] {
+        // The recognition-shaped heatmap landmark net: structure is fooled, the probe is not.
+        let row = compare(&p, &dir.path().join(format!("heatmap_landmarks_512.{ext}")));
+        assert_eq!(row.structure.0, Technique::FaceRecognition, "{ext}");
+        assert_eq!(row.probed.0, Technique::FaceLandmarks, "{ext}");
+        // The inert export: constant output, below the "strong" line.
+        let row = compare(&p, &dir.path().join(format!("inert_embedding_512.{ext}")));
+        assert_eq!(row.structure.0, Technique::FaceRecognition, "{ext}");
+        assert!(row.probed.1 < 0.8, "{ext}: {}", row.probed.1);
+        assert!(
+            row.report
+                .and_then(|r| r.vector)
+                .is_some_and(|v| v.constant),
+            "{ext}"
+        );
+    }
     // A model the converter cannot translate keeps its structural verdict, and the reason says
     // which operator stopped the probe.
     let row = compare(&p, &dir.path().join("unconvertible.tflite"));
