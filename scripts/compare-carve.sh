@@ -47,7 +47,7 @@ PY
   # unblob (Python, slower): one run, its extractors on the same PATH.
   rm -rf bench-data/ubx
   /usr/bin/time -f "%e" -o bench-data/t.txt taskset -c 0 env PATH="$PWD/.deps/bwtools/bin:$PATH" \
-    .deps/unblob/bin/unblob --process-num 1 -d 10 -e bench-data/ubx "$dump" >/dev/null 2>&1 || true
+    .deps/unblob/bin/unblob --process-num 1 -d 10 --log bench-data/unblob.log -e bench-data/ubx "$dump" >/dev/null 2>&1 || true
   ubs=$(tail -n 1 bench-data/t.txt)
   ubfound=$(find bench-data/ubx -type f \( -name '*.onnx' -o -name '*.tflite' \) | wc -l)
   printf '\ndump: %s (%s buried models), one core each\n' "$dump" "$buried"

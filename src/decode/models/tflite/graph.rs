@@ -147,15 +147,7 @@ pub fn read(bytes: &[u8]) -> Result<Graph<'_>, ModelError> {
     }
     let fb = Fb { b: bytes };
     let model = fb.table(fb.u32_at(0)? as usize)?;
-    let codes: Vec<(i32, Option<String>)> = fb
-        .tables(model, 1)?
-        .into_iter()
-        .map(|c| {
-            let deprecated = i32::from(fb.scalar_u8(c, 0)?.unwrap_or(0));
-            let code = fb.scalar_i32(c, 3)?.unwrap_or(0).max(deprecated);
-            Ok((code, fb.string(c, 1)?))
-        })
-        .collect::<Result<_, ModelError>>()?;
+    let codes = operator_codes(&fb, model)?;
     let buffers = fb.tables(model, 4)?;
     let subgraphs = fb.tables(model, 2)?;
     let Some(&sg) = subgraphs.first() else {
@@ -235,6 +227,30 @@ pub fn read(bytes: &[u8]) -> Result<Graph<'_>, ModelError> {
         tensors,
         operators,
     })
+}
+
+/// The model's `operator_codes`: (builtin code, custom code) each. `builtin_code` (field 3,
+/// int32) supersedes `deprecated_builtin_code` (field 0, byte).
+pub(super) fn operator_codes(
+    fb: &Fb<'_>,
+    model: Table,
+) -> Result<Vec<(i32, Option<String>)>, ModelError> {
+    fb.tables(model, 1)?
+        .into_iter()
+        .map(|c| {
+            let deprecated = i32::from(fb.scalar_u8(c, 0)?.unwrap_or(0));
+            let code = fb.scalar_i32(c, 3)?.unwrap_or(0).max(deprecated);
+            Ok((code, fb.string(c, 1)?))
+        })
+        .collect()
+}
+
+/// The name an operator goes by: its builtin's name, or `CUSTOM:<custom code>`.
+pub fn operator_name(builtin: i32, custom: Option<&str>) -> String {
+    match (builtin, custom) {
+        (32, Some(c)) => format!("CUSTOM:{c}"),
+        _ => builtin_name(builtin),
+    }
 }
 
 fn signed(v: Vec<u32>) -> Vec<i32> {

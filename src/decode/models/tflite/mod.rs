@@ -193,21 +193,10 @@ pub fn parse(bytes: &[u8]) -> Result<ModelInfo, ModelError> {
     if let Some(d) = fb.string(model, 3)? {
         info.metadata.insert("description".into(), d);
     }
-    // Operator codes: builtin_code (field 3, int32) supersedes deprecated_builtin_code (field 0).
-    let codes: Vec<String> = fb
-        .tables(model, 1)?
+    let codes: Vec<String> = graph::operator_codes(&fb, model)?
         .into_iter()
-        .map(|c| {
-            let deprecated = i32::from(fb.scalar_u8(c, 0)?.unwrap_or(0));
-            let code = fb.scalar_i32(c, 3)?.unwrap_or(0).max(deprecated);
-            Ok(if code == 32 {
-                fb.string(c, 1)?
-                    .map_or("CUSTOM".into(), |s| format!("CUSTOM:{s}"))
-            } else {
-                graph::builtin_name(code)
-            })
-        })
-        .collect::<Result<_, ModelError>>()?;
+        .map(|(code, custom)| graph::operator_name(code, custom.as_deref()))
+        .collect();
     note_edgetpu(&mut info, &codes);
     let subgraphs = fb.tables(model, 2)?;
     if subgraphs.len() > 1 {

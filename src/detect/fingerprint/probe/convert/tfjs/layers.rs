@@ -35,9 +35,9 @@ impl Converter<'_> {
             return Err(unsupported(n, format!("filter of shape {wdims:?}")));
         };
         let ((weights, dims), group) = if depthwise {
-            // [H, W, C, M] → [C·M, 1, H, W]: output channel c·M + m reads input channel c.
-            let (w, _) = hwio_to_oihw(&w, [kh, kw, i, o]);
-            let w = permute(&w, &[o, i, kh, kw], &[1, 0, 2, 3]);
+            // [H, W, C, M] → [C, M, H, W], read as [C·M, 1, H, W]: output channel c·M + m
+            // reads input channel c.
+            let w = permute(&w, &[kh, kw, i, o], &[2, 3, 0, 1]);
             ((w, [i * o, 1, kh, kw]), i)
         } else {
             (hwio_to_oihw(&w, [kh, kw, i, o]), 1)

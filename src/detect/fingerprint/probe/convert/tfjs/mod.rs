@@ -223,11 +223,10 @@ impl Converter<'_> {
 
     /// Record the node's (first) output.
     fn out(&mut self, n: &Node) -> String {
-        let v = self.b.fresh();
-        self.values.insert(n.name.clone(), v.clone());
-        v
+        self.out_k(n, 0)
     }
 
+    /// Record output `k` of the node (`name`, `name:1`, ...).
     fn out_k(&mut self, n: &Node, k: usize) -> String {
         let v = self.b.fresh();
         let key = if k == 0 {

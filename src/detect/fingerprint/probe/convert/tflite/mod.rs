@@ -12,9 +12,7 @@ use super::builder::{permute, Attr, Builder};
 use super::nhwc::{ohwi_to_oihw, Activation, Conv2d, SliceMasks};
 use super::onnx_proto::data_type;
 use super::ConvertError;
-use crate::decode::models::tflite::graph::{
-    self, builtin_name, Graph, Operator, Sparsity, Tensor, TensorType,
-};
+use crate::decode::models::tflite::graph::{self, Graph, Operator, Sparsity, Tensor, TensorType};
 use std::collections::HashMap;
 
 /// Elements one constant may have (256 MiB of float32, the probe's bound on a whole model).
@@ -90,10 +88,7 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
 }
 
 fn op_name(op: &Operator) -> String {
-    match (&op.custom, op.builtin) {
-        (Some(c), 32) => format!("CUSTOM:{c}"),
-        _ => builtin_name(op.builtin),
-    }
+    graph::operator_name(op.builtin, op.custom.as_deref())
 }
 
 fn is_post_process(op: &Operator) -> bool {
