@@ -16,7 +16,7 @@ pkgs=(ca-certificates pkg-config gcc unzip python3 python3-pip
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly libpcap-dev)
 case "$mode" in
-  test) pkgs+=(squashfs-tools python3-venv mosquitto prometheus-alertmanager prometheus systemd
+  test) pkgs+=(squashfs-tools python3-venv mosquitto prometheus-alertmanager prometheus systemd postgresql-15
               cpio u-boot-tools xz-utils zstd bzip2 lz4 binutils dpkg e2fsprogs
               android-sdk-libsparse-utils rpm genromfs mtd-utils p7zip-full lzop device-tree-compiler chromium chromium-driver fonts-liberation) ;;
   bench) pkgs+=(squashfs-tools python3-venv mosquitto tshark libndpi-bin yara binwalk hyperfine time
@@ -51,13 +51,15 @@ fi
 # onnx, numpy, PyYAML: the generated ONNX and gait models. tflite (the TFLite schema's generated
 # Python) and flatbuffers: the generated TFLite models. ai-edge-litert (Google's TFLite runtime)
 # and onnxruntime: the reference the TFLite -> ONNX converter is checked against.
+# kubernetes-validate: the Kubernetes manifests checked against the API's own schemas (it
+# carries them, so no cluster is needed).
 if [ "$mode" != run ]; then
   if [ ! -x .deps/venv/bin/python ] \
-    || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml, tflite, flatbuffers, ai_edge_litert, onnxruntime' 2>/dev/null; then
-    say "creating .deps/venv with onnx, numpy, PyYAML, tflite, flatbuffers, ai-edge-litert and onnxruntime"
+    || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml, tflite, flatbuffers, ai_edge_litert, onnxruntime, kubernetes_validate' 2>/dev/null; then
+    say "creating .deps/venv with onnx, numpy, PyYAML, tflite, flatbuffers, ai-edge-litert, onnxruntime and kubernetes-validate"
     python3 -m venv .deps/venv
     .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy pyyaml \
-      tflite==2.18.0 flatbuffers ai-edge-litert==2.3.0 onnxruntime==1.31.1
+      tflite==2.18.0 flatbuffers ai-edge-litert==2.3.0 onnxruntime==1.31.1 kubernetes-validate==1.37.0
   fi
 fi
 # --- TF.js itself (tfjs-core, its CPU backend, tfjs-converter): the reference the TF.js -> ONNX

@@ -179,7 +179,11 @@ enum ProbeMode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
+    let mut filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
+    if !filter.contains("refinery") {
+        // The store's schema migrations say what they apply at info; banwatch says it once.
+        filter.push_str(",refinery_core=warn");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&filter)

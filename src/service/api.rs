@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
@@ -43,11 +44,27 @@ pub struct Shared {
     pub feeds: Arc<Vec<FeedEntry>>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The cluster as this replica sees it; `None` on one machine.
+    pub cluster: Option<Arc<Mutex<super::cluster::ClusterStatus>>>,
 }
 
 impl Shared {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cluster_status(&self) -> Option<super::cluster::ClusterStatus> {
+        let c = self.cluster.as_ref()?;
+        Some(c.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+/// `/api/v1/cluster`: this replica, the live replicas, the feeds it taps, whether its lease
+/// is current, replicas with another configuration. 404 on one machine.
+async fn cluster(Ax(s): Ax<Shared>) -> Response {
+    match s.cluster_status() {
+        Some(c) => Json(c).into_response(),
+        None => text(StatusCode::NOT_FOUND, "not a cluster member\n"),
     }
 }
 
@@ -72,6 +89,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/sites", get(sites))
         .route("/api/v1/evidence", get(evidence))
         .route("/api/v1/audits", get(audits))
+        .route("/api/v1/cluster", get(cluster))
         .route("/api/v1/alerts/{id}/ack", post(acknowledge))
         .fallback(|| async { text(StatusCode::NOT_FOUND, "not found\n") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -108,8 +126,23 @@ async fn readyz(Ax(s): Ax<Shared>) -> Response {
             }
         }
     }
-    if !s.feeds.is_empty() && !s.feeds.iter().any(|f| f.health.is_up()) {
+    let tapped = s.feeds.iter().filter(|f| f.tapped.load(Ordering::Relaxed));
+    if tapped.clone().next().is_some() && !tapped.clone().any(|f| f.health.is_up()) {
         problems.push("every feed is down".into());
+    }
+    if let Some(c) = s.cluster_status() {
+        if !c.lease_held {
+            problems.push(format!(
+                "no lease in the shared store ({})",
+                c.store_error.as_deref().unwrap_or("not renewed yet")
+            ));
+        }
+        if !c.config_differs.is_empty() {
+            problems.push(format!(
+                "replicas {} run another configuration",
+                c.config_differs.join(", ")
+            ));
+        }
     }
     if problems.is_empty() {
         text(StatusCode::OK, "ready\n")
@@ -122,13 +155,30 @@ async fn readyz(Ax(s): Ax<Shared>) -> Response {
 }
 
 async fn metrics(Ax(s): Ax<Shared>) -> Response {
+    let cluster = s.cluster_status();
     let body = {
         let st = s.state();
         let scrape = super::metrics::Scrape {
             firing: st.lifecycle.firing().collect(),
             cfg: &st.cfg,
             sinks: &st.sinks,
+            cluster: cluster
+                .as_ref()
+                .map(|c| (c.replica.as_str(), c.live.as_slice())),
         };
+        if let Some(c) = &cluster {
+            let m = &s.metrics;
+            let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+            m.cluster_replicas
+                .with_label_values(&[])
+                .set(n(c.live.len()));
+            m.cluster_lease_held
+                .with_label_values(&[])
+                .set(i64::from(c.lease_held));
+            m.cluster_config_differs
+                .with_label_values(&[])
+                .set(n(c.config_differs.len()));
+        }
         s.metrics.render(&scrape, &s.feeds)
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

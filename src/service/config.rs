@@ -198,8 +198,47 @@ struct Raw {
     judge: Option<toml::Spanned<toml::Table>>,
     audit: Option<toml::Spanned<toml::Table>>,
     api_token: Option<Secret>,
+    cluster: Option<toml::Spanned<toml::Table>>,
     #[serde(flatten)]
     rest: toml::Table,
+}
+
+/// `[cluster]`: replicas sharing a PostgreSQL store, each tapping the feeds rendezvous
+/// hashing gives it among the live replicas (see [`crate::service::cluster`]).
+///
+/// ```toml
+/// [cluster]
+/// store = { env = "BANWATCH_POSTGRES_URL" }   # postgres://banwatch:…@postgres:5432/banwatch
+/// replica = "banwatch-0"                        # default: $HOSTNAME (a StatefulSet's pod name)
+/// lease_secs = 15                               # a replica silent this long is dead
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// The PostgreSQL URL (it holds a password, hence a secret).
+    pub store: Secret,
+    /// This replica's identity; default `HOSTNAME`. Not part of the configuration hash.
+    pub replica: Option<String>,
+    /// How long a lease lasts without renewal (seconds, default 15; renewed every third).
+    /// A dead replica's feeds move within `lease_secs` plus one renewal period.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+}
+
+fn default_lease_secs() -> u64 {
+    15
+}
+
+/// The hash replicas compare to find one started with a different configuration: SHA-256
+/// of the configuration's TOML with `cluster.replica` left out, first 16 hex digits.
+fn config_hash(text: &str) -> String {
+    use sha2::Digest;
+    let mut t: toml::Table = toml::from_str(text).unwrap_or_default();
+    if let Some(toml::Value::Table(c)) = t.get_mut("cluster") {
+        c.remove("replica");
+    }
+    let canonical = toml::to_string(&t).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(canonical.as_bytes()))[..16].to_string()
 }
 
 /// The whole configuration.
@@ -226,6 +265,10 @@ pub struct Config {
     /// Bearer token required by every state-changing API call. Without one, such calls are
     /// refused (read-only API).
     pub api_token: Secret,
+    /// Replicas sharing a PostgreSQL store; `None`: one machine, the SQLite store.
+    pub cluster: Option<ClusterSettings>,
+    /// See [`config_hash`].
+    pub hash: String,
 }
 
 /// 1-based line of byte `at` in `text`.
@@ -486,7 +529,24 @@ impl Config {
                 format!("listen = {:?} is not an address:port", raw.listen),
             ));
         }
+        let cluster = match &raw.cluster {
+            Some(t) => {
+                let c: ClusterSettings =
+                    typed(t, text, "cluster").map_err(|(l, m)| invalid(Some(l), m))?;
+                if c.lease_secs < 3 {
+                    let line = line_of_key(text, t.span(), Some("lease_secs"));
+                    return Err(invalid(
+                        Some(line),
+                        "cluster: lease_secs must be at least 3 (renewed every third)".into(),
+                    ));
+                }
+                Some(c)
+            }
+            None => None,
+        };
         Ok(Config {
+            cluster,
+            hash: config_hash(text),
             listen: raw.listen,
             state_dir: raw.state_dir,
             policy: raw.policy,

@@ -54,21 +54,56 @@ pub enum Change {
 const RESAVE_SECS: f64 = 60.0;
 
 impl Lifecycle {
-    /// Take back alerts that were firing before a restart; their quiet period starts now.
-    pub fn restore(&mut self, alerts: Vec<Alert>, now: f64) {
+    /// Take back alerts that were firing before a restart, or that this replica took over
+    /// from another; their quiet period starts now. An alert already firing here for the same
+    /// device and technique is kept. Returns the alerts taken.
+    pub fn restore(&mut self, alerts: Vec<Alert>, now: f64) -> Vec<Alert> {
+        let mut taken = Vec::new();
         for a in alerts {
-            if a.state == AlertState::Firing {
-                self.firing.insert(
-                    (a.device.clone(), a.technique),
-                    Entry {
-                        alert: a,
-                        last: now,
-                        saved: now,
-                        unsaved: None,
-                    },
-                );
+            if a.state != AlertState::Firing {
+                continue;
+            }
+            if let std::collections::hash_map::Entry::Vacant(v) =
+                self.firing.entry((a.device.clone(), a.technique))
+            {
+                taken.push(a.clone());
+                v.insert(Entry {
+                    alert: a,
+                    last: now,
+                    saved: now,
+                    unsaved: None,
+                });
             }
         }
+        taken
+    }
+
+    /// Carry on with `theirs`, another replica's stored alert for the same device and
+    /// technique, instead of the one raised here: its id and start, this replica's evidence.
+    /// Returns the merged alert, to be stored (not announced).
+    pub fn adopt(&mut self, theirs: &Alert) -> Option<Alert> {
+        let e = self
+            .firing
+            .get_mut(&(theirs.device.clone(), theirs.technique))?;
+        e.alert.id = theirs.id.clone();
+        e.alert.started_at = theirs.started_at.clone();
+        e.unsaved = None;
+        Some(e.alert.clone())
+    }
+
+    /// Let go of a device's firing alerts (another replica owns them now) without resolving
+    /// them. Returns them.
+    pub fn release(&mut self, device: &DeviceId) -> Vec<Alert> {
+        let keys: Vec<_> = self
+            .firing
+            .keys()
+            .filter(|(d, _)| d == device)
+            .cloned()
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| self.firing.remove(&k))
+            .map(|e| e.alert)
+            .collect()
     }
 
     /// A violation seen now. Returns a new alert if none was firing for it; otherwise refreshes

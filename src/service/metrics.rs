@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A running feed, as the metrics see it.
+#[derive(Clone)]
 pub struct FeedEntry {
     /// The feed's id.
     pub id: String,
@@ -23,6 +24,8 @@ pub struct FeedEntry {
     pub kind: &'static str,
     /// Its live counters.
     pub health: Arc<FeedHealth>,
+    /// Whether this replica taps it now (always, on one machine).
+    pub tapped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Every metric the service exports.
@@ -41,6 +44,13 @@ pub struct Metrics {
     alerts_firing: IntGaugeVec,
     device_compliant: IntGaugeVec,
     feed_up: IntGaugeVec,
+    feed_tapped: IntGaugeVec,
+    /// `banwatch_cluster_replicas`: live replicas this replica saw at its last renewal.
+    pub cluster_replicas: IntGaugeVec,
+    /// `banwatch_cluster_lease_held`: 1 while this replica's lease is current.
+    pub cluster_lease_held: IntGaugeVec,
+    /// `banwatch_cluster_config_differs`: live replicas with another configuration hash.
+    pub cluster_config_differs: IntGaugeVec,
     feed_messages: IntCounterVec,
     feed_bytes: IntCounterVec,
     decode_errors: IntCounterVec,
@@ -142,6 +152,30 @@ impl Metrics {
                 "Whether the feed is connected (1) or not (0)",
                 &feed,
             )?,
+            feed_tapped: gauge(
+                &r,
+                "banwatch_feed_tapped",
+                "Whether this replica taps the feed (1) or another replica does (0)",
+                &feed,
+            )?,
+            cluster_replicas: gauge(
+                &r,
+                "banwatch_cluster_replicas",
+                "Live replicas at the last lease renewal",
+                &[],
+            )?,
+            cluster_lease_held: gauge(
+                &r,
+                "banwatch_cluster_lease_held",
+                "Whether this replica's lease is current (1) or not (0)",
+                &[],
+            )?,
+            cluster_config_differs: gauge(
+                &r,
+                "banwatch_cluster_config_differs",
+                "Live replicas running a configuration whose hash differs from this one's",
+                &[],
+            )?,
             feed_messages: counter(
                 &r,
                 "banwatch_feed_messages_total",
@@ -222,7 +256,13 @@ impl Metrics {
         self.device_compliant.reset();
         let firing: std::collections::BTreeSet<&str> =
             state.firing.iter().map(|a| a.device.0.as_str()).collect();
-        for d in &state.cfg.devices {
+        // In a cluster each replica speaks for the devices rendezvous hashing gives it (the
+        // same rule that places their feeds), so that every device has one series.
+        let speaks_for = |device: &str| match state.cluster {
+            Some((me, live)) => super::cluster::rendezvous(device, live) == Some(me),
+            None => true,
+        };
+        for d in state.cfg.devices.iter().filter(|d| speaks_for(&d.id)) {
             let site = state.cfg.site(&d.site);
             self.device_compliant
                 .with_label_values(&[
@@ -249,6 +289,9 @@ impl Metrics {
             let l = [f.id.as_str(), f.kind];
             let h = &f.health;
             self.feed_up.with_label_values(&l).set(i64::from(h.is_up()));
+            self.feed_tapped
+                .with_label_values(&l)
+                .set(i64::from(f.tapped.load(Ordering::Relaxed)));
             mirror(&self.feed_messages, &l, h.messages.load(Ordering::Relaxed));
             mirror(&self.feed_bytes, &l, h.bytes.load(Ordering::Relaxed));
             mirror(
@@ -305,4 +348,6 @@ pub struct Scrape<'a> {
     pub cfg: &'a Config,
     /// The alert sinks, for their spools' gauges.
     pub sinks: &'a [Box<dyn AlertSink>],
+    /// In a cluster: this replica and the live replicas.
+    pub cluster: Option<(&'a str, &'a [String])>,
 }

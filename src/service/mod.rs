@@ -4,9 +4,11 @@
 //! sinks (built from the configuration through [`crate::sinks::REGISTRY`]) and an HTTP endpoint
 //! ([`api`], [`metrics`]).
 //!
-//! Not here: sharding across replicas, a dashboard page (Grafana reads `/metrics`).
+//! Replicas of one city share a PostgreSQL store and split the feeds among them
+//! ([`cluster`]); without `[cluster]` one machine keeps its alerts in SQLite and taps every feed.
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub(crate) mod lifecycle;
 pub mod metrics;
@@ -16,7 +18,7 @@ use crate::detect::checks::CheckSet;
 use crate::detect::signatures::SignatureSet;
 use crate::judge::policy::Policy;
 use crate::judge::Judge;
-use crate::sinks::store::AlertStore;
+use crate::sinks::store::{AlertStore, SqliteStore};
 use crate::sinks::SinkContext;
 use crate::sources::live::context::SourceContext;
 use crate::sources::live::health::{FeedHealth, SourceEvent};
@@ -48,6 +50,9 @@ pub enum ServiceError {
     /// A device's audit settings are unusable.
     #[error("audit: {0}")]
     Audit(String),
+    /// `[cluster]` is unusable (the store's URL secret, the replica's identity).
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// The listen address cannot be bound.
     #[error("listen on {addr}: {source}")]
     Listen {
@@ -84,6 +89,7 @@ async fn audit_schedule(
     targets: Vec<crate::sources::audit::Target>,
     checks: Arc<CheckSet>,
     schedule: config::AuditSchedule,
+    cluster: Option<Arc<Mutex<cluster::ClusterStatus>>>,
     tx: mpsc::Sender<Vec<crate::model::DeviceAudit>>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -100,8 +106,24 @@ async fn audit_schedule(
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
-        tracing::info!(devices = targets.len(), "device audit starting");
-        let round = crate::sources::audit::audit(targets.clone(), checks.clone(), opts, None);
+        // In a cluster each replica audits the devices rendezvous hashing gives it.
+        let mine: Vec<_> = match &cluster {
+            None => targets.clone(),
+            Some(c) => {
+                let st = c.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                targets
+                    .iter()
+                    .filter(|t| cluster::rendezvous(&t.device.0, &st.live) == Some(&st.replica))
+                    .cloned()
+                    .collect()
+            }
+        };
+        wait = Duration::from_secs(schedule.every_secs);
+        if mine.is_empty() {
+            continue;
+        }
+        tracing::info!(devices = mine.len(), "device audit starting");
+        let round = crate::sources::audit::audit(mine, checks.clone(), opts, None);
         let results = tokio::select! {
             r = round => r,
             _ = stop.changed() => return,
@@ -109,7 +131,100 @@ async fn audit_schedule(
         if tx.send(results).await.is_err() {
             return;
         }
-        wait = Duration::from_secs(schedule.every_secs);
+    }
+}
+
+/// Hold `owned` open until the service stops (one machine: the owned feeds never change).
+async fn hold(
+    owned: watch::Sender<std::collections::BTreeSet<String>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stop.changed().await;
+    drop(owned);
+}
+
+/// One running feed: its stop flag and task.
+struct Tap {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Run exactly the feeds named on `owned`, starting and stopping them as it changes, until
+/// the service stops; then stop every one (each gets 10 s).
+async fn supervise(
+    configured: Vec<Feed>,
+    entries: Vec<FeedEntry>,
+    mut owned: watch::Receiver<std::collections::BTreeSet<String>>,
+    tx: mpsc::Sender<SourceEvent>,
+    demand: Arc<crate::decode::demand::Demand>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use std::sync::atomic::Ordering;
+    let mut running: std::collections::HashMap<String, Tap> = Default::default();
+    loop {
+        let want = owned.borrow_and_update().clone();
+        let gone: Vec<String> = running
+            .keys()
+            .filter(|id| !want.contains(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(t) = running.remove(&id) {
+                let _ = t.stop.send(true);
+                tracing::info!(feed = %id, "feed handed to another replica");
+                // Let it wind down on its own; its health says down meanwhile.
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t.task).await;
+                });
+            }
+            if let Some(e) = entries.iter().find(|e| e.id == id) {
+                e.tapped.store(false, Ordering::Relaxed);
+                e.health.set_up(false);
+            }
+        }
+        for f in configured.iter().filter(|f| want.contains(&f.id)) {
+            if running.contains_key(&f.id) {
+                continue;
+            }
+            let Some(entry) = entries.iter().find(|e| e.id == f.id) else {
+                continue;
+            };
+            entry.tapped.store(true, Ordering::Relaxed);
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let health = entry.health.clone();
+            let ctx = SourceContext {
+                feed: f.id.clone(),
+                device: f.device.clone(),
+                tx: tx.clone(),
+                health: health.clone(),
+                shutdown: stop_rx,
+                demand: demand.clone(),
+            };
+            let (id, source) = (f.id.clone(), f.source.clone());
+            tracing::info!(feed = %id, kind = source.kind(), endpoint = %source.endpoint(), "feed starting");
+            let task = tokio::spawn(async move {
+                source.run(ctx).await;
+                health.set_up(false);
+                tracing::info!(feed = %id, "feed stopped");
+            });
+            running.insert(
+                f.id.clone(),
+                Tap {
+                    stop: stop_tx,
+                    task,
+                },
+            );
+        }
+        tokio::select! {
+            r = owned.changed() => if r.is_err() { break },
+            _ = stop.changed() => break,
+        }
+    }
+    for t in running.values() {
+        let _ = t.stop.send(true);
+    }
+    for (_, t) in running {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t.task).await;
     }
 }
 
@@ -122,8 +237,28 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
         None => Policy::default_ban(),
     };
     let sigs = Arc::new(SignatureSet::load_dir(&SignatureSet::default_dir())?);
-    let store = AlertStore::open(&cfg.state_dir)?;
-    let restored = store.firing()?;
+    let (store, pg): (Box<dyn AlertStore>, _) = match &cfg.cluster {
+        Some(c) => {
+            let url = c
+                .store
+                .resolve()
+                .map_err(|e| ServiceError::Cluster(format!("store: {e}")))?
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| ServiceError::Cluster("store: no URL".into()))?;
+            let replica = cluster::replica_id(c).map_err(ServiceError::Cluster)?;
+            let pg = crate::sinks::store::postgres::PgStore::open(&url, &replica)?;
+            tracing::info!(replica = %replica, "cluster member; alerts in the shared store");
+            (Box::new(pg.clone()), Some(pg))
+        }
+        None => (Box::new(SqliteStore::open(&cfg.state_dir)?), None),
+    };
+    // One machine takes back every firing alert; a replica takes its own when its lease
+    // tells it which are its own (cluster::Handover).
+    let restored = if pg.is_some() {
+        Vec::new()
+    } else {
+        store.firing()?
+    };
     tracing::info!(
         alerts = restored.len(),
         "restored firing alerts from the store"
@@ -156,7 +291,11 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
     // The last audit of each device, as stored before a restart (the API shows it until the
     // next round).
     let restored_audits = store
-        .audits()?
+        .audits()
+        .unwrap_or_else(|e| {
+            tracing::error!("stored audits not read: {e}");
+            Vec::new()
+        })
         .into_iter()
         .map(|(_, a)| (a.device.clone(), a))
         .collect();
@@ -173,31 +312,57 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
     let metrics = Arc::new(Metrics::new().map_err(|e| ServiceError::Metrics(e.to_string()))?);
     let (tx, mut rx) = mpsc::channel::<SourceEvent>(4096);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut feeds = Vec::new();
     let mut tasks = Vec::new();
-    for f in &cfg.feeds {
-        let health = Arc::new(FeedHealth::default());
-        feeds.push(FeedEntry {
+    let feeds: Vec<FeedEntry> = cfg
+        .feeds
+        .iter()
+        .map(|f| FeedEntry {
             id: f.id.clone(),
             kind: f.source.kind(),
-            health: health.clone(),
-        });
-        let ctx = SourceContext {
-            feed: f.id.clone(),
-            device: f.device.clone(),
-            tx: tx.clone(),
-            health: health.clone(),
-            shutdown: stop_rx.clone(),
-            demand: sigs.demand(),
+            health: Arc::new(FeedHealth::default()),
+            tapped: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        })
+        .collect();
+    // Which feeds this replica taps: all of them on one machine; in a cluster, what the
+    // lease loop says.
+    let all: std::collections::BTreeSet<String> = cfg.feeds.iter().map(|f| f.id.clone()).collect();
+    let (owned_tx, owned_rx) = watch::channel(if pg.is_some() {
+        Default::default()
+    } else {
+        all
+    });
+    let (handover_tx, mut handover_rx) = mpsc::channel::<cluster::Handover>(4);
+    let cluster_status = Arc::new(Mutex::new(cluster::ClusterStatus::default()));
+    if let (Some(pg), Some(c)) = (&pg, &cfg.cluster) {
+        let leases = cluster::Leases {
+            store: pg.clone(),
+            settings: c.clone(),
+            config_hash: cfg.hash.clone(),
+            feeds: cfg
+                .feeds
+                .iter()
+                .map(|f| (f.id.clone(), cluster::shard_key(f).to_string()))
+                .collect(),
+            status: cluster_status.clone(),
         };
-        let (id, source) = (f.id.clone(), f.source.clone());
-        tracing::info!(feed = %id, kind = source.kind(), endpoint = %source.endpoint(), "feed starting");
-        tasks.push(tokio::spawn(async move {
-            source.run(ctx).await;
-            health.set_up(false);
-            tracing::info!(feed = %id, "feed stopped");
-        }));
+        tasks.push(tokio::spawn(leases.run(
+            owned_tx,
+            handover_tx,
+            stop_rx.clone(),
+        )));
+    } else {
+        drop(handover_tx);
+        // Keep the sender alive: the supervisor ends when the service stops, not before.
+        tasks.push(tokio::spawn(hold(owned_tx, stop_rx.clone())));
     }
+    tasks.push(tokio::spawn(supervise(
+        cfg.feeds.clone(),
+        feeds.clone(),
+        owned_rx,
+        tx.clone(),
+        sigs.demand(),
+        stop_rx.clone(),
+    )));
     drop(tx);
     // Device audits on their schedule, for every device with an `audit` table.
     let (audit_tx, mut audit_rx) = mpsc::channel::<Vec<crate::model::DeviceAudit>>(4);
@@ -212,6 +377,7 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
             targets,
             checks.clone(),
             cfg.audit,
+            pg.is_some().then(|| cluster_status.clone()),
             audit_tx,
             stop_rx.clone(),
         )));
@@ -242,6 +408,7 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
         state: state.clone(),
         feeds: feeds.clone(),
         metrics: metrics.clone(),
+        cluster: pg.is_some().then(|| cluster_status.clone()),
     };
     let server = tokio::spawn(api::serve(listener, api::router(shared), stop_rx.clone()));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -258,6 +425,7 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
                 metrics.processing.observe((crate::clock::now() - ev.received).max(0.0));
             }
             Some(audits) = audit_rx.recv() => lock().audited(audits, &checks, &metrics),
+            Some(h) = handover_rx.recv() => lock().handover(h),
             _ = tick.tick() => lock().tick(&metrics),
             _ = tokio::signal::ctrl_c() => break,
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => break,

@@ -12,7 +12,7 @@ use crate::detect::signatures::SignatureSet;
 use crate::judge::policy::Policy;
 use crate::judge::Judge;
 use crate::model::{Alert, DeviceAudit, DeviceId, Role};
-use crate::sinks::store::AlertStore;
+use crate::sinks::store::{AlertStore, Saved};
 use crate::sinks::AlertSink;
 use crate::sources::live::health::SourceEvent;
 use std::net::IpAddr;
@@ -27,8 +27,9 @@ pub struct State {
     pub judge: Judge,
     /// Firing alerts.
     pub lifecycle: Lifecycle,
-    /// The alert store (an alert exists once it is stored).
-    pub store: AlertStore,
+    /// The alert store (an alert exists once it is stored): SQLite, or a cluster's
+    /// PostgreSQL.
+    pub store: Box<dyn AlertStore>,
     /// Alert sinks, each told of every state change after the store.
     pub sinks: Vec<Box<dyn AlertSink>>,
     /// The bearer token of state-changing API calls.
@@ -45,6 +46,18 @@ pub struct State {
     pub audits: std::collections::BTreeMap<DeviceId, DeviceAudit>,
     /// Wall time the alerts of standing (audit) evidence were last refreshed.
     pub last_standing_refresh: f64,
+}
+
+/// What became of a state change handed to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// Stored.
+    Yes,
+    /// Another replica's alert for the same violation was stored first; this one carries on
+    /// with it (stored, not announced).
+    Adopted,
+    /// The store refused it (kept pending in memory).
+    No,
 }
 
 /// How often violations resting on standing (audit) evidence are re-judged, so that their
@@ -136,11 +149,64 @@ impl State {
 
     /// Store an alert state change; `announce` when the sinks must hear of it. A failure is
     /// counted and makes the service not ready; it is logged when the store starts failing
-    /// (after that, only counted). Returns whether it was stored.
-    fn store(&mut self, alert: &Alert, announce: bool, metrics: &Metrics) -> bool {
+    /// (after that, only counted). When another replica already stores a firing alert for the
+    /// same device and technique, this replica carries on with that one (its id) and stores
+    /// its evidence there, unannounced: [`Stored::Adopted`].
+    fn store(&mut self, alert: &Alert, announce: bool, metrics: &Metrics) -> Stored {
         let names: Vec<&'static str> = self.sinks.iter().map(|s| s.name()).collect();
         let result = self.store.save(alert, announce.then_some(names.as_slice()));
-        self.store_result(result, metrics)
+        let theirs = match result {
+            Ok(Saved::Stored) => {
+                self.store_result(Ok(()), metrics);
+                return Stored::Yes;
+            }
+            Ok(Saved::Existing(theirs)) => theirs,
+            Err(e) => {
+                self.store_result(Err(e), metrics);
+                return Stored::No;
+            }
+        };
+        let Some(merged) = self.lifecycle.adopt(&theirs) else {
+            return Stored::No;
+        };
+        tracing::info!(device = %merged.device, technique = %merged.technique, id = %merged.id, "alert already raised by another replica; carrying on with it");
+        let r = self.store.save(&merged, None).map(|_| ());
+        if self.store_result(r, metrics) {
+            Stored::Adopted
+        } else {
+            Stored::No
+        }
+    }
+
+    /// The cluster's live replicas changed: take the alerts this replica owns now into the
+    /// lifecycle (their quiet period starts now), let go of those another replica owns, and
+    /// hand over whatever the taken alerts still owe the sinks.
+    pub fn handover(&mut self, h: super::cluster::Handover) {
+        let taken = self.lifecycle.restore(h.take, now());
+        for a in &taken {
+            for s in &mut self.sinks {
+                s.held(a, true);
+            }
+        }
+        let mut released = 0;
+        for d in &h.release {
+            for a in self.lifecycle.release(d) {
+                released += 1;
+                for s in &mut self.sinks {
+                    s.held(&a, false);
+                }
+            }
+        }
+        if !taken.is_empty() || released > 0 {
+            tracing::info!(
+                taken = taken.len(),
+                released,
+                "cluster: firing alerts handed over"
+            );
+        }
+        if !taken.is_empty() {
+            self.redeliver();
+        }
     }
 
     fn store_result(
@@ -312,7 +378,8 @@ impl State {
                 // The store first: the sinks hear of an alert once it is on disk, so a restart
                 // never re-announces or loses it.
                 let new = change == lifecycle::Change::New;
-                if !self.store(&alert, new, metrics) {
+                let stored = self.store(&alert, new, metrics);
+                if stored == Stored::No {
                     self.lifecycle.unsaved(&device, v.technique, change);
                     if change == lifecycle::Change::New {
                         // Not silent while the disk is full: the violation is logged now,
@@ -321,7 +388,7 @@ impl State {
                     }
                     continue;
                 }
-                if change == lifecycle::Change::New {
+                if stored == Stored::Yes && change == lifecycle::Change::New {
                     self.announce(&alert);
                     metrics
                         .latency
@@ -348,11 +415,12 @@ impl State {
         }
         for (alert, change) in self.lifecycle.pending() {
             let new = change == lifecycle::Change::New;
-            if !self.store(&alert, new, metrics) {
+            let stored = self.store(&alert, new, metrics);
+            if stored == Stored::No {
                 break;
             }
             self.lifecycle.saved(&alert.device, alert.technique, t);
-            if new {
+            if new && stored == Stored::Yes {
                 self.announce(&alert);
             }
         }
@@ -366,7 +434,7 @@ impl State {
         }
         let quiet = self.cfg.judge.resolve_after_secs as f64;
         for (a, stored) in self.lifecycle.resolve_quiet(t, quiet) {
-            if self.store(&a, true, metrics) {
+            if self.store(&a, true, metrics) != Stored::No {
                 // A violation that began and ended while the store refused writes reaches the
                 // sinks as one resolved alert.
                 self.notify(&a);

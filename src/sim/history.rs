@@ -6,7 +6,7 @@
 use crate::model::{
     Alert, AlertState, DeviceId, Evidence, Role, SiteType, Status, Strength, Technique,
 };
-use crate::sinks::store::AlertStore;
+use crate::sinks::store::{AlertStore, SqliteStore};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -85,7 +85,7 @@ pub fn fill_store(
     days: u32,
     until: f64,
 ) -> Result<BTreeMap<String, Expected>, String> {
-    let store = AlertStore::open(dir).map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(dir).map_err(|e| e.to_string())?;
     let mut rng = Rng(seed);
     let start = until - f64::from(days) * DAY;
     let mut out: BTreeMap<String, Expected> = BTreeMap::new();

@@ -4,9 +4,13 @@
 //! alerts firing at start are announced again (Alertmanager deduplicates). Nothing here blocks
 //! the service's event loop.
 //!
+//! An Alertmanager cluster is given as `urls`, every peer: each state change and keep-alive
+//! goes to all of them (Alertmanager's advice to its clients; the peers deduplicate), and is
+//! delivered once at least one peer took it (the peers gossip it to the others).
+//!
 //! ```toml
 //! [alertmanager]
-//! url = "https://127.0.0.1:9093"
+//! url = "https://127.0.0.1:9093"            # or urls = ["http://am-0:9093", "http://am-1:9093"]
 //! resend_secs = 60
 //! tls = { ca_file = "/etc/banwatch/alertmanager-ca.pem" }   # optional
 //! ```
@@ -30,7 +34,10 @@ use tokio::sync::mpsc;
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerSettings {
     /// `http(s)://host:port[/prefix]`, e.g. `http://127.0.0.1:9093`.
-    pub url: String,
+    pub url: Option<String>,
+    /// Every peer of an Alertmanager cluster (instead of `url`).
+    #[serde(default)]
+    pub urls: Vec<String>,
     /// How often firing alerts are re-sent (seconds, default 60).
     #[serde(default = "default_resend")]
     pub resend_secs: u64,
@@ -41,13 +48,25 @@ pub struct AlertmanagerSettings {
     pub tls: Option<TlsSettings>,
 }
 
+impl AlertmanagerSettings {
+    /// `url`, or every one of `urls`.
+    pub fn peers(&self) -> impl Iterator<Item = &String> {
+        self.url.iter().chain(&self.urls)
+    }
+}
+
 fn default_resend() -> u64 {
     60
 }
 
 fn validate(v: &toml::Value) -> Result<AlertmanagerSettings, String> {
     let a: AlertmanagerSettings = settings(v)?;
-    receiver_url(&a.url, a.tls.as_ref())?;
+    if a.url.is_some() != a.urls.is_empty() {
+        return Err("give either `url` or `urls` (the peers of a cluster)".into());
+    }
+    for u in a.peers() {
+        receiver_url(u, a.tls.as_ref())?;
+    }
     if a.resend_secs == 0 {
         return Err("resend_secs = 0 is not a period".into());
     }
@@ -71,17 +90,20 @@ fn alerts_url(base: &url::Url) -> Result<url::Url, String> {
 
 fn build(v: &toml::Value, ctx: &SinkContext<'_>) -> Result<Box<dyn AlertSink>, String> {
     let a = validate(v)?;
-    let url = alerts_url(&receiver_url(&a.url, None)?)?;
-    let client = http::client(&a.tls.unwrap_or_default()).map_err(|e| e.to_string())?;
-    let (c, u) = (client.clone(), url.clone());
+    let urls = a
+        .peers()
+        .map(|u| alerts_url(&receiver_url(u, None)?))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client = http::client(&a.tls.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
+    let (c, u) = (client.clone(), urls.clone());
     let spool = spooled(ctx, "alertmanager", a.spool_max_bytes, move |body| {
         let (c, u) = (c.clone(), u.clone());
-        async move { post_json(&c, &u, Default::default(), &body).await }
+        async move { post_all(&c, &u, &body).await }
     })?;
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(resend_firing(
         client,
-        url,
+        urls,
         rx,
         Duration::from_secs(a.resend_secs),
     ));
@@ -123,6 +145,29 @@ impl AlertSink for Alertmanager {
     }
     fn spool(&self) -> Option<&Spool> {
         Some(&self.spool)
+    }
+    fn held(&mut self, alert: &Alert, held: bool) {
+        // The keep-alive task repeats what it last heard was firing, and forgets the rest.
+        let mut a = alert.clone();
+        if !held {
+            a.state = AlertState::Resolved;
+        }
+        let _ = self.keepalive.try_send(a);
+    }
+}
+
+/// POST `body` to every peer; delivered when at least one took it.
+async fn post_all(client: &reqwest::Client, urls: &[url::Url], body: &[u8]) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for u in urls {
+        if let Err(e) = post_json(client, u, Default::default(), body).await {
+            errors.push(e);
+        }
+    }
+    if errors.len() < urls.len() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
     }
 }
 
@@ -167,7 +212,7 @@ pub fn batch(alerts: &[&Alert]) -> Vec<u8> {
 /// task only repeats what is firing, best effort, from memory.
 async fn resend_firing(
     client: reqwest::Client,
-    url: url::Url,
+    urls: Vec<url::Url>,
     mut rx: mpsc::Receiver<Alert>,
     resend: Duration,
 ) {
@@ -190,7 +235,7 @@ async fn resend_firing(
                     continue;
                 }
                 let all: Vec<&Alert> = firing.values().collect();
-                if let Err(e) = post_json(&client, &url, Default::default(), &batch(&all)).await {
+                if let Err(e) = post_all(&client, &urls, &batch(&all)).await {
                     tracing::warn!("alertmanager: re-send of firing alerts failed: {e}");
                 }
             }

@@ -317,7 +317,8 @@ pub fn from_store(
             db.display()
         ));
     }
-    let store = super::store::AlertStore::open(state_dir).map_err(|e| e.to_string())?;
+    use super::store::AlertStore;
+    let store = super::store::SqliteStore::open(state_dir).map_err(|e| e.to_string())?;
     let since = crate::clock::rfc3339(scope.until - f64::from(scope.days) * DAY);
     let alerts = store.since(&since).map_err(|e| e.to_string())?;
     let acks = store

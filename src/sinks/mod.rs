@@ -47,6 +47,10 @@ mod registry {
         fn spool(&self) -> Option<&super::spool::Spool> {
             None
         }
+        /// In a cluster: this replica took over a firing alert from another (`held`), or
+        /// handed one over (`!held`). Not a state change — nothing is announced; a sink that
+        /// repeats firing alerts starts or stops repeating it.
+        fn held(&mut self, _alert: &Alert, _held: bool) {}
     }
 
     /// What a sink gets when the service builds it.

@@ -189,9 +189,15 @@ pub fn serve_logged(args: &[&str]) -> LoggedServe {
 
 /// [`serve_logged`] at log level `level` (`RUST_LOG`).
 pub fn serve_logged_with(args: &[&str], level: &str) -> LoggedServe {
+    serve_logged_env(args, level, &[])
+}
+
+/// [`serve_logged_with`] with these environment variables set.
+pub fn serve_logged_env(args: &[&str], level: &str, env: &[(&str, &str)]) -> LoggedServe {
     let mut child = Command::new(env!("CARGO_BIN_EXE_banwatch"))
         .arg("serve")
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", level)
         .stdout(Stdio::null())

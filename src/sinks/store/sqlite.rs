@@ -1,34 +1,23 @@
-//! The alert store: SQLite (WAL, synchronous=FULL), the embedded default. Every alert state
-//! change is written here before it is acted on, so a restart — even after SIGKILL — neither
-//! loses nor duplicates an alert: firing alerts are reloaded and keep their ids.
-//!
-//! It is also the sinks' outbox: a state change the sinks must hear of (an alert fired or
-//! resolved) is stored together with the names of the sinks that have not taken it yet, in
-//! the same row and transaction. Each sink that takes it (queues it in its spool, writes its
-//! line) is struck off; whatever is left at start is handed over again, so a crash between
-//! the store and a sink loses nothing.
+//! The SQLite store (WAL, synchronous=FULL): the embedded default for one machine, in
+//! `state_dir/alerts.db`. The outbox is a column of the alerts table (see [`super`]).
 
+use super::{AlertStore, Saved, StoreError};
 use crate::model::{Alert, AlertState, DeviceAudit};
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{path}: {message}")]
-    Db { path: PathBuf, message: String },
-}
-
-pub struct AlertStore {
+/// The SQLite store in one state directory.
+pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
 }
 
-impl AlertStore {
+impl SqliteStore {
     /// Open (creating) `dir/alerts.db`.
-    pub fn open(dir: &Path) -> Result<AlertStore, StoreError> {
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
         let path = dir.join("alerts.db");
         let err = |e: &dyn std::fmt::Display| StoreError::Db {
-            path: path.clone(),
+            store: path.display().to_string(),
             message: e.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
@@ -76,112 +65,14 @@ impl AlertStore {
             )
             .map_err(|e| err(&e))?;
         }
-        Ok(AlertStore { conn, path })
+        Ok(SqliteStore { conn, path })
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError::Db {
-            path: self.path.clone(),
+            store: self.path.display().to_string(),
             message: e.to_string(),
         }
-    }
-
-    /// Record that someone took an alert in hand (the API's acknowledge). `Ok(false)` when
-    /// no such alert exists.
-    pub fn acknowledge(&self, id: &str, at: &str, note: &str) -> Result<bool, StoreError> {
-        let known: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM alerts WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .map_err(|e| self.err(e))?;
-        if known == 0 {
-            return Ok(false);
-        }
-        self.conn
-            .execute(
-                "INSERT INTO acks (id, at, note) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET at = ?2, note = ?3",
-                params![id, at, note],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(true)
-    }
-
-    /// Acknowledgements by alert id: when, and the note.
-    pub fn acks(&self) -> Result<std::collections::BTreeMap<String, (String, String)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, at, note FROM acks ORDER BY at DESC LIMIT 100000")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
-    }
-
-    /// Insert or update an alert by id. `announce` names the sinks that must hear of this
-    /// state change (stored with it, see [`AlertStore::delivered`]); `None` for a change the
-    /// sinks are not told of (evidence or confidence moved), which keeps any still owed.
-    pub fn save(&self, alert: &Alert, announce: Option<&[&str]>) -> Result<(), StoreError> {
-        let body = serde_json::to_string(alert).map_err(|e| self.err(e))?;
-        let state = match alert.state {
-            AlertState::Firing => "firing",
-            AlertState::Resolved => "resolved",
-        };
-        let owed = announce.map(|names| names.join(","));
-        self.conn
-            .execute(
-                "INSERT INTO alerts (id, device, technique, state, started_at, resolved_at, body, undelivered)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, ''))
-                 ON CONFLICT(id) DO UPDATE SET state = ?4, resolved_at = ?6, body = ?7,
-                     undelivered = coalesce(?8, undelivered)",
-                params![
-                    alert.id,
-                    alert.device.0,
-                    alert.technique.as_str(),
-                    state,
-                    alert.started_at,
-                    alert.resolved_at,
-                    body,
-                    owed
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// The sink `sink` took the latest state change of alert `id`: strike it off.
-    pub fn delivered(&self, id: &str, sink: &str) -> Result<(), StoreError> {
-        let owed: String = self
-            .conn
-            .query_row("SELECT undelivered FROM alerts WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .map_err(|e| self.err(e))?;
-        let left: Vec<&str> = owed
-            .split(',')
-            .filter(|s| !s.is_empty() && *s != sink)
-            .collect();
-        self.conn
-            .execute(
-                "UPDATE alerts SET undelivered = ?2 WHERE id = ?1",
-                params![id, left.join(",")],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Alerts whose latest state change some sinks have not taken, with those sinks' names.
-    pub fn undelivered(&self) -> Result<Vec<(Alert, Vec<String>)>, StoreError> {
-        let rows: Vec<(String, Alert)> = self.keyed_rows(
-            "SELECT undelivered, body FROM alerts WHERE undelivered != '' ORDER BY rowid",
-            "alert",
-        )?;
-        Ok(rows
-            .into_iter()
-            .map(|(owed, a)| (a, owed.split(',').map(str::to_string).collect()))
-            .collect())
     }
 
     /// Rows of (text, JSON body) read by `sql`; a body that does not parse is logged as an
@@ -206,36 +97,6 @@ impl AlertStore {
         Ok(out)
     }
 
-    /// Keep the latest audit of a device (what `/api/v1/audits` and the contractor report
-    /// show; counts and switches only), as of `at` (RFC 3339).
-    pub fn save_audit(&self, audit: &DeviceAudit, at: &str) -> Result<(), StoreError> {
-        let body = serde_json::to_string(audit).map_err(|e| self.err(e))?;
-        self.conn
-            .execute(
-                "INSERT INTO audits (device, at, body) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(device) DO UPDATE SET at = ?2, body = ?3",
-                params![audit.device.0, at, body],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// The latest audit of every audited device, with when it ran.
-    pub fn audits(&self) -> Result<Vec<(String, DeviceAudit)>, StoreError> {
-        self.keyed_rows("SELECT at, body FROM audits ORDER BY device", "audit")
-    }
-
-    /// Write one small row: whether the store takes writes now (readiness).
-    pub fn heartbeat(&self, at: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO heartbeat (id, at) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET at = ?1",
-                [at],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
     fn query(&self, sql: &str) -> Result<Vec<Alert>, StoreError> {
         self.query_with(sql, &[])
     }
@@ -255,22 +116,138 @@ impl AlertStore {
         }
         Ok(out)
     }
+}
 
-    pub fn firing(&self) -> Result<Vec<Alert>, StoreError> {
+impl AlertStore for SqliteStore {
+    fn save(&self, alert: &Alert, announce: Option<&[&str]>) -> Result<Saved, StoreError> {
+        let body = serde_json::to_string(alert).map_err(|e| self.err(e))?;
+        let state = match alert.state {
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+        };
+        let owed = announce.map(|names| names.join(","));
+        self.conn
+            .execute(
+                "INSERT INTO alerts (id, device, technique, state, started_at, resolved_at, body, undelivered)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, ''))
+                 ON CONFLICT(id) DO UPDATE SET state = ?4, resolved_at = ?6, body = ?7,
+                     undelivered = coalesce(?8, undelivered)",
+                params![
+                    alert.id,
+                    alert.device.0,
+                    alert.technique.as_str(),
+                    state,
+                    alert.started_at,
+                    alert.resolved_at,
+                    body,
+                    owed
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        // One writer: an alert id is never contended here.
+        Ok(Saved::Stored)
+    }
+
+    fn delivered(&self, id: &str, sink: &str) -> Result<(), StoreError> {
+        let owed: String = self
+            .conn
+            .query_row("SELECT undelivered FROM alerts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?;
+        let left: Vec<&str> = owed
+            .split(',')
+            .filter(|s| !s.is_empty() && *s != sink)
+            .collect();
+        self.conn
+            .execute(
+                "UPDATE alerts SET undelivered = ?2 WHERE id = ?1",
+                params![id, left.join(",")],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn undelivered(&self) -> Result<Vec<(Alert, Vec<String>)>, StoreError> {
+        let rows: Vec<(String, Alert)> = self.keyed_rows(
+            "SELECT undelivered, body FROM alerts WHERE undelivered != '' ORDER BY rowid",
+            "alert",
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(owed, a)| (a, owed.split(',').map(str::to_string).collect()))
+            .collect())
+    }
+
+    fn acknowledge(&self, id: &str, at: &str, note: &str) -> Result<bool, StoreError> {
+        let known: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM alerts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?;
+        if known == 0 {
+            return Ok(false);
+        }
+        self.conn
+            .execute(
+                "INSERT INTO acks (id, at, note) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET at = ?2, note = ?3",
+                params![id, at, note],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(true)
+    }
+
+    fn acks(&self) -> Result<std::collections::BTreeMap<String, (String, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, at, note FROM acks ORDER BY at DESC LIMIT 100000")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    fn save_audit(&self, audit: &DeviceAudit, at: &str) -> Result<(), StoreError> {
+        let body = serde_json::to_string(audit).map_err(|e| self.err(e))?;
+        self.conn
+            .execute(
+                "INSERT INTO audits (device, at, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(device) DO UPDATE SET at = ?2, body = ?3",
+                params![audit.device.0, at, body],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn audits(&self) -> Result<Vec<(String, DeviceAudit)>, StoreError> {
+        self.keyed_rows("SELECT at, body FROM audits ORDER BY device", "audit")
+    }
+
+    fn heartbeat(&self, at: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO heartbeat (id, at) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET at = ?1",
+                [at],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn firing(&self) -> Result<Vec<Alert>, StoreError> {
         self.query("SELECT body FROM alerts WHERE state = 'firing' ORDER BY started_at")
     }
 
-    /// Every alert that was firing at some time at or after `since` (RFC 3339): still
-    /// firing, or resolved at or after it; oldest first.
-    pub fn since(&self, since: &str) -> Result<Vec<Alert>, StoreError> {
+    fn since(&self, since: &str) -> Result<Vec<Alert>, StoreError> {
         self.query_with(
             "SELECT body FROM alerts WHERE resolved_at IS NULL OR resolved_at >= ?1 ORDER BY started_at",
             &[since],
         )
     }
 
-    /// The most recent alerts, firing or resolved.
-    pub fn recent(&self) -> Result<Vec<Alert>, StoreError> {
+    fn recent(&self) -> Result<Vec<Alert>, StoreError> {
         self.query("SELECT body FROM alerts ORDER BY started_at DESC LIMIT 1000")
     }
 }
@@ -301,7 +278,7 @@ mod tests {
     fn alerts_survive_reopening_and_update_in_place() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = AlertStore::open(dir.path()).unwrap();
+            let s = SqliteStore::open(dir.path()).unwrap();
             s.save(&alert("a", AlertState::Firing), Some(&["webhook", "eve"]))
                 .unwrap();
             s.save(&alert("a", AlertState::Firing), None).unwrap();
@@ -310,7 +287,7 @@ mod tests {
             s.delivered("a", "eve").unwrap();
             s.delivered("b", "webhook").unwrap();
         }
-        let s = AlertStore::open(dir.path()).unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(s.firing().unwrap().len(), 2);
         // What a sink had not taken before the "crash" is still owed, to that sink only.
         let owed = s.undelivered().unwrap();
