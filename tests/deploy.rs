@@ -256,3 +256,162 @@ fn kubernetes_manifests_agree_with_the_service() {
     );
     assert_eq!(kind("Service")["spec"]["ports"][0]["port"], port);
 }
+
+/// Every object of both manifests against the Kubernetes API's own schemas, strictly (an
+/// unknown or misspelt field fails), with kubernetes-validate from the test venv.
+#[test]
+fn kubernetes_manifests_validate_against_the_api_schemas() {
+    let python = fixture_scripts::python();
+    for file in [
+        "deploy/kubernetes/banwatch.yaml",
+        "deploy/kubernetes/cluster.yaml",
+    ] {
+        let out = Command::new(&python)
+            .args([
+                "-m",
+                "kubernetes_validate",
+                "-k",
+                "1.31.0",
+                "--strict",
+                "--quiet",
+                file,
+            ])
+            .current_dir(root())
+            .output()
+            .unwrap_or_else(|e| panic!("{python}: {e}: run `bash scripts/setup.sh test`"));
+        assert!(
+            out.status.success(),
+            "{file}:\n{}{}\n(kubernetes-validate comes with `bash scripts/setup.sh test`)",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The cluster manifest's objects agree with each other and with banwatch: the configuration
+/// parses and asks for the shared store through the env the StatefulSet sets; the budget,
+/// policies and services select the pods they mean; banwatch sends to every Alertmanager peer
+/// and the peers name each other; the Alertmanager routing is the checked one.
+#[test]
+fn kubernetes_cluster_manifest_agrees_with_the_service() {
+    let docs = yaml_documents(&root().join("deploy/kubernetes/cluster.yaml"));
+    let named = |k: &str, name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == k && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {k} {name}"))
+    };
+    assert!(
+        !docs.iter().any(|d| d["kind"] == "Secret"),
+        "a Secret with a value in the shipped manifests"
+    );
+    let toml = named("ConfigMap", "banwatch-cluster-config")["data"]["banwatch.toml"]
+        .as_str()
+        .expect("banwatch.toml");
+    // The secrets the install comment creates (banwatch-secrets, banwatch-postgres).
+    std::env::set_var("BANWATCH_API_TOKEN", "3f9a1c7e5b2d8046a1e9c3b7");
+    std::env::set_var("BANWATCH_LOBBY_PASSWORD", "camera-account-password");
+    let cfg = banwatch::service::config::Config::parse(Path::new("configmap:banwatch.toml"), toml)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cluster = cfg.cluster.as_ref().expect("[cluster]");
+    assert!(
+        cluster.replica.is_none(),
+        "the replica id must come from HOSTNAME"
+    );
+    assert!(cluster.lease_secs * 4 / 3 <= 30, "takeover bound over 30 s");
+    let store_env = format!("{:?}", cluster.store);
+    assert!(store_env.contains("BANWATCH_POSTGRES_URL"), "{store_env}");
+
+    let sts = named("StatefulSet", "banwatch");
+    assert!(sts["spec"]["replicas"].as_u64().unwrap() >= 3);
+    let labels = &sts["spec"]["template"]["metadata"]["labels"];
+    let c = &sts["spec"]["template"]["spec"]["containers"][0];
+    assert!(c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["name"] == "BANWATCH_POSTGRES_URL"
+            && e["valueFrom"]["secretKeyRef"]["name"] == "banwatch-postgres"));
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    let selects = |sel: &serde_json::Value, labels: &serde_json::Value| {
+        sel["matchLabels"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .all(|(k, v)| &labels[k] == v)
+    };
+    let pdb = named("PodDisruptionBudget", "banwatch");
+    assert!(selects(&pdb["spec"]["selector"], labels));
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+
+    // The policy lets banwatch reach PostgreSQL and Alertmanager pods on their ports.
+    let pg_labels =
+        &named("StatefulSet", "banwatch-postgres")["spec"]["template"]["metadata"]["labels"];
+    let am_sts = named("StatefulSet", "alertmanager");
+    let am_labels = &am_sts["spec"]["template"]["metadata"]["labels"];
+    let np = named("NetworkPolicy", "banwatch");
+    assert!(selects(&np["spec"]["podSelector"], labels));
+    let egress = np["spec"]["egress"].as_array().unwrap();
+    let reaches = |target: &serde_json::Value, port: u64| {
+        egress.iter().any(|rule| {
+            rule["to"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t.get("podSelector").is_some_and(|s| selects(s, target)))
+                && rule["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["port"] == port)
+        })
+    };
+    assert!(reaches(pg_labels, 5432), "banwatch cannot reach PostgreSQL");
+    assert!(
+        reaches(am_labels, 9093),
+        "banwatch cannot reach Alertmanager"
+    );
+    let pg_np = named("NetworkPolicy", "banwatch-postgres");
+    assert!(selects(&pg_np["spec"]["podSelector"], pg_labels));
+    assert!(selects(
+        &pg_np["spec"]["ingress"][0]["from"][0]["podSelector"],
+        labels
+    ));
+
+    // banwatch posts to every Alertmanager pod, and the pods peer with each other.
+    let n = am_sts["spec"]["replicas"].as_u64().unwrap();
+    assert!(n >= 2);
+    let am = cfg.sink("alertmanager").expect("[alertmanager]");
+    let urls: Vec<&str> = am["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u.as_str())
+        .collect();
+    let args: Vec<&str> = am_sts["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let svc = am_sts["spec"]["serviceName"].as_str().unwrap();
+    for i in 0..n {
+        let pod = format!("alertmanager-{i}.{svc}");
+        assert!(
+            urls.contains(&format!("http://{pod}:9093").as_str()),
+            "{pod} not in {urls:?}"
+        );
+        assert!(
+            args.contains(&format!("--cluster.peer={pod}:9094").as_str()),
+            "{pod} not a peer"
+        );
+    }
+    let routing = named("ConfigMap", "alertmanager-config")["data"]["alertmanager.yml"]
+        .as_str()
+        .unwrap();
+    let checked =
+        std::fs::read_to_string(root().join("deploy/alertmanager/alertmanager.yml")).unwrap();
+    assert_eq!(
+        routing, checked,
+        "the cluster's Alertmanager routing differs from the checked one"
+    );
+}
