@@ -533,6 +533,51 @@ fn replicas_share_feeds_take_over_from_a_dead_one_and_keep_one_alert_each() {
     });
     assert_eq!(firing_by_device(&replicas[0]), first);
 
+    // A replica started with another configuration is reported by the others (and still
+    // ready: mid-rollout configurations always differ).
+    let odd_cfg = dir.path().join("odd.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &odd_cfg,
+        text.replace("resolve_after_secs = 3600", "resolve_after_secs = 3599"),
+    )
+    .unwrap();
+    let mut odd = Replica {
+        name: "banwatch-odd".into(),
+        port: free_port(),
+        state: dir.path().join("state-odd"),
+        serve: None,
+    };
+    odd.start(&odd_cfg);
+    wait_for("the odd configuration reported", 30, || {
+        replicas[0]
+            .cluster()
+            .is_some_and(|c| c["config_differs"] == serde_json::json!(["banwatch-odd"]))
+            && get(replicas[0].port, "/metrics").is_some_and(|m| {
+                service_common::sample(&m, "banwatch_cluster_config_differs", &[]) == Some(1.0)
+            })
+    });
+    assert!(get(replicas[0].port, "/readyz").is_some_and(|b| b.starts_with("ready")));
+    // A clean stop gives the lease up: the others see three replicas again at once.
+    if let Some(mut s) = odd.serve.take() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &s.pid().to_string()])
+            .status();
+        let _ = s.child.wait();
+    }
+    wait_for(
+        "the odd replica's lease given up",
+        2 * LEASE_SECS / 3 + 3,
+        || {
+            replicas[0]
+                .cluster()
+                .is_some_and(|c| c["live"].as_array().is_some_and(|l| l.len() == 3))
+        },
+    );
+    wait_for("the feeds back where they were", 10, || {
+        placement(&replicas) == before
+    });
+
     // Nothing a camera said about a person reached the store.
     let leaked = pg
         .psql("SELECT count(*) FROM alerts WHERE body LIKE '%Zelda%' OR body LIKE '%Quartermain%'");
