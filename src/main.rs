@@ -154,7 +154,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// The serve configuration: its inventory (devices that never had a finding count too)
-        /// and its state_dir.
+        /// and its store (state_dir, or a cluster's PostgreSQL).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Where the alert store is (overrides the configuration's state_dir).
@@ -408,6 +408,17 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 Some(p) => Some(banwatch::service::config::Config::load(p)?),
                 None => None,
             };
+            // A cluster's replicas share PostgreSQL: the report reads it, unless --state-dir
+            // names one replica's SQLite store.
+            let shared = match cfg.as_ref().and_then(|c| c.cluster.as_ref()) {
+                Some(c) if state_dir.is_none() => Some(
+                    c.store
+                        .resolve()
+                        .map_err(|e| anyhow::anyhow!("cluster store: {e}"))?
+                        .ok_or_else(|| anyhow::anyhow!("cluster store: no URL"))?,
+                ),
+                _ => None,
+            };
             let dir = state_dir
                 .or_else(|| cfg.as_ref().map(|c| c.state_dir.clone()))
                 .unwrap_or_else(|| PathBuf::from("banwatch-state"));
@@ -454,8 +465,11 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 days,
                 until,
             };
-            let report =
-                contractor::from_store(&dir, &scope, &inventory).map_err(anyhow::Error::msg)?;
+            let report = match &shared {
+                Some(url) => contractor::from_postgres(url, &scope, &inventory),
+                None => contractor::from_store(&dir, &scope, &inventory),
+            }
+            .map_err(anyhow::Error::msg)?;
             let write = |bytes: &[u8]| -> anyhow::Result<()> {
                 match &out {
                     Some(p) => std::fs::write(p, bytes)

@@ -578,6 +578,29 @@ fn replicas_share_feeds_take_over_from_a_dead_one_and_keep_one_alert_each() {
         placement(&replicas) == before
     });
 
+    // The contractor report reads the shared store: every replica's alerts.
+    let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args([
+            "report",
+            "--contractor",
+            "Acme",
+            "--format",
+            "json",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .expect("banwatch report");
+    assert!(
+        out.status.success(),
+        "report: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report JSON");
+    assert_eq!(report["totals"]["devices_with_findings"], FEEDS);
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(FEEDS));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Zelda"));
+
     // Nothing a camera said about a person reached the store.
     let leaked = pg
         .psql("SELECT count(*) FROM alerts WHERE body LIKE '%Zelda%' OR body LIKE '%Quartermain%'");

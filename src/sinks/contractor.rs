@@ -317,8 +317,27 @@ pub fn from_store(
             db.display()
         ));
     }
-    use super::store::AlertStore;
     let store = super::store::SqliteStore::open(state_dir).map_err(|e| e.to_string())?;
+    from_alert_store(&store, scope, inventory)
+}
+
+/// The report from a cluster's shared PostgreSQL store at `url` (every replica's alerts).
+#[cfg(feature = "live")]
+pub fn from_postgres(
+    url: &str,
+    scope: &Scope,
+    inventory: &[DeviceRow],
+) -> Result<ContractorReport, String> {
+    let store = super::store::postgres::PgStore::open(url, "report").map_err(|e| e.to_string())?;
+    from_alert_store(&store, scope, inventory)
+}
+
+#[cfg(feature = "live")]
+fn from_alert_store(
+    store: &dyn super::store::AlertStore,
+    scope: &Scope,
+    inventory: &[DeviceRow],
+) -> Result<ContractorReport, String> {
     let since = crate::clock::rfc3339(scope.until - f64::from(scope.days) * DAY);
     let alerts = store.since(&since).map_err(|e| e.to_string())?;
     let acks = store
