@@ -67,7 +67,7 @@ curl -s "http://127.0.0.1:$SP/metrics" > "$tmp/metrics.txt" || true
 kill -TERM $BP; wait $BP 2>/dev/null || true
 svc_cpu=$(echo "scale=3; ($c1 - $c0) / $TICK" | bc)
 echo "service:  {\"feeds\":$N,\"wall_s\":$((SECS - 6)),\"cpu_s\":$svc_cpu,\"peak_rss_kib\":$shwm}"
-grep -c "feed down" "$tmp/serve.err" | sed 's/^/service log "feed down" lines: /'
+echo "service log \"feed down\" lines: $(grep -c "feed down" "$tmp/serve.err" || true)"
 
 python3 - "$tmp/metrics.txt" "$N" "$((SECS - 6))" "$svc_cpu" "$shwm" "$floor_cpu" "$fhwm" <<'PY'
 import sys

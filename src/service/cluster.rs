@@ -89,6 +89,10 @@ pub struct ClusterStatus {
 /// devices whose alerts now belong elsewhere.
 #[derive(Debug, Default)]
 pub struct Handover {
+    /// This replica.
+    pub replica: String,
+    /// The live replicas now.
+    pub live: Vec<String>,
     /// Firing alerts this replica owns now (claimed from another, or its own after a restart).
     pub take: Vec<Alert>,
     /// Devices whose alerts another replica owns now.
@@ -251,7 +255,11 @@ impl Leases {
         };
         let devices: Vec<String> = self.feeds.iter().map(|(_, k)| k.clone()).collect();
         let fed: BTreeSet<&str> = devices.iter().map(String::as_str).collect();
-        let mut h = Handover::default();
+        let mut h = Handover {
+            replica: me.to_string(),
+            live: live.to_vec(),
+            ..Default::default()
+        };
         for (alert, holder) in firing {
             match alert_owner(&alert.device.0, &holder, live, &fed) {
                 Some(o) if o == me => {

@@ -269,6 +269,33 @@ pub struct Config {
     pub cluster: Option<ClusterSettings>,
     /// See [`config_hash`].
     pub hash: String,
+    /// Devices and sites by id, devices by address: the service looks one up per message, so
+    /// a city's thousands of devices must not be searched one by one.
+    index: Index,
+}
+
+/// Positions in [`Config::devices`] and [`Config::sites`].
+#[derive(Debug, Clone, Default)]
+struct Index {
+    devices: std::collections::HashMap<String, usize>,
+    sites: std::collections::HashMap<String, usize>,
+    addresses: std::collections::HashMap<std::net::IpAddr, usize>,
+}
+
+impl Index {
+    fn build(sites: &[Site], devices: &[Device]) -> Index {
+        let mut ix = Index::default();
+        for (i, s) in sites.iter().enumerate() {
+            ix.sites.entry(s.id.clone()).or_insert(i);
+        }
+        for (i, d) in devices.iter().enumerate() {
+            ix.devices.entry(d.id.clone()).or_insert(i);
+            for a in d.addresses.iter().filter_map(|a| a.parse().ok()) {
+                ix.addresses.entry(a).or_insert(i);
+            }
+        }
+        ix
+    }
 }
 
 /// 1-based line of byte `at` in `text`.
@@ -545,6 +572,7 @@ impl Config {
             None => None,
         };
         Ok(Config {
+            index: Index::build(&sites, &devices),
             cluster,
             hash: config_hash(text),
             listen: raw.listen,
@@ -561,10 +589,8 @@ impl Config {
     }
 
     /// The device owning an address, if any.
-    pub fn device_by_address(&self, ip: &str) -> Option<&Device> {
-        self.devices
-            .iter()
-            .find(|d| d.addresses.iter().any(|a| a == ip))
+    pub fn device_by_address(&self, ip: std::net::IpAddr) -> Option<&Device> {
+        self.devices.get(*self.index.addresses.get(&ip)?)
     }
 
     /// The audit targets of the inventory: every device with an `audit` table, at its site.
@@ -608,12 +634,12 @@ impl Config {
 
     /// A device by id.
     pub fn device(&self, id: &str) -> Option<&Device> {
-        self.devices.iter().find(|d| d.id == id)
+        self.devices.get(*self.index.devices.get(id)?)
     }
 
     /// A site by id.
     pub fn site(&self, id: &str) -> Option<&Site> {
-        self.sites.iter().find(|s| s.id == id)
+        self.sites.get(*self.index.sites.get(id)?)
     }
 
     /// A configured sink's settings.

@@ -400,10 +400,13 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
     }));
     // State changes stored before a crash that some sink had not taken yet.
     state.lock().unwrap_or_else(|p| p.into_inner()).redeliver();
-    state
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .restore_standing(&checks);
+    // One machine audits every device; a cluster's replica learns which at its first lease.
+    if pg.is_none() {
+        state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .restore_standing(&checks, |_| true);
+    }
     let shared = api::Shared {
         state: state.clone(),
         feeds: feeds.clone(),
@@ -425,7 +428,7 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
                 metrics.processing.observe((crate::clock::now() - ev.received).max(0.0));
             }
             Some(audits) = audit_rx.recv() => lock().audited(audits, &checks, &metrics),
-            Some(h) = handover_rx.recv() => lock().handover(h),
+            Some(h) = handover_rx.recv() => lock().handover(h, &checks),
             _ = tick.tick() => lock().tick(&metrics),
             _ = tokio::signal::ctrl_c() => break,
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => break,

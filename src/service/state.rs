@@ -83,9 +83,10 @@ impl DeviceResolver for Inventory<'_> {
         if address.is_unspecified() {
             return None;
         }
-        let ip = address.to_string();
         Some(DeviceId(
-            self.cfg.device_by_address(&ip).map_or(ip, |d| d.id.clone()),
+            self.cfg
+                .device_by_address(address)
+                .map_or_else(|| address.to_string(), |d| d.id.clone()),
         ))
     }
 }
@@ -181,7 +182,12 @@ impl State {
     /// The cluster's live replicas changed: take the alerts this replica owns now into the
     /// lifecycle (their quiet period starts now), let go of those another replica owns, and
     /// hand over whatever the taken alerts still owe the sinks.
-    pub fn handover(&mut self, h: super::cluster::Handover) {
+    pub fn handover(&mut self, h: super::cluster::Handover, checks: &CheckSet) {
+        // The standing evidence of the devices this replica audits now.
+        let (me, live) = (h.replica.clone(), h.live.clone());
+        self.restore_standing(checks, |d| {
+            super::cluster::rendezvous(&d.0, &live) == Some(me.as_str())
+        });
         let taken = self.lifecycle.restore(h.take, now());
         for a in &taken {
             for s in &mut self.sinks {
@@ -319,9 +325,20 @@ impl State {
 
     /// After a restart: the stored audits' findings become standing evidence again, so that
     /// their alerts stay firing until the next round (which the schedule may put a day away).
-    pub fn restore_standing(&mut self, checks: &CheckSet) {
+    /// Only for the devices `mine` accepts (in a cluster, those this replica audits); the
+    /// standing evidence of any other device is dropped.
+    pub fn restore_standing(&mut self, checks: &CheckSet, mine: impl Fn(&DeviceId) -> bool) {
         let mut n = 0;
-        for a in self.audits.values().filter(|a| a.error.is_none()) {
+        let others: Vec<DeviceId> = self.audits.keys().filter(|d| !mine(d)).cloned().collect();
+        for d in &others {
+            self.judge.clear_standing(d);
+        }
+        for a in self
+            .audits
+            .values()
+            .filter(|a| a.error.is_none() && mine(&a.device))
+        {
+            self.judge.clear_standing(&a.device);
             for f in crate::audit::findings(a, checks) {
                 self.judge.add(f);
                 n += 1;
