@@ -6,6 +6,15 @@
 //! Feeds are built through the source registry ([`crate::sources::live::registry`]) and sinks
 //! through the sink registry ([`crate::sinks::REGISTRY`]): each checks its own settings.
 
+mod cluster;
+mod index;
+mod lines;
+
+use cluster::config_hash;
+pub use cluster::ClusterSettings;
+use index::Index;
+use lines::{key_in, line_at, line_of_key, line_of_table};
+
 use crate::model::SiteType;
 use crate::secret::Secret;
 use crate::sources::live::registry::{self as sources, LiveSource};
@@ -203,44 +212,6 @@ struct Raw {
     rest: toml::Table,
 }
 
-/// `[cluster]`: replicas sharing a PostgreSQL store, each tapping the feeds rendezvous
-/// hashing gives it among the live replicas (see [`crate::service::cluster`]).
-///
-/// ```toml
-/// [cluster]
-/// store = { env = "BANWATCH_POSTGRES_URL" }   # postgres://banwatch:…@postgres:5432/banwatch
-/// replica = "banwatch-0"                        # default: $HOSTNAME (a StatefulSet's pod name)
-/// lease_secs = 15                               # a replica silent this long is dead
-/// ```
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterSettings {
-    /// The PostgreSQL URL (it holds a password, hence a secret).
-    pub store: Secret,
-    /// This replica's identity; default `HOSTNAME`. Not part of the configuration hash.
-    pub replica: Option<String>,
-    /// How long a lease lasts without renewal (seconds, default 15; renewed every third).
-    /// A dead replica's feeds move within `lease_secs` plus one renewal period.
-    #[serde(default = "default_lease_secs")]
-    pub lease_secs: u64,
-}
-
-fn default_lease_secs() -> u64 {
-    15
-}
-
-/// The hash replicas compare to find one started with a different configuration: SHA-256
-/// of the configuration's TOML with `cluster.replica` left out, first 16 hex digits.
-fn config_hash(text: &str) -> String {
-    use sha2::Digest;
-    let mut t: toml::Table = toml::from_str(text).unwrap_or_default();
-    if let Some(toml::Value::Table(c)) = t.get_mut("cluster") {
-        c.remove("replica");
-    }
-    let canonical = toml::to_string(&t).unwrap_or_default();
-    hex::encode(sha2::Sha256::digest(canonical.as_bytes()))[..16].to_string()
-}
-
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -267,85 +238,11 @@ pub struct Config {
     pub api_token: Secret,
     /// Replicas sharing a PostgreSQL store; `None`: one machine, the SQLite store.
     pub cluster: Option<ClusterSettings>,
-    /// See [`config_hash`].
+    /// The hash replicas compare (see `[cluster]`).
     pub hash: String,
     /// Devices and sites by id, devices by address: the service looks one up per message, so
     /// a city's thousands of devices must not be searched one by one.
     index: Index,
-}
-
-/// Positions in [`Config::devices`] and [`Config::sites`].
-#[derive(Debug, Clone, Default)]
-struct Index {
-    devices: std::collections::HashMap<String, usize>,
-    sites: std::collections::HashMap<String, usize>,
-    addresses: std::collections::HashMap<std::net::IpAddr, usize>,
-}
-
-impl Index {
-    fn build(sites: &[Site], devices: &[Device]) -> Index {
-        let mut ix = Index::default();
-        for (i, s) in sites.iter().enumerate() {
-            ix.sites.entry(s.id.clone()).or_insert(i);
-        }
-        for (i, d) in devices.iter().enumerate() {
-            ix.devices.entry(d.id.clone()).or_insert(i);
-            for a in d.addresses.iter().filter_map(|a| a.parse().ok()) {
-                ix.addresses.entry(a).or_insert(i);
-            }
-        }
-        ix
-    }
-}
-
-/// 1-based line of byte `at` in `text`.
-fn line_at(text: &str, at: usize) -> usize {
-    text.get(..at).map_or(1, |t| t.matches('\n').count() + 1)
-}
-
-/// The line of `key` inside a table spanning `span` (a line `key = …`, else a line holding
-/// the word, e.g. a bad value an error quotes), else the table's own line.
-fn line_of_key(text: &str, span: std::ops::Range<usize>, key: Option<&str>) -> usize {
-    if let (Some(k), Some(body)) = (key, text.get(span.clone())) {
-        let find = |pred: &dyn Fn(&str) -> bool| {
-            let mut at = span.start;
-            for l in body.split_inclusive('\n') {
-                if pred(l.trim_start()) {
-                    return Some(line_at(text, at));
-                }
-                at += l.len();
-            }
-            None
-        };
-        let assigned = |t: &str| t.starts_with(k) && t[k.len()..].trim_start().starts_with('=');
-        if let Some(l) = find(&assigned).or_else(|| find(&|t: &str| t.contains(k))) {
-            return l;
-        }
-    }
-    line_at(text, span.start)
-}
-
-/// The line of a top-level `[name]` table header.
-fn line_of_table(text: &str, name: &str) -> Option<usize> {
-    let mut at = 0;
-    for l in text.split_inclusive('\n') {
-        let t = l.trim();
-        if t == format!("[{name}]") || t.starts_with(&format!("[{name}.")) {
-            return Some(line_at(text, at));
-        }
-        if t.starts_with(name) && t[name.len()..].trim_start().starts_with('=') {
-            return Some(line_at(text, at));
-        }
-        at += l.len();
-    }
-    None
-}
-
-/// The key an error message from serde names (`unknown field `pasword``, `missing field `id``).
-fn key_in(message: &str) -> Option<&str> {
-    let i = message.find('`')?;
-    let rest = &message[i + 1..];
-    Some(&rest[..rest.find('`')?])
 }
 
 impl Config {
