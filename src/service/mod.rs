@@ -134,6 +134,9 @@ async fn audit_schedule(
     }
 }
 
+/// Most source events folded in under one store commit.
+const EVENT_BURST: usize = 256;
+
 /// Hold `owned` open until the service stops (one machine: the owned feeds never change).
 async fn hold(
     owned: watch::Sender<std::collections::BTreeSet<String>>,
@@ -397,6 +400,7 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
         last_store_check: 0.0,
         audits: restored_audits,
         last_standing_refresh: 0.0,
+        group: None,
     }));
     // State changes stored before a crash that some sink had not taken yet.
     state.lock().unwrap_or_else(|p| p.into_inner()).redeliver();
@@ -424,8 +428,19 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
     loop {
         tokio::select! {
             Some(ev) = rx.recv() => {
-                lock().event(&ev, &sigs, &metrics);
-                metrics.processing.observe((crate::clock::now() - ev.received).max(0.0));
+                // What else has arrived meanwhile goes in the same group commit.
+                let mut burst = vec![ev];
+                while burst.len() < EVENT_BURST {
+                    match rx.try_recv() {
+                        Ok(ev) => burst.push(ev),
+                        Err(_) => break,
+                    }
+                }
+                lock().events(&burst, &sigs, &metrics);
+                let t = crate::clock::now();
+                for ev in &burst {
+                    metrics.processing.observe((t - ev.received).max(0.0));
+                }
             }
             Some(audits) = audit_rx.recv() => lock().audited(audits, &checks, &metrics),
             Some(h) = handover_rx.recv() => lock().handover(h, &checks),

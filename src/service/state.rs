@@ -46,6 +46,16 @@ pub struct State {
     pub audits: std::collections::BTreeMap<DeviceId, DeviceAudit>,
     /// Wall time the alerts of standing (audit) evidence were last refreshed.
     pub last_standing_refresh: f64,
+    /// While a group of writes is open ([`State::events`]): the state changes written in it,
+    /// and the new alerts to announce once it is durable (with their evidence's arrival time).
+    pub group: Option<Group>,
+}
+
+/// The writes of one group commit.
+#[derive(Default)]
+pub struct Group {
+    written: Vec<(Alert, bool)>,
+    announce: Vec<(Alert, f64)>,
 }
 
 /// What became of a state change handed to the store.
@@ -156,6 +166,9 @@ impl State {
     fn store(&mut self, alert: &Alert, announce: bool, metrics: &Metrics) -> Stored {
         let names: Vec<&'static str> = self.sinks.iter().map(|s| s.name()).collect();
         let result = self.store.save(alert, announce.then_some(names.as_slice()));
+        if let (Some(g), Ok(_)) = (self.group.as_mut(), &result) {
+            g.written.push((alert.clone(), announce));
+        }
         let theirs = match result {
             Ok(Saved::Stored) => {
                 self.store_result(Ok(()), metrics);
@@ -244,6 +257,51 @@ impl State {
     fn announce(&mut self, alert: &Alert) {
         self.notify(alert);
         tracing::warn!(device = %alert.device, technique = %alert.technique, id = %alert.id, "ban violation: alert firing");
+    }
+
+    /// [`State::announce`], and count the time from the evidence's arrival to now.
+    fn announced(&mut self, alert: &Alert, received: f64, metrics: &Metrics) {
+        self.announce(alert);
+        metrics
+            .latency
+            .with_label_values(&[alert.technique.as_str()])
+            .observe((now() - received).max(0.0));
+    }
+
+    /// Fold a burst of source events in, their store writes made durable together (one
+    /// commit, not one per alert), then announce the new alerts. If the commit fails, every
+    /// state change of the group stays pending in the lifecycle (new alerts as new), to be
+    /// stored and announced at a later tick, as when the store refuses a single write.
+    pub fn events(&mut self, evs: &[SourceEvent], sigs: &SignatureSet, metrics: &Metrics) {
+        let grouped = evs.len() > 1 && matches!(self.store.begin(), Ok(true));
+        if grouped {
+            self.group = Some(Group::default());
+        }
+        for ev in evs {
+            self.event(ev, sigs, metrics);
+        }
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        match self.store.commit() {
+            Ok(()) => {
+                for (alert, received) in group.announce {
+                    self.announced(&alert, received, metrics);
+                }
+            }
+            Err(e) => {
+                self.store_result(Err(e), metrics);
+                for (alert, new) in group.written {
+                    let change = if new {
+                        lifecycle::Change::New
+                    } else {
+                        lifecycle::Change::Updated
+                    };
+                    self.lifecycle
+                        .unsaved(&alert.device, alert.technique, change);
+                }
+            }
+        }
     }
 
     /// Fold one source event into evidence, verdicts and alerts.
@@ -406,11 +464,11 @@ impl State {
                     continue;
                 }
                 if stored == Stored::Yes && change == lifecycle::Change::New {
-                    self.announce(&alert);
-                    metrics
-                        .latency
-                        .with_label_values(&[v.technique.as_str()])
-                        .observe((t - received).max(0.0));
+                    match self.group.as_mut() {
+                        // Announced once the group is durable.
+                        Some(g) => g.announce.push((alert, received)),
+                        None => self.announced(&alert, received, metrics),
+                    }
                 }
             }
         }

@@ -86,4 +86,16 @@ pub trait AlertStore: Send {
 
     /// The most recent alerts (up to 1,000), firing or resolved, newest first.
     fn recent(&self) -> Result<Vec<Alert>, StoreError>;
+
+    /// Start a group of writes made durable together by [`AlertStore::commit`] (one fsync
+    /// for a burst of alerts instead of one each). `Ok(false)`: this store writes each change
+    /// durably on its own and has no groups (the default).
+    fn begin(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// Make the group's writes durable. On an error none of them is stored (rolled back).
+    fn commit(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

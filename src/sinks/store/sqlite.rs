@@ -119,6 +119,20 @@ impl SqliteStore {
 }
 
 impl AlertStore for SqliteStore {
+    fn begin(&self) -> Result<bool, StoreError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))?;
+        Ok(true)
+    }
+
+    fn commit(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.err(e)
+        })
+    }
+
     fn save(&self, alert: &Alert, announce: Option<&[&str]>) -> Result<Saved, StoreError> {
         let body = serde_json::to_string(alert).map_err(|e| self.err(e))?;
         let state = match alert.state {
@@ -302,5 +316,26 @@ mod tests {
         assert_eq!(s.recent().unwrap().len(), 2);
         assert_eq!(s.undelivered().unwrap().len(), 2);
         s.heartbeat("now").unwrap();
+    }
+
+    #[test]
+    fn a_group_is_stored_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            assert!(s.begin().unwrap());
+            s.save(&alert("a", AlertState::Firing), Some(&["eve"]))
+                .unwrap();
+            s.save(&alert("b", AlertState::Firing), Some(&["eve"]))
+                .unwrap();
+            s.commit().unwrap();
+            // A group that never commits (the process dies) leaves nothing behind.
+            assert!(s.begin().unwrap());
+            s.save(&alert("c", AlertState::Firing), Some(&["eve"]))
+                .unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let ids: Vec<String> = s.firing().unwrap().into_iter().map(|a| a.id).collect();
+        assert_eq!(ids, ["a", "b"]);
     }
 }
