@@ -1,8 +1,9 @@
 //! Capacity benchmark driver for the RTSP tap (run by scripts/bench-rtsp-capacity.sh).
 //!
-//! `rtsp_capacity serve N RATE SENTLOG` — N loopback RTSP cameras (`/cam0`..), H.264 test video
-//!   and an ONVIF metadata track sending RATE documents/s; each document's send time is
-//!   appended to SENTLOG as `mount n unix_seconds`. Prints the port, runs until killed.
+//! `rtsp_capacity serve N RATE SENTLOG [metadata]` — N loopback RTSP cameras (`/cam0`..), H.264
+//!   test video and an ONVIF metadata track sending RATE documents/s (with `metadata`, the
+//!   metadata track alone: many cameras without encoding video for each); each document's send
+//!   time is appended to SENTLOG as `mount n unix_seconds`. Prints the port, runs until killed.
 //! `rtsp_capacity ingest PORT N SECONDS SENTLOG` — runs N banwatch RTSP feeds for SECONDS,
 //!   then prints one JSON line: CPU seconds, peak RSS, documents, latency p50/p99 from a
 //!   document's send time to its observations reaching the service channel.
@@ -29,7 +30,12 @@ fn now() -> f64 {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("serve") => serve(args[2].parse()?, args[3].parse()?, &args[4]),
+        Some("serve") => serve(
+            args[2].parse()?,
+            args[3].parse()?,
+            &args[4],
+            args.get(5).is_some_and(|a| a == "metadata"),
+        ),
         Some("ingest") => ingest(
             args[2].parse()?,
             args[3].parse()?,
@@ -42,7 +48,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn serve(n: usize, rate: f64, sentlog: &str) -> anyhow::Result<()> {
+fn serve(n: usize, rate: f64, sentlog: &str, metadata_only: bool) -> anyhow::Result<()> {
     gst::init()?;
     let log = Arc::new(Mutex::new(std::io::BufWriter::new(std::fs::File::create(
         sentlog,
@@ -55,7 +61,13 @@ fn serve(n: usize, rate: f64, sentlog: &str) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no mounts"))?;
     for i in 0..n {
         let f = rtsp_server::RTSPMediaFactory::new();
-        f.set_launch("( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=20 bitrate=256 ! rtph264pay name=pay0 pt=96 config-interval=1 appsrc name=pay1 is-live=true format=time do-timestamp=true caps=\"application/x-rtp,media=(string)application,payload=(int)107,clock-rate=(int)90000,encoding-name=(string)VND.ONVIF.METADATA\" )");
+        let metadata = "is-live=true format=time do-timestamp=true caps=\"application/x-rtp,media=(string)application,payload=(int)107,clock-rate=(int)90000,encoding-name=(string)VND.ONVIF.METADATA\"";
+        if metadata_only {
+            f.set_launch(&format!("( appsrc name=pay0 {metadata} )"));
+        } else {
+            f.set_launch(&format!("( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=20 bitrate=256 ! rtph264pay name=pay0 pt=96 config-interval=1 appsrc name=pay1 {metadata} )"));
+        }
+        let track = if metadata_only { "pay0" } else { "pay1" };
         f.set_shared(true);
         let mount = format!("/cam{i}");
         let log = log.clone();
@@ -65,7 +77,7 @@ fn serve(n: usize, rate: f64, sentlog: &str) -> anyhow::Result<()> {
                 .element()
                 .downcast::<gst::Bin>()
                 .ok()
-                .and_then(|b| b.by_name_recurse_up("pay1"))
+                .and_then(|b| b.by_name_recurse_up(track))
                 .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
             else {
                 return;

@@ -200,6 +200,37 @@ async fn shipped_pipeline_templates_run() {
     drop(server);
 }
 
+/// A stream from which nothing at all arrives (a metadata-only camera that never sends, or a
+/// session stuck in setup) is restarted too, after twice the watchdog's window, and is never
+/// reported up: the feed does not wait forever without an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_never_sends_anything_is_restarted() {
+    let cams = vec![("/cam".to_string(), CameraKind::DetectionOnly)];
+    let mute = CameraOptions {
+        metadata_rate: 0.0,
+        video: false,
+        ..CameraOptions::default()
+    };
+    let server = RtspCameras::start(&cams, &mute).expect("start RTSP server");
+    let mut f = live_common::start(vec![(
+        "mute".into(),
+        None,
+        live_common::source("rtsp", &format!("url = {:?}", server.url("/cam"))),
+    )]);
+    let restarted = f
+        .collect_until(Duration::from_secs(40), |f| {
+            f.counter("mute", "watchdog_restarts") >= 1
+        })
+        .await;
+    assert!(restarted, "a stream with no media was never restarted");
+    assert!(!f.health["mute"].is_up());
+    assert!(f.health["mute"]
+        .last_error()
+        .is_some_and(|e| e.contains("no media")));
+    f.stop().await;
+    drop(server);
+}
+
 /// The metadata watchdog tells a silent track from a late one: its clock starts when video
 /// flows, a stream whose announced metadata track stays silent is restarted (and counted), and
 /// each restart that brings no metadata doubles the patience, so a camera that sends metadata

@@ -88,6 +88,8 @@ pub struct CameraOptions {
     pub fps: u32,
     /// Cut documents into RTP packets of at most this many bytes.
     pub mtu: usize,
+    /// Serve a video track (false: the metadata track alone).
+    pub video: bool,
 }
 
 impl Default for CameraOptions {
@@ -98,6 +100,7 @@ impl Default for CameraOptions {
             height: 240,
             fps: 10,
             mtu: 400,
+            video: true,
         }
     }
 }
@@ -154,11 +157,15 @@ impl RtspCameras {
                 "videotestsrc is-live=true pattern=ball ! video/x-raw,width={},height={},framerate={}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={} bitrate=256 ! rtph264pay name=pay0 pt=96 config-interval=1",
                 opts.width, opts.height, opts.fps, opts.fps * 2
             );
+            let metadata = "is-live=true format=time do-timestamp=true caps=\"application/x-rtp,media=(string)application,payload=(int)107,clock-rate=(int)90000,encoding-name=(string)VND.ONVIF.METADATA\"";
             let launch = if *kind == CameraKind::Plain {
                 format!("( {video} )")
+            } else if !opts.video {
+                format!("( appsrc name=pay0 {metadata} )")
             } else {
-                format!("( {video} appsrc name=pay1 is-live=true format=time do-timestamp=true caps=\"application/x-rtp,media=(string)application,payload=(int)107,clock-rate=(int)90000,encoding-name=(string)VND.ONVIF.METADATA\" )")
+                format!("( {video} appsrc name=pay1 {metadata} )")
             };
+            let track = if opts.video { "pay1" } else { "pay0" };
             factory.set_launch(&launch);
             factory.set_shared(true);
             let kind = *kind;
@@ -169,7 +176,7 @@ impl RtspCameras {
                     return;
                 };
                 let Some(src) = bin
-                    .by_name_recurse_up("pay1")
+                    .by_name_recurse_up(track)
                     .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
                 else {
                     return;

@@ -224,6 +224,7 @@ async fn once(
         .ok_or_else(|| SourceError::Connect("pipeline has no bus".into()))?;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut flowing = false;
+    let started = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -236,6 +237,17 @@ async fn once(
         if !flowing && (watch.video_since.get().is_some() || watch.arrived.load(Relaxed)) {
             flowing = true;
             ctx.health.set_up(true);
+        }
+        // Nothing at all since the start — a session stuck in setup (seen with 5 of 1,000
+        // feeds against one loaded server) or a camera that never sends: reconnect, with the
+        // same growing patience, rather than wait forever without an error.
+        let patience = window.get() * NO_MEDIA_FACTOR;
+        if !flowing && started.elapsed() > patience {
+            ctx.health.watchdog_restarts.fetch_add(1, Relaxed);
+            window.widen();
+            return Err(SourceError::Connect(format!(
+                "{shown}: no media (video or metadata) {patience:?} after starting; reconnecting"
+            )));
         }
         if watch.arrived.load(Relaxed) {
             window.reset();
@@ -319,6 +331,10 @@ impl WatchdogWindow {
         );
     }
 }
+
+/// A stream from which nothing at all has arrived is restarted after this many watchdog
+/// windows from its start (20 s at first): setup itself takes part of the time.
+const NO_MEDIA_FACTOR: u32 = 2;
 
 /// The longest the watchdog waits (see [`WatchdogWindow`]).
 const MAX_SILENT_WINDOW: Duration = Duration::from_secs(600);
