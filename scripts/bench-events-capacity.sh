@@ -73,23 +73,10 @@ python3 - "$tmp/metrics.txt" "$N" "$((SECS - 6))" "$svc_cpu" "$shwm" "$floor_cpu
 import sys
 text = open(sys.argv[1]).read(); n = int(sys.argv[2]); secs = float(sys.argv[3])
 svc_cpu, svc_rss = float(sys.argv[4]), int(sys.argv[5]); floor_cpu, floor_rss = float(sys.argv[6]), int(sys.argv[7])
+sys.path.insert(0, "scripts")
+from prom_hist import hist as _hist, quantile as q
 def hist(name):
-    b = {}
-    for l in text.splitlines():
-        if l.startswith(name + "_bucket{"):
-            le = l.split('le="')[1].split('"')[0]
-            k = float("inf") if le == "+Inf" else float(le)
-            b[k] = b.get(k, 0) + float(l.rsplit(" ", 1)[1])
-    return sorted(b.items())
-def q(buckets, p):
-    if not buckets or buckets[-1][1] == 0: return float("nan"), 0
-    total = buckets[-1][1]; want = p * total; prev_le, prev_c = 0.0, 0.0
-    for le, c in buckets:
-        if c >= want:
-            if le == float("inf"): return prev_le, total
-            return prev_le + (le - prev_le) * (want - prev_c) / max(c - prev_c, 1e-9), total
-        prev_le, prev_c = le, c
-    return float("nan"), total
+    return _hist(text, name)
 def total(prefix):
     return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(prefix))
 up = total("banwatch_feed_up{"); msgs = total("banwatch_feed_messages_total{")
@@ -99,7 +86,10 @@ for name, what in [("banwatch_event_to_alert_seconds", "message arrival to alert
     print(f"service {what}: p50 {p50*1e3:.2f} ms, p99 {p99*1e3:.2f} ms over {int(cnt)} samples (histogram interpolation)")
 print(f"service: {int(up)} of {n} feeds up, {int(firing)} cameras alerting, {int(msgs)} messages")
 ours = svc_cpu / secs / n; floor = floor_cpu / secs / n
-print(f"per feed CPU: service {ours*100:.3f}% of a core, floor {floor*100:.3f}% -> ratio {ours/max(floor,1e-12):.2f}x")
-print(f"feeds per core: service {1/max(ours,1e-12):.0f}, floor {1/max(floor,1e-12):.0f}")
+if floor > 0 and ours > 0:
+    print(f"per feed CPU: service {ours*100:.3f}% of a core, floor {floor*100:.3f}% -> ratio {ours/floor:.2f}x")
+    print(f"feeds per core: service {1/ours:.0f}, floor {1/floor:.0f}")
+else:
+    print(f"per feed CPU: service {ours*100:.3f}% of a core, floor {floor*100:.3f}%: too little load for a ratio (more feeds, a higher rate, or longer)")
 print(f"memory: service peak RSS {svc_rss/1024:.1f} MiB ({svc_rss/1024/n:.3f} MiB/feed), floor {floor_rss/1024:.1f} MiB ({floor_rss/1024/n:.3f} MiB/feed)")
 PY

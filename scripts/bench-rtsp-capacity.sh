@@ -81,22 +81,10 @@ echo "service:  {\"feeds\":$N,\"wall_s\":$SECS,\"cpu_s\":$svc_cpu,\"peak_rss_kib
 python3 - "$tmp/metrics.txt" "$N" "$SECS" "$svc_cpu" "$shwm" <<'PY'
 import sys
 text = open(sys.argv[1]).read(); n = int(sys.argv[2]); secs = float(sys.argv[3])
+sys.path.insert(0, "scripts")
+from prom_hist import hist as _hist, quantile as q
 def hist(name):
-    b = {}
-    for l in text.splitlines():
-        if l.startswith(name + "_bucket{"):
-            le = l.split('le="')[1].split('"')[0]
-            b[float("inf") if le == "+Inf" else float(le)] = b.get(float("inf") if le == "+Inf" else float(le), 0) + float(l.rsplit(" ", 1)[1])
-    return sorted(b.items())
-def q(buckets, p):
-    if not buckets or buckets[-1][1] == 0: return float("nan"), 0
-    total = buckets[-1][1]; want = p * total; prev_le, prev_c = 0.0, 0.0
-    for le, c in buckets:
-        if c >= want:
-            if le == float("inf"): return prev_le, total
-            return prev_le + (le - prev_le) * (want - prev_c) / max(c - prev_c, 1e-9), total
-        prev_le, prev_c = le, c
-    return float("nan"), total
+    return _hist(text, name)
 firing = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("banwatch_alerts_firing{"))
 for name, what in [("banwatch_event_to_alert_seconds", "message arrival to alert"), ("banwatch_event_processing_seconds", "message arrival to judged")]:
     b = hist(name)

@@ -233,32 +233,43 @@ impl PgStore {
             .map_err(|_| Failure::Unreachable(format!("no answer within {CALL_TIMEOUT:?}")))?
     }
 
-    fn alerts(&self, sql: &'static str, args: Vec<String>) -> Result<Vec<Alert>, StoreError> {
+    /// Rows of (text, JSON body) read by `sql` with `args`; a body that does not parse is
+    /// logged as an unreadable `what` row and skipped.
+    fn keyed_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        args: Vec<String>,
+        what: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
         let rows = self.call(move |c| {
             let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
                 .iter()
                 .map(|a| a as &(dyn postgres::types::ToSql + Sync))
                 .collect();
-            let rows = c.query(sql, &params)?;
-            Ok(rows
+            Ok(c.query(sql, &params)?
                 .iter()
-                .map(|r| r.get::<_, String>(0))
+                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
                 .collect::<Vec<_>>())
         })?;
-        Ok(self.parse_all(rows, "alert"))
-    }
-
-    fn parse_all<T: serde::de::DeserializeOwned>(&self, bodies: Vec<String>, what: &str) -> Vec<T> {
-        bodies
-            .iter()
-            .filter_map(|b| match serde_json::from_str(b) {
-                Ok(v) => Some(v),
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, body)| match serde_json::from_str(&body) {
+                Ok(v) => Some((key, v)),
                 Err(e) => {
                     tracing::warn!("{}: unreadable {what} row: {e}", self.name);
                     None
                 }
             })
-            .collect()
+            .collect())
+    }
+
+    /// Alerts read by `sql` (selecting id and body) with `args`.
+    fn alerts(&self, sql: &'static str, args: Vec<String>) -> Result<Vec<Alert>, StoreError> {
+        Ok(self
+            .keyed_rows::<Alert>(sql, args, "alert")?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect())
     }
 
     /// Renew this replica's lease for `lease_secs` (by the database's clock) with its
@@ -319,24 +330,15 @@ impl PgStore {
 
     /// Firing alerts with the replica that owns each.
     pub fn firing_owners(&self) -> Result<Vec<(Alert, String)>, StoreError> {
-        let rows = self.call(|c| {
-            let rows = c.query(
-                "SELECT body, replica FROM alerts WHERE state = 'firing' ORDER BY started_at",
-                &[],
-            )?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-                .collect::<Vec<_>>())
-        })?;
-        let mut out = Vec::new();
-        for (body, owner) in rows {
-            match serde_json::from_str(&body) {
-                Ok(a) => out.push((a, owner)),
-                Err(e) => tracing::warn!("{}: unreadable alert row: {e}", self.name),
-            }
-        }
-        Ok(out)
+        Ok(self
+            .keyed_rows::<Alert>(
+                "SELECT replica, body FROM alerts WHERE state = 'firing' ORDER BY started_at",
+                vec![],
+                "alert",
+            )?
+            .into_iter()
+            .map(|(owner, a)| (a, owner))
+            .collect())
     }
 
     /// Take alert `id` over from replica `from` (no-op if someone else already did).
@@ -431,24 +433,15 @@ impl AlertStore for PgStore {
     }
 
     fn undelivered(&self) -> Result<Vec<(Alert, Vec<String>)>, StoreError> {
-        let me = self.replica.clone();
-        let rows = self.call(move |c| {
-            let rows = c.query(
+        Ok(self
+            .keyed_rows::<Alert>(
                 "SELECT undelivered, body FROM alerts WHERE undelivered <> '' AND replica = $1 ORDER BY started_at",
-                &[&me],
-            )?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-                .collect::<Vec<_>>())
-        })?;
-        let mut out = Vec::new();
-        for (owed, body) in rows {
-            if let Some(a) = self.parse_all::<Alert>(vec![body], "alert").pop() {
-                out.push((a, owed.split(',').map(str::to_string).collect()));
-            }
-        }
-        Ok(out)
+                vec![self.replica.clone()],
+                "alert",
+            )?
+            .into_iter()
+            .map(|(owed, a)| (a, owed.split(',').map(str::to_string).collect()))
+            .collect())
     }
 
     fn acknowledge(&self, id: &str, at: &str, note: &str) -> Result<bool, StoreError> {
@@ -490,20 +483,11 @@ impl AlertStore for PgStore {
     }
 
     fn audits(&self) -> Result<Vec<(String, DeviceAudit)>, StoreError> {
-        let rows = self.call(|c| {
-            let rows = c.query("SELECT at, body FROM audits ORDER BY device", &[])?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-                .collect::<Vec<_>>())
-        })?;
-        let mut out = Vec::new();
-        for (at, body) in rows {
-            if let Some(a) = self.parse_all(vec![body], "audit").pop() {
-                out.push((at, a));
-            }
-        }
-        Ok(out)
+        self.keyed_rows(
+            "SELECT at, body FROM audits ORDER BY device",
+            vec![],
+            "audit",
+        )
     }
 
     fn heartbeat(&self, at: &str) -> Result<(), StoreError> {
@@ -520,21 +504,21 @@ impl AlertStore for PgStore {
 
     fn firing(&self) -> Result<Vec<Alert>, StoreError> {
         self.alerts(
-            "SELECT body FROM alerts WHERE state = 'firing' ORDER BY started_at",
+            "SELECT id, body FROM alerts WHERE state = 'firing' ORDER BY started_at",
             vec![],
         )
     }
 
     fn since(&self, since: &str) -> Result<Vec<Alert>, StoreError> {
         self.alerts(
-            "SELECT body FROM alerts WHERE resolved_at IS NULL OR resolved_at >= $1 ORDER BY started_at",
+            "SELECT id, body FROM alerts WHERE resolved_at IS NULL OR resolved_at >= $1 ORDER BY started_at",
             vec![since.to_string()],
         )
     }
 
     fn recent(&self) -> Result<Vec<Alert>, StoreError> {
         self.alerts(
-            "SELECT body FROM alerts ORDER BY started_at DESC LIMIT 1000",
+            "SELECT id, body FROM alerts ORDER BY started_at DESC LIMIT 1000",
             vec![],
         )
     }
