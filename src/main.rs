@@ -411,12 +411,13 @@ fn run(command: Command) -> anyhow::Result<u8> {
             // A cluster's replicas share PostgreSQL: the report reads it, unless --state-dir
             // names one replica's SQLite store.
             let shared = match cfg.as_ref().and_then(|c| c.cluster.as_ref()) {
-                Some(c) if state_dir.is_none() => Some(
+                Some(c) if state_dir.is_none() => Some((
                     c.store
                         .resolve()
                         .map_err(|e| anyhow::anyhow!("cluster store: {e}"))?
                         .ok_or_else(|| anyhow::anyhow!("cluster store: no URL"))?,
-                ),
+                    c.tls.clone(),
+                )),
                 _ => None,
             };
             let dir = state_dir
@@ -466,7 +467,9 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 until,
             };
             let report = match &shared {
-                Some(url) => contractor::from_postgres(url, &scope, &inventory),
+                Some((url, tls)) => {
+                    contractor::from_postgres(url, tls.as_ref(), &scope, &inventory)
+                }
                 None => contractor::from_store(&dir, &scope, &inventory),
             }
             .map_err(anyhow::Error::msg)?;

@@ -6,6 +6,8 @@
 
 #[path = "service_common/mod.rs"]
 mod service_common;
+#[path = "tls_common/mod.rs"]
+mod tls_common;
 
 use rumqttc::{Client, MqttOptions, QoS};
 use service_common::{free_port, get, serve_logged_env, wait_for, LoggedServe};
@@ -49,10 +51,18 @@ struct Postgres {
     child: Option<Child>,
     data: PathBuf,
     port: u16,
+    /// More `-c name=value` settings.
+    settings: Vec<String>,
 }
 
 impl Postgres {
     fn init(dir: &Path) -> Postgres {
+        Postgres::init_with(dir, |_| Vec::new())
+    }
+
+    /// Initialise in `dir`; `settings` may place files in the data directory (owned by the
+    /// server's user) and returns `-c` settings.
+    fn init_with(dir: &Path, settings: impl FnOnce(&Path) -> Vec<String>) -> Postgres {
         let data = dir.join("pgdata");
         std::fs::create_dir_all(&data).unwrap();
         if unsafe { libc::geteuid() } == 0 {
@@ -75,10 +85,18 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let settings = settings(&data);
+        if unsafe { libc::geteuid() } == 0 {
+            let _ = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&data)
+                .status();
+        }
         let mut pg = Postgres {
             child: None,
             data,
             port: free_port(),
+            settings,
         };
         pg.start();
         pg
@@ -92,6 +110,7 @@ impl Postgres {
             .arg(self.port.to_string())
             .arg("-k")
             .arg(&self.data)
+            .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -632,4 +651,86 @@ fn replicas_share_feeds_take_over_from_a_dead_one_and_keep_one_alert_each() {
             "the alert of {device} is held by {owner}"
         );
     }
+}
+
+/// The shared store over TLS: a replica trusting the server's CA connects encrypted (as
+/// PostgreSQL's own pg_stat_ssl says) and holds its lease; one pinning another certificate is
+/// refused and says not ready, naming the certificate problem. Never plain text.
+#[test]
+fn the_store_over_tls_only_with_the_right_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = tls_common::pki();
+    let pg = Postgres::init_with(&dir.path().join("pg"), |data| {
+        std::fs::copy(&pki.signed.cert_pem, data.join("server.crt")).unwrap();
+        std::fs::copy(&pki.signed.key_pem, data.join("server.key")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        vec!["ssl=on".into()]
+    });
+    let write = |name: &str, tls: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "[cluster]\nstore = \"{}?sslmode=require\"\nlease_secs = 6\ntls = {tls}\n",
+                pg.url()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let good_cfg = write(
+        "good.toml",
+        &format!("{{ ca_file = {:?} }}", pki.ca_pem.display().to_string()),
+    );
+    let bad_cfg = write(
+        "bad.toml",
+        &format!("{{ pin_sha256 = {:?} }}", pki.self_signed.pin()),
+    );
+    let mut good = Replica {
+        name: "tls-good".into(),
+        port: free_port(),
+        state: dir.path().join("state-good"),
+        serve: None,
+    };
+    let mut bad = Replica {
+        name: "tls-bad".into(),
+        port: free_port(),
+        state: dir.path().join("state-bad"),
+        serve: None,
+    };
+    good.start(&good_cfg);
+    bad.start(&bad_cfg);
+    wait_for("the replica trusting the CA to hold its lease", 30, || {
+        good.cluster().is_some_and(|c| c["lease_held"] == true)
+            && get(good.port, "/readyz").is_some_and(|b| b.starts_with("ready"))
+    });
+    let encrypted = pg.psql(
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.application_name = 'banwatch tls-good' AND s.ssl",
+    );
+    assert!(encrypted != "0", "banwatch's connection is not encrypted");
+    let mut why = String::new();
+    wait_for(
+        "the replica pinning another certificate to say why",
+        30,
+        || {
+            why = get(bad.port, "/readyz").unwrap_or_default();
+            why.starts_with("not ready") && why.contains("no lease")
+        },
+    );
+    assert!(
+        why.to_lowercase().contains("certificate") || why.contains("tls"),
+        "{why}\n{}",
+        bad.log()
+    );
+    let plain = pg.psql(
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.application_name LIKE 'banwatch%' AND NOT s.ssl",
+    );
+    assert_eq!(plain, "0", "a banwatch connection in plain text");
 }

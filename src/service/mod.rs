@@ -249,7 +249,7 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
                 .filter(|u| !u.is_empty())
                 .ok_or_else(|| ServiceError::Cluster("store: no URL".into()))?;
             let replica = cluster::replica_id(c).map_err(ServiceError::Cluster)?;
-            let pg = crate::sinks::store::postgres::PgStore::open(&url, &replica)?;
+            let pg = crate::sinks::store::postgres::PgStore::open(&url, &replica, c.tls.as_ref())?;
             tracing::info!(replica = %replica, "cluster member; alerts in the shared store");
             (Box::new(pg.clone()), Some(pg))
         }

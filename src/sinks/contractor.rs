@@ -325,10 +325,12 @@ pub fn from_store(
 #[cfg(feature = "live")]
 pub fn from_postgres(
     url: &str,
+    tls: Option<&crate::net::tls::TlsSettings>,
     scope: &Scope,
     inventory: &[DeviceRow],
 ) -> Result<ContractorReport, String> {
-    let store = super::store::postgres::PgStore::open(url, "report").map_err(|e| e.to_string())?;
+    let store =
+        super::store::postgres::PgStore::open(url, "report", tls).map_err(|e| e.to_string())?;
     from_alert_store(&store, scope, inventory)
 }
 

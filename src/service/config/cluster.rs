@@ -11,6 +11,7 @@ use serde::Deserialize;
 /// store = { env = "BANWATCH_POSTGRES_URL" }   # postgres://banwatch:…@postgres:5432/banwatch
 /// replica = "banwatch-0"                        # default: $HOSTNAME (a StatefulSet's pod name)
 /// lease_secs = 15                               # a replica silent this long is dead
+/// tls = { ca_file = "/etc/banwatch/postgres-ca.pem" }   # optional
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +24,9 @@ pub struct ClusterSettings {
     /// A dead replica's feeds move within `lease_secs` plus one renewal period.
     #[serde(default = "default_lease_secs")]
     pub lease_secs: u64,
+    /// TLS to PostgreSQL: `{ ca_file = "…" }`, `{ pin_sha256 = "…" }` or `{}` for the system
+    /// roots. Given, the connection is encrypted or refused (never plain text).
+    pub tls: Option<crate::net::tls::TlsSettings>,
 }
 
 fn default_lease_secs() -> u64 {

@@ -457,6 +457,14 @@ impl Config {
             Some(t) => {
                 let c: ClusterSettings =
                     typed(t, text, "cluster").map_err(|(l, m)| invalid(Some(l), m))?;
+                if let Some(tls) = &c.tls {
+                    tls.validate().map_err(|e| {
+                        invalid(
+                            Some(line_of_key(text, t.span(), Some("tls"))),
+                            format!("cluster: tls: {e}"),
+                        )
+                    })?;
+                }
                 if c.lease_secs < 3 {
                     let line = line_of_key(text, t.span(), Some("lease_secs"));
                     return Err(invalid(

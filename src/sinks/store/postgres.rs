@@ -9,8 +9,9 @@
 //! [`CALL_TIMEOUT`], then fails fast while reconnection backs off, so the event loop never
 //! waits on a dead database.
 //!
-//! Not done: TLS to PostgreSQL (`sslmode` other than `disable`/`prefer` is refused at start);
-//! a deployment keeps the database on the pods' network, behind the NetworkPolicy.
+//! TLS: with `tls` settings (or `sslmode=require` in the URL) the connection is encrypted with
+//! rustls, trusting the system roots, a CA file or a pinned certificate, as every other client
+//! of banwatch does; `sslmode=require` without TLS settings trusts the system roots.
 
 use super::{AlertStore, Saved, StoreError};
 use crate::model::{Alert, AlertState, DeviceAudit};
@@ -58,10 +59,30 @@ pub struct Replica {
 /// The store thread's side: the connection, made (and the schema migrated) on demand.
 struct Session {
     config: postgres::Config,
+    /// `None`: plain TCP.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     client: Option<Client>,
     retry_at: Option<Instant>,
     backoff: Duration,
     migrated: bool,
+    /// Why the last connection attempt failed (said again while reconnection backs off).
+    last_error: String,
+}
+
+/// An error with its causes ("error performing TLS handshake: invalid peer certificate: …"):
+/// the driver's own message leaves the cause out.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 impl Session {
@@ -72,7 +93,7 @@ impl Session {
         if self.client.is_none() {
             if let Some(at) = self.retry_at {
                 if Instant::now() < at {
-                    return Err("unreachable (reconnecting)".into());
+                    return Err(format!("unreachable (reconnecting): {}", self.last_error));
                 }
             }
             match self.connect() {
@@ -82,6 +103,7 @@ impl Session {
                     self.backoff = RETRY_MIN;
                 }
                 Err(e) => {
+                    self.last_error = e.clone();
                     self.retry_at = Some(Instant::now() + self.backoff);
                     self.backoff = (self.backoff * 2).min(RETRY_MAX);
                     return Err(e);
@@ -92,7 +114,11 @@ impl Session {
     }
 
     fn connect(&mut self) -> Result<Client, String> {
-        let mut c = self.config.connect(NoTls).map_err(|e| e.to_string())?;
+        let mut c = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+        .map_err(|e| with_causes(&e))?;
         if !self.migrated {
             c.query("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
                 .map_err(|e| e.to_string())?;
@@ -126,20 +152,34 @@ fn display_name(url: &str) -> String {
 
 impl PgStore {
     /// Start the store thread for `url` (a libpq URL or key=value string) as replica
-    /// `replica`. Connecting and migrating happen at the first call, so a database that is
-    /// down at start delays only the calls. Errors: a URL that does not parse, or asks for TLS.
-    pub fn open(url: &str, replica: &str) -> Result<PgStore, StoreError> {
+    /// `replica`, over TLS when `tls` is given or the URL says `sslmode=require`. Connecting
+    /// and migrating happen at the first call, so a database that is down at start delays only
+    /// the calls. Errors: a URL that does not parse, TLS settings that cannot be used.
+    pub fn open(
+        url: &str,
+        replica: &str,
+        tls: Option<&crate::net::tls::TlsSettings>,
+    ) -> Result<PgStore, StoreError> {
         let name = display_name(url);
         let err = |message: String| StoreError::Db {
             store: name.clone(),
             message,
         };
         let mut config: postgres::Config = url.parse().map_err(|e| err(format!("{e}")))?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(err(
-                "sslmode=require: TLS to PostgreSQL is not supported yet (see the README)".into(),
-            ));
-        }
+        let require = config.get_ssl_mode() == postgres::config::SslMode::Require;
+        let tls = match (tls, require) {
+            (None, false) => None,
+            (settings, _) => {
+                let settings = settings.cloned().unwrap_or_default();
+                if !require {
+                    // TLS was asked for in the settings: never fall back to plain text.
+                    config.ssl_mode(postgres::config::SslMode::Require);
+                }
+                let c = crate::net::tls::client_config(&settings)
+                    .map_err(|e| err(format!("tls: {e}")))?;
+                Some(tokio_postgres_rustls::MakeRustlsConnect::new(c))
+            }
+        };
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(3));
         }
@@ -157,10 +197,12 @@ impl PgStore {
         let busy = busy_since.clone();
         let mut session = Session {
             config,
+            tls,
             client: None,
             retry_at: None,
             backoff: RETRY_MIN,
             migrated: false,
+            last_error: String::new(),
         };
         std::thread::Builder::new()
             .name("banwatch-store".into())
