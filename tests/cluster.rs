@@ -4,6 +4,8 @@
 //! others within the lease bound, no alert is lost or raised twice; it comes back and takes
 //! its feeds back. Then the database itself goes away and returns.
 
+#[path = "common/mosquitto.rs"]
+mod mosquitto;
 #[path = "service_common/mod.rs"]
 mod service_common;
 #[path = "tls_common/mod.rs"]
@@ -181,32 +183,6 @@ impl Drop for Guard {
     }
 }
 
-fn mosquitto(dir: &Path, port: u16) -> Guard {
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n"),
-    )
-    .unwrap();
-    let exe = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("mosquitto is missing: install the Debian package mosquitto (scripts/setup.sh test does)");
-    let g = Guard(
-        Command::new(exe)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mosquitto"),
-    );
-    wait_for("mosquitto to listen", 10, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    g
-}
-
 /// Two Alertmanagers gossiping as one cluster, on loopback.
 fn alertmanager_pair(dir: &Path) -> (Vec<Guard>, Vec<u16>) {
     let bin = "/usr/bin/prometheus-alertmanager";
@@ -274,6 +250,16 @@ struct Replica {
 }
 
 impl Replica {
+    /// Not started yet; its state directory and API port of its own.
+    fn new(name: &str, dir: &Path) -> Replica {
+        Replica {
+            name: name.into(),
+            port: free_port(),
+            state: dir.join(format!("state-{name}")),
+            serve: None,
+        }
+    }
+
     fn start(&mut self, cfg: &Path) {
         // The replica's identity comes from HOSTNAME, as in a StatefulSet.
         let s = serve_logged_env(
@@ -408,16 +394,11 @@ fn replicas_share_feeds_take_over_from_a_dead_one_and_keep_one_alert_each() {
     let dir = tempfile::tempdir().unwrap();
     let mut pg = Postgres::init(&dir.path().join("pg"));
     let mqtt = free_port();
-    let _broker = mosquitto(dir.path(), mqtt);
+    let _broker = mosquitto::start(dir.path(), mqtt);
     let (_am, am) = alertmanager_pair(dir.path());
     let cfg = config(dir.path(), &pg, mqtt, &am);
     let mut replicas: Vec<Replica> = (0..3)
-        .map(|i| Replica {
-            name: format!("banwatch-{i}"),
-            port: free_port(),
-            state: dir.path().join(format!("state-{i}")),
-            serve: None,
-        })
+        .map(|i| Replica::new(&format!("banwatch-{i}"), dir.path()))
         .collect();
     for r in &mut replicas {
         r.start(&cfg);
@@ -561,12 +542,7 @@ fn replicas_share_feeds_take_over_from_a_dead_one_and_keep_one_alert_each() {
         text.replace("resolve_after_secs = 3600", "resolve_after_secs = 3599"),
     )
     .unwrap();
-    let mut odd = Replica {
-        name: "banwatch-odd".into(),
-        port: free_port(),
-        state: dir.path().join("state-odd"),
-        serve: None,
-    };
+    let mut odd = Replica::new("banwatch-odd", dir.path());
     odd.start(&odd_cfg);
     wait_for("the odd configuration reported", 30, || {
         replicas[0]
@@ -691,18 +667,8 @@ fn the_store_over_tls_only_with_the_right_trust() {
         "bad.toml",
         &format!("{{ pin_sha256 = {:?} }}", pki.self_signed.pin()),
     );
-    let mut good = Replica {
-        name: "tls-good".into(),
-        port: free_port(),
-        state: dir.path().join("state-good"),
-        serve: None,
-    };
-    let mut bad = Replica {
-        name: "tls-bad".into(),
-        port: free_port(),
-        state: dir.path().join("state-bad"),
-        serve: None,
-    };
+    let mut good = Replica::new("tls-good", dir.path());
+    let mut bad = Replica::new("tls-bad", dir.path());
     good.start(&good_cfg);
     bad.start(&bad_cfg);
     wait_for("the replica trusting the CA to hold its lease", 30, || {

@@ -3,52 +3,13 @@
 //! (SIGNATURES.md §7.A), a malformed one, a binary snapshot, and a broker restart.
 
 mod live_common;
+#[path = "common/mosquitto.rs"]
+mod mosquitto;
 
 use banwatch::detect::signatures::SignatureSet;
 use banwatch::model::Technique;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct Broker(Child);
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn broker(dir: &std::path::Path, port: u16) -> Broker {
-    live_common::require_program("mosquitto", "mosquitto");
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-    )
-    .unwrap();
-    let exe = if std::path::Path::new("/usr/sbin/mosquitto").exists() {
-        "/usr/sbin/mosquitto"
-    } else {
-        "mosquitto"
-    };
-    let child = Command::new(exe)
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mosquitto");
-    let broker = Broker(child);
-    // Wait until it listens (the guard kills it if it never does).
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return broker;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    drop(broker);
-    panic!("mosquitto did not start listening on {port}");
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -71,7 +32,7 @@ async fn publisher(port: u16) -> AsyncClient {
 async fn frigate_over_mosquitto_with_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let b = broker(dir.path(), port);
+    let b = mosquitto::start(dir.path(), port);
     let mut f = live_common::start(vec![
         (
             "face-box".into(),
@@ -149,7 +110,7 @@ async fn frigate_over_mosquitto_with_restart() {
         f.collect_until(Duration::from_secs(10), |f| !f.health["face-box"].is_up())
             .await
     );
-    let _b = broker(dir.path(), port);
+    let _b = mosquitto::start(dir.path(), port);
     assert!(
         f.collect_until(Duration::from_secs(20), |f| f.health["face-box"].is_up())
             .await,

@@ -51,6 +51,12 @@ pub fn rendezvous<'a>(key: &str, replicas: &'a [String]) -> Option<&'a str> {
         .map(|(_, std::cmp::Reverse(r))| r)
 }
 
+/// Whether `replica` is the one rendezvous hashing gives `key` among `live`: the one rule by
+/// which a replica taps a feed, audits a device and reports its compliance.
+pub fn placed_on(key: &str, replica: &str, live: &[String]) -> bool {
+    rendezvous(key, live) == Some(replica)
+}
+
 /// What a feed is placed by: its device when it names one, else its id.
 pub fn shard_key(feed: &Feed) -> &str {
     feed.device.as_deref().unwrap_or(&feed.id)
@@ -207,7 +213,7 @@ impl Leases {
         let mine: BTreeSet<String> = self
             .feeds
             .iter()
-            .filter(|(_, key)| rendezvous(key, &ids) == Some(me))
+            .filter(|(_, key)| placed_on(key, me, &ids))
             .map(|(id, _)| id.clone())
             .collect();
         let differs: Vec<String> = live
@@ -253,8 +259,7 @@ impl Leases {
             }
             Err(_) => return None,
         };
-        let devices: Vec<String> = self.feeds.iter().map(|(_, k)| k.clone()).collect();
-        let fed: BTreeSet<&str> = devices.iter().map(String::as_str).collect();
+        let fed: BTreeSet<&str> = self.feeds.iter().map(|(_, k)| k.as_str()).collect();
         let mut h = Handover {
             replica: me.to_string(),
             live: live.to_vec(),

@@ -259,7 +259,7 @@ impl Metrics {
         // In a cluster each replica speaks for the devices rendezvous hashing gives it (the
         // same rule that places their feeds), so that every device has one series.
         let speaks_for = |device: &str| match state.cluster {
-            Some((me, live)) => super::cluster::rendezvous(device, live) == Some(me),
+            Some((me, live)) => super::cluster::placed_on(device, me, live),
             None => true,
         };
         for d in state.cfg.devices.iter().filter(|d| speaks_for(&d.id)) {

@@ -113,7 +113,7 @@ async fn audit_schedule(
                 let st = c.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 targets
                     .iter()
-                    .filter(|t| cluster::rendezvous(&t.device.0, &st.live) == Some(&st.replica))
+                    .filter(|t| cluster::placed_on(&t.device.0, &st.replica, &st.live))
                     .cloned()
                     .collect()
             }
@@ -137,15 +137,6 @@ async fn audit_schedule(
 /// Most source events folded in under one store commit.
 const EVENT_BURST: usize = 256;
 
-/// Hold `owned` open until the service stops (one machine: the owned feeds never change).
-async fn hold(
-    owned: watch::Sender<std::collections::BTreeSet<String>>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let _ = stop.changed().await;
-    drop(owned);
-}
-
 /// One running feed: its stop flag and task.
 struct Tap {
     stop: watch::Sender<bool>,
@@ -163,35 +154,33 @@ async fn supervise(
     mut stop: watch::Receiver<bool>,
 ) {
     use std::sync::atomic::Ordering;
-    let mut running: std::collections::HashMap<String, Tap> = Default::default();
+    // Each configured feed with its entry (built from the same list, in the same order).
+    let feeds: Vec<(Feed, FeedEntry)> = configured.into_iter().zip(entries).collect();
+    let mut running: std::collections::HashMap<usize, Tap> = Default::default();
     loop {
         let want = owned.borrow_and_update().clone();
-        let gone: Vec<String> = running
+        let gone: Vec<usize> = running
             .keys()
-            .filter(|id| !want.contains(*id))
-            .cloned()
+            .filter(|&&i| !want.contains(&feeds[i].0.id))
+            .copied()
             .collect();
-        for id in gone {
-            if let Some(t) = running.remove(&id) {
+        for i in gone {
+            let entry = &feeds[i].1;
+            if let Some(t) = running.remove(&i) {
                 let _ = t.stop.send(true);
-                tracing::info!(feed = %id, "feed handed to another replica");
+                tracing::info!(feed = %entry.id, "feed handed to another replica");
                 // Let it wind down on its own; its health says down meanwhile.
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t.task).await;
                 });
             }
-            if let Some(e) = entries.iter().find(|e| e.id == id) {
-                e.tapped.store(false, Ordering::Relaxed);
-                e.health.set_up(false);
-            }
+            entry.tapped.store(false, Ordering::Relaxed);
+            entry.health.set_up(false);
         }
-        for f in configured.iter().filter(|f| want.contains(&f.id)) {
-            if running.contains_key(&f.id) {
+        for (i, (f, entry)) in feeds.iter().enumerate() {
+            if !want.contains(&f.id) || running.contains_key(&i) {
                 continue;
             }
-            let Some(entry) = entries.iter().find(|e| e.id == f.id) else {
-                continue;
-            };
             entry.tapped.store(true, Ordering::Relaxed);
             let (stop_tx, stop_rx) = watch::channel(false);
             let health = entry.health.clone();
@@ -211,7 +200,7 @@ async fn supervise(
                 tracing::info!(feed = %id, "feed stopped");
             });
             running.insert(
-                f.id.clone(),
+                i,
                 Tap {
                     stop: stop_tx,
                     task,
@@ -219,7 +208,11 @@ async fn supervise(
             );
         }
         tokio::select! {
-            r = owned.changed() => if r.is_err() { break },
+            r = owned.changed() => if r.is_err() {
+                // Nobody changes the owned feeds any more: keep them until the stop.
+                let _ = stop.changed().await;
+                break;
+            },
             _ = stop.changed() => break,
         }
     }
@@ -354,9 +347,8 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
             stop_rx.clone(),
         )));
     } else {
-        drop(handover_tx);
-        // Keep the sender alive: the supervisor ends when the service stops, not before.
-        tasks.push(tokio::spawn(hold(owned_tx, stop_rx.clone())));
+        // One machine: the owned feeds never change (the supervisor runs until the stop).
+        drop((handover_tx, owned_tx));
     }
     tasks.push(tokio::spawn(supervise(
         cfg.feeds.clone(),

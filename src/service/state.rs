@@ -198,9 +198,7 @@ impl State {
     pub fn handover(&mut self, h: super::cluster::Handover, checks: &CheckSet) {
         // The standing evidence of the devices this replica audits now.
         let (me, live) = (h.replica.clone(), h.live.clone());
-        self.restore_standing(checks, |d| {
-            super::cluster::rendezvous(&d.0, &live) == Some(me.as_str())
-        });
+        self.restore_standing(checks, |d| super::cluster::placed_on(&d.0, &me, &live));
         let taken = self.lifecycle.restore(h.take, now());
         for a in &taken {
             for s in &mut self.sinks {
@@ -387,8 +385,7 @@ impl State {
     /// standing evidence of any other device is dropped.
     pub fn restore_standing(&mut self, checks: &CheckSet, mine: impl Fn(&DeviceId) -> bool) {
         let mut n = 0;
-        let others: Vec<DeviceId> = self.audits.keys().filter(|d| !mine(d)).cloned().collect();
-        for d in &others {
+        for d in self.audits.keys() {
             self.judge.clear_standing(d);
         }
         for a in self
@@ -396,7 +393,6 @@ impl State {
             .values()
             .filter(|a| a.error.is_none() && mine(&a.device))
         {
-            self.judge.clear_standing(&a.device);
             for f in crate::audit::findings(a, checks) {
                 self.judge.add(f);
                 n += 1;
