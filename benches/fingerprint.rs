@@ -1,12 +1,12 @@
 //! Model fingerprinting, measured: parse + classify of every fixture model (the target is under
 //! 20 ms per model), the behavioural probe on the ONNX, TFLite and TF.js graph fixtures
 //! (each fixture it runs on; ONNX Runtime, when
-//! `ORT_DYLIB_PATH` or .deps/onnxruntime has the library), and carving throughput over a
-//! firmware-like blob.
+//! `ORT_DYLIB_PATH` or .deps/onnxruntime has the library), the cascade probe on the OpenCV
+//! cascade fixtures (no ONNX Runtime needed), and carving throughput over a firmware-like blob.
 //!
 //!   cargo bench --bench fingerprint
 use banwatch::decode::models::sniff_and_parse;
-use banwatch::detect::fingerprint::probe::Probe;
+use banwatch::detect::fingerprint::probe::{cascade, Probe};
 use banwatch::detect::fingerprint::{classify_named, FingerprintOptions};
 use banwatch::sources::offline::files::{walk, Limits};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -53,6 +53,22 @@ fn classify(c: &mut Criterion) {
                 let info = sniff_and_parse(name, bytes, &|_| None).unwrap().unwrap();
                 classify_named(&info, "", name, &opts).technique
             })
+        });
+    }
+    g.finish();
+}
+
+fn cascade_probe(c: &mut Criterion) {
+    let mut g = c.benchmark_group("probe");
+    g.sample_size(10);
+    for path in fixture_paths() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&path).unwrap();
+        if cascade::run(&bytes).is_err() {
+            continue;
+        }
+        g.bench_function(format!("probe opencv_cascade {name}"), |b| {
+            b.iter(|| cascade::run(&bytes).map(|r| r.fired.len()).unwrap_or(0))
         });
     }
     g.finish();
@@ -125,5 +141,5 @@ fn carve(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, classify, probe, carve);
+criterion_group!(benches, classify, probe, cascade_probe, carve);
 criterion_main!(benches);

@@ -115,7 +115,11 @@ fn main() -> anyhow::Result<()> {
                 .iter()
                 .filter(|r| r.starts_with("probe: "))
                 .collect();
-            if probe.iter().any(|r| r.contains(" ran on ")) {
+            // " ran on ": a network run in ONNX Runtime; " evaluated on ": a cascade run in Rust.
+            if probe
+                .iter()
+                .any(|r| r.contains(" ran on ") || r.contains(" evaluated on "))
+            {
                 slot.1 += 1;
             } else if !probe.is_empty() {
                 slot.2 += 1;

@@ -7,9 +7,10 @@
 //! Names and metadata are weak evidence: they can break a tie between allowed techniques, never
 //! turn a model into a recognition model.
 //!
-//! A third, optional path is the behavioural [`probe`]: ONNX models run in ONNX Runtime on
-//! generated inputs; how the output moves when the face moves strengthens or weakens what
-//! structure found.
+//! A third, optional path is the behavioural [`probe`]: ONNX models (and the formats converted
+//! to ONNX) run in ONNX Runtime on generated inputs; how the output moves when the face moves
+//! strengthens or weakens what structure found. OpenCV cascades are evaluated in Rust on drawn
+//! pictures ([`probe::cascade`]); what they fire on says their object.
 
 pub(crate) mod catalog;
 pub(crate) mod labels;
@@ -162,9 +163,21 @@ pub fn classify_model_with(
     #[cfg(not(feature = "probe"))]
     let _ = (bytes, sibling);
     #[cfg(feature = "probe")]
-    if info.format.is_some_and(|f| {
-        f == crate::decode::models::ModelFormat::Onnx || probe::convert::converts(f)
-    }) {
+    let probing = opts.probe.is_some() || opts.lazy_probe.is_some();
+    // Cascades are evaluated in Rust: no ONNX Runtime needed, bounded by a work budget.
+    #[cfg(feature = "probe")]
+    if probing && info.format == Some(crate::decode::models::ModelFormat::OpencvCascade) {
+        match probe::cascade::run(bytes) {
+            Ok(report) => probe::cascade::apply(&mut c, &report),
+            Err(e) => c.reasons.push(format!("probe: cascade not evaluated: {e}")),
+        }
+    }
+    #[cfg(feature = "probe")]
+    if probing
+        && info.format.is_some_and(|f| {
+            f == crate::decode::models::ModelFormat::Onnx || probe::convert::converts(f)
+        })
+    {
         let probe = opts
             .probe
             .clone()

@@ -5,7 +5,7 @@
 use super::*;
 
 /// A small deterministic generator (xorshift), so probe inputs are the same on every run.
-pub(super) struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
     pub(super) fn next(&mut self) -> f64 {

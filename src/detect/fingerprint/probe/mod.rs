@@ -16,6 +16,7 @@
 
 use super::Classification;
 
+pub mod cascade;
 pub mod convert;
 mod images;
 mod isolate;

@@ -1,0 +1,540 @@
+//! Evaluating an OpenCV cascade on a grey image, as OpenCV 4's `CascadeClassifier` does:
+//! integral images (upright, squared, and tilted for 45° Haar features), the window's
+//! variance normalisation, boosted stages of small trees, a pyramid of scaled images and
+//! `groupRectangles`. Written from OpenCV's documented semantics (`cv::integral`,
+//! `cv::groupRectangles`, the cascade XML written by `opencv_traincascade`); checked window by
+//! window against OpenCV itself in tests/model_conversion.rs.
+
+use crate::decode::models::cascade::{Cascade, CascadeFeature, FeatureKind};
+
+/// A grey image, row-major, one byte a pixel.
+#[derive(Debug, Clone)]
+pub struct Gray {
+    /// Width, pixels.
+    pub width: usize,
+    /// Height, pixels.
+    pub height: usize,
+    /// `width * height` values.
+    pub pixels: Vec<u8>,
+}
+
+impl Gray {
+    /// From an RGB picture with OpenCV's fixed-point BT.601 weights (`cvtColor`, RGB2GRAY).
+    pub fn from_rgb(img: &image::RgbImage) -> Gray {
+        let pixels = img
+            .pixels()
+            .map(|p| {
+                let (r, g, b) = (p[0] as u32, p[1] as u32, p[2] as u32);
+                ((r * 4899 + g * 9617 + b * 1868 + 8192) >> 14) as u8
+            })
+            .collect();
+        Gray {
+            width: img.width() as usize,
+            height: img.height() as usize,
+            pixels,
+        }
+    }
+
+    /// The picture as a binary PGM (`P5`), which OpenCV and most tools read.
+    pub fn to_pgm(&self) -> Vec<u8> {
+        let mut out = format!("P5\n{} {}\n255\n", self.width, self.height).into_bytes();
+        out.extend_from_slice(&self.pixels);
+        out
+    }
+
+    fn at(&self, x: i64, y: i64) -> i64 {
+        if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
+            0
+        } else {
+            self.pixels[y as usize * self.width + x as usize] as i64
+        }
+    }
+
+    /// Bilinear resize to `w`×`h` (pixel centres aligned, as OpenCV's `INTER_LINEAR`).
+    pub fn resized(&self, w: usize, h: usize) -> Gray {
+        if w == self.width && h == self.height {
+            return self.clone();
+        }
+        let (sx, sy) = (self.width as f64 / w as f64, self.height as f64 / h as f64);
+        let mut pixels = Vec::with_capacity(w * h);
+        for y in 0..h {
+            let fy = ((y as f64 + 0.5) * sy - 0.5).max(0.0);
+            let y0 = (fy.floor() as usize).min(self.height - 1);
+            let y1 = (y0 + 1).min(self.height - 1);
+            let ty = fy - y0 as f64;
+            for x in 0..w {
+                let fx = ((x as f64 + 0.5) * sx - 0.5).max(0.0);
+                let x0 = (fx.floor() as usize).min(self.width - 1);
+                let x1 = (x0 + 1).min(self.width - 1);
+                let tx = fx - x0 as f64;
+                let p = |xx: usize, yy: usize| self.pixels[yy * self.width + xx] as f64;
+                let top = p(x0, y0) * (1.0 - tx) + p(x1, y0) * tx;
+                let bottom = p(x0, y1) * (1.0 - tx) + p(x1, y1) * tx;
+                pixels.push((top * (1.0 - ty) + bottom * ty).round().clamp(0.0, 255.0) as u8);
+            }
+        }
+        Gray {
+            width: w,
+            height: h,
+            pixels,
+        }
+    }
+}
+
+/// The integral images of one grey image, each `(width + 1) × (height + 1)`.
+struct Integral {
+    stride: usize,
+    sum: Vec<i64>,
+    squares: Vec<f64>,
+    /// `tilted(X, Y)`: the sum of pixels `(x, y)` with `y < Y` and `|x − X + 1| ≤ Y − y − 1`
+    /// (`cv::integral`'s tilted sum). Only built for cascades with tilted features.
+    tilted: Vec<i64>,
+}
+
+impl Integral {
+    fn new(g: &Gray, with_tilted: bool) -> Integral {
+        let (w, h) = (g.width, g.height);
+        let stride = w + 1;
+        let mut sum = vec![0i64; stride * (h + 1)];
+        let mut squares = vec![0f64; stride * (h + 1)];
+        for y in 0..h {
+            let (mut row, mut row_sq) = (0i64, 0f64);
+            for x in 0..w {
+                let v = g.pixels[y * w + x] as i64;
+                row += v;
+                row_sq += (v * v) as f64;
+                sum[(y + 1) * stride + x + 1] = sum[y * stride + x + 1] + row;
+                squares[(y + 1) * stride + x + 1] = squares[y * stride + x + 1] + row_sq;
+            }
+        }
+        let tilted = if with_tilted {
+            tilted_integral(g)
+        } else {
+            Vec::new()
+        };
+        Integral {
+            stride,
+            sum,
+            squares,
+            tilted,
+        }
+    }
+
+    fn rect(&self, table: &[i64], x: i64, y: i64, w: i64, h: i64) -> i64 {
+        let at = |x: i64, y: i64| table[y as usize * self.stride + x as usize];
+        at(x, y) - at(x + w, y) - at(x, y + h) + at(x + w, y + h)
+    }
+
+    fn rect_sq(&self, x: i64, y: i64, w: i64, h: i64) -> f64 {
+        let at = |x: i64, y: i64| self.squares[y as usize * self.stride + x as usize];
+        at(x, y) - at(x + w, y) - at(x, y + h) + at(x + w, y + h)
+    }
+
+    /// A 45° rectangle with its top corner at `(x, y)`: OpenCV's `CV_TILTED_OFS` corners
+    /// `(x, y)`, `(x − h, y + h)`, `(x + w, y + w)`, `(x + w − h, y + w + h)`.
+    fn tilted_rect(&self, x: i64, y: i64, w: i64, h: i64) -> i64 {
+        let at = |x: i64, y: i64| self.tilted[y as usize * self.stride + x as usize];
+        at(x, y) - at(x - h, y + h) - at(x + w, y + w) + at(x + w - h, y + w + h)
+    }
+}
+
+/// The tilted integral by its recurrence
+/// `T(X, Y) = T(X−1, Y−1) + T(X+1, Y−1) − T(X, Y−2) + I(X−1, Y−1) + I(X−1, Y−2)`, computed on
+/// columns widened by the height on both sides (the triangles reach past the image's edges).
+fn tilted_integral(g: &Gray) -> Vec<i64> {
+    let (w, h) = (g.width as i64, g.height as i64);
+    let pad = h + 2;
+    let cols = (w + 1 + 2 * pad) as usize;
+    let rows = (h + 1) as usize;
+    let mut t = vec![0i64; cols * rows];
+    let get = |t: &[i64], x: i64, y: i64| -> i64 {
+        let c = x + pad;
+        if y < 0 || c < 0 || c >= cols as i64 {
+            0
+        } else {
+            t[y as usize * cols + c as usize]
+        }
+    };
+    for y in 1..=h {
+        for x in -pad..=(w + pad) {
+            let v = get(&t, x - 1, y - 1) + get(&t, x + 1, y - 1) - get(&t, x, y - 2)
+                + g.at(x - 1, y - 1)
+                + g.at(x - 1, y - 2);
+            t[y as usize * cols + (x + pad) as usize] = v;
+        }
+    }
+    let stride = (w + 1) as usize;
+    let mut out = vec![0i64; stride * rows];
+    for y in 0..rows {
+        for x in 0..stride {
+            out[y * stride + x] = t[y * cols + x + pad as usize];
+        }
+    }
+    out
+}
+
+/// How many node evaluations a run may still spend.
+#[derive(Debug)]
+pub struct Budget(u64);
+
+impl Budget {
+    /// A budget of `n` node evaluations.
+    pub fn new(n: u64) -> Budget {
+        Budget(n)
+    }
+
+    fn spend(&mut self, n: u64) -> bool {
+        self.0 = self.0.saturating_sub(n);
+        self.0 > 0
+    }
+}
+
+/// OpenCV lowers every stage threshold by this much when it reads a cascade.
+const THRESHOLD_EPS: f32 = 1e-5;
+
+/// What one window came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Passed every stage.
+    Accepted,
+    /// Too flat to be judged (Haar's variance check).
+    Flat,
+    /// Rejected by this stage.
+    Rejected(usize),
+}
+
+/// Run every stage on the window at `(x, y)`.
+fn run_at(c: &Cascade, ii: &Integral, x: i64, y: i64, spent: &mut u64) -> Outcome {
+    let (ww, wh) = (c.width as i64, c.height as i64);
+    // Haar: features are divided by the window's standard deviation times its area, measured
+    // on the window less a one-pixel border; nearly flat windows are rejected outright.
+    let mut norm = 1f32;
+    if c.kind == FeatureKind::Haar {
+        let (nx, ny, nw, nh) = (x + 1, y + 1, ww - 2, wh - 2);
+        let area = (nw * nh) as f64;
+        let s = ii.rect(&ii.sum, nx, ny, nw, nh) as f64;
+        let sq = ii.rect_sq(nx, ny, nw, nh);
+        let nf = area * sq - s * s;
+        if nf <= 0.0 {
+            return Outcome::Flat;
+        }
+        norm = (1.0 / nf.sqrt()) as f32;
+        if area * norm as f64 >= 0.1 {
+            return Outcome::Flat;
+        }
+    }
+    let haar = |f: &CascadeFeature| -> f32 {
+        let CascadeFeature::Haar { rects, tilted } = f else {
+            return 0.0;
+        };
+        let mut v = 0f32;
+        for &(rx, ry, rw, rh, weight) in rects {
+            let (rx, ry, rw, rh) = (x + rx as i64, y + ry as i64, rw as i64, rh as i64);
+            let s = if *tilted {
+                ii.tilted_rect(rx, ry, rw, rh)
+            } else {
+                ii.rect(&ii.sum, rx, ry, rw, rh)
+            };
+            v += weight * s as f32;
+        }
+        v * norm
+    };
+    let lbp = |f: &CascadeFeature| -> usize {
+        let &CascadeFeature::Lbp {
+            x: fx,
+            y: fy,
+            w: cw,
+            h: ch,
+        } = f
+        else {
+            return 0;
+        };
+        let cell = |col: i64, row: i64| {
+            ii.rect(
+                &ii.sum,
+                x + fx as i64 + col * cw as i64,
+                y + fy as i64 + row * ch as i64,
+                cw as i64,
+                ch as i64,
+            )
+        };
+        let centre = cell(1, 1);
+        // Clockwise from the top-left cell, most significant bit first (OpenCV's order).
+        [
+            (0, 0),
+            (1, 0),
+            (2, 0),
+            (2, 1),
+            (2, 2),
+            (1, 2),
+            (0, 2),
+            (0, 1),
+        ]
+        .iter()
+        .fold(0usize, |code, &(col, row)| {
+            (code << 1) | usize::from(cell(col, row) >= centre)
+        })
+    };
+    for (si, stage) in c.stages.iter().enumerate() {
+        let mut sum = 0f64;
+        for (nodes, leaves) in &stage.weak {
+            let mut idx = 0i32;
+            loop {
+                *spent += 1;
+                let node = &nodes[idx as usize];
+                let f = &c.features[node.feature];
+                let left = match &node.subset {
+                    Some(subset) => {
+                        let code = lbp(f);
+                        subset[code >> 5] & (1u32 << (code & 31)) != 0
+                    }
+                    None => haar(f) < node.threshold,
+                };
+                idx = if left { node.left } else { node.right };
+                if idx <= 0 {
+                    break;
+                }
+            }
+            sum += leaves[idx.unsigned_abs() as usize] as f64;
+        }
+        if sum < (stage.threshold - THRESHOLD_EPS) as f64 {
+            return Outcome::Rejected(si);
+        }
+    }
+    Outcome::Accepted
+}
+
+/// A rectangle in picture pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rect {
+    /// Left.
+    pub x: i64,
+    /// Top.
+    pub y: i64,
+    /// Width.
+    pub w: i64,
+    /// Height.
+    pub h: i64,
+}
+
+/// Every window the cascade accepts in `g` at scale 1 (no resizing), stepping `step` pixels:
+/// what OpenCV's `detectMultiScale` with `minNeighbors = 0` and `maxSize` = the window returns.
+pub fn windows_at_scale_one(
+    c: &Cascade,
+    g: &Gray,
+    step: usize,
+    budget: &mut Budget,
+) -> Option<Vec<Rect>> {
+    hits(c, g, 1.0, step.max(1), budget)
+}
+
+/// Accepted windows at one pyramid level; `None` when the budget ran out.
+fn hits(c: &Cascade, g: &Gray, factor: f64, step: usize, budget: &mut Budget) -> Option<Vec<Rect>> {
+    let tilted = c
+        .features
+        .iter()
+        .any(|f| matches!(f, CascadeFeature::Haar { tilted: true, .. }));
+    let ii = Integral::new(g, tilted);
+    let (ww, wh) = (c.width as usize, c.height as usize);
+    let mut out = Vec::new();
+    if g.width < ww || g.height < wh {
+        return Some(out);
+    }
+    let factor = factor as f32;
+    let (sw, sh) = (
+        (ww as f32 * factor).round() as i64,
+        (wh as f32 * factor).round() as i64,
+    );
+    for y in (0..=g.height - wh).step_by(step) {
+        let mut spent = 0u64;
+        let mut x = 0;
+        while x <= g.width - ww {
+            match run_at(c, &ii, x as i64, y as i64, &mut spent) {
+                Outcome::Accepted => out.push(Rect {
+                    x: (x as f32 * factor).round() as i64,
+                    y: (y as f32 * factor).round() as i64,
+                    w: sw,
+                    h: sh,
+                }),
+                // OpenCV skips the next window after one the first stage rejects.
+                Outcome::Rejected(0) => x += step,
+                _ => {}
+            }
+            x += step;
+        }
+        if !budget.spend(spent) {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Why [`detect`] stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The work budget ran out.
+    Budget,
+    /// More than [`MAX_RAW_WINDOWS`] windows were accepted in one picture.
+    Everywhere,
+}
+
+/// Most accepted windows one picture may give before the cascade is said to fire everywhere
+/// (a real detector accepts a few dozen around each object).
+pub const MAX_RAW_WINDOWS: usize = 4096;
+
+/// Scale factor between pyramid levels (`detectMultiScale`'s default).
+pub const SCALE_FACTOR: f64 = 1.1;
+/// Neighbours a detection needs (`detectMultiScale`'s default `minNeighbors`).
+pub const MIN_NEIGHBORS: usize = 3;
+
+/// Detections in `g`: every pyramid level from the window's own size up to the picture's,
+/// windows stepped 2 pixels (1 from a factor of 2; after a window the first stage rejects,
+/// the next is skipped, as OpenCV does), then grouped as
+/// `groupRectangles(.., MIN_NEIGHBORS, 0.2)`.
+/// Each detection comes with the number of raw windows behind it. Errors: the budget ran out,
+/// or more than [`MAX_RAW_WINDOWS`] windows were accepted (grouping is quadratic in them).
+pub fn detect(c: &Cascade, g: &Gray, budget: &mut Budget) -> Result<Vec<(Rect, usize)>, Cut> {
+    let mut raw = Vec::new();
+    let mut factor = 1.0f64;
+    loop {
+        // OpenCV's scales are floats; the window at this scale must fit in the picture.
+        let sc = factor as f32;
+        if (c.width as f32 * sc).round() as usize > g.width
+            || (c.height as f32 * sc).round() as usize > g.height
+        {
+            break;
+        }
+        let (w, h) = (
+            (g.width as f32 / sc).round() as usize,
+            (g.height as f32 / sc).round() as usize,
+        );
+        let step = if sc >= 2.0 { 1 } else { 2 };
+        raw.extend(hits(c, &g.resized(w, h), sc as f64, step, budget).ok_or(Cut::Budget)?);
+        if raw.len() > MAX_RAW_WINDOWS {
+            return Err(Cut::Everywhere);
+        }
+        factor *= SCALE_FACTOR;
+    }
+    Ok(group(&raw, MIN_NEIGHBORS, 0.2))
+}
+
+/// OpenCV's `groupRectangles`: cluster similar rectangles, keep clusters of more than
+/// `threshold` members as their mean, and drop a cluster inside a stronger one.
+pub fn group(rects: &[Rect], threshold: usize, eps: f64) -> Vec<(Rect, usize)> {
+    let n = rects.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let similar = |a: &Rect, b: &Rect| {
+        let delta = eps * (a.w.min(b.w) + a.h.min(b.h)) as f64 * 0.5;
+        ((a.x - b.x).abs() as f64) <= delta
+            && ((a.y - b.y).abs() as f64) <= delta
+            && ((a.x + a.w - b.x - b.w).abs() as f64) <= delta
+            && ((a.y + a.h - b.y - b.h).abs() as f64) <= delta
+    };
+    for i in 0..n {
+        for j in i + 1..n {
+            if similar(&rects[i], &rects[j]) {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                if a != b {
+                    parent[a] = b;
+                }
+            }
+        }
+    }
+    let mut clusters: std::collections::BTreeMap<usize, (f64, f64, f64, f64, usize)> =
+        Default::default();
+    for (i, r) in rects.iter().enumerate() {
+        let e = clusters
+            .entry(root(&mut parent, i))
+            .or_insert((0.0, 0.0, 0.0, 0.0, 0));
+        e.0 += r.x as f64;
+        e.1 += r.y as f64;
+        e.2 += r.w as f64;
+        e.3 += r.h as f64;
+        e.4 += 1;
+    }
+    let means: Vec<(Rect, usize)> = clusters
+        .values()
+        .map(|&(x, y, w, h, k)| {
+            let k = k as f64;
+            (
+                Rect {
+                    x: (x / k).round() as i64,
+                    y: (y / k).round() as i64,
+                    w: (w / k).round() as i64,
+                    h: (h / k).round() as i64,
+                },
+                k as usize,
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, &(r1, n1)) in means.iter().enumerate() {
+        if n1 <= threshold {
+            continue;
+        }
+        let inside_stronger = means.iter().enumerate().any(|(j, &(r2, n2))| {
+            if j == i || n2 <= threshold {
+                return false;
+            }
+            let dx = (r2.w as f64 * eps).round() as i64;
+            let dy = (r2.h as f64 * eps).round() as i64;
+            r1.x >= r2.x - dx
+                && r1.y >= r2.y - dy
+                && r1.x + r1.w <= r2.x + r2.w + dx
+                && r1.y + r1.h <= r2.y + r2.h + dy
+                && (n2 > n1.max(3) || n1 < 3)
+        });
+        if !inside_stronger {
+            out.push((r1, n1));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tilted_integral_is_cv_integral_s_definition() {
+        // tilted(X, Y) = sum of I(x, y) over y < Y and |x - X + 1| <= Y - y - 1.
+        let (w, h) = (9usize, 7usize);
+        let g = Gray {
+            width: w,
+            height: h,
+            pixels: (0..w * h).map(|i| (i * 37 % 251) as u8).collect(),
+        };
+        let t = tilted_integral(&g);
+        for yy in 0..=h as i64 {
+            for xx in 0..=w as i64 {
+                let mut want = 0i64;
+                for y in 0..yy {
+                    for x in 0..w as i64 {
+                        if (x - xx + 1).abs() < yy - y {
+                            want += g.at(x, y);
+                        }
+                    }
+                }
+                assert_eq!(t[yy as usize * (w + 1) + xx as usize], want, "({xx}, {yy})");
+            }
+        }
+    }
+
+    #[test]
+    fn resizing_to_the_same_size_is_the_identity_and_halving_averages() {
+        let g = Gray {
+            width: 4,
+            height: 2,
+            pixels: vec![0, 100, 200, 50, 0, 100, 200, 50],
+        };
+        assert_eq!(g.resized(4, 2).pixels, g.pixels);
+        assert_eq!(g.resized(2, 1).pixels, vec![50, 125]);
+    }
+}

@@ -1,0 +1,277 @@
+//! The cascade probe: OpenCV Haar and LBP cascades evaluated in Rust on drawn pictures.
+//!
+//! - Window for window against OpenCV itself (opencv-python-headless, installed by
+//!   `scripts/setup.sh test`; scripts/compare-cascade-opencv.py): the fixture cascades and
+//!   generated ones covering what the fixtures do not (LBP, trees, tilted features).
+//! - What the fixtures fire on, and a cascade whose comment misnames its object.
+
+use banwatch::decode::models::{cascade, sniff_and_parse};
+use banwatch::detect::fingerprint::probe::cascade::{comparison_record, scenes};
+use banwatch::detect::fingerprint::{classify_model, FingerprintOptions, LazyProbe};
+use banwatch::model::Technique;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "common/fixture_scripts.rs"]
+#[allow(dead_code)]
+mod fixture_scripts;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/models")
+        .join(rel)
+}
+
+const FACE: &str =
+    "face-detection/opencv-python-headless-4.14.0.94/haarcascade_frontalface_default.xml";
+const PLATE: &str =
+    "negative-other/opencv-python-headless-4.14.0.94/haarcascade_russian_plate_number.xml";
+const BODY: &str = "person-detection/opencv-python-headless-4.14.0.94/haarcascade_fullbody.xml";
+
+/// A deterministic generator for the generated cascades.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> i64 {
+        (self.next() % n.max(1)) as i64
+    }
+}
+
+/// A random cascade in `opencv-cascade-classifier` XML: `lbp` or Haar (upright and tilted
+/// features), stumps or depth-2 trees, thresholds set so that many windows pass every stage.
+fn generated(lbp: bool, trees: bool, seed: u64) -> String {
+    let mut r = Lcg(seed);
+    let (w, h) = (24i64, 24i64);
+    let nfeat = 40;
+    let mut features = String::new();
+    for i in 0..nfeat {
+        if lbp {
+            let (cw, ch) = (1 + r.below(7), 1 + r.below(7));
+            let (x, y) = (
+                r.below((w - 3 * cw + 1) as u64),
+                r.below((h - 3 * ch + 1) as u64),
+            );
+            let _ = write!(features, "<_><rect>{x} {y} {cw} {ch}</rect></_>");
+        } else if i % 3 == 2 {
+            // Tilted: top corner (x, y), needs x - rh >= 0, x + rw <= w, y + rw + rh <= h.
+            let (rw, rh) = (2 + r.below(8), 2 + r.below(8));
+            let x = rh + r.below((w - rw - rh + 1) as u64);
+            let y = r.below((h - rw - rh + 1) as u64);
+            let _ = write!(
+                features,
+                "<_><rects><_>{x} {y} {rw} {rh} -1.</_><_>{x} {y} {} {rh} 2.</_></rects><tilted>1</tilted></_>",
+                rw / 2
+            );
+        } else {
+            let (rw, rh) = (2 + 2 * r.below(10), 2 + r.below(20));
+            let (x, y) = (r.below((w - rw + 1) as u64), r.below((h - rh + 1) as u64));
+            let _ = write!(
+                features,
+                "<_><rects><_>{x} {y} {rw} {rh} -1.</_><_>{x} {y} {} {rh} 2.</_></rects><tilted>0</tilted></_>",
+                rw / 2
+            );
+        }
+    }
+    let split = |r: &mut Lcg| -> String {
+        let f = r.below(nfeat);
+        if lbp {
+            let words: Vec<String> = (0..8)
+                .map(|_| (r.next() as u32 as i32).to_string())
+                .collect();
+            format!("{f} {}", words.join(" "))
+        } else {
+            format!("{f} {:.4}", (r.below(2001) - 1000) as f64 / 20000.0)
+        }
+    };
+    let mut stages = String::new();
+    for _ in 0..4 {
+        let mut weak = String::new();
+        for _ in 0..3 {
+            if trees {
+                let (a, b, c) = (split(&mut r), split(&mut r), split(&mut r));
+                let _ = write!(
+                    weak,
+                    "<_><internalNodes>1 2 {a} 0 -1 {b} -2 -3 {c}</internalNodes><leafValues>-1. 1. -1. 1.</leafValues></_>"
+                );
+            } else {
+                let a = split(&mut r);
+                let _ = write!(
+                    weak,
+                    "<_><internalNodes>0 -1 {a}</internalNodes><leafValues>-1. 1.</leafValues></_>"
+                );
+            }
+        }
+        let _ = write!(
+            stages,
+            "<_><maxWeakCount>3</maxWeakCount><stageThreshold>-1.5</stageThreshold><weakClassifiers>{weak}</weakClassifiers></_>"
+        );
+    }
+    format!(
+        "<?xml version=\"1.0\"?>\n<opencv_storage>\n<cascade type_id=\"opencv-cascade-classifier\"><stageType>BOOST</stageType><featureType>{}</featureType><height>{h}</height><width>{w}</width><stageParams><maxWeakCount>3</maxWeakCount></stageParams><featureParams><maxCatCount>{}</maxCatCount></featureParams><stageNum>4</stageNum><stages>{stages}</stages><features>{features}</features></cascade>\n</opencv_storage>\n",
+        if lbp { "LBP" } else { "HAAR" },
+        if lbp { 256 } else { 0 },
+    )
+}
+
+#[test]
+fn cascades_match_opencv_window_for_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let battery = scenes::battery();
+    for (i, s) in battery.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("scene-{i}.pgm")), s.image.to_pgm()).unwrap();
+    }
+    let mut cascades: Vec<(String, PathBuf)> = [FACE, PLATE, BODY]
+        .iter()
+        .map(|r| (r.rsplit('/').next().unwrap().to_string(), fixture(r)))
+        .collect();
+    for (name, lbp, trees, seed) in [
+        ("gen_lbp_stumps.xml", true, false, 1),
+        ("gen_lbp_trees.xml", true, true, 2),
+        ("gen_haar_stumps.xml", false, false, 3),
+        ("gen_haar_trees.xml", false, true, 4),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, generated(lbp, trees, seed)).unwrap();
+        cascades.push((name.to_string(), p));
+    }
+    let mut accepted = std::collections::BTreeMap::new();
+    for (name, path) in &cascades {
+        let c =
+            cascade::read(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rec = comparison_record(&c, &battery, &path.display().to_string(), false);
+        let n: usize = rec["scenes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["scale_one"].as_array().unwrap().len())
+            .sum();
+        accepted.insert(name.clone(), n);
+        std::fs::write(
+            dir.path().join(format!("{name}.json")),
+            serde_json::to_vec(&rec).unwrap(),
+        )
+        .unwrap();
+    }
+    // The comparison is not vacuous: the generated cascades accept many windows.
+    for (name, n) in &accepted {
+        println!("{name}: {n} windows accepted at scale one");
+        if name.starts_with("gen_") {
+            assert!(
+                *n > 200,
+                "{name}: only {n} windows accepted; the check would prove little"
+            );
+        }
+    }
+    let run = Command::new(fixture_scripts::python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/compare-cascade-opencv.py"))
+        .arg(dir.path())
+        .output()
+        .expect("python: run `bash scripts/setup.sh test`");
+    let out = String::from_utf8_lossy(&run.stdout);
+    println!("{out}");
+    assert!(
+        run.status.success(),
+        "banwatch and OpenCV disagree:\n{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(out.lines().count(), cascades.len(), "{out}");
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["scale_one_pictures_differing"], 0, "{line}");
+        assert_eq!(v["scale_one_pictures_equal"], battery.len(), "{line}");
+    }
+}
+
+/// Classify with the catalog off and the probe on, but no ONNX Runtime: cascades need none.
+fn classify(bytes: &[u8], name: &str) -> banwatch::detect::fingerprint::Classification {
+    let info = sniff_and_parse("model.xml", bytes, &|_| None)
+        .unwrap()
+        .unwrap();
+    let opts = FingerprintOptions::default()
+        .with_catalog(false)
+        .with_lazy_probe(LazyProbe::new(|| None));
+    classify_model(&info, bytes, "", name, &opts)
+}
+
+#[test]
+fn the_cascade_probe_says_what_each_fixture_fires_on() {
+    for (rel, technique, part) in [
+        (FACE, Technique::FaceDetection, "fires on frontal faces"),
+        (PLATE, Technique::None, "fires on number plates"),
+        (BODY, Technique::PersonDetection, "fires on whole bodies"),
+    ] {
+        let bytes = std::fs::read(fixture(rel)).unwrap();
+        let c = classify(&bytes, "");
+        println!("{rel}: {} {:.2} {:?}", c.technique, c.confidence, c.reasons);
+        assert_eq!(c.technique, technique, "{rel}: {:?}", c.reasons);
+        assert!(
+            c.reasons.iter().any(|r| r.contains(part)),
+            "{rel}: {:?}",
+            c.reasons
+        );
+        assert!(c.confidence >= 0.8, "{rel}: {}", c.confidence);
+    }
+}
+
+#[test]
+fn a_face_cascade_whose_comment_names_an_eye_is_still_a_face_detector() {
+    // Structure believes the comment (weak): an eye cascade, facial-part localisation.
+    let text = String::from_utf8(std::fs::read(fixture(FACE)).unwrap()).unwrap();
+    let start = text.find("<!--").unwrap();
+    let end = text.find("-->").unwrap() + 3;
+    let relabelled = format!(
+        "{}<!-- Stump-based 24x24 eye detector. -->{}",
+        &text[..start],
+        &text[end..]
+    );
+    let info = sniff_and_parse("model.xml", relabelled.as_bytes(), &|_| None)
+        .unwrap()
+        .unwrap();
+    let structure = banwatch::detect::fingerprint::classify_named(
+        &info,
+        "",
+        "",
+        &FingerprintOptions::default().with_catalog(false),
+    );
+    assert_eq!(structure.technique, Technique::FaceLandmarks);
+    // Where it fires says otherwise; and a cascade never becomes recognition.
+    let c = classify(relabelled.as_bytes(), "");
+    assert_eq!(c.technique, Technique::FaceDetection, "{:?}", c.reasons);
+    assert!(
+        c.reasons.iter().any(|r| r.contains("not face_landmarks")),
+        "{:?}",
+        c.reasons
+    );
+}
+
+#[test]
+fn a_cascade_the_probe_cannot_read_keeps_its_structural_verdict_with_the_reason() {
+    // The old OpenCV 1.x layout parses for structure but is not evaluated.
+    let old = b"<?xml version=\"1.0\"?>\n<opencv_storage>\n<haarcascade_x type_id=\"opencv-haar-classifier\"><size>20 20</size><stages><_><trees></trees><stage_threshold>1.</stage_threshold></_></stages></haarcascade_x>\n</opencv_storage>\n";
+    let info = sniff_and_parse("model.xml", old, &|_| None)
+        .unwrap()
+        .unwrap();
+    let c = classify_model(
+        &info,
+        old,
+        "",
+        "",
+        &FingerprintOptions::default()
+            .with_catalog(false)
+            .with_lazy_probe(LazyProbe::new(|| None)),
+    );
+    assert!(
+        c.reasons.iter().any(
+            |r| r.contains("cascade not evaluated") && r.contains("old opencv-haar-classifier")
+        ),
+        "{:?}",
+        c.reasons
+    );
+}
