@@ -119,23 +119,6 @@ impl Integral {
             tilted,
         }
     }
-
-    fn rect(&self, table: &[i64], x: i64, y: i64, w: i64, h: i64) -> i64 {
-        let at = |x: i64, y: i64| table[y as usize * self.stride + x as usize];
-        at(x, y) - at(x + w, y) - at(x, y + h) + at(x + w, y + h)
-    }
-
-    fn rect_sq(&self, x: i64, y: i64, w: i64, h: i64) -> f64 {
-        let at = |x: i64, y: i64| self.squares[y as usize * self.stride + x as usize];
-        at(x, y) - at(x + w, y) - at(x, y + h) + at(x + w, y + h)
-    }
-
-    /// A 45° rectangle with its top corner at `(x, y)`: OpenCV's `CV_TILTED_OFS` corners
-    /// `(x, y)`, `(x − h, y + h)`, `(x + w, y + w)`, `(x + w − h, y + w + h)`.
-    fn tilted_rect(&self, x: i64, y: i64, w: i64, h: i64) -> i64 {
-        let at = |x: i64, y: i64| self.tilted[y as usize * self.stride + x as usize];
-        at(x, y) - at(x - h, y + h) - at(x + w, y + w) + at(x + w - h, y + w + h)
-    }
 }
 
 /// The tilted integral by its recurrence
@@ -203,101 +186,225 @@ enum Outcome {
     Rejected(usize),
 }
 
-/// Run every stage on the window at `(x, y)`.
-fn run_at(c: &Cascade, ii: &Integral, x: i64, y: i64, spent: &mut u64) -> Outcome {
-    let (ww, wh) = (c.width as i64, c.height as i64);
+/// One split, flattened: children as in [`crate::decode::models::cascade::CascadeNode`].
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    left: i32,
+    right: i32,
+    feature: u32,
+    threshold: f32,
+    /// Index into [`Compiled::subsets`] (LBP).
+    subset: u32,
+}
+
+/// A Haar feature's rectangles as corner offsets from the window's top-left entry of the
+/// integral table (OpenCV's `OptFeature`); unused rectangles have weight 0.
+#[derive(Debug, Clone, Copy)]
+struct HaarOffsets {
+    corners: [[usize; 4]; 3],
+    weight: [f32; 3],
+    tilted: bool,
+}
+
+/// A cascade laid out for one integral table's row stride: flat stages, trees, splits and
+/// leaves, and every feature's corner offsets, so a window costs table reads and no
+/// multiplications.
+struct Compiled {
+    haar: bool,
+    /// `(threshold − THRESHOLD_EPS, first tree, end tree)`.
+    stages: Vec<(f64, usize, usize)>,
+    /// `(first split, first leaf)`.
+    trees: Vec<(usize, usize)>,
+    splits: Vec<Split>,
+    leaves: Vec<f32>,
+    subsets: Vec<[u32; 8]>,
+    haar_features: Vec<HaarOffsets>,
+    /// The 16 grid corners of each LBP feature.
+    lbp_features: Vec<[usize; 16]>,
+    /// The variance window (less a one-pixel border) and its area.
+    norm: [usize; 4],
+    area: f64,
+}
+
+impl Compiled {
+    /// Lay `c` out for integral tables of row `stride`.
+    fn new(c: &Cascade, stride: usize) -> Compiled {
+        let at = |x: i32, y: i32| y as usize * stride + x as usize;
+        let upright = |x: i32, y: i32, w: i32, h: i32| {
+            [at(x, y), at(x + w, y), at(x, y + h), at(x + w, y + h)]
+        };
+        let mut out = Compiled {
+            haar: c.kind == FeatureKind::Haar,
+            stages: Vec::with_capacity(c.stages.len()),
+            trees: Vec::new(),
+            splits: Vec::new(),
+            leaves: Vec::new(),
+            subsets: Vec::new(),
+            haar_features: Vec::new(),
+            lbp_features: Vec::new(),
+            norm: upright(1, 1, c.width as i32 - 2, c.height as i32 - 2),
+            area: ((c.width as f64) - 2.0) * ((c.height as f64) - 2.0),
+        };
+        for stage in &c.stages {
+            let first = out.trees.len();
+            for (nodes, leaves) in &stage.weak {
+                out.trees.push((out.splits.len(), out.leaves.len()));
+                for n in nodes {
+                    let subset = match n.subset {
+                        Some(s) => {
+                            out.subsets.push(s);
+                            (out.subsets.len() - 1) as u32
+                        }
+                        None => 0,
+                    };
+                    out.splits.push(Split {
+                        left: n.left,
+                        right: n.right,
+                        feature: n.feature as u32,
+                        threshold: n.threshold,
+                        subset,
+                    });
+                }
+                out.leaves.extend_from_slice(leaves);
+            }
+            out.stages.push((
+                (stage.threshold - THRESHOLD_EPS) as f64,
+                first,
+                out.trees.len(),
+            ));
+        }
+        out.set_stride(c, stride);
+        out
+    }
+
+    /// Recompute the features' corner offsets for another row stride (another pyramid level).
+    fn set_stride(&mut self, c: &Cascade, stride: usize) {
+        let at = |x: i32, y: i32| y as usize * stride + x as usize;
+        let upright = |x: i32, y: i32, w: i32, h: i32| {
+            [at(x, y), at(x + w, y), at(x, y + h), at(x + w, y + h)]
+        };
+        self.norm = upright(1, 1, c.width as i32 - 2, c.height as i32 - 2);
+        self.haar_features.clear();
+        self.lbp_features.clear();
+        let out = self;
+        for f in &c.features {
+            match *f {
+                CascadeFeature::Haar { ref rects, tilted } => {
+                    let mut h = HaarOffsets {
+                        corners: [[0; 4]; 3],
+                        weight: [0.0; 3],
+                        tilted,
+                    };
+                    for (i, &(x, y, w, rh, weight)) in rects.iter().take(3).enumerate() {
+                        h.corners[i] = if tilted {
+                            // OpenCV's CV_TILTED_OFS: (x, y), (x − h, y + h), (x + w, y + w),
+                            // (x + w − h, y + w + h).
+                            [
+                                at(x, y),
+                                at(x - rh, y + rh),
+                                at(x + w, y + w),
+                                at(x + w - rh, y + w + rh),
+                            ]
+                        } else {
+                            upright(x, y, w, rh)
+                        };
+                        h.weight[i] = weight;
+                    }
+                    out.haar_features.push(h);
+                    out.lbp_features.push([0; 16]);
+                }
+                CascadeFeature::Lbp { x, y, w, h } => {
+                    let mut g = [0usize; 16];
+                    for row in 0..4 {
+                        for col in 0..4 {
+                            g[row * 4 + col] = at(x + col as i32 * w, y + row as i32 * h);
+                        }
+                    }
+                    out.lbp_features.push(g);
+                    out.haar_features.push(HaarOffsets {
+                        corners: [[0; 4]; 3],
+                        weight: [0.0; 3],
+                        tilted: false,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn sum4(t: &[i64], base: usize, c: &[usize; 4]) -> i64 {
+    t[base + c[0]] - t[base + c[1]] - t[base + c[2]] + t[base + c[3]]
+}
+
+/// Run every stage on the window whose top-left entry of the integral tables is `base`.
+fn run_at(l: &Compiled, ii: &Integral, base: usize, spent: &mut u64) -> Outcome {
     // Haar: features are divided by the window's standard deviation times its area, measured
     // on the window less a one-pixel border; nearly flat windows are rejected outright.
     let mut norm = 1f32;
-    if c.kind == FeatureKind::Haar {
-        let (nx, ny, nw, nh) = (x + 1, y + 1, ww - 2, wh - 2);
-        let area = (nw * nh) as f64;
-        let s = ii.rect(&ii.sum, nx, ny, nw, nh) as f64;
-        let sq = ii.rect_sq(nx, ny, nw, nh);
-        let nf = area * sq - s * s;
+    if l.haar {
+        let s = sum4(&ii.sum, base, &l.norm) as f64;
+        let n = &l.norm;
+        let sq = ii.squares[base + n[0]] - ii.squares[base + n[1]] - ii.squares[base + n[2]]
+            + ii.squares[base + n[3]];
+        let nf = l.area * sq - s * s;
         if nf <= 0.0 {
             return Outcome::Flat;
         }
         norm = (1.0 / nf.sqrt()) as f32;
-        if area * norm as f64 >= 0.1 {
+        if l.area * norm as f64 >= 0.1 {
             return Outcome::Flat;
         }
     }
-    let haar = |f: &CascadeFeature| -> f32 {
-        let CascadeFeature::Haar { rects, tilted } = f else {
-            return 0.0;
-        };
-        let mut v = 0f32;
-        for &(rx, ry, rw, rh, weight) in rects {
-            let (rx, ry, rw, rh) = (x + rx as i64, y + ry as i64, rw as i64, rh as i64);
-            let s = if *tilted {
-                ii.tilted_rect(rx, ry, rw, rh)
-            } else {
-                ii.rect(&ii.sum, rx, ry, rw, rh)
-            };
-            v += weight * s as f32;
-        }
-        v * norm
-    };
-    let lbp = |f: &CascadeFeature| -> usize {
-        let &CascadeFeature::Lbp {
-            x: fx,
-            y: fy,
-            w: cw,
-            h: ch,
-        } = f
-        else {
-            return 0;
-        };
-        let cell = |col: i64, row: i64| {
-            ii.rect(
-                &ii.sum,
-                x + fx as i64 + col * cw as i64,
-                y + fy as i64 + row * ch as i64,
-                cw as i64,
-                ch as i64,
-            )
-        };
-        let centre = cell(1, 1);
-        // Clockwise from the top-left cell, most significant bit first (OpenCV's order).
-        [
-            (0, 0),
-            (1, 0),
-            (2, 0),
-            (2, 1),
-            (2, 2),
-            (1, 2),
-            (0, 2),
-            (0, 1),
-        ]
-        .iter()
-        .fold(0usize, |code, &(col, row)| {
-            (code << 1) | usize::from(cell(col, row) >= centre)
-        })
-    };
-    for (si, stage) in c.stages.iter().enumerate() {
+    for (si, &(threshold, t0, t1)) in l.stages.iter().enumerate() {
         let mut sum = 0f64;
-        for (nodes, leaves) in &stage.weak {
+        for &(first, leaf0) in &l.trees[t0..t1] {
             let mut idx = 0i32;
             loop {
                 *spent += 1;
-                let node = &nodes[idx as usize];
-                let f = &c.features[node.feature];
-                let left = match &node.subset {
-                    Some(subset) => {
-                        let code = lbp(f);
-                        subset[code >> 5] & (1u32 << (code & 31)) != 0
+                let node = &l.splits[first + idx as usize];
+                let left = if l.haar {
+                    let f = &l.haar_features[node.feature as usize];
+                    let table = if f.tilted { &ii.tilted } else { &ii.sum };
+                    let mut v = f.weight[0] * sum4(table, base, &f.corners[0]) as f32
+                        + f.weight[1] * sum4(table, base, &f.corners[1]) as f32;
+                    if f.weight[2] != 0.0 {
+                        v += f.weight[2] * sum4(table, base, &f.corners[2]) as f32;
                     }
-                    None => haar(f) < node.threshold,
+                    v * norm < node.threshold
+                } else {
+                    let g = &l.lbp_features[node.feature as usize];
+                    let cell = |r: usize, c: usize| {
+                        let i = r * 4 + c;
+                        ii.sum[base + g[i]] - ii.sum[base + g[i + 1]] - ii.sum[base + g[i + 4]]
+                            + ii.sum[base + g[i + 5]]
+                    };
+                    let centre = cell(1, 1);
+                    // Clockwise from the top-left cell, most significant bit first (OpenCV's
+                    // order).
+                    let code = [
+                        (0, 0),
+                        (0, 1),
+                        (0, 2),
+                        (1, 2),
+                        (2, 2),
+                        (2, 1),
+                        (2, 0),
+                        (1, 0),
+                    ]
+                    .iter()
+                    .fold(0usize, |code, &(r, c)| {
+                        (code << 1) | usize::from(cell(r, c) >= centre)
+                    });
+                    l.subsets[node.subset as usize][code >> 5] & (1u32 << (code & 31)) != 0
                 };
                 idx = if left { node.left } else { node.right };
                 if idx <= 0 {
                     break;
                 }
             }
-            sum += leaves[idx.unsigned_abs() as usize] as f64;
+            sum += l.leaves[leaf0 + idx.unsigned_abs() as usize] as f64;
         }
-        if sum < (stage.threshold - THRESHOLD_EPS) as f64 {
+        if sum < threshold {
             return Outcome::Rejected(si);
         }
     }
@@ -325,16 +432,25 @@ pub fn windows_at_scale_one(
     step: usize,
     budget: &mut Budget,
 ) -> Option<Vec<Rect>> {
-    hits(c, g, 1.0, step.max(1), budget)
+    let mut compiled = Compiled::new(c, g.width + 1);
+    hits(c, &mut compiled, g, 1.0, step.max(1), budget)
 }
 
 /// Accepted windows at one pyramid level; `None` when the budget ran out.
-fn hits(c: &Cascade, g: &Gray, factor: f64, step: usize, budget: &mut Budget) -> Option<Vec<Rect>> {
+fn hits(
+    c: &Cascade,
+    compiled: &mut Compiled,
+    g: &Gray,
+    factor: f64,
+    step: usize,
+    budget: &mut Budget,
+) -> Option<Vec<Rect>> {
     let tilted = c
         .features
         .iter()
         .any(|f| matches!(f, CascadeFeature::Haar { tilted: true, .. }));
     let ii = Integral::new(g, tilted);
+    compiled.set_stride(c, ii.stride);
     let (ww, wh) = (c.width as usize, c.height as usize);
     let mut out = Vec::new();
     if g.width < ww || g.height < wh {
@@ -349,7 +465,7 @@ fn hits(c: &Cascade, g: &Gray, factor: f64, step: usize, budget: &mut Budget) ->
         let mut spent = 0u64;
         let mut x = 0;
         while x <= g.width - ww {
-            match run_at(c, &ii, x as i64, y as i64, &mut spent) {
+            match run_at(compiled, &ii, y * ii.stride + x, &mut spent) {
                 Outcome::Accepted => out.push(Rect {
                     x: (x as f32 * factor).round() as i64,
                     y: (y as f32 * factor).round() as i64,
@@ -395,6 +511,7 @@ pub const MIN_NEIGHBORS: usize = 3;
 /// or more than [`MAX_RAW_WINDOWS`] windows were accepted (grouping is quadratic in them).
 pub fn detect(c: &Cascade, g: &Gray, budget: &mut Budget) -> Result<Vec<(Rect, usize)>, Cut> {
     let mut raw = Vec::new();
+    let mut compiled = Compiled::new(c, g.width + 1);
     let mut factor = 1.0f64;
     loop {
         // OpenCV's scales are floats; the window at this scale must fit in the picture.
@@ -409,7 +526,9 @@ pub fn detect(c: &Cascade, g: &Gray, budget: &mut Budget) -> Result<Vec<(Rect, u
             (g.height as f32 / sc).round() as usize,
         );
         let step = if sc >= 2.0 { 1 } else { 2 };
-        raw.extend(hits(c, &g.resized(w, h), sc as f64, step, budget).ok_or(Cut::Budget)?);
+        raw.extend(
+            hits(c, &mut compiled, &g.resized(w, h), sc as f64, step, budget).ok_or(Cut::Budget)?,
+        );
         if raw.len() > MAX_RAW_WINDOWS {
             return Err(Cut::Everywhere);
         }

@@ -39,12 +39,13 @@ pub struct CascadeReport {
 
 impl CascadeReport {
     /// The part most detections fell on, when the finding is clear: at least two detections,
-    /// at least twice as many as on any other kind of part, and at least half as many as fell
-    /// on nothing drawn (an eye cascade also fires on a cat's eyes).
+    /// more than twice as many as on any other kind of part, and at least a third as many as
+    /// fell on nothing drawn (an eye cascade also fires on a cat's eyes and nostrils, which are
+    /// no drawn part).
     pub fn fires_on(&self) -> Option<Part> {
         let (part, n) = *self.fired.first()?;
         let runner_up = self.fired.get(1).map_or(0, |f| f.1);
-        (n >= 2 && n >= 2 * runner_up && 2 * n >= self.stray).then_some(part)
+        (n >= 2 && n > 2 * runner_up && 3 * n >= self.stray).then_some(part)
     }
 
     /// One line for the artifact's reasons.
@@ -340,8 +341,12 @@ mod tests {
             millis: 0.0,
         };
         assert_eq!(
-            report(vec![(Part::Face, 6), (Part::CatFace, 3)], 0).fires_on(),
+            report(vec![(Part::Face, 6), (Part::CatFace, 2)], 0).fires_on(),
             Some(Part::Face)
+        );
+        assert_eq!(
+            report(vec![(Part::Face, 4), (Part::CatFace, 2)], 0).fires_on(),
+            None
         );
         // Alike on two kinds of object, one detection, or mostly on the background: no finding.
         assert_eq!(
