@@ -156,10 +156,12 @@ fn numbers<T: std::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>, Model
         .collect()
 }
 
-/// Read a cascade's stages, trees and features. Errors name what is malformed: an old-format
-/// (`opencv-haar-classifier`) file is [`ModelError::Unsupported`], counts past
-/// [`MAX_CASCADE_ITEMS`] are [`ModelError::TooLarge`], and trees whose children point backwards,
-/// features outside the window and indexes out of range are [`ModelError::Invalid`].
+/// Read a cascade's stages, trees and features, in either layout: `opencv-cascade-classifier`
+/// (OpenCV 3+) or the older `opencv-haar-classifier` (OpenCV 1.x–2.x: each node carries its
+/// feature, leaves are `left_val`/`right_val`, inner children `left_node`/`right_node`). Errors
+/// name what is malformed: counts past [`MAX_CASCADE_ITEMS`] are [`ModelError::TooLarge`], and
+/// trees whose children point backwards, features outside the window and indexes out of range
+/// are [`ModelError::Invalid`].
 pub fn read(bytes: &[u8]) -> Result<Cascade, ModelError> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(bytes);
@@ -316,9 +318,7 @@ pub fn read(bytes: &[u8]) -> Result<Cascade, ModelError> {
         }
     }
     if old_format {
-        return Err(ModelError::Unsupported(
-            "cascade: the old opencv-haar-classifier layout (OpenCV 1.x) is not evaluated".into(),
-        ));
+        return read_old(bytes);
     }
     let kind = kind.ok_or_else(|| ModelError::Invalid("cascade: no <featureType>".into()))?;
     let (width, height) = match (width, height) {
@@ -334,6 +334,198 @@ pub fn read(bytes: &[u8]) -> Result<Cascade, ModelError> {
     }
     let cascade = Cascade {
         kind,
+        width,
+        height,
+        stages,
+        features,
+    };
+    check_features(&cascade)?;
+    Ok(cascade)
+}
+
+/// A child of an old-format node while it is read.
+#[derive(Debug, Clone, Copy)]
+enum OldChild {
+    Node(i32),
+    Leaf(f32),
+}
+
+/// An old-format node while it is read.
+#[derive(Debug, Default)]
+struct OldNode {
+    rects: Vec<(i32, i32, i32, i32, f32)>,
+    tilted: bool,
+    threshold: f32,
+    left: Option<OldChild>,
+    right: Option<OldChild>,
+}
+
+/// The `opencv-haar-classifier` layout, read into the same [`Cascade`]: one feature per node.
+fn read_old(bytes: &[u8]) -> Result<Cascade, ModelError> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut path: Vec<String> = Vec::new();
+    let mut size: Option<(u32, u32)> = None;
+    let mut stages: Vec<CascadeStage> = Vec::new();
+    let mut features: Vec<CascadeFeature> = Vec::new();
+    let mut tree: Vec<OldNode> = Vec::new();
+    let mut items = 0usize;
+    let num = |text: &str, what: &str| -> Result<f32, ModelError> {
+        text.trim()
+            .parse::<f32>()
+            .map_err(|_| ModelError::Invalid(format!("cascade: {what} is not a number")))
+    };
+    loop {
+        let event = reader.read_event().map_err(|e| {
+            ModelError::Invalid(format!(
+                "cascade: XML at byte {}: {e}",
+                reader.buffer_position()
+            ))
+        })?;
+        match event {
+            Event::Start(s) => {
+                path.push(String::from_utf8_lossy(s.name().as_ref()).into_owned());
+                let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                match p.as_slice() {
+                    [_, _, "stages", "_"] => stages.push(CascadeStage {
+                        threshold: 0.0,
+                        weak: Vec::new(),
+                    }),
+                    [_, _, "stages", "_", "trees", "_"] => tree.clear(),
+                    [_, _, "stages", "_", "trees", "_", "_"] => {
+                        items += 1;
+                        if items > MAX_CASCADE_ITEMS || tree.len() >= MAX_TREE_NODES {
+                            return Err(ModelError::TooLarge(format!(
+                                "cascade: more than {MAX_CASCADE_ITEMS} nodes, or {MAX_TREE_NODES} in one tree"
+                            )));
+                        }
+                        tree.push(OldNode::default());
+                    }
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                if let [_, _, "stages", "_", "trees", "_"] = p.as_slice() {
+                    let mut nodes = Vec::with_capacity(tree.len());
+                    let mut leaves = Vec::new();
+                    for n in tree.drain(..) {
+                        let mut child = |c: Option<OldChild>| -> Result<i32, ModelError> {
+                            match c {
+                                Some(OldChild::Node(k)) if k > 0 => Ok(k),
+                                Some(OldChild::Leaf(v)) => {
+                                    leaves.push(v);
+                                    Ok(-(leaves.len() as i32 - 1))
+                                }
+                                _ => Err(ModelError::Invalid(
+                                    "cascade: a node without both children".into(),
+                                )),
+                            }
+                        };
+                        let (left, right) = (child(n.left)?, child(n.right)?);
+                        if n.rects.is_empty() {
+                            return Err(ModelError::Invalid(
+                                "cascade: a node without a feature".into(),
+                            ));
+                        }
+                        features.push(CascadeFeature::Haar {
+                            rects: n.rects,
+                            tilted: n.tilted,
+                        });
+                        nodes.push(CascadeNode {
+                            left,
+                            right,
+                            feature: features.len() - 1,
+                            threshold: n.threshold,
+                            subset: None,
+                        });
+                    }
+                    check_tree(&nodes, leaves.len())?;
+                    let stage = stages.last_mut().ok_or_else(|| {
+                        ModelError::Invalid("cascade: a tree outside a stage".into())
+                    })?;
+                    stage.weak.push((nodes, leaves));
+                }
+                path.pop();
+            }
+            Event::Text(t) => {
+                let text = t
+                    .unescape()
+                    .map_err(|e| ModelError::Invalid(format!("cascade: text: {e}")))?;
+                let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                let node = tree.last_mut();
+                match (p.as_slice(), node) {
+                    ([_, _, "size"], _) => {
+                        let v: Vec<u32> = numbers(&text, "window size")?;
+                        if let [w, h] = v[..] {
+                            size = Some((w, h));
+                        }
+                    }
+                    ([_, _, "stages", "_", "stage_threshold"], _) => {
+                        if let Some(s) = stages.last_mut() {
+                            s.threshold = num(&text, "stage threshold")?;
+                        }
+                    }
+                    (
+                        [_, _, "stages", "_", "trees", "_", "_", "feature", "rects", "_"],
+                        Some(n),
+                    ) => {
+                        let v: Vec<f32> = numbers(&text, "feature rectangle")?;
+                        let [x, y, w, h, weight] = v[..] else {
+                            return Err(ModelError::Invalid(format!(
+                                "cascade: a Haar rectangle has {} numbers (x y w h weight)",
+                                v.len()
+                            )));
+                        };
+                        if n.rects.len() >= 3 {
+                            return Err(ModelError::Invalid(
+                                "cascade: a Haar feature with more than three rectangles".into(),
+                            ));
+                        }
+                        n.rects
+                            .push((x as i32, y as i32, w as i32, h as i32, weight));
+                    }
+                    ([_, _, "stages", "_", "trees", "_", "_", "feature", "tilted"], Some(n)) => {
+                        n.tilted = text.trim() == "1";
+                    }
+                    ([_, _, "stages", "_", "trees", "_", "_", field], Some(n)) => match *field {
+                        "threshold" => n.threshold = num(&text, "node threshold")?,
+                        "left_val" => n.left = Some(OldChild::Leaf(num(&text, "leaf")?)),
+                        "right_val" => n.right = Some(OldChild::Leaf(num(&text, "leaf")?)),
+                        "left_node" | "right_node" => {
+                            let k = text.trim().parse::<i32>().map_err(|_| {
+                                ModelError::Invalid(
+                                    "cascade: a child index is not an integer".into(),
+                                )
+                            })?;
+                            if *field == "left_node" {
+                                n.left = Some(OldChild::Node(k));
+                            } else {
+                                n.right = Some(OldChild::Node(k));
+                            }
+                        }
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let (width, height) = match size {
+        Some((w, h)) if (2..=512).contains(&w) && (2..=512).contains(&h) => (w, h),
+        _ => {
+            return Err(ModelError::Invalid(
+                "cascade: no <size>, or one outside 2..512 pixels".into(),
+            ))
+        }
+    };
+    if stages.is_empty() {
+        return Err(ModelError::Invalid("cascade: no stages".into()));
+    }
+    let cascade = Cascade {
+        kind: FeatureKind::Haar,
         width,
         height,
         stages,
@@ -494,6 +686,24 @@ mod tests {
     }
 
     #[test]
+    fn the_old_layout_is_read_into_the_same_cascade() {
+        let old = "<opencv_storage><c type_id=\"opencv-haar-classifier\"><size>10 10</size><stages><_><trees><_><_><feature><rects><_>0 0 4 4 -1.</_><_>0 0 2 4 2.</_></rects><tilted>0</tilted></feature><threshold>0.1</threshold><left_node>1</left_node><right_val>0.5</right_val></_><_><feature><rects><_>3 1 2 2 -1.</_></rects><tilted>1</tilted></feature><threshold>0.2</threshold><left_val>-1</left_val><right_val>1</right_val></_></_></trees><stage_threshold>0.3</stage_threshold><parent>-1</parent><next>-1</next></_></stages></c></opencv_storage>";
+        let c = read(old.as_bytes()).unwrap();
+        assert_eq!((c.width, c.height, c.features.len()), (10, 10, 2));
+        let (nodes, leaves) = &c.stages[0].weak[0];
+        assert_eq!((nodes[0].left, nodes[0].right), (1, 0));
+        assert_eq!((nodes[1].left, nodes[1].right), (-1, -2));
+        assert_eq!(leaves, &vec![0.5, -1.0, 1.0]);
+        assert_eq!(c.stages[0].threshold, 0.3);
+        // A node missing a child is refused.
+        let broken = old.replace("<right_val>0.5</right_val>", "");
+        assert!(read(broken.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("both children"));
+    }
+
+    #[test]
     fn malformed_cascades_are_refused_with_the_reason() {
         let err = |xml: String| read(xml.as_bytes()).unwrap_err().to_string();
         // A child pointing backwards would loop forever.
@@ -515,7 +725,7 @@ mod tests {
         assert!(err(
             "<opencv_storage><haarcascade_eye type_id=\"opencv-haar-classifier\"><size>20 20</size></haarcascade_eye></opencv_storage>".into()
         )
-        .contains("old"));
+        .contains("no stages"));
         let many = "<_><rects><_>0 0 1 1 1.</_></rects><tilted>0</tilted></_>"
             .repeat(MAX_CASCADE_ITEMS + 1);
         assert!(err(cascade("HAAR", "0 -1 0 0.1", "1 2", &many)).contains("too large"));
