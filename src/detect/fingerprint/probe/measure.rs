@@ -43,7 +43,17 @@ pub(super) fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
 /// Read the vectors as interleaved (x, y) pairs and measure the mean change of x and of y,
 /// relative to the spread of the values (so 0..1 and pixel coordinates read alike).
 pub(super) fn coordinate_response(before: &[f32], after: &[f32]) -> Option<(f64, f64)> {
-    if before.len() < 10 || before.len() % 2 != 0 || before.len() != after.len() {
+    grouped_response(before, after, 2)
+}
+
+/// [`coordinate_response`] for records of `stride` values, x and y first: (x, y, z) triples as
+/// MediaPipe's face and hand landmarks, (x, y, z, visibility, presence) as its pose landmarks.
+pub(super) fn grouped_response(before: &[f32], after: &[f32], stride: usize) -> Option<(f64, f64)> {
+    if stride < 2
+        || before.len() < 5 * stride
+        || before.len() % stride != 0
+        || before.len() != after.len()
+    {
         return None;
     }
     let (lo, hi) = before.iter().fold((f64::MAX, f64::MIN), |(l, h), &x| {
@@ -53,11 +63,11 @@ pub(super) fn coordinate_response(before: &[f32], after: &[f32]) -> Option<(f64,
     if spread <= 0.0 || !spread.is_finite() {
         return None;
     }
-    let n = before.len() / 2;
+    let n = before.len() / stride;
     let (mut dx, mut dy) = (0.0, 0.0);
     for i in 0..n {
-        dx += (after[2 * i] - before[2 * i]) as f64;
-        dy += (after[2 * i + 1] - before[2 * i + 1]) as f64;
+        dx += (after[stride * i] - before[stride * i]) as f64;
+        dy += (after[stride * i + 1] - before[stride * i + 1]) as f64;
     }
     Some((dx / n as f64 / spread, dy / n as f64 / spread))
 }

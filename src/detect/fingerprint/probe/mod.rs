@@ -394,8 +394,9 @@ impl Probe {
                 let pick = primary_vector(&base);
                 // The model's preprocessing is unknown, so each published scaling is tried.
                 // Coordinates moving with the face cannot happen by accident, so a scaling that
-                // shows them wins; then one that shows an identity embedding; else the one under
-                // which different faces differ most (the model "wakes up").
+                // shows them (as (x, y) pairs) wins; then one that shows an identity embedding;
+                // then coordinates in wider records; else the one under which different faces
+                // differ most (the model "wakes up").
                 let mut tried: Vec<(Scaling, f64, Option<VectorBehaviour>)> = Vec::new();
                 for sc in Scaling::ALL {
                     let outs0 = run(layout.tensor(&faces[0], sc))?;
@@ -436,6 +437,13 @@ impl Probe {
                         (Some(r), Some(d)) => Some(ShiftResponse { right: r, down: d }),
                         _ => None,
                     };
+                    let grouped = (3..=5).find_map(|stride| {
+                        let r = ShiftResponse {
+                            right: grouped_response(&v0, &right, stride)?,
+                            down: grouped_response(&v0, &down, stride)?,
+                        };
+                        r.coordinate_like().then_some((stride, r))
+                    });
                     let v = VectorBehaviour {
                         output: outs0.get(pick).map(|o| o.0.clone()).unwrap_or_default(),
                         dim: v0.len(),
@@ -447,6 +455,7 @@ impl Probe {
                         constant: moved <= 1e-6,
                         shift_px: shift,
                         shift_response,
+                        grouped_response: grouped,
                         permutation_cos: None,
                     };
                     tried.push((sc, if change.is_finite() { change } else { 0.0 }, Some(v)));
@@ -464,6 +473,13 @@ impl Probe {
                             .iter()
                             .position(|t| t.2.as_ref().is_some_and(|v| v.identity_like()))
                             .filter(|_| 2 * votes > tried.len())
+                    })
+                    // Then coordinates read as wider records ((x, y, z) landmarks): after
+                    // identity, so that these readings never choose an embedder's scaling.
+                    .or_else(|| {
+                        tried.iter().position(|t| {
+                            t.2.as_ref().is_some_and(|v| v.grouped_response.is_some())
+                        })
                     })
                     .or_else(|| {
                         (0..tried.len()).max_by(|&i, &j| {
@@ -516,6 +532,7 @@ impl Probe {
                         constant: spread <= 1e-6 * norm.max(1e-6),
                         shift_px: 0,
                         shift_response: None,
+                        grouped_response: None,
                         permutation_cos: Some(cosine(&v0, &reversed)),
                     });
                 }

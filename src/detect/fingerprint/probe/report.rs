@@ -34,6 +34,10 @@ pub struct VectorBehaviour {
     pub shift_px: i64,
     /// For vectors read as interleaved (x, y) pairs: how x and y moved when the face moved.
     pub shift_response: Option<ShiftResponse>,
+    /// Read as records of 3, 4 or 5 values, x and y first ((x, y, z) landmarks and the like):
+    /// the first record width under which the vector moves like coordinates, with its response.
+    #[serde(default)]
+    pub grouped_response: Option<(usize, ShiftResponse)>,
     /// Silhouette models: cosine between the outputs for a sequence and the same frames reversed.
     pub permutation_cos: Option<f64>,
 }
@@ -53,10 +57,22 @@ impl VectorBehaviour {
     /// Moves with the face: a shift right moves the x values (not y), a shift down the y values
     /// (not x), both the same way round. Coordinates, not an identity.
     pub fn coordinate_like(&self) -> bool {
-        let Some(r) = self.shift_response else {
-            return false;
-        };
-        let ((rx, ry), (dx, dy)) = (r.right, r.down);
+        self.shift_response.is_some_and(|r| r.coordinate_like())
+    }
+
+    /// Moves like coordinates when read as pairs or as wider records (x, y first). Confirms a
+    /// landmark or pose model; only pairs may turn a recognition-shaped model into keypoints,
+    /// so that trying more readings cannot talk an embedding out of being one.
+    pub fn coordinates_in_any_reading(&self) -> bool {
+        self.coordinate_like() || self.grouped_response.is_some()
+    }
+}
+
+impl ShiftResponse {
+    /// A shift right moves the x values (not y), a shift down the y values (not x), both the
+    /// same way round, well above the cross-talk.
+    pub fn coordinate_like(&self) -> bool {
+        let ((rx, ry), (dx, dy)) = (self.right, self.down);
         let along = (rx.abs() + dy.abs()) / 2.0;
         let weaker = rx.abs().min(dy.abs());
         let across = ry.abs().max(dx.abs());
@@ -154,6 +170,12 @@ impl ProbeReport {
                         r.right.0, r.right.1, r.down.0, r.down.1
                     ));
                 }
+                if let (Some((stride, r)), false) = (v.grouped_response, v.coordinate_like()) {
+                    s.push_str(&format!(
+                        ", as records of {stride} values (x, y first) a shift right moves them ({:+.3}, {:+.3}) and a shift down ({:+.3}, {:+.3})",
+                        r.right.0, r.right.1, r.down.0, r.down.1
+                    ));
+                }
             }
         }
         s
@@ -197,7 +219,7 @@ pub fn apply(c: &mut Classification, r: &ProbeReport) {
                 );
             }
         }
-        Technique::FaceLandmarks | Technique::BodyPose if v.coordinate_like() => {
+        Technique::FaceLandmarks | Technique::BodyPose if v.coordinates_in_any_reading() => {
             c.confidence = (c.confidence + 0.1).min(0.95);
             c.reasons.push(
                 "probe: the output moves with the face (x follows a shift): coordinates".into(),

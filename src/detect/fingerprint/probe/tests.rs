@@ -41,6 +41,7 @@ fn coordinate_response_reads_a_shift() {
             right: (0.12, 0.01),
             down: (-0.005, 0.11),
         }),
+        grouped_response: None,
         permutation_cos: None,
     };
     assert!(v.coordinate_like());
@@ -53,6 +54,42 @@ fn coordinate_response_reads_a_shift() {
         ..v
     };
     assert!(!v.coordinate_like());
+}
+
+#[test]
+fn triples_are_read_as_coordinates_only_to_confirm_landmarks() {
+    // 20 (x, y, z) landmarks; the face moves right by 0.1: x grows, y and z stay.
+    let before: Vec<f32> = (0..60).map(|i| (i % 7) as f32 / 7.0).collect();
+    let right: Vec<f32> = before
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if i % 3 == 0 { v + 0.1 } else { v })
+        .collect();
+    let (dx, dy) = grouped_response(&before, &right, 3).unwrap();
+    assert!(dx > 0.09 && dy.abs() < 1e-6, "{dx} {dy}");
+    // Read as pairs the same vector mixes x, y and z: its x and y both move.
+    let (px, py) = coordinate_response(&before, &right).unwrap();
+    assert!(px.abs() > 0.01 && py.abs() > 0.01, "{px} {py}");
+    let moved = ShiftResponse {
+        right: (0.1, 0.0),
+        down: (0.0, 0.1),
+    };
+    let v = VectorBehaviour {
+        output: "o".into(),
+        dim: 60,
+        norm: 1.0,
+        flip_cos: 0.99,
+        shift_cos: 0.99,
+        other_face_cos: 0.5,
+        noise_cos: 0.5,
+        constant: false,
+        shift_px: 4,
+        shift_response: None,
+        grouped_response: Some((3, moved)),
+        permutation_cos: None,
+    };
+    assert!(!v.coordinate_like());
+    assert!(v.coordinates_in_any_reading());
 }
 
 #[test]
