@@ -178,12 +178,7 @@ pub fn read(bytes: &[u8]) -> Result<Cascade, ModelError> {
         ))
     };
     loop {
-        let event = reader.read_event().map_err(|e| {
-            ModelError::Invalid(format!(
-                "cascade: XML at byte {}: {e}",
-                reader.buffer_position()
-            ))
-        })?;
+        let event = next_event(&mut reader)?;
         match event {
             Event::Start(s) => {
                 let name = String::from_utf8_lossy(s.name().as_ref()).into_owned();
@@ -276,21 +271,8 @@ pub fn read(bytes: &[u8]) -> Result<Cascade, ModelError> {
                         stage.weak.push((nodes, leaves));
                     }
                     [_, "cascade", "features", "_", "rects", "_"] => {
-                        let v: Vec<f32> = numbers(&text, "feature rectangle")?;
-                        let [x, y, w, h, weight] = v[..] else {
-                            return Err(ModelError::Invalid(format!(
-                                "cascade: a Haar rectangle has {} numbers (x y w h weight)",
-                                v.len()
-                            )));
-                        };
                         if let Some(CascadeFeature::Haar { rects, .. }) = features.last_mut() {
-                            if rects.len() >= 3 {
-                                return Err(ModelError::Invalid(
-                                    "cascade: a Haar feature with more than three rectangles"
-                                        .into(),
-                                ));
-                            }
-                            rects.push((x as i32, y as i32, w as i32, h as i32, weight));
+                            push_haar_rect(&text, rects)?;
                         }
                     }
                     [_, "cascade", "features", "_", "tilted"] => {
@@ -321,8 +303,31 @@ pub fn read(bytes: &[u8]) -> Result<Cascade, ModelError> {
         return read_old(bytes);
     }
     let kind = kind.ok_or_else(|| ModelError::Invalid("cascade: no <featureType>".into()))?;
-    let (width, height) = match (width, height) {
-        (Some(w), Some(h)) if (2..=512).contains(&w) && (2..=512).contains(&h) => (w, h),
+    finish(kind, width.zip(height), stages, features)
+}
+
+/// The next XML event, or where the XML broke.
+fn next_event<'a>(
+    reader: &mut quick_xml::Reader<&'a [u8]>,
+) -> Result<quick_xml::events::Event<'a>, ModelError> {
+    reader.read_event().map_err(|e| {
+        ModelError::Invalid(format!(
+            "cascade: XML at byte {}: {e}",
+            reader.buffer_position()
+        ))
+    })
+}
+
+/// Check what was read and assemble it: a window of 2..512 pixels each way, at least one
+/// stage, every feature inside the window.
+fn finish(
+    kind: FeatureKind,
+    size: Option<(u32, u32)>,
+    stages: Vec<CascadeStage>,
+    features: Vec<CascadeFeature>,
+) -> Result<Cascade, ModelError> {
+    let (width, height) = match size {
+        Some((w, h)) if (2..=512).contains(&w) && (2..=512).contains(&h) => (w, h),
         _ => {
             return Err(ModelError::Invalid(
                 "cascade: no window size, or one outside 2..512 pixels".into(),
@@ -341,6 +346,27 @@ pub fn read(bytes: &[u8]) -> Result<Cascade, ModelError> {
     };
     check_features(&cascade)?;
     Ok(cascade)
+}
+
+/// One Haar rectangle, `x y w h weight`, added to `rects` (at most three).
+fn push_haar_rect(
+    text: &str,
+    rects: &mut Vec<(i32, i32, i32, i32, f32)>,
+) -> Result<(), ModelError> {
+    let v: Vec<f32> = numbers(text, "feature rectangle")?;
+    let [x, y, w, h, weight] = v[..] else {
+        return Err(ModelError::Invalid(format!(
+            "cascade: a Haar rectangle has {} numbers (x y w h weight)",
+            v.len()
+        )));
+    };
+    if rects.len() >= 3 {
+        return Err(ModelError::Invalid(
+            "cascade: a Haar feature with more than three rectangles".into(),
+        ));
+    }
+    rects.push((x as i32, y as i32, w as i32, h as i32, weight));
+    Ok(())
 }
 
 /// A child of an old-format node while it is read.
@@ -376,12 +402,7 @@ fn read_old(bytes: &[u8]) -> Result<Cascade, ModelError> {
             .map_err(|_| ModelError::Invalid(format!("cascade: {what} is not a number")))
     };
     loop {
-        let event = reader.read_event().map_err(|e| {
-            ModelError::Invalid(format!(
-                "cascade: XML at byte {}: {e}",
-                reader.buffer_position()
-            ))
-        })?;
+        let event = next_event(&mut reader)?;
         match event {
             Event::Start(s) => {
                 path.push(String::from_utf8_lossy(s.name().as_ref()).into_owned());
@@ -469,22 +490,7 @@ fn read_old(bytes: &[u8]) -> Result<Cascade, ModelError> {
                     (
                         [_, _, "stages", "_", "trees", "_", "_", "feature", "rects", "_"],
                         Some(n),
-                    ) => {
-                        let v: Vec<f32> = numbers(&text, "feature rectangle")?;
-                        let [x, y, w, h, weight] = v[..] else {
-                            return Err(ModelError::Invalid(format!(
-                                "cascade: a Haar rectangle has {} numbers (x y w h weight)",
-                                v.len()
-                            )));
-                        };
-                        if n.rects.len() >= 3 {
-                            return Err(ModelError::Invalid(
-                                "cascade: a Haar feature with more than three rectangles".into(),
-                            ));
-                        }
-                        n.rects
-                            .push((x as i32, y as i32, w as i32, h as i32, weight));
-                    }
+                    ) => push_haar_rect(&text, &mut n.rects)?,
                     ([_, _, "stages", "_", "trees", "_", "_", "feature", "tilted"], Some(n)) => {
                         n.tilted = text.trim() == "1";
                     }
@@ -513,26 +519,7 @@ fn read_old(bytes: &[u8]) -> Result<Cascade, ModelError> {
             _ => {}
         }
     }
-    let (width, height) = match size {
-        Some((w, h)) if (2..=512).contains(&w) && (2..=512).contains(&h) => (w, h),
-        _ => {
-            return Err(ModelError::Invalid(
-                "cascade: no <size>, or one outside 2..512 pixels".into(),
-            ))
-        }
-    };
-    if stages.is_empty() {
-        return Err(ModelError::Invalid("cascade: no stages".into()));
-    }
-    let cascade = Cascade {
-        kind: FeatureKind::Haar,
-        width,
-        height,
-        stages,
-        features,
-    };
-    check_features(&cascade)?;
-    Ok(cascade)
+    finish(FeatureKind::Haar, size, stages, features)
 }
 
 fn parse_nodes(text: &str, kind: Option<FeatureKind>) -> Result<Vec<CascadeNode>, ModelError> {
