@@ -3,6 +3,9 @@
 
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo};
 
+mod old;
+use old::read_old;
+
 /// Whether `bytes` are an OpenCV cascade XML (`<opencv_storage>` with a cascade).
 pub fn looks_like(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(64 * 1024)];
@@ -147,7 +150,7 @@ pub const MAX_CASCADE_ITEMS: usize = 200_000;
 /// Most nodes in one weak classifier's tree.
 pub const MAX_TREE_NODES: usize = 256;
 
-fn numbers<T: std::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>, ModelError> {
+pub(super) fn numbers<T: std::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>, ModelError> {
     text.split_ascii_whitespace()
         .map(|v| {
             v.parse::<T>()
@@ -307,7 +310,7 @@ pub fn read(bytes: &[u8]) -> Result<Cascade, ModelError> {
 }
 
 /// The next XML event, or where the XML broke.
-fn next_event<'a>(
+pub(super) fn next_event<'a>(
     reader: &mut quick_xml::Reader<&'a [u8]>,
 ) -> Result<quick_xml::events::Event<'a>, ModelError> {
     reader.read_event().map_err(|e| {
@@ -320,7 +323,7 @@ fn next_event<'a>(
 
 /// Check what was read and assemble it: a window of 2..512 pixels each way, at least one
 /// stage, every feature inside the window.
-fn finish(
+pub(super) fn finish(
     kind: FeatureKind,
     size: Option<(u32, u32)>,
     stages: Vec<CascadeStage>,
@@ -349,7 +352,7 @@ fn finish(
 }
 
 /// One Haar rectangle, `x y w h weight`, added to `rects` (at most three).
-fn push_haar_rect(
+pub(super) fn push_haar_rect(
     text: &str,
     rects: &mut Vec<(i32, i32, i32, i32, f32)>,
 ) -> Result<(), ModelError> {
@@ -367,159 +370,6 @@ fn push_haar_rect(
     }
     rects.push((x as i32, y as i32, w as i32, h as i32, weight));
     Ok(())
-}
-
-/// A child of an old-format node while it is read.
-#[derive(Debug, Clone, Copy)]
-enum OldChild {
-    Node(i32),
-    Leaf(f32),
-}
-
-/// An old-format node while it is read.
-#[derive(Debug, Default)]
-struct OldNode {
-    rects: Vec<(i32, i32, i32, i32, f32)>,
-    tilted: bool,
-    threshold: f32,
-    left: Option<OldChild>,
-    right: Option<OldChild>,
-}
-
-/// The `opencv-haar-classifier` layout, read into the same [`Cascade`]: one feature per node.
-fn read_old(bytes: &[u8]) -> Result<Cascade, ModelError> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_reader(bytes);
-    let mut path: Vec<String> = Vec::new();
-    let mut size: Option<(u32, u32)> = None;
-    let mut stages: Vec<CascadeStage> = Vec::new();
-    let mut features: Vec<CascadeFeature> = Vec::new();
-    let mut tree: Vec<OldNode> = Vec::new();
-    let mut items = 0usize;
-    let num = |text: &str, what: &str| -> Result<f32, ModelError> {
-        text.trim()
-            .parse::<f32>()
-            .map_err(|_| ModelError::Invalid(format!("cascade: {what} is not a number")))
-    };
-    loop {
-        let event = next_event(&mut reader)?;
-        match event {
-            Event::Start(s) => {
-                path.push(String::from_utf8_lossy(s.name().as_ref()).into_owned());
-                let p: Vec<&str> = path.iter().map(String::as_str).collect();
-                match p.as_slice() {
-                    [_, _, "stages", "_"] => stages.push(CascadeStage {
-                        threshold: 0.0,
-                        weak: Vec::new(),
-                    }),
-                    [_, _, "stages", "_", "trees", "_"] => tree.clear(),
-                    [_, _, "stages", "_", "trees", "_", "_"] => {
-                        items += 1;
-                        if items > MAX_CASCADE_ITEMS || tree.len() >= MAX_TREE_NODES {
-                            return Err(ModelError::TooLarge(format!(
-                                "cascade: more than {MAX_CASCADE_ITEMS} nodes, or {MAX_TREE_NODES} in one tree"
-                            )));
-                        }
-                        tree.push(OldNode::default());
-                    }
-                    _ => {}
-                }
-            }
-            Event::End(_) => {
-                let p: Vec<&str> = path.iter().map(String::as_str).collect();
-                if let [_, _, "stages", "_", "trees", "_"] = p.as_slice() {
-                    let mut nodes = Vec::with_capacity(tree.len());
-                    let mut leaves = Vec::new();
-                    for n in tree.drain(..) {
-                        let mut child = |c: Option<OldChild>| -> Result<i32, ModelError> {
-                            match c {
-                                Some(OldChild::Node(k)) if k > 0 => Ok(k),
-                                Some(OldChild::Leaf(v)) => {
-                                    leaves.push(v);
-                                    Ok(-(leaves.len() as i32 - 1))
-                                }
-                                _ => Err(ModelError::Invalid(
-                                    "cascade: a node without both children".into(),
-                                )),
-                            }
-                        };
-                        let (left, right) = (child(n.left)?, child(n.right)?);
-                        if n.rects.is_empty() {
-                            return Err(ModelError::Invalid(
-                                "cascade: a node without a feature".into(),
-                            ));
-                        }
-                        features.push(CascadeFeature::Haar {
-                            rects: n.rects,
-                            tilted: n.tilted,
-                        });
-                        nodes.push(CascadeNode {
-                            left,
-                            right,
-                            feature: features.len() - 1,
-                            threshold: n.threshold,
-                            subset: None,
-                        });
-                    }
-                    check_tree(&nodes, leaves.len())?;
-                    let stage = stages.last_mut().ok_or_else(|| {
-                        ModelError::Invalid("cascade: a tree outside a stage".into())
-                    })?;
-                    stage.weak.push((nodes, leaves));
-                }
-                path.pop();
-            }
-            Event::Text(t) => {
-                let text = t
-                    .unescape()
-                    .map_err(|e| ModelError::Invalid(format!("cascade: text: {e}")))?;
-                let p: Vec<&str> = path.iter().map(String::as_str).collect();
-                let node = tree.last_mut();
-                match (p.as_slice(), node) {
-                    ([_, _, "size"], _) => {
-                        let v: Vec<u32> = numbers(&text, "window size")?;
-                        if let [w, h] = v[..] {
-                            size = Some((w, h));
-                        }
-                    }
-                    ([_, _, "stages", "_", "stage_threshold"], _) => {
-                        if let Some(s) = stages.last_mut() {
-                            s.threshold = num(&text, "stage threshold")?;
-                        }
-                    }
-                    (
-                        [_, _, "stages", "_", "trees", "_", "_", "feature", "rects", "_"],
-                        Some(n),
-                    ) => push_haar_rect(&text, &mut n.rects)?,
-                    ([_, _, "stages", "_", "trees", "_", "_", "feature", "tilted"], Some(n)) => {
-                        n.tilted = text.trim() == "1";
-                    }
-                    ([_, _, "stages", "_", "trees", "_", "_", field], Some(n)) => match *field {
-                        "threshold" => n.threshold = num(&text, "node threshold")?,
-                        "left_val" => n.left = Some(OldChild::Leaf(num(&text, "leaf")?)),
-                        "right_val" => n.right = Some(OldChild::Leaf(num(&text, "leaf")?)),
-                        "left_node" | "right_node" => {
-                            let k = text.trim().parse::<i32>().map_err(|_| {
-                                ModelError::Invalid(
-                                    "cascade: a child index is not an integer".into(),
-                                )
-                            })?;
-                            if *field == "left_node" {
-                                n.left = Some(OldChild::Node(k));
-                            } else {
-                                n.right = Some(OldChild::Node(k));
-                            }
-                        }
-                        _ => {}
-                    },
-                    _ => {}
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    finish(FeatureKind::Haar, size, stages, features)
 }
 
 fn parse_nodes(text: &str, kind: Option<FeatureKind>) -> Result<Vec<CascadeNode>, ModelError> {
@@ -566,7 +416,7 @@ fn parse_nodes(text: &str, kind: Option<FeatureKind>) -> Result<Vec<CascadeNode>
 }
 
 /// Children must point forwards (so every walk ends) and leaves must exist.
-fn check_tree(nodes: &[CascadeNode], leaves: usize) -> Result<(), ModelError> {
+pub(super) fn check_tree(nodes: &[CascadeNode], leaves: usize) -> Result<(), ModelError> {
     for (i, n) in nodes.iter().enumerate() {
         for child in [n.left, n.right] {
             let ok = if child > 0 {
@@ -586,7 +436,7 @@ fn check_tree(nodes: &[CascadeNode], leaves: usize) -> Result<(), ModelError> {
 }
 
 /// Every feature lies inside the window and every node's feature exists.
-fn check_features(c: &Cascade) -> Result<(), ModelError> {
+pub(super) fn check_features(c: &Cascade) -> Result<(), ModelError> {
     let (ww, wh) = (c.width as i32, c.height as i32);
     for (i, f) in c.features.iter().enumerate() {
         let inside = match (f, c.kind) {
@@ -629,99 +479,4 @@ fn check_features(c: &Cascade) -> Result<(), ModelError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cascade(kind: &str, nodes: &str, leaves: &str, features: &str) -> String {
-        format!(
-            "<opencv_storage><cascade type_id=\"opencv-cascade-classifier\"><featureType>{kind}</featureType><height>10</height><width>10</width><stages><_><stageThreshold>0.5</stageThreshold><weakClassifiers><_><internalNodes>{nodes}</internalNodes><leafValues>{leaves}</leafValues></_></weakClassifiers></_></stages><features>{features}</features></cascade></opencv_storage>"
-        )
-    }
-    const HAAR_FEATURE: &str =
-        "<_><rects><_>0 0 4 4 -1.</_><_>0 0 2 4 2.</_></rects><tilted>0</tilted></_>";
-
-    #[test]
-    fn a_cascade_is_read_whole() {
-        let c = read(
-            cascade(
-                "HAAR",
-                "1 2 0 0.1 0 -1 0 0.2 -2 -3 0 0.3",
-                "1 2 3 4",
-                HAAR_FEATURE,
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-        assert_eq!((c.kind, c.width, c.height), (FeatureKind::Haar, 10, 10));
-        assert_eq!(c.stages.len(), 1);
-        assert_eq!(c.stages[0].weak[0].0.len(), 3);
-        assert_eq!(c.stages[0].weak[0].1, vec![1.0, 2.0, 3.0, 4.0]);
-        let lbp = read(
-            cascade(
-                "LBP",
-                "0 -1 0 -1 0 0 0 0 0 0 1",
-                "-1 1",
-                "<_><rect>1 1 3 3</rect></_>",
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-        assert_eq!(
-            lbp.stages[0].weak[0].0[0].subset,
-            Some([u32::MAX, 0, 0, 0, 0, 0, 0, 1])
-        );
-    }
-
-    #[test]
-    fn the_old_layout_is_read_into_the_same_cascade() {
-        let old = "<opencv_storage><c type_id=\"opencv-haar-classifier\"><size>10 10</size><stages><_><trees><_><_><feature><rects><_>0 0 4 4 -1.</_><_>0 0 2 4 2.</_></rects><tilted>0</tilted></feature><threshold>0.1</threshold><left_node>1</left_node><right_val>0.5</right_val></_><_><feature><rects><_>3 1 2 2 -1.</_></rects><tilted>1</tilted></feature><threshold>0.2</threshold><left_val>-1</left_val><right_val>1</right_val></_></_></trees><stage_threshold>0.3</stage_threshold><parent>-1</parent><next>-1</next></_></stages></c></opencv_storage>";
-        let c = read(old.as_bytes()).unwrap();
-        assert_eq!((c.width, c.height, c.features.len()), (10, 10, 2));
-        let (nodes, leaves) = &c.stages[0].weak[0];
-        assert_eq!((nodes[0].left, nodes[0].right), (1, 0));
-        assert_eq!((nodes[1].left, nodes[1].right), (-1, -2));
-        assert_eq!(leaves, &vec![0.5, -1.0, 1.0]);
-        assert_eq!(c.stages[0].threshold, 0.3);
-        // A node missing a child is refused.
-        let broken = old.replace("<right_val>0.5</right_val>", "");
-        assert!(read(broken.as_bytes())
-            .unwrap_err()
-            .to_string()
-            .contains("both children"));
-    }
-
-    #[test]
-    fn malformed_cascades_are_refused_with_the_reason() {
-        let err = |xml: String| read(xml.as_bytes()).unwrap_err().to_string();
-        // A child pointing backwards would loop forever.
-        assert!(err(cascade(
-            "HAAR",
-            "1 -1 0 0.1 1 -1 0 0.2",
-            "1 2",
-            HAAR_FEATURE
-        ))
-        .contains("backwards"));
-        assert!(err(cascade("HAAR", "0 -1 0 0.1", "1", HAAR_FEATURE)).contains("leaves"));
-        // A feature outside the window would read outside the integral image.
-        let outside = "<_><rects><_>8 8 4 4 -1.</_></rects><tilted>0</tilted></_>";
-        assert!(err(cascade("HAAR", "0 -1 0 0.1", "1 2", outside)).contains("outside"));
-        let tilted = "<_><rects><_>1 0 4 4 -1.</_></rects><tilted>1</tilted></_>";
-        assert!(err(cascade("HAAR", "0 -1 0 0.1", "1 2", tilted)).contains("outside"));
-        assert!(err(cascade("HAAR", "0 -1 7 0.1", "1 2", HAAR_FEATURE)).contains("feature 7"));
-        assert!(err(cascade("HOG", "0 -1 0 0.1", "1 2", HAAR_FEATURE)).contains("HOG"));
-        assert!(err(
-            "<opencv_storage><haarcascade_eye type_id=\"opencv-haar-classifier\"><size>20 20</size></haarcascade_eye></opencv_storage>".into()
-        )
-        .contains("no stages"));
-        let many = "<_><rects><_>0 0 1 1 1.</_></rects><tilted>0</tilted></_>"
-            .repeat(MAX_CASCADE_ITEMS + 1);
-        assert!(err(cascade("HAAR", "0 -1 0 0.1", "1 2", &many)).contains("too large"));
-    }
-
-    #[test]
-    fn fuzz_found_comment_edge_does_not_panic() {
-        // `<!-->`: the comment's end overlaps its start (found by the cascade fuzz target).
-        let _ = parse(b"<opencv_storage><!-->x<stages></stages>");
-        let _ = parse(b"<opencv_storage><!--");
-    }
-}
+mod tests;
