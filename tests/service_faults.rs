@@ -203,10 +203,16 @@ fn a_state_change_a_sink_did_not_take_is_delivered_after_sigkill() {
     std::fs::remove_file(&spool).unwrap();
 
     let _rx = receiver(s.dir.path(), s.hook, "hook-key", &got);
-    let _svc = serve_logged(&["--config", s.cfg.to_str().unwrap()]);
-    wait_for("the owed delivery after restart", 30, || {
-        std::fs::read_to_string(&got).is_ok_and(|t| t.contains(&id))
-    });
+    let svc = serve_logged(&["--config", s.cfg.to_str().unwrap()]);
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&got).is_ok_and(|t| t.contains(&id)) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "timed out after 30 s waiting for the owed delivery after restart; the service said:\n{}",
+            svc.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     // Handed over once: a while later, still one delivery, and nothing left in the spool.
     std::thread::sleep(std::time::Duration::from_secs(7));
     let text = std::fs::read_to_string(&got).unwrap();

@@ -231,10 +231,13 @@ impl Drop for Receiver {
     }
 }
 
+/// Start the webhook receiver and wait until it listens (Python takes a while to start on a
+/// loaded machine); a receiver that exits first, say because its port was taken, fails here
+/// with its status instead of as a missing delivery later.
 pub fn receiver(dir: &Path, port: u16, secret: &str, out: &Path) -> Receiver {
     let script = dir.join("receiver.py");
     std::fs::write(&script, RECEIVER).unwrap();
-    Receiver(
+    let mut r = Receiver(
         Command::new("python3")
             .arg(&script)
             .arg(port.to_string())
@@ -242,7 +245,14 @@ pub fn receiver(dir: &Path, port: u16, secret: &str, out: &Path) -> Receiver {
             .arg(out)
             .spawn()
             .expect("python3 receiver"),
-    )
+    );
+    wait_for("the webhook receiver to listen", 20, || {
+        if let Ok(Some(status)) = r.0.try_wait() {
+            panic!("the webhook receiver on port {port} exited: {status}");
+        }
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    r
 }
 
 /// The status line and body of a raw request.
