@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or("cascade");
             std::fs::write(
                 dir.join(format!("{name}.json")),
-                serde_json::to_vec(&comparison_record(&c, &battery, path, true))?,
+                serde_json::to_vec(&comparison_record(&c, battery, path, true))?,
             )?;
         }
     }

@@ -210,7 +210,7 @@ fn cascades_match_opencv_window_for_window() {
     for (name, path) in &cascades {
         let c =
             cascade::read(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let rec = comparison_record(&c, &battery, &path.display().to_string(), false);
+        let rec = comparison_record(&c, battery, &path.display().to_string(), false);
         let n: usize = rec["scenes"]
             .as_array()
             .unwrap()

@@ -233,9 +233,7 @@ pub fn read(bytes: &[u8]) -> Result<Cascade, ModelError> {
                 path.pop();
             }
             Event::Text(t) => {
-                let text = t
-                    .unescape()
-                    .map_err(|e| ModelError::Invalid(format!("cascade: text: {e}")))?;
+                let text = unescaped(&t)?;
                 let p: Vec<&str> = path.iter().map(String::as_str).collect();
                 match p.as_slice() {
                     [_, "cascade", "featureType"] => {
@@ -319,6 +317,14 @@ pub(super) fn next_event<'a>(
             reader.buffer_position()
         ))
     })
+}
+
+/// An element's text with XML escapes resolved.
+pub(super) fn unescaped<'a>(
+    t: &'a quick_xml::events::BytesText<'_>,
+) -> Result<std::borrow::Cow<'a, str>, ModelError> {
+    t.unescape()
+        .map_err(|e| ModelError::Invalid(format!("cascade: text: {e}")))
 }
 
 /// Check what was read and assemble it: a window of 2..512 pixels each way, at least one

@@ -105,9 +105,7 @@ pub(super) fn read_old(bytes: &[u8]) -> Result<Cascade, ModelError> {
                 path.pop();
             }
             Event::Text(t) => {
-                let text = t
-                    .unescape()
-                    .map_err(|e| ModelError::Invalid(format!("cascade: text: {e}")))?;
+                let text = unescaped(&t)?;
                 let p: Vec<&str> = path.iter().map(String::as_str).collect();
                 let node = tree.last_mut();
                 match (p.as_slice(), node) {

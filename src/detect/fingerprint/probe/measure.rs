@@ -40,15 +40,15 @@ pub(super) fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Read the vectors as interleaved (x, y) pairs and measure the mean change of x and of y,
-/// relative to the spread of the values (so 0..1 and pixel coordinates read alike).
-pub(super) fn coordinate_response(before: &[f32], after: &[f32]) -> Option<(f64, f64)> {
-    grouped_response(before, after, 2)
-}
-
-/// [`coordinate_response`] for records of `stride` values, x and y first: (x, y, z) triples as
-/// MediaPipe's face and hand landmarks, (x, y, z, visibility, presence) as its pose landmarks.
-pub(super) fn grouped_response(before: &[f32], after: &[f32], stride: usize) -> Option<(f64, f64)> {
+/// Read the vectors as records of `stride` values, x and y first ((x, y) pairs at 2; (x, y, z)
+/// triples as MediaPipe's face and hand landmarks; (x, y, z, visibility, presence) as its pose
+/// landmarks) and measure the mean change of x and of y, relative to the spread of the values
+/// (so 0..1 and pixel coordinates read alike).
+pub(super) fn coordinate_response(
+    before: &[f32],
+    after: &[f32],
+    stride: usize,
+) -> Option<(f64, f64)> {
     if stride < 2
         || before.len() < 5 * stride
         || before.len() % stride != 0

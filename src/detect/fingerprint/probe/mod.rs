@@ -430,19 +430,18 @@ impl Probe {
                     let noise = vec_of(&noise_image(w, h, 7))?;
                     let other_cos =
                         others.iter().map(|o| cosine(&v0, o)).sum::<f64>() / others.len() as f64;
-                    let shift_response = match (
-                        coordinate_response(&v0, &right),
-                        coordinate_response(&v0, &down),
-                    ) {
-                        (Some(r), Some(d)) => Some(ShiftResponse { right: r, down: d }),
-                        _ => None,
+                    // The vector read as records of `stride` values, x and y first.
+                    let response = |stride| {
+                        Some(ShiftResponse {
+                            right: coordinate_response(&v0, &right, stride)?,
+                            down: coordinate_response(&v0, &down, stride)?,
+                        })
                     };
+                    let shift_response = response(2);
                     let grouped = (3..=5).find_map(|stride| {
-                        let r = ShiftResponse {
-                            right: grouped_response(&v0, &right, stride)?,
-                            down: grouped_response(&v0, &down, stride)?,
-                        };
-                        r.coordinate_like().then_some((stride, r))
+                        response(stride)
+                            .filter(ShiftResponse::coordinate_like)
+                            .map(|r| (stride, r))
                     });
                     let v = VectorBehaviour {
                         output: outs0.get(pick).map(|o| o.0.clone()).unwrap_or_default(),

@@ -23,9 +23,9 @@ fn coordinate_response_reads_a_shift() {
         .enumerate()
         .map(|(i, &v)| if i % 2 == 0 { v + 0.05 } else { v })
         .collect();
-    let (dx, dy) = coordinate_response(&before, &after).unwrap_or((0.0, 0.0));
+    let (dx, dy) = coordinate_response(&before, &after, 2).unwrap_or((0.0, 0.0));
     assert!((dx - 0.125).abs() < 1e-3 && dy.abs() < 1e-6, "{dx} {dy}");
-    let (dx, _) = coordinate_response(&before, &before).unwrap_or((1.0, 1.0));
+    let (dx, _) = coordinate_response(&before, &before, 2).unwrap_or((1.0, 1.0));
     assert!(dx.abs() < 1e-9);
     let v = VectorBehaviour {
         output: "o".into(),
@@ -65,10 +65,10 @@ fn triples_are_read_as_coordinates_only_to_confirm_landmarks() {
         .enumerate()
         .map(|(i, &v)| if i % 3 == 0 { v + 0.1 } else { v })
         .collect();
-    let (dx, dy) = grouped_response(&before, &right, 3).unwrap();
+    let (dx, dy) = coordinate_response(&before, &right, 3).unwrap();
     assert!(dx > 0.09 && dy.abs() < 1e-6, "{dx} {dy}");
     // Read as pairs the same vector mixes x, y and z: its x and y both move.
-    let (px, py) = coordinate_response(&before, &right).unwrap();
+    let (px, py) = coordinate_response(&before, &right, 2).unwrap();
     assert!(px.abs() > 0.01 && py.abs() > 0.01, "{px} {py}");
     let moved = ShiftResponse {
         right: (0.1, 0.0),

@@ -3,7 +3,7 @@
 //! variance normalisation, boosted stages of small trees, a pyramid of scaled images and
 //! `groupRectangles`. Written from OpenCV's documented semantics (`cv::integral`,
 //! `cv::groupRectangles`, the cascade XML written by `opencv_traincascade`); checked window by
-//! window against OpenCV itself in tests/model_conversion.rs.
+//! window against OpenCV itself in tests/cascade_probe.rs.
 
 use crate::decode::models::cascade::{Cascade, CascadeFeature, FeatureKind};
 
@@ -19,22 +19,6 @@ pub struct Gray {
 }
 
 impl Gray {
-    /// From an RGB picture with OpenCV's fixed-point BT.601 weights (`cvtColor`, RGB2GRAY).
-    pub fn from_rgb(img: &image::RgbImage) -> Gray {
-        let pixels = img
-            .pixels()
-            .map(|p| {
-                let (r, g, b) = (p[0] as u32, p[1] as u32, p[2] as u32);
-                ((r * 4899 + g * 9617 + b * 1868 + 8192) >> 14) as u8
-            })
-            .collect();
-        Gray {
-            width: img.width() as usize,
-            height: img.height() as usize,
-            pixels,
-        }
-    }
-
     /// The picture as a binary PGM (`P5`), which OpenCV and most tools read.
     pub fn to_pgm(&self) -> Vec<u8> {
         let mut out = format!("P5\n{} {}\n255\n", self.width, self.height).into_bytes();
@@ -211,6 +195,8 @@ struct HaarOffsets {
 /// multiplications.
 struct Compiled {
     haar: bool,
+    /// Some feature is tilted: the tilted integral is needed.
+    tilted: bool,
     /// `(threshold − THRESHOLD_EPS, first tree, end tree)`.
     stages: Vec<(f64, usize, usize)>,
     /// `(first split, first leaf)`.
@@ -218,6 +204,8 @@ struct Compiled {
     splits: Vec<Split>,
     leaves: Vec<f32>,
     subsets: Vec<[u32; 8]>,
+    /// Each feature's offsets: Haar cascades fill `haar_features`, LBP ones `lbp_features`
+    /// (a cascade's features are all of its kind).
     haar_features: Vec<HaarOffsets>,
     /// The 16 grid corners of each LBP feature.
     lbp_features: Vec<[usize; 16]>,
@@ -227,14 +215,14 @@ struct Compiled {
 }
 
 impl Compiled {
-    /// Lay `c` out for integral tables of row `stride`.
-    fn new(c: &Cascade, stride: usize) -> Compiled {
-        let at = |x: i32, y: i32| y as usize * stride + x as usize;
-        let upright = |x: i32, y: i32, w: i32, h: i32| {
-            [at(x, y), at(x + w, y), at(x, y + h), at(x + w, y + h)]
-        };
+    /// Lay `c`'s stages out; [`Compiled::set_stride`] adds the features' offsets for a table.
+    fn new(c: &Cascade) -> Compiled {
         let mut out = Compiled {
             haar: c.kind == FeatureKind::Haar,
+            tilted: c
+                .features
+                .iter()
+                .any(|f| matches!(f, CascadeFeature::Haar { tilted: true, .. })),
             stages: Vec::with_capacity(c.stages.len()),
             trees: Vec::new(),
             splits: Vec::new(),
@@ -242,7 +230,7 @@ impl Compiled {
             subsets: Vec::new(),
             haar_features: Vec::new(),
             lbp_features: Vec::new(),
-            norm: upright(1, 1, c.width as i32 - 2, c.height as i32 - 2),
+            norm: [0; 4],
             area: ((c.width as f64) - 2.0) * ((c.height as f64) - 2.0),
         };
         for stage in &c.stages {
@@ -273,7 +261,6 @@ impl Compiled {
                 out.trees.len(),
             ));
         }
-        out.set_stride(c, stride);
         out
     }
 
@@ -286,7 +273,6 @@ impl Compiled {
         self.norm = upright(1, 1, c.width as i32 - 2, c.height as i32 - 2);
         self.haar_features.clear();
         self.lbp_features.clear();
-        let out = self;
         for f in &c.features {
             match *f {
                 CascadeFeature::Haar { ref rects, tilted } => {
@@ -310,8 +296,7 @@ impl Compiled {
                         };
                         h.weight[i] = weight;
                     }
-                    out.haar_features.push(h);
-                    out.lbp_features.push([0; 16]);
+                    self.haar_features.push(h);
                 }
                 CascadeFeature::Lbp { x, y, w, h } => {
                     let mut g = [0usize; 16];
@@ -320,19 +305,18 @@ impl Compiled {
                             g[row * 4 + col] = at(x + col as i32 * w, y + row as i32 * h);
                         }
                     }
-                    out.lbp_features.push(g);
-                    out.haar_features.push(HaarOffsets {
-                        corners: [[0; 4]; 3],
-                        weight: [0.0; 3],
-                        tilted: false,
-                    });
+                    self.lbp_features.push(g);
                 }
             }
         }
     }
 }
 
-fn sum4(t: &[i64], base: usize, c: &[usize; 4]) -> i64 {
+/// A rectangle's sum from its four corners in an integral table: `c[0] − c[1] − c[2] + c[3]`.
+fn sum4<T>(t: &[T], base: usize, c: &[usize; 4]) -> T
+where
+    T: Copy + std::ops::Add<Output = T> + std::ops::Sub<Output = T>,
+{
     t[base + c[0]] - t[base + c[1]] - t[base + c[2]] + t[base + c[3]]
 }
 
@@ -343,9 +327,7 @@ fn run_at(l: &Compiled, ii: &Integral, base: usize, spent: &mut u64) -> Outcome 
     let mut norm = 1f32;
     if l.haar {
         let s = sum4(&ii.sum, base, &l.norm) as f64;
-        let n = &l.norm;
-        let sq = ii.squares[base + n[0]] - ii.squares[base + n[1]] - ii.squares[base + n[2]]
-            + ii.squares[base + n[3]];
+        let sq = sum4(&ii.squares, base, &l.norm);
         let nf = l.area * sq - s * s;
         if nf <= 0.0 {
             return Outcome::Flat;
@@ -375,8 +357,7 @@ fn run_at(l: &Compiled, ii: &Integral, base: usize, spent: &mut u64) -> Outcome 
                     let g = &l.lbp_features[node.feature as usize];
                     let cell = |r: usize, c: usize| {
                         let i = r * 4 + c;
-                        ii.sum[base + g[i]] - ii.sum[base + g[i + 1]] - ii.sum[base + g[i + 4]]
-                            + ii.sum[base + g[i + 5]]
+                        sum4(&ii.sum, base, &[g[i], g[i + 1], g[i + 4], g[i + 5]])
                     };
                     let centre = cell(1, 1);
                     // Clockwise from the top-left cell, most significant bit first (OpenCV's
@@ -432,8 +413,7 @@ pub fn windows_at_scale_one(
     step: usize,
     budget: &mut Budget,
 ) -> Option<Vec<Rect>> {
-    let mut compiled = Compiled::new(c, g.width + 1);
-    hits(c, &mut compiled, g, 1.0, step.max(1), budget)
+    hits(c, &mut Compiled::new(c), g, 1.0, step.max(1), budget)
 }
 
 /// Accepted windows at one pyramid level; `None` when the budget ran out.
@@ -445,11 +425,7 @@ fn hits(
     step: usize,
     budget: &mut Budget,
 ) -> Option<Vec<Rect>> {
-    let tilted = c
-        .features
-        .iter()
-        .any(|f| matches!(f, CascadeFeature::Haar { tilted: true, .. }));
-    let ii = Integral::new(g, tilted);
+    let ii = Integral::new(g, compiled.tilted);
     compiled.set_stride(c, ii.stride);
     let (ww, wh) = (c.width as usize, c.height as usize);
     let mut out = Vec::new();
@@ -511,7 +487,7 @@ pub const MIN_NEIGHBORS: usize = 3;
 /// or more than [`MAX_RAW_WINDOWS`] windows were accepted (grouping is quadratic in them).
 pub fn detect(c: &Cascade, g: &Gray, budget: &mut Budget) -> Result<Vec<(Rect, usize)>, Cut> {
     let mut raw = Vec::new();
-    let mut compiled = Compiled::new(c, g.width + 1);
+    let mut compiled = Compiled::new(c);
     let mut factor = 1.0f64;
     loop {
         // OpenCV's scales are floats; the window at this scale must fit in the picture.

@@ -120,7 +120,7 @@ pub fn run_cascade(c: &Cascade) -> Result<CascadeReport, ProbeError> {
     let mut budget = eval::Budget::new(MAX_NODE_EVALUATIONS);
     let mut fired: std::collections::BTreeMap<Part, usize> = Default::default();
     let mut stray = 0;
-    for scene in &battery {
+    for scene in battery {
         let found = eval::detect(c, &scene.image, &mut budget).map_err(|cut| {
             ProbeError::Unsupported(match cut {
                 eval::Cut::Budget => format!(
