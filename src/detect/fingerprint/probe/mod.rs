@@ -272,7 +272,17 @@ impl Probe {
         let (onnx, converted) = match info.format {
             Some(ModelFormat::Onnx) => {
                 check_allocations(info)?;
-                (std::borrow::Cow::Borrowed(model), None)
+                match convert::dequantize::fold_constant_dequantize(model) {
+                    Ok(Some((bytes, n))) => (
+                        std::borrow::Cow::Owned(bytes),
+                        Some(format!(
+                            "{n} quantized weight{} dequantized to float32",
+                            if n == 1 { "" } else { "s" }
+                        )),
+                    ),
+                    Ok(None) => (std::borrow::Cow::Borrowed(model), None),
+                    Err(e) => return Err(ProbeError::Unsupported(format!("{e}"))),
+                }
             }
             Some(f) if convert::converts(f) => {
                 let (bytes, note) = convert::to_onnx(f, model, sibling)

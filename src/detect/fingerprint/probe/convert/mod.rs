@@ -7,6 +7,7 @@
 //! can say which models were probed and why the others were not.
 
 mod builder;
+pub mod dequantize;
 pub mod nhwc;
 pub mod onnx_proto;
 pub mod tfjs;
@@ -49,6 +50,11 @@ pub fn to_onnx(
     match format {
         ModelFormat::Tflite => tflite::convert(bytes),
         ModelFormat::Tfjs => tfjs::convert(bytes, sibling),
+        // ONNX runs as it is, once its constant quantized weights are float32.
+        ModelFormat::Onnx => Ok(match dequantize::fold_constant_dequantize(bytes)? {
+            Some((b, n)) => (b, format!("{n} quantized weights dequantized to float32")),
+            None => (bytes.to_vec(), "nothing to convert".into()),
+        }),
         other => Err(ConvertError::Graph(format!(
             "no converter from {} to ONNX",
             other.as_str()
