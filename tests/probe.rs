@@ -290,6 +290,60 @@ fn the_probe_runs_the_tflite_fixtures_through_the_converter() {
     }
 }
 
+/// facenet-pytorch's MTCNN state dicts (legacy `torch.save`, weights stored with permuted
+/// strides): read as chains, their heads found by width, pooling placed to fit the flatten.
+#[test]
+fn the_probe_runs_pytorch_state_dicts_read_as_chains() {
+    let p = probe();
+    println!();
+    let cases = [
+        (
+            "face-detection/facenet-pytorch-2.6.0/pnet.pt",
+            Technique::FaceDetection,
+        ),
+        (
+            "face-detection/facenet-pytorch-2.6.0/rnet.pt",
+            Technique::FaceDetection,
+        ),
+        (
+            "face-detection/facenet-pytorch-2.6.0/onet.pt",
+            Technique::FaceDetection,
+        ),
+    ];
+    let rows = converted_and_unchanged(&p, &cases, "PyTorch state dict read as a chain");
+    let shape = |r: &Row| {
+        let report = r.report.as_ref().unwrap();
+        (
+            report.input.clone(),
+            report
+                .outputs
+                .iter()
+                .map(|(_, s)| s.clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    // P-Net: fully convolutional, nothing constrains its pooling: the smallest crop, a map.
+    assert_eq!(
+        shape(&rows[0]),
+        (vec![1, 3, 12, 12], vec![vec![1, 2, 6, 6], vec![1, 4, 6, 6]])
+    );
+    // R-Net and O-Net: the 24 and 48 crops MTCNN feeds them, found from the dense layers.
+    assert_eq!(
+        shape(&rows[1]),
+        (vec![1, 3, 24, 24], vec![vec![1, 2], vec![1, 4]])
+    );
+    assert_eq!(
+        shape(&rows[2]),
+        (
+            vec![1, 3, 48, 48],
+            vec![vec![1, 2], vec![1, 4], vec![1, 10]]
+        )
+    );
+    for r in &rows {
+        assert!(!r.report.as_ref().unwrap().identity_like(), "{}", r.file);
+    }
+}
+
 #[test]
 fn the_probe_runs_the_tfjs_graph_fixtures_through_the_converter() {
     let p = probe();

@@ -61,7 +61,7 @@ impl Constant<'_> {
         if n > MAX_ELEMENTS {
             return None;
         }
-        let half = |bits: u16| half_to_f32(bits);
+        let half = crate::decode::models::f16_to_f32;
         let bf16 = |bits: u16| f32::from_bits(u32::from(bits) << 16);
         let v: Vec<f32> = match (self.raw, self.data_type) {
             (Some(r), data_type::FLOAT) => r
@@ -121,29 +121,6 @@ impl Constant<'_> {
         };
         (v.len() == n).then_some(v)
     }
-}
-
-/// IEEE 754 binary16 to f32.
-fn half_to_f32(h: u16) -> f32 {
-    let sign = u32::from(h >> 15) << 31;
-    let exp = u32::from((h >> 10) & 0x1f);
-    let frac = u32::from(h & 0x3ff);
-    let bits = match (exp, frac) {
-        (0, 0) => sign,
-        (0, f) => {
-            // Subnormal: normalise.
-            let mut e = 127 - 15 + 1;
-            let mut f = f;
-            while f & 0x400 == 0 {
-                f <<= 1;
-                e -= 1;
-            }
-            sign | (e << 23) | ((f & 0x3ff) << 13)
-        }
-        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
-        (e, f) => sign | ((e + 127 - 15) << 23) | (f << 13),
-    };
-    f32::from_bits(bits)
 }
 
 fn read_constant(b: &[u8]) -> Result<(String, Constant<'_>), ConvertError> {
@@ -451,12 +428,9 @@ mod tests {
     }
 
     #[test]
-    fn int4_and_half() {
+    fn int4_nibbles_low_first() {
         let x = c(&[3], code::INT4, &[0xf1, 0x07]);
         assert_eq!(x.values().unwrap(), vec![1.0, -1.0, 7.0]);
-        assert_eq!(half_to_f32(0x3c00), 1.0);
-        assert_eq!(half_to_f32(0xc000), -2.0);
-        assert_eq!(half_to_f32(0x0001), 2f32.powi(-24));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod builder;
 pub mod dequantize;
 pub mod nhwc;
 pub mod onnx_proto;
+pub mod pytorch;
 pub mod tfjs;
 pub mod tflite;
 
@@ -36,7 +37,10 @@ pub enum ConvertError {
 
 /// Formats a converter exists for.
 pub fn converts(format: ModelFormat) -> bool {
-    matches!(format, ModelFormat::Tflite | ModelFormat::Tfjs)
+    matches!(
+        format,
+        ModelFormat::Tflite | ModelFormat::Tfjs | ModelFormat::Pytorch
+    )
 }
 
 /// The ONNX model (serialized `ModelProto`) equivalent to `bytes` of `format`, and a one-line
@@ -50,6 +54,7 @@ pub fn to_onnx(
     match format {
         ModelFormat::Tflite => tflite::convert(bytes),
         ModelFormat::Tfjs => tfjs::convert(bytes, sibling),
+        ModelFormat::Pytorch => pytorch::convert(bytes),
         // ONNX runs as it is, once its constant quantized weights are float32.
         ModelFormat::Onnx => Ok(match dequantize::fold_constant_dequantize(bytes)? {
             Some((b, n)) => (b, format!("{n} quantized weights dequantized to float32")),

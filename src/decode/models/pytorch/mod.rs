@@ -2,6 +2,8 @@
 //! files (`*/data.pkl` plus `*/data/N` storages; TorchScript adds `*/code/` and `constants.pkl`).
 //! The pickles are walked statically ([`super::pickle`]); nothing is ever unpickled or run.
 
+pub mod tensors;
+
 use super::pickle;
 use super::{ModelError, ModelFormat, ModelInfo};
 
