@@ -136,19 +136,19 @@ pub fn push_ints(v: Value<'_>, out: &mut Vec<i64>, max: usize) -> Result<(), Mod
 
 /// Protobuf writing: tests that build model files by hand, and the probe's rewrites of a
 /// graph (which copy every field they do not change as it was read).
+#[cfg(any(test, feature = "probe"))]
 pub(crate) mod encode {
-    use super::Value;
-
     /// One field as [`super::Reader::next_field`] gave it, written back unchanged.
-    pub fn field(f: u32, v: Value<'_>, out: &mut Vec<u8>) {
+    #[cfg(feature = "probe")]
+    pub fn field(f: u32, v: super::Value<'_>, out: &mut Vec<u8>) {
         match v {
-            Value::Varint(x) => field_varint(f, x, out),
-            Value::Bytes(b) => field_bytes(f, b, out),
-            Value::Fixed64(x) => {
+            super::Value::Varint(x) => field_varint(f, x, out),
+            super::Value::Bytes(b) => field_bytes(f, b, out),
+            super::Value::Fixed64(x) => {
                 varint(u64::from(f) << 3 | 1, out);
                 out.extend_from_slice(&x.to_le_bytes());
             }
-            Value::Fixed32(x) => {
+            super::Value::Fixed32(x) => {
                 varint(u64::from(f) << 3 | 5, out);
                 out.extend_from_slice(&x.to_le_bytes());
             }
