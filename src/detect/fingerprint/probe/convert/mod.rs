@@ -8,6 +8,7 @@
 
 mod builder;
 pub mod dequantize;
+pub mod dlib;
 pub mod nhwc;
 pub mod onnx_proto;
 pub mod pytorch;
@@ -39,7 +40,7 @@ pub enum ConvertError {
 pub fn converts(format: ModelFormat) -> bool {
     matches!(
         format,
-        ModelFormat::Tflite | ModelFormat::Tfjs | ModelFormat::Pytorch
+        ModelFormat::Tflite | ModelFormat::Tfjs | ModelFormat::Pytorch | ModelFormat::Dlib
     )
 }
 
@@ -55,6 +56,7 @@ pub fn to_onnx(
         ModelFormat::Tflite => tflite::convert(bytes),
         ModelFormat::Tfjs => tfjs::convert(bytes, sibling),
         ModelFormat::Pytorch => pytorch::convert(bytes),
+        ModelFormat::Dlib => dlib::convert(bytes),
         // ONNX runs as it is, once its constant quantized weights are float32.
         ModelFormat::Onnx => Ok(match dequantize::fold_constant_dequantize(bytes)? {
             Some((b, n)) => (b, format!("{n} quantized weights dequantized to float32")),

@@ -4,6 +4,8 @@
 //! without dlib. The shape-predictor format (`shape_predictor_68_face_landmarks.dat`) has no
 //! such strings and is recognised by size and structure of its header only.
 
+pub mod net;
+
 use super::{ModelError, ModelFormat, ModelInfo};
 
 /// Layer type names dlib's DNN serializer writes.
