@@ -14,6 +14,9 @@ construction:
 - inert_embedding_512.onnx: a recognition-shaped net whose output ignores its input (an export
   with the input multiplied by zero, as broken converters produce). Structure calls it
   recognition; the probe sees a constant output and weakens the evidence.
+- stride32_detector.onnx: an open input size that runs only at multiples of 32 (five poolings,
+  a 32x upsampling added back to the input, as feature-pyramid detectors do): the probe must
+  find a size it runs at instead of giving up at its 112-pixel default.
 
 usage: gen-probe-models.py OUTDIR
 """
@@ -99,8 +102,25 @@ def inert_embedding(out_dir, size=112, d=512):
     save(f"{out_dir}/inert_embedding_512.onnx", nodes, inp, out, inits, "embedding")
 
 
+def stride32_detector(out_dir):
+    """A detector-shaped net with an open input size that runs only at multiples of 32, as
+    feature-pyramid detectors do: five 2x2 max poolings, a nearest 32x upsampling, added back
+    to the input (ONNX Runtime refuses the Add when the size does not divide by 32)."""
+    inp = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "H", "W"])
+    out = helper.make_tensor_value_info("score_map", TensorProto.FLOAT, [1, 3, "H", "W"])
+    nodes, x = [], "image"
+    for i in range(5):
+        nodes.append(helper.make_node("MaxPool", [x], [f"p{i}"], kernel_shape=[2, 2], strides=[2, 2]))
+        x = f"p{i}"
+    inits = [const("scales", np.array([1, 1, 32, 32], np.float32))]
+    nodes.append(helper.make_node("Resize", [x, "", "scales"], ["up"], mode="nearest"))
+    nodes.append(helper.make_node("Add", ["image", "up"], ["score_map"]))
+    save(f"{out_dir}/stride32_detector.onnx", nodes, inp, out, inits, "detector")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     heatmap_landmarks(sys.argv[1])
     inert_embedding(sys.argv[1])
+    stride32_detector(sys.argv[1])

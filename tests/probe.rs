@@ -179,6 +179,20 @@ fn the_probe_on_the_real_onnx_fixtures() {
     }
 }
 
+/// An open input size is tried at the published sizes in turn: a net that runs only at
+/// multiples of 32 (as feature-pyramid detectors) is probed at 128, not given up at 112.
+#[test]
+fn an_open_input_size_is_tried_until_the_model_runs() {
+    let p = probe();
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let row = compare(&p, &dir.path().join("stride32_detector.onnx"));
+    let r = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert_eq!(r.input, vec![1, 3, 128, 128]);
+}
+
 #[test]
 fn the_probe_catches_what_structure_cannot() {
     let p = probe();
@@ -421,10 +435,26 @@ fn the_probe_catches_the_hard_negatives_in_tflite_and_tfjs_form() {
 fn a_broken_model_gives_a_reason_not_a_panic() {
     let p = probe();
     let (bytes, info) = embedder();
-    // Truncated weights: parsing saw the graph, ONNX Runtime refuses the file.
+    // Truncated weights: parsing saw the graph; the probe's reading of it before ONNX Runtime
+    // (which folds quantized weights) finds the cut.
     let cut = &bytes[..bytes.len() / 2];
     let err = p.run(cut, &info).map(|_| ()).unwrap_err().to_string();
-    assert!(err.contains("ONNX Runtime"), "{err}");
+    assert!(
+        err.contains("not a readable ONNX graph: truncated"),
+        "{err}"
+    );
+    // Bytes ONNX Runtime itself refuses: a node's operator renamed to one it has no kernel for.
+    let at = bytes
+        .windows(6)
+        .position(|w| w == b"\x22\x04Conv")
+        .expect("a Conv node");
+    let mut renamed = bytes.clone();
+    renamed[at + 2..at + 6].copy_from_slice(b"Cnov");
+    let err = p.run(&renamed, &info).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        err.contains("ONNX Runtime") && err.contains("Cnov"),
+        "{err}"
+    );
 }
 
 /// `banwatch scan` probes each model in a child process: the verdicts match the in-process

@@ -52,6 +52,8 @@ enum V {
         size: Vec<usize>,
         stride: Vec<usize>,
     },
+    /// An instance of a class (NEWOBJ, OBJ): never built.
+    Object,
     Other,
 }
 
@@ -275,6 +277,23 @@ fn unpickle(b: &[u8], mut pos: usize) -> Result<(V, usize), ModelError> {
                 };
                 stack.push(made);
             }
+            // NEWOBJ, NEWOBJ_EX, OBJ: an object of a class the file names (a pickled
+            // `nn.Module`, an optimizer): opaque, never built.
+            0x81 => {
+                pop(&mut stack)?;
+                pop(&mut stack)?;
+                stack.push(V::Object);
+            }
+            0x92 => {
+                for _ in 0..3 {
+                    pop(&mut stack)?;
+                }
+                stack.push(V::Object);
+            }
+            b'o' => {
+                mark(&mut stack)?;
+                stack.push(V::Object);
+            }
             b'b' => {
                 pop(&mut stack)?;
             }
@@ -447,19 +466,22 @@ fn tensors(obj: &V, storage: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<Vec<Ten
         return Err(bad("the checkpoint is not a dict"));
     };
     let is_tensor = |v: &V| matches!(v, V::Tensor { .. });
-    // A training checkpoint: the weights under a key.
+    // A training checkpoint: the weights are the first dict of tensors under a key
+    // (`state_dict`, `model_state`, `net`...).
     if !entries.iter().any(|(_, v)| is_tensor(v)) {
-        for (k, v) in entries {
-            if let (V::Str(k), V::Dict(_)) = (k, v) {
-                if matches!(
-                    k.as_str(),
-                    "state_dict" | "model" | "model_state_dict" | "net"
-                ) {
+        for (_, v) in entries {
+            if let V::Dict(d) = v {
+                if d.iter().any(|(_, t)| is_tensor(t)) {
                     return tensors(v, storage);
                 }
             }
         }
-        return Err(bad("no tensors at the checkpoint's top level"));
+        if entries.iter().any(|(_, v)| matches!(v, V::Object)) {
+            return Err(bad(
+                "the checkpoint pickles model objects, not a state dict of tensors (their classes' code would be needed)",
+            ));
+        }
+        return Err(bad("no state dict of tensors in the checkpoint"));
     }
     let mut out = Vec::new();
     let mut total = 0usize;
@@ -478,6 +500,11 @@ fn tensors(obj: &V, storage: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<Vec<Ten
         else {
             continue;
         };
+        // Integer and boolean tensors (a batch norm's `num_batches_tracked`) are counters,
+        // not weights.
+        if element_size(dtype).is_none() {
+            continue;
+        }
         total = total.saturating_add(size.iter().product());
         if total > MAX_ELEMENTS {
             return Err(ModelError::TooLarge(format!(
@@ -511,6 +538,15 @@ mod tests {
         // A view past the storage is refused with its name.
         let e = gather("w", "FloatStorage", &storage, 1, &[2, 3], &[3, 1]).unwrap_err();
         assert!(e.to_string().contains("w: view"), "{e}");
+    }
+
+    #[test]
+    fn a_pickled_model_object_is_named_as_such() {
+        // {"model": <NEWOBJ of a class>}: what Ultralytics checkpoints hold.
+        let p = b"\x80\x02}X\x05\x00\x00\x00modelcm\nNet\n)\x81s.";
+        let (obj, _) = unpickle(p, 0).unwrap();
+        let e = tensors(&obj, &|_| None).unwrap_err().to_string();
+        assert!(e.contains("pickles model objects"), "{e}");
     }
 
     #[test]

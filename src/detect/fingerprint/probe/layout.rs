@@ -20,8 +20,28 @@ pub(super) struct InputLayout {
 /// Largest fixed batch the probe fills.
 const MAX_BATCH: usize = 16;
 
+/// Sides tried, in turn, for an image input whose height or width the graph leaves open: the
+/// 112-pixel face crop first (ArcFace, MobileFaceNet), then sizes that are multiples of 32,
+/// which detectors with five stride-2 stages (feature pyramids, DBNet, YOLO) need.
+pub(super) const DYNAMIC_SIDES: [i64; 6] = [112, 128, 160, 224, 320, 640];
+
 impl InputLayout {
+    /// Whether `dims` is an image input (N × C × H × W or N × H × W × C, C 1 or 3) whose
+    /// height or width is open.
+    pub(super) fn open_side(dims: &[i64]) -> bool {
+        match dims {
+            [_, 1 | 3, h, w] => *h <= 0 || *w <= 0,
+            [_, h, w, 1 | 3] => *h <= 0 || *w <= 0,
+            _ => false,
+        }
+    }
+
     pub(super) fn of(dims: &[i64]) -> Result<InputLayout, ProbeError> {
+        Self::of_sized(dims, 112)
+    }
+
+    /// [`InputLayout::of`] with `side` for the open height and width of an image input.
+    pub(super) fn of_sized(dims: &[i64], side: i64) -> Result<InputLayout, ProbeError> {
         // A dimension over this cannot be probed anyway (the element bound below); keeping
         // them small keeps every product and cast here exact.
         const MAX_DIM: i64 = 1 << 16;
@@ -38,9 +58,9 @@ impl InputLayout {
             4 if matches!(dims[1], 1 | 3) => {
                 let c = dims[1];
                 InputLayout {
-                    shape: vec![1, c, d(2, 112), d(3, 112)],
-                    height: d(2, 112) as u32,
-                    width: d(3, 112) as u32,
+                    shape: vec![1, c, d(2, side), d(3, side)],
+                    height: d(2, side) as u32,
+                    width: d(3, side) as u32,
                     channels: c as usize,
                     channels_first: true,
                     frames: None,
@@ -50,9 +70,9 @@ impl InputLayout {
             4 if matches!(dims[3], 1 | 3) => {
                 let c = dims[3];
                 InputLayout {
-                    shape: vec![1, d(1, 112), d(2, 112), c],
-                    height: d(1, 112) as u32,
-                    width: d(2, 112) as u32,
+                    shape: vec![1, d(1, side), d(2, side), c],
+                    height: d(1, side) as u32,
+                    width: d(2, side) as u32,
                     channels: c as usize,
                     channels_first: false,
                     frames: None,

@@ -140,6 +140,38 @@ fn rt(e: impl std::fmt::Display) -> ProbeError {
 type Output = (String, Vec<i64>, Vec<f32>);
 type Outputs = Vec<Output>;
 
+/// One inference of `tensor` (one item, repeated to fill a fixed batch); the float outputs,
+/// the first item's where the batch is fixed.
+fn run_once(
+    session: &mut Session,
+    in_name: &str,
+    layout: &InputLayout,
+    tensor: Vec<f32>,
+) -> Result<Outputs, ProbeError> {
+    let batch = layout.batch;
+    let tensor = if batch > 1 {
+        tensor.repeat(batch)
+    } else {
+        tensor
+    };
+    let t = Tensor::from_array((layout.shape.clone(), tensor)).map_err(rt)?;
+    let out = session.run(ort::inputs![in_name => t]).map_err(rt)?;
+    let mut v = Vec::new();
+    for (name, value) in out.iter() {
+        if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
+            let mut shape = shape.to_vec();
+            let mut data = data.to_vec();
+            // A fixed batch: keep the first item's outputs.
+            if batch > 1 && shape.first() == Some(&(batch as i64)) {
+                data.truncate(data.len() / batch);
+                shape[0] = 1;
+            }
+            v.push((name.to_string(), shape, data));
+        }
+    }
+    Ok(v)
+}
+
 /// Models larger than this are not loaded by the probe (structure still classifies them).
 pub const MAX_PROBE_BYTES: usize = 256 << 20;
 /// Input tensors larger than this many elements are not built.
@@ -281,7 +313,11 @@ impl Probe {
                         )),
                     ),
                     Ok(None) => (std::borrow::Cow::Borrowed(model), None),
-                    Err(e) => return Err(ProbeError::Unsupported(format!("{e}"))),
+                    Err(e) => {
+                        return Err(ProbeError::Unsupported(format!(
+                            "not a readable ONNX graph: {e}"
+                        )))
+                    }
                 }
             }
             Some(f) if convert::converts(f) => {
@@ -350,37 +386,39 @@ impl Probe {
             return Err(ProbeError::Unsupported(format!("input type {ty}")));
         }
         let dims: Vec<i64> = shape.iter().copied().collect();
-        let layout = InputLayout::of(&dims)?;
+        let layout = if InputLayout::open_side(&dims) {
+            // The graph leaves the size open: the first published size it runs at.
+            let mut first_error = None;
+            let mut chosen = None;
+            for side in DYNAMIC_SIDES {
+                let l = InputLayout::of_sized(&dims, side)?;
+                let face = synthetic_face(l.width, l.height, 11);
+                let t = l.tensor(&face, Scaling::Symmetric);
+                match run_once(&mut session, in_name, &l, t) {
+                    Ok(_) => {
+                        chosen = Some(l);
+                        break;
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            match (chosen, first_error) {
+                (Some(l), _) => l,
+                (None, Some(e)) => return Err(e),
+                (None, None) => InputLayout::of(&dims)?,
+            }
+        } else {
+            InputLayout::of(&dims)?
+        };
         let kind = if layout.frames.is_some() {
             ProbeKind::Silhouettes
         } else {
             ProbeKind::Faces
         };
-        let batch = layout.batch;
         let mut run = |tensor: Vec<f32>| -> Result<Outputs, ProbeError> {
-            let tensor = if batch > 1 {
-                tensor.repeat(batch)
-            } else {
-                tensor
-            };
-            let t = Tensor::from_array((layout.shape.clone(), tensor)).map_err(rt)?;
-            let out = session
-                .run(ort::inputs![in_name.as_str() => t])
-                .map_err(rt)?;
-            let mut v = Vec::new();
-            for (name, value) in out.iter() {
-                if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
-                    let mut shape = shape.to_vec();
-                    let mut data = data.to_vec();
-                    // A fixed batch: keep the first item's outputs.
-                    if batch > 1 && shape.first() == Some(&(batch as i64)) {
-                        data.truncate(data.len() / batch);
-                        shape[0] = 1;
-                    }
-                    v.push((name.to_string(), shape, data));
-                }
-            }
-            Ok(v)
+            run_once(&mut session, in_name, &layout, tensor)
         };
         let mut report = ProbeReport {
             input: layout.shape.clone(),
