@@ -30,6 +30,8 @@ done
 seed tflite $(find "$models" -name '*.tflite' -size -4M 2>/dev/null | head -10)
 seed cascade $(find "$models" -name '*.xml' -size -4M 2>/dev/null | head -10)
 seed ncnn $(find "$models" -name '*.param' 2>/dev/null | head -10)
+seed dlib $(find "$models" -name '*.dat' -size -4M 2>/dev/null | head -10)
+seed pytorch $(find "$models" -name '*.pt' -size -4M 2>/dev/null | head -10)
 seed pickle tests/data/pickle/*
 seed numpy tests/data/pickle/*.npy
 

@@ -188,6 +188,17 @@ pub fn classify_model_with(
                 Err(e) => c.reasons.push(format!("probe: {e}")),
             }
         }
+    } else if probing {
+        // Say why a model was not probed, so a report lists every model's probe outcome.
+        if let Some(f) = info
+            .format
+            .filter(|&f| f != crate::decode::models::ModelFormat::OpencvCascade)
+        {
+            c.reasons.push(format!(
+                "probe: not run: no converter from {} to ONNX",
+                f.as_str()
+            ));
+        }
     }
     with_catalog(c, info, sha256, opts)
 }
