@@ -1,5 +1,6 @@
 //! Model fingerprinting, measured: parse + classify of every fixture model (the target is under
-//! 20 ms per model), the behavioural probe on the ONNX, TFLite and TF.js graph fixtures
+//! 20 ms per model), the behavioural probe on the ONNX, TFLite, TF.js graph, PyTorch state-dict
+//! and dlib fixtures
 //! (each fixture it runs on; ONNX Runtime, when
 //! `ORT_DYLIB_PATH` or .deps/onnxruntime has the library), the cascade probe on the OpenCV
 //! cascade fixtures (no ONNX Runtime needed), and carving throughput over a firmware-like blob.
@@ -81,7 +82,7 @@ fn probe(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("probe");
     g.sample_size(10);
-    // The ONNX fixtures as they are, the TFLite and TF.js graph ones through their converters
+    // The ONNX fixtures as they are, the others through their converters
     // (conversion included in the time).
     for path in fixture_paths() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
