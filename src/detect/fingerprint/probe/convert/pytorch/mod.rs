@@ -188,6 +188,13 @@ fn out_width(l: &Layer<'_>, w: Width) -> Width {
     }
 }
 
+/// Layer `layer` applied to value `from`, keeping its width (batch norm, PReLU); the new value.
+fn in_place(steps: &mut Vec<Step>, widths: &mut Vec<Width>, layer: usize, from: usize) -> usize {
+    steps.push(Step::Layer { layer, from });
+    widths.push(widths[from]);
+    widths.len() - 1
+}
+
 /// Resolve the chain: branches, assumed ReLUs and pooling places. Values are numbered in
 /// order; value 0 is the input.
 fn resolve(layers: &[Layer<'_>]) -> Result<(Vec<Step>, Vec<Width>), ConvertError> {
@@ -270,16 +277,7 @@ fn resolve(layers: &[Layer<'_>]) -> Result<(Vec<Step>, Vec<Width>), ConvertError
                         mean.shape, widths[current].n
                     )));
                 }
-                let w = widths[current];
-                current = push(
-                    &mut steps,
-                    &mut widths,
-                    Step::Layer {
-                        layer: k,
-                        from: current,
-                    },
-                    w,
-                );
+                current = in_place(&mut steps, &mut widths, k, current);
             }
             Layer::PRelu { slope } => {
                 let n = slope.shape[0];
@@ -289,16 +287,7 @@ fn resolve(layers: &[Layer<'_>]) -> Result<(Vec<Step>, Vec<Width>), ConvertError
                         widths[current].n
                     )));
                 }
-                let w = widths[current];
-                current = push(
-                    &mut steps,
-                    &mut widths,
-                    Step::Layer {
-                        layer: k,
-                        from: current,
-                    },
-                    w,
-                );
+                current = in_place(&mut steps, &mut widths, k, current);
                 readable.push(current);
                 raw = false;
             }
