@@ -95,6 +95,12 @@ fn layers(tensors: &[Tensor]) -> Result<Vec<Layer<'_>>, ConvertError> {
                 mean,
                 var,
             },
+            (_, _, Some(w)) if w.shape.contains(&0) => {
+                return Err(ConvertError::Graph(format!(
+                    "module {prefix}: a weight of shape {:?}",
+                    w.shape
+                )))
+            }
             (None, None, Some(w)) if w.shape.len() == 4 => Layer::Conv {
                 name: prefix,
                 weight: w,

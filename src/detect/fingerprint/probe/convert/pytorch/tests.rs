@@ -137,6 +137,13 @@ fn blocks_and_unknown_modules_are_refused_by_name() {
     let w = torch_zip(&[("fc.weight", &[4, 8])]);
     let e = convert(&w).unwrap_err().to_string();
     assert!(e.contains("not a convolution"), "{e}");
+    // An empty kernel.
+    let w = torch_zip(&[("conv1.weight", &[8, 3, 0, 0])]);
+    let e = convert(&w).unwrap_err().to_string();
+    assert!(
+        e.contains("module conv1: a weight of shape [8, 3, 0, 0]"),
+        "{e}"
+    );
     // A layer no earlier output feeds.
     let w = torch_zip(&[
         ("conv1.weight", &[8, 3, 3, 3]),
