@@ -3,7 +3,9 @@
 
 Runs a dlib MMOD detector file in dlib (cnn_face_detection_model_v1, no upsampling) and its
 ONNX conversion in ONNX Runtime on the same pictures: the grey PGM scenes in DIR (written by
-the probe's picture battery), replicated to RGB and resized (nearest) to the ONNX input's side.
+the probe's picture battery), replicated to RGB, resized (nearest) to two thirds of the ONNX
+input's side and set in the top-left corner of a grey picture of that side (the converted graph
+runs at three times the detector window, so a face drawn half a scene wide fills the window).
 dlib reports a detection where the detector's score map is above 0 (at any pyramid level); the
 converted graph gives the map of the largest level, so per picture the two must agree on
 whether there is a face, and where there is, the converted map's maximum must be close to
@@ -38,8 +40,11 @@ def main():
     for p in sorted(d.glob("scene-*.pgm"), key=lambda p: int(p.stem.split("-")[1])):
         g = pgm(p)
         h, w = g.shape
-        g = g[(np.arange(side) * h // side)][:, (np.arange(side) * w // side)]
-        rgb = np.ascontiguousarray(np.stack([g] * 3, -1))
+        inner = 2 * side // 3
+        g = g[(np.arange(inner) * h // inner)][:, (np.arange(inner) * w // inner)]
+        canvas = np.full((side, side), 128, np.uint8)
+        canvas[:inner, :inner] = g
+        rgb = np.ascontiguousarray(np.stack([canvas] * 3, -1))
         dets = [d.confidence for d in detector(rgb, 0)]
         ours = float(session.run(None, {inp.name: rgb.transpose(2, 0, 1)[None].astype(np.float32)})[0].max())
         agree = (ours > 0) == bool(dets)

@@ -379,6 +379,15 @@ fn the_probe_runs_pytorch_state_dicts_read_as_chains() {
     for r in &rows {
         assert!(!r.report.as_ref().unwrap().identity_like(), "{}", r.file);
     }
+    // P-Net's face-probability map follows a face moved across its 12-pixel window.
+    let d = rows[0]
+        .report
+        .as_ref()
+        .unwrap()
+        .detection
+        .clone()
+        .expect("a score map");
+    assert!(d.follows && d.channel == 1, "{d:?}");
 }
 
 /// dlib's MMOD face detector, read from dlib's serialization: its score map runs in the probe.
@@ -392,7 +401,14 @@ fn the_probe_runs_the_dlib_detector_through_the_converter() {
     )];
     let rows = converted_and_unchanged(&p, &cases, "converted from dlib");
     let r = rows[0].report.as_ref().unwrap();
-    assert_eq!(r.input, vec![1, 3, 160, 160]);
+    assert_eq!(r.input, vec![1, 3, 240, 240]);
+    // Its score map follows a face moved across the picture.
+    let d = r.detection.as_ref().expect("a score map");
+    assert!(d.follows, "{d:?}");
+    assert!(
+        rows[0].probed.1 > rows[0].structure.1,
+        "the probe adds confidence"
+    );
     assert_eq!(r.outputs.len(), 1);
     assert!(!r.identity_like());
 }

@@ -71,3 +71,64 @@ pub(super) fn coordinate_response(
     }
     Some((dx / n as f64 / spread, dy / n as f64 / spread))
 }
+
+/// Most channels a score map may have.
+const MAX_MAP_CHANNELS: i64 = 16;
+
+/// The score maps among `near` (a face top left) and `far` (the same face bottom right): where
+/// each channel peaks. The first channel whose peak moves from the top-left quarter to the
+/// bottom-right one is reported; else the first map's first channel; `None` without maps. A
+/// peak must stand out (two standard deviations over the map's mean), so a flat map does not
+/// "follow" by its first cell.
+pub(super) fn detection_response(near: &[Output], far: &[Output]) -> Option<DetectionResponse> {
+    let mut first = None;
+    for ((name, shape, a), (_, _, b)) in near.iter().zip(far) {
+        let (channels, rows, cols, nchw) = match shape.as_slice() {
+            [1, c, h, w] if *c <= MAX_MAP_CHANNELS && *h >= 4 && *w >= 4 => (*c, *h, *w, true),
+            [1, h, w, c] if *c <= MAX_MAP_CHANNELS && *h >= 4 && *w >= 4 => (*c, *h, *w, false),
+            _ => continue,
+        };
+        let (c, h, w) = (channels as usize, rows as usize, cols as usize);
+        if a.len() != c * h * w || b.len() != a.len() {
+            continue;
+        }
+        let at = |ch: usize, y: usize, x: usize| {
+            if nchw {
+                (ch * h + y) * w + x
+            } else {
+                (y * w + x) * c + ch
+            }
+        };
+        let peak = |d: &[f32], ch: usize| -> Option<(usize, usize)> {
+            let vals: Vec<f64> = (0..h * w)
+                .map(|i| f64::from(d[at(ch, i / w, i % w)]))
+                .collect();
+            let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+            let sd =
+                (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
+            let (i, top) = vals
+                .iter()
+                .enumerate()
+                .max_by(|x, y| x.1.partial_cmp(y.1).unwrap_or(std::cmp::Ordering::Equal))?;
+            (sd > 0.0 && *top > mean + 2.0 * sd).then_some((i % w, i / w))
+        };
+        for ch in 0..c {
+            let (p, q) = (peak(a, ch), peak(b, ch));
+            let follows = matches!((p, q), (Some((px, py)), Some((qx, qy)))
+                if px < w / 2 && py < h / 2 && qx >= w / 2 && qy >= h / 2);
+            let r = DetectionResponse {
+                output: name.clone(),
+                channel: ch,
+                size: (h, w),
+                top_left: p,
+                bottom_right: q,
+                follows,
+            };
+            if follows {
+                return Some(r);
+            }
+            first.get_or_insert(r);
+        }
+    }
+    first
+}

@@ -429,6 +429,7 @@ impl Probe {
             vector: None,
             millis: 0.0,
             converted: None,
+            detection: None,
         };
         match kind {
             ProbeKind::Faces => {
@@ -547,6 +548,25 @@ impl Probe {
                         v.constant = all_constant;
                         v
                     });
+                }
+                // A detector's score map follows a face moved across the picture: under the
+                // chosen scaling first, then the others (the preprocessing is unknown).
+                let (near_face, far_face) = (placed_face(w, h, false), placed_face(w, h, true));
+                let first = report.scaling.unwrap_or(Scaling::Symmetric);
+                let order =
+                    std::iter::once(first).chain(Scaling::ALL.into_iter().filter(|&s| s != first));
+                for sc in order {
+                    let near = run(layout.tensor(&near_face, sc))?;
+                    let far = run(layout.tensor(&far_face, sc))?;
+                    let d = detection_response(&near, &far);
+                    let Some(d) = d else { break };
+                    let follows = d.follows;
+                    if follows || report.detection.is_none() {
+                        report.detection = Some(d);
+                    }
+                    if follows {
+                        break;
+                    }
                 }
             }
             ProbeKind::Silhouettes => {

@@ -90,6 +90,24 @@ pub struct ShiftResponse {
     pub down: (f64, f64),
 }
 
+/// Where a score map's peak falls for a face drawn in the top-left quarter of the picture and
+/// for the same face in the bottom-right quarter: a detector's map follows the face.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DetectionResponse {
+    /// The output read.
+    pub output: String,
+    /// The channel whose peak is reported.
+    pub channel: usize,
+    /// The map's rows and columns.
+    pub size: (usize, usize),
+    /// Peak (column, row) with the face top left; `None` when no cell stands out.
+    pub top_left: Option<(usize, usize)>,
+    /// Peak (column, row) with the face bottom right; `None` when no cell stands out.
+    pub bottom_right: Option<(usize, usize)>,
+    /// Whether the peak moved with the face (from the top-left quarter to the bottom-right).
+    pub follows: bool,
+}
+
 /// The probe's measurements on one model.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProbeReport {
@@ -112,6 +130,10 @@ pub struct ProbeReport {
     /// How the model was converted to ONNX first, if it was not ONNX.
     #[serde(default)]
     pub converted: Option<String>,
+    /// How a score-map output (N × C × H × W or N × H × W × C, a few channels) answers a face
+    /// moved across the picture, when the model has one.
+    #[serde(default)]
+    pub detection: Option<DetectionResponse>,
 }
 
 impl ProbeReport {
@@ -145,6 +167,22 @@ impl ProbeReport {
                 .unwrap_or_default(),
             shapes.join(" ")
         );
+        if let Some(d) = &self.detection {
+            s.push_str(&format!(
+                "; score map {} channel {} ({}×{}): a face in the top-left quarter peaks at {}, in the bottom-right at {}{}",
+                d.output,
+                d.channel,
+                d.size.0,
+                d.size.1,
+                d.top_left.map_or("no clear cell".into(), |p| format!("{p:?}")),
+                d.bottom_right.map_or("no clear cell".into(), |p| format!("{p:?}")),
+                if d.follows {
+                    ": the peak follows the face"
+                } else {
+                    ": the peak does not follow the face"
+                }
+            ));
+        }
         if let Some(v) = &self.vector {
             if v.constant {
                 s.push_str("; the output does not change with the input");
@@ -187,6 +225,17 @@ impl ProbeReport {
 /// untrained or unrelated nets can also be invariant to small moves.
 pub fn apply(c: &mut Classification, r: &ProbeReport) {
     c.reasons.push(r.summary());
+    if r.detection.as_ref().is_some_and(|d| d.follows)
+        && matches!(
+            c.technique,
+            Technique::FaceDetection | Technique::PersonDetection
+        )
+    {
+        c.confidence = (c.confidence + 0.1).min(0.9);
+        c.reasons.push(
+            "probe: a score map's peak follows a face moved across the picture: a detector".into(),
+        );
+    }
     let Some(v) = &r.vector else { return };
     if v.constant {
         if c.technique != Technique::None {

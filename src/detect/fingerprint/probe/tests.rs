@@ -103,3 +103,31 @@ fn layouts() {
     assert!(InputLayout::of(&[1, 1000]).is_err());
     assert!(InputLayout::of(&[1, 3, 100000, 100000]).is_err());
 }
+
+#[test]
+fn a_score_map_follows_a_face_only_when_its_peak_moves_across() {
+    // 1 × 1 × 8 × 8 maps: a bump at (1, 2) then at (6, 5) follows; a flat map does not; a bump
+    // that stays put does not.
+    let map = |x: usize, y: usize| -> Vec<f32> {
+        (0..64)
+            .map(|i| {
+                if i == y * 8 + x {
+                    5.0
+                } else {
+                    0.1 * (i % 3) as f32
+                }
+            })
+            .collect()
+    };
+    let out = |d: Vec<f32>| vec![("score".to_string(), vec![1, 1, 8, 8], d)];
+    let d = detection_response(&out(map(1, 2)), &out(map(6, 5))).unwrap();
+    assert!(d.follows && d.top_left == Some((1, 2)) && d.bottom_right == Some((6, 5)));
+    let flat = vec![0.5f32; 64];
+    let d = detection_response(&out(flat.clone()), &out(flat)).unwrap();
+    assert!(!d.follows && d.top_left.is_none());
+    let d = detection_response(&out(map(1, 2)), &out(map(1, 2))).unwrap();
+    assert!(!d.follows);
+    // A flat vector is no map.
+    let v = vec![("emb".to_string(), vec![1, 512], vec![0.0f32; 512])];
+    assert!(detection_response(&v, &v).is_none());
+}

@@ -6,7 +6,8 @@
 //! `O × I × H × W`); an affine layer a per-channel `Mul` and `Add`. The loss layer is not
 //! converted: the probe reads the last layer's map. An image pyramid input
 //! (`input_rgb_image_pyramid`) is fed one level: the probe's picture at a size set from the
-//! loss's detector window (twice its larger side), so a face fills about the window.
+//! loss's detector window (three times its larger side), so that a face drawn a third of the
+//! picture wide fills about the window.
 
 use super::builder::{Attr, Builder};
 use super::onnx_proto::data_type;
@@ -21,7 +22,7 @@ const DEFAULT_SIDE: usize = 150;
 pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
     let net = read(bytes)?;
     let side = match net.window {
-        Some((w, h)) => (2 * w.max(h)).clamp(64, 320).div_ceil(8) * 8,
+        Some((w, h)) => (3 * w.max(h)).clamp(64, 320).div_ceil(8) * 8,
         None => DEFAULT_SIDE,
     };
     let mut b = Builder::default();
@@ -103,7 +104,7 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
         net.layers.len(),
         net.input.name,
         net.window
-            .map(|(w, h)| format!(", twice its {w}×{h} detector window"))
+            .map(|(w, h)| format!(", three times its {w}×{h} detector window"))
             .unwrap_or_default(),
         net.loss.trim_end_matches('_'),
     );
