@@ -75,6 +75,23 @@ pub(super) fn coordinate_response(
 /// Most channels a score map may have.
 const MAX_MAP_CHANNELS: i64 = 16;
 
+/// An output shape read as a score map: (channels, rows, columns, channels first), for
+/// N × C × H × W or N × H × W × C with a batch of one, at most [`MAX_MAP_CHANNELS`] channels and
+/// at least 4 × 4 cells.
+pub(super) fn score_map(shape: &[i64]) -> Option<(usize, usize, usize, bool)> {
+    let (c, h, w, nchw) = match *shape {
+        [1, c, h, w] if c <= MAX_MAP_CHANNELS && h >= 4 && w >= 4 => (c, h, w, true),
+        [1, h, w, c] if c <= MAX_MAP_CHANNELS && h >= 4 && w >= 4 => (c, h, w, false),
+        _ => return None,
+    };
+    Some((
+        usize::try_from(c).ok()?,
+        usize::try_from(h).ok()?,
+        usize::try_from(w).ok()?,
+        nchw,
+    ))
+}
+
 /// The score maps among `near` (a face top left) and `far` (the same face bottom right): where
 /// each channel peaks. The first channel whose peak moves from the top-left quarter to the
 /// bottom-right one is reported; else the first map's first channel; `None` without maps. A
@@ -83,12 +100,9 @@ const MAX_MAP_CHANNELS: i64 = 16;
 pub(super) fn detection_response(near: &[Output], far: &[Output]) -> Option<DetectionResponse> {
     let mut first = None;
     for ((name, shape, a), (_, _, b)) in near.iter().zip(far) {
-        let (channels, rows, cols, nchw) = match shape.as_slice() {
-            [1, c, h, w] if *c <= MAX_MAP_CHANNELS && *h >= 4 && *w >= 4 => (*c, *h, *w, true),
-            [1, h, w, c] if *c <= MAX_MAP_CHANNELS && *h >= 4 && *w >= 4 => (*c, *h, *w, false),
-            _ => continue,
+        let Some((c, h, w, nchw)) = score_map(shape) else {
+            continue;
         };
-        let (c, h, w) = (channels as usize, rows as usize, cols as usize);
         if a.len() != c * h * w || b.len() != a.len() {
             continue;
         }

@@ -304,21 +304,9 @@ impl Probe {
         let (onnx, converted) = match info.format {
             Some(ModelFormat::Onnx) => {
                 check_allocations(info)?;
-                match convert::dequantize::fold_constant_dequantize(model) {
-                    Ok(Some((bytes, n))) => (
-                        std::borrow::Cow::Owned(bytes),
-                        Some(format!(
-                            "{n} quantized weight{} dequantized to float32",
-                            if n == 1 { "" } else { "s" }
-                        )),
-                    ),
-                    Ok(None) => (std::borrow::Cow::Borrowed(model), None),
-                    Err(e) => {
-                        return Err(ProbeError::Unsupported(format!(
-                            "not a readable ONNX graph: {e}"
-                        )))
-                    }
-                }
+                convert::prepare_onnx(model).map_err(|e| {
+                    ProbeError::Unsupported(format!("not a readable ONNX graph: {e}"))
+                })?
             }
             Some(f) if convert::converts(f) => {
                 let (bytes, note) = convert::to_onnx(f, model, sibling)
@@ -386,17 +374,19 @@ impl Probe {
             return Err(ProbeError::Unsupported(format!("input type {ty}")));
         }
         let dims: Vec<i64> = shape.iter().copied().collect();
-        let layout = if InputLayout::open_side(&dims) {
-            // The graph leaves the size open: the first published size it runs at.
+        // The first face under the symmetric scaling: the probe's base run (below). For a graph
+        // that leaves the size open, it also picks the size: the first published one it runs
+        // at, whose outputs then serve as that base run.
+        let first_face =
+            |l: &InputLayout| l.tensor(&synthetic_face(l.width, l.height, 11), Scaling::Symmetric);
+        let (layout, mut base_outputs) = if InputLayout::open_side(&dims) {
             let mut first_error = None;
-            let mut chosen = None;
+            let mut found = None;
             for side in DYNAMIC_SIDES {
                 let l = InputLayout::of_sized(&dims, side)?;
-                let face = synthetic_face(l.width, l.height, 11);
-                let t = l.tensor(&face, Scaling::Symmetric);
-                match run_once(&mut session, in_name, &l, t) {
-                    Ok(_) => {
-                        chosen = Some(l);
+                match run_once(&mut session, in_name, &l, first_face(&l)) {
+                    Ok(o) => {
+                        found = Some((l, Some(o)));
                         break;
                     }
                     Err(e) => {
@@ -404,13 +394,13 @@ impl Probe {
                     }
                 }
             }
-            match (chosen, first_error) {
-                (Some(l), _) => l,
+            match (found, first_error) {
+                (Some(f), _) => f,
                 (None, Some(e)) => return Err(e),
-                (None, None) => InputLayout::of(&dims)?,
+                (None, None) => (InputLayout::of(&dims)?, None),
             }
         } else {
-            InputLayout::of(&dims)?
+            (InputLayout::of(&dims)?, None)
         };
         let kind = if layout.frames.is_some() {
             ProbeKind::Silhouettes
@@ -435,7 +425,10 @@ impl Probe {
             ProbeKind::Faces => {
                 let (w, h) = (layout.width, layout.height);
                 let faces: Vec<RgbImage> = (0..4).map(|i| synthetic_face(w, h, 11 + i)).collect();
-                let base = run(layout.tensor(&faces[0], Scaling::Symmetric))?;
+                let base = match base_outputs.take() {
+                    Some(o) => o,
+                    None => run(first_face(&layout))?,
+                };
                 report.outputs = base
                     .iter()
                     .map(|(n, s, _)| (n.clone(), s.clone()))
@@ -448,7 +441,12 @@ impl Probe {
                 // differ most (the model "wakes up").
                 let mut tried: Vec<(Scaling, f64, Option<VectorBehaviour>)> = Vec::new();
                 for sc in Scaling::ALL {
-                    let outs0 = run(layout.tensor(&faces[0], sc))?;
+                    // The base run is the first face under the symmetric scaling already.
+                    let outs0 = if sc == Scaling::Symmetric {
+                        base.clone()
+                    } else {
+                        run(layout.tensor(&faces[0], sc))?
+                    };
                     let outs1 = run(layout.tensor(&faces[1], sc))?;
                     let flat = |o: &[Output]| -> Vec<f32> {
                         o.iter().flat_map(|x| x.2.iter().copied()).collect()
@@ -550,12 +548,14 @@ impl Probe {
                     });
                 }
                 // A detector's score map follows a face moved across the picture: under the
-                // chosen scaling first, then the others (the preprocessing is unknown).
+                // chosen scaling first, then the others (the preprocessing is unknown). Only
+                // models with a score-map output are run for it.
+                let has_map = base.iter().any(|(_, shape, _)| score_map(shape).is_some());
                 let (near_face, far_face) = (placed_face(w, h, false), placed_face(w, h, true));
                 let first = report.scaling.unwrap_or(Scaling::Symmetric);
                 let order =
                     std::iter::once(first).chain(Scaling::ALL.into_iter().filter(|&s| s != first));
-                for sc in order {
+                for sc in order.filter(|_| has_map) {
                     let near = run(layout.tensor(&near_face, sc))?;
                     let far = run(layout.tensor(&far_face, sc))?;
                     let d = detection_response(&near, &far);

@@ -123,6 +123,18 @@ impl Constant<'_> {
     }
 }
 
+/// An initializer's name alone (its values are not decoded).
+fn constant_name(b: &[u8]) -> Result<String, ConvertError> {
+    let mut r = Reader::new(b);
+    let mut name = String::new();
+    while let Some((f, v)) = r.next_field()? {
+        if f == 8 {
+            name = v.as_str(4096).unwrap_or_default();
+        }
+    }
+    Ok(name)
+}
+
 fn read_constant(b: &[u8]) -> Result<(String, Constant<'_>), ConvertError> {
     let mut name = String::new();
     let mut c = Constant {
@@ -284,17 +296,31 @@ pub fn fold_constant_dequantize(model: &[u8]) -> Result<Option<(Vec<u8>, usize)>
         }
     }
     let Some(graph) = graph else { return Ok(None) };
-    let mut constants = HashMap::new();
+    // The nodes first: most graphs have no DequantizeLinear, and then no constant is read.
     let mut nodes = Vec::new();
     let mut g = Reader::new(graph);
     while let Some((f, v)) = g.next_field()? {
-        match (f, v) {
-            (5, Value::Bytes(b)) => {
+        if let (1, Value::Bytes(b)) = (f, v) {
+            nodes.push(read_node(b)?);
+        }
+    }
+    let wanted: std::collections::HashSet<&str> = nodes
+        .iter()
+        .filter(|n| n.op_type == "DequantizeLinear")
+        .flat_map(|n| n.inputs.iter().map(String::as_str))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    // Only the constants those nodes read.
+    let mut constants = HashMap::new();
+    let mut g = Reader::new(graph);
+    while let Some((f, v)) = g.next_field()? {
+        if let (5, Value::Bytes(b)) = (f, v) {
+            if wanted.contains(constant_name(b)?.as_str()) {
                 let (name, c) = read_constant(b)?;
                 constants.insert(name, c);
             }
-            (1, Value::Bytes(b)) => nodes.push(read_node(b)?),
-            _ => {}
         }
     }
     let mut folded: Vec<TensorProto> = Vec::new();

@@ -16,6 +16,7 @@ pub mod tfjs;
 pub mod tflite;
 
 use crate::decode::models::{ModelError, ModelFormat};
+use std::borrow::Cow;
 
 /// Why a model was not converted.
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +58,32 @@ pub fn to_onnx(
         ModelFormat::Tfjs => tfjs::convert(bytes, sibling),
         ModelFormat::Pytorch => pytorch::convert(bytes),
         ModelFormat::Dlib => dlib::convert(bytes),
-        // ONNX runs as it is, once its constant quantized weights are float32.
-        ModelFormat::Onnx => Ok(match dequantize::fold_constant_dequantize(bytes)? {
-            Some((b, n)) => (b, format!("{n} quantized weights dequantized to float32")),
-            None => (bytes.to_vec(), "nothing to convert".into()),
-        }),
+        ModelFormat::Onnx => {
+            let (b, note) = prepare_onnx(bytes)?;
+            Ok((
+                b.into_owned(),
+                note.unwrap_or_else(|| "nothing to convert".into()),
+            ))
+        }
         other => Err(ConvertError::Graph(format!(
             "no converter from {} to ONNX",
             other.as_str()
         ))),
     }
+}
+
+/// An ONNX model as the probe runs it: as it is (borrowed, no note) unless it has constant
+/// quantized weights, which are folded to float32 first ([`dequantize`]) with a note saying how
+/// many. Errors: the model is not readable protobuf, or too large once folded.
+pub fn prepare_onnx(bytes: &[u8]) -> Result<(Cow<'_, [u8]>, Option<String>), ConvertError> {
+    Ok(match dequantize::fold_constant_dequantize(bytes)? {
+        Some((b, n)) => (
+            Cow::Owned(b),
+            Some(format!(
+                "{n} quantized weight{} dequantized to float32",
+                if n == 1 { "" } else { "s" }
+            )),
+        ),
+        None => (Cow::Borrowed(bytes), None),
+    })
 }
