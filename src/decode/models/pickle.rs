@@ -505,7 +505,9 @@ fn found_array(facts: &mut PickleFacts, stack: &[Item], shape: &[i64]) {
     facts.arrays += 1;
 }
 
-fn looks_like_param(s: &str) -> bool {
+/// Whether a dict key looks like a parameter path (`conv1.weight`, `bn.running_var`): the only
+/// keys kept, because a pickled dict may be keyed by people's names.
+pub(crate) fn looks_like_param(s: &str) -> bool {
     s.len() < 200
         && s.contains('.')
         && !s.contains(' ')

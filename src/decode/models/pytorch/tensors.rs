@@ -10,7 +10,8 @@
 //!
 //! The pickle is interpreted by a small stack machine that knows only the opcodes `torch.save`
 //! writes and builds only strings, integers, tuples, dicts and tensor references: nothing is
-//! imported or called. Only parameter names and numbers are kept.
+//! imported or called. Only parameter names (keys that look like `conv1.weight`; others are
+//! named by position, since a dict may be keyed by people's names) and numbers are kept.
 
 use super::super::{f16_to_f32, ModelError};
 
@@ -511,13 +512,21 @@ fn tensors(obj: &V, storage: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<Vec<Ten
                 "pytorch: over {MAX_ELEMENTS} elements"
             )));
         }
+        // Only parameter paths are kept, in the result and in errors: a dict of tensors may be
+        // keyed by people's names (a pickled gallery of embeddings); other keys are named by
+        // position.
+        let name = if super::super::pickle::looks_like_param(name) {
+            name.clone()
+        } else {
+            format!("#{}", out.len())
+        };
         if !cache.contains_key(key) {
             let s = storage(key).ok_or_else(|| bad(format!("{name}: storage {key} missing")))?;
             cache.insert(key.clone(), s);
         }
-        let values = gather(name, dtype, &cache[key], *offset, size, stride)?;
+        let values = gather(&name, dtype, &cache[key], *offset, size, stride)?;
         out.push(Tensor {
-            name: name.clone(),
+            name,
             shape: size.clone(),
             values,
         });

@@ -133,6 +133,11 @@ fn blocks_and_unknown_modules_are_refused_by_name() {
     ]);
     let e = convert(&w).unwrap_err().to_string();
     assert!(e.contains("module norm"), "{e}");
+    // A dict of tensors keyed by a person's name (a pickled gallery): the name never reaches
+    // the reason.
+    let w = torch_zip(&[("conv1.weight", &[8, 3, 3, 3]), ("Maria Lopez", &[128])]);
+    let e = convert(&w).unwrap_err().to_string();
+    assert!(e.contains("module #1") && !e.contains("Maria"), "{e}");
     // A linear layer first: not an image model.
     let w = torch_zip(&[("fc.weight", &[4, 8])]);
     let e = convert(&w).unwrap_err().to_string();
