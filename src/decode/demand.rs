@@ -26,6 +26,11 @@ pub struct Demand {
 pub struct KeyDemand {
     exact: FxHashSet<String>,
     suffixes: Vec<String>,
+    /// The last two bytes of `suffixes`, as a 65,536-bit set (`None` until a suffix is
+    /// added): most keys end in none of them, and are then refused without comparing any.
+    suffix_ends: Option<Box<[u64; 1024]>>,
+    /// Some suffix is shorter than two bytes: every key is compared.
+    short_suffix: bool,
 }
 
 /// A `json.key` pattern as a rule states it.
@@ -79,7 +84,7 @@ impl KeyDemand {
                         return None;
                     }
                 }
-                KeyPattern::Suffix(s) => d.suffixes.push(s.to_string()),
+                KeyPattern::Suffix(s) => d.push_suffix(s),
                 KeyPattern::Prefix(_) | KeyPattern::Contains(_) => return None,
                 KeyPattern::Regex(r) => d.regex(r)?,
             }
@@ -110,17 +115,40 @@ impl KeyDemand {
                 // Otherwise the key ends with the literal's last component, or with the
                 // literal itself when it holds no dot.
                 Some((_, leaf)) if !leaf.is_empty() && hir_ends_anchored(&hir) => {
-                    self.suffixes.push(leaf.to_string())
+                    self.push_suffix(leaf)
                 }
-                None if hir_ends_anchored(&hir) => self.suffixes.push(text.to_string()),
+                None if hir_ends_anchored(&hir) => self.push_suffix(text),
                 _ => return None,
             }
         }
         Some(())
     }
 
+    fn push_suffix(&mut self, s: &str) {
+        match s.as_bytes() {
+            [.., a, b] => {
+                let ends = self.suffix_ends.get_or_insert_with(|| Box::new([0; 1024]));
+                let i = usize::from(u16::from_be_bytes([*a, *b]));
+                ends[i >> 6] |= 1 << (i & 63);
+            }
+            _ => self.short_suffix = true,
+        }
+        self.suffixes.push(s.to_string());
+    }
+
     fn wants(&self, leaf: &str) -> bool {
-        self.exact.contains(leaf) || self.suffixes.iter().any(|s| leaf.ends_with(s.as_str()))
+        if self.exact.contains(leaf) {
+            return true;
+        }
+        let may_end_so = self.short_suffix
+            || match (leaf.as_bytes(), &self.suffix_ends) {
+                ([.., a, b], Some(ends)) => {
+                    let i = usize::from(u16::from_be_bytes([*a, *b]));
+                    ends[i >> 6] & (1 << (i & 63)) != 0
+                }
+                _ => false,
+            };
+        may_end_so && self.suffixes.iter().any(|s| leaf.ends_with(s.as_str()))
     }
 }
 
@@ -161,6 +189,10 @@ mod tests {
         assert!(d.wants("identificationScore"));
         assert!(!d.wants("temperature"));
         assert!(!d.wants("group"));
+        assert!(!d.wants("e"));
+        // A suffix of one byte is compared against every key.
+        let d = demand(&[KeyPattern::Suffix("e")]).unwrap();
+        assert!(d.wants("name") && d.wants("e") && !d.wants("id"));
     }
 
     #[test]

@@ -132,7 +132,14 @@ impl FieldTable {
 /// Whether `data` starts with one of the space-separated `words` followed by a space (request
 /// methods: `GET `, `DESCRIBE `).
 pub fn starts_with_word(data: &[u8], words: &str) -> bool {
-    words
-        .split(' ')
-        .any(|w| data.starts_with(w.as_bytes()) && data.get(w.len()) == Some(&b' '))
+    // The first space decides which word it would be: most data (binary, TLS, JSON) has none
+    // near its start and is refused without comparing any word.
+    let Some(sp) = data.iter().take(MAX_WORD + 1).position(|&b| b == b' ') else {
+        return false;
+    };
+    let first = &data[..sp];
+    !first.is_empty() && words.split(' ').any(|w| w.as_bytes() == first)
 }
+
+/// Longest word [`starts_with_word`] recognises.
+const MAX_WORD: usize = 32;

@@ -6,6 +6,7 @@ use super::{printable, AppParser, Emitter, Progress};
 use crate::model::Direction;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
+use std::fmt::Write as _;
 
 use super::bytes::be16;
 use super::protocol::FieldTable;
@@ -131,7 +132,21 @@ fn hash12(s: &str) -> String {
     if s.is_empty() {
         return "000000000000".into();
     }
-    hex::encode(Sha256::digest(s.as_bytes()))[..12].to_string()
+    hex::encode(&Sha256::digest(s.as_bytes())[..6])
+}
+
+/// Append `v` joined by `sep`, each number in decimal or as four lowercase hex digits.
+fn join_into(out: &mut String, v: &[u16], sep: &str, hex4: bool) {
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        let _ = if hex4 {
+            write!(out, "{x:04x}")
+        } else {
+            write!(out, "{x}")
+        };
+    }
 }
 
 /// Parse a ClientHello body (after the 4-byte handshake header) carried over TCP.
@@ -235,30 +250,26 @@ pub fn client_hello_over(
     em.emit(dir, P, "version", version_name(best));
 
     // JA3: SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats (GREASE out).
-    let join = |v: &[u16]| {
+    let no_grease = |v: &[u16]| {
         v.iter()
-            .filter(|x| !grease(**x))
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("-")
+            .copied()
+            .filter(|x| !grease(*x))
+            .collect::<Vec<u16>>()
     };
-    let ja3 = format!(
-        "{},{},{},{},{}",
-        legacy,
-        join(&suites),
-        join(&exts),
-        join(&groups),
-        formats
-            .iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("-")
-    );
+    let (ciphers, all_exts) = (no_grease(&suites), no_grease(&exts));
+    let mut ja3 = String::with_capacity(256);
+    let _ = write!(ja3, "{legacy},");
+    join_into(&mut ja3, &ciphers, "-", false);
+    ja3.push(',');
+    join_into(&mut ja3, &all_exts, "-", false);
+    ja3.push(',');
+    join_into(&mut ja3, &no_grease(&groups), "-", false);
+    ja3.push(',');
+    let formats: Vec<u16> = formats.iter().map(|x| u16::from(*x)).collect();
+    join_into(&mut ja3, &formats, "-", false);
     em.emit(dir, P, "ja3", hex::encode(Md5::digest(ja3.as_bytes())));
 
     // JA4 (FoxIO): t{ver}{d|i}{ciphers:02}{exts:02}{alpn}_{sorted ciphers}_{sorted exts_sigalgs}.
-    let ciphers: Vec<u16> = suites.iter().copied().filter(|x| !grease(*x)).collect();
-    let all_exts: Vec<u16> = exts.iter().copied().filter(|x| !grease(*x)).collect();
     let alpn_code = alpn
         .first()
         .and_then(|a| {
@@ -267,33 +278,36 @@ pub fn client_hello_over(
             (f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric()).then(|| format!("{f}{l}"))
         })
         .unwrap_or_else(|| "00".into());
-    let hex4 = |v: &[u16]| {
-        let mut s: Vec<String> = v.iter().map(|x| format!("{x:04x}")).collect();
-        s.sort();
-        s.join(",")
+    // Sorting the numbers sorts their fixed-width hex forms the same way.
+    let sorted = |mut v: Vec<u16>| {
+        v.sort_unstable();
+        v
     };
-    let ext_for_hash: Vec<u16> = all_exts
-        .iter()
-        .copied()
-        .filter(|x| *x != 0 && *x != 16)
-        .collect();
-    let mut c_part = hex4(&ext_for_hash);
-    if !sigalgs.is_empty() {
-        let sa: Vec<String> = sigalgs
+    let ext_for_hash = sorted(
+        all_exts
             .iter()
-            .filter(|x| !grease(**x))
-            .map(|x| format!("{x:04x}"))
-            .collect();
-        c_part = format!("{c_part}_{}", sa.join(","));
+            .copied()
+            .filter(|x| *x != 0 && *x != 16)
+            .collect(),
+    );
+    let mut c_part = String::with_capacity(256);
+    join_into(&mut c_part, &ext_for_hash, ",", true);
+    if !sigalgs.is_empty() {
+        c_part.push('_');
+        join_into(&mut c_part, &no_grease(&sigalgs), ",", true);
     }
-    let ja4 = format!(
+    let mut b_part = String::with_capacity(256);
+    join_into(&mut b_part, &sorted(ciphers.clone()), ",", true);
+    let mut ja4 = String::with_capacity(40);
+    let _ = write!(
+        ja4,
         "{transport}{}{}{:02}{:02}{}_{}_{}",
         ja4_version(best),
         if sni.is_some() { 'd' } else { 'i' },
         ciphers.len().min(99),
         all_exts.len().min(99),
         alpn_code,
-        hash12(&hex4(&ciphers)),
+        hash12(&b_part),
         if ext_for_hash.is_empty() {
             "000000000000".to_string()
         } else {

@@ -26,6 +26,18 @@ fn looks_like_update(top: &Map<String, Value>) -> bool {
         && top.contains_key("camera")
 }
 
+/// Whether a top-level JSON key is one [`decode`] starts from off Frigate's topics (an event's
+/// `before`/`after`, an update's `camera`): a document with none of them gives it nothing to do
+/// unless [`topic_starts`].
+pub fn starts_from(key: &str, depth: usize) -> bool {
+    depth == 0 && matches!(key, "before" | "after" | "camera")
+}
+
+/// Whether the MQTT topic alone makes [`decode`] read the document (Frigate's topics).
+pub fn topic_starts(topic: Option<&str>) -> bool {
+    topic.is_some_and(|t| t.starts_with("frigate/") || t.ends_with("/tracked_object_update"))
+}
+
 pub fn decode(topic: Option<&str>, v: &Value, sink: &mut Sink<'_, '_>) {
     let Value::Object(top) = v else { return };
     let on_frigate = topic.is_some_and(|t| t.starts_with("frigate/"));

@@ -103,6 +103,27 @@ const DOCUMENT_KEYS: &[&str] = &[
     "verifyMode",
 ];
 
+/// Whether a JSON key at any depth is one [`decode_json`] starts from (an alert, its wrapper, a
+/// document key or a capability): a document with none of them gives it nothing to do.
+pub fn starts_from(key: &str) -> bool {
+    // Called for every key of every JSON body: a key whose length and first letter none of
+    // these has is refused without comparing (the test below keeps this and the lists
+    // together).
+    let named = match (key.len(), key.as_bytes().first()) {
+        (4, Some(b'F'))
+        | (8 | 12, Some(b'A'))
+        | (9, Some(b'e'))
+        | (10, Some(b'v'))
+        | (11, Some(b'f'))
+        | (17, Some(b'c'))
+        | (22, Some(b'E')) => {
+            matches!(key, "EventNotificationAlert" | "eventType") || DOCUMENT_KEYS.contains(&key)
+        }
+        _ => false,
+    };
+    named || (key.as_bytes().first() == Some(&b'i') && key.starts_with("isSupport"))
+}
+
 /// JSON alert (`eventType` at the top level) or FDLib body (`faceLibType`/`FDID`/`FPID` near
 /// the top).
 pub fn decode_json(v: &Value, sink: &mut Sink<'_, '_>) {
@@ -150,6 +171,20 @@ pub fn decode_json(v: &Value, sink: &mut Sink<'_, '_>) {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
+
+    #[test]
+    fn every_document_key_starts_the_decoder() {
+        for k in super::DOCUMENT_KEYS.iter().chain(&[
+            "EventNotificationAlert",
+            "eventType",
+            "isSupportFaceLib",
+        ]) {
+            assert!(super::starts_from(k), "{k}");
+        }
+        for k in ["name", "type", "eventTypes", "FPIDs", "isSupport", "camera"] {
+            assert_eq!(super::starts_from(k), k == "isSupport", "{k}");
+        }
+    }
 
     const FACE_CAPTURE: &str = r#"<EventNotificationAlert version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema">
   <ipAddress>192.168.1.64</ipAddress>

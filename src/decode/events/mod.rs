@@ -198,11 +198,23 @@ fn decode_xml_into(body: &[u8], sink: &mut Sink<'_, '_>) {
     onvif::decode(&tree, sink);
 }
 
+/// One pass over the document for `json.key` (only the keys the consumers read); the tree is
+/// built only when a key or the topic is one a vendor decoder starts from
+/// ([`hikvision::starts_from`], [`frigate::starts_from`], [`frigate::topic_starts`]).
 pub(crate) fn decode_json_into(topic: Option<&str>, body: &[u8], sink: &mut Sink<'_, '_>) {
+    let demand = sink.demand();
+    let Some(keys) = json::scan_keys(body, &|k| demand.json_key(k), &|k, depth| {
+        hikvision::starts_from(k) || frigate::starts_from(k, depth)
+    }) else {
+        return;
+    };
+    keys.emit(sink);
+    if !(keys.wants_tree || frigate::topic_starts(topic)) {
+        return;
+    }
     let Some(v) = json::parse(body) else {
         return;
     };
-    json::emit_keys(&v, sink);
     hikvision::decode_json(&v, sink);
     frigate::decode(topic, &v, sink);
 }
@@ -273,11 +285,106 @@ mod tests {
             .filter(|(p, f, _)| p == "json" && f == "key")
             .map(|(_, _, v)| v.as_str())
             .collect();
-        // Bare keys once each, and each distinct dotted path once.
-        assert_eq!(keys, ["a", "a.a", "b", "a.a.b", "a.b"]);
+        // Bare keys once each, and each distinct dotted path once, in document order.
+        assert_eq!(keys, ["a", "b", "a.b", "a.a", "a.a.b"]);
         let o = body(None, b"<r><x/><x/><y>1</y></r>");
         assert!(has(&o, "xml", "element", "r"));
         assert_eq!(o.iter().filter(|(_, _, v)| v == "x").count(), 1);
+    }
+
+    /// The old way through a JSON document: the whole tree, every key walked, every vendor
+    /// decoder run.
+    fn through_the_tree(topic: Option<&str>, body: &[u8], em: &mut Emitter) {
+        let mut sink = Sink::new(em, Direction::ToClient);
+        if let Some(v) = json::parse(body) {
+            json::emit_keys(&v, &mut sink);
+            hikvision::decode_json(&v, &mut sink);
+            frigate::decode(topic, &v, &mut sink);
+        }
+    }
+
+    /// The one-pass key scan with the tree built on demand gives what the tree gave, for
+    /// every consumer demand: every key, only some keys, none.
+    #[test]
+    fn key_scan_gives_what_the_tree_gave() {
+        use crate::decode::demand::{Demand, KeyDemand, KeyPattern};
+        let mut deep = String::new();
+        for i in 0..70 {
+            deep.push_str(&format!("{{\"k{i}\":"));
+        }
+        deep.push('1');
+        deep.push_str(&"}".repeat(70));
+        let long = format!(
+            r#"{{"{a}":{{"{a}":{{"{b}":{{"Score":1}}}}}}}}"#,
+            a = "x".repeat(120),
+            b = "y".repeat(30)
+        );
+        let docs: Vec<(Option<&str>, String)> = vec![
+            (None, r#"{"a":{"b":1,"a":[{"b":2}]}}"#.into()),
+            (None, r#"[{"faces":[{"age":{"ageGroup":"adult"}}]},{"x":null}]"#.into()),
+            (None, r#"{"eventType":"faceContrast","eventState":"active","FPID":"p","similarity":93,"name":"n"}"#.into()),
+            (None, r#"{"EventNotificationAlert":{"eventType":"AccessControllerEvent","AccessControllerEvent":{"currentVerifyMode":"cardOrFace"}}}"#.into()),
+            (None, r#"{"FaceLibCap":{"isSupportFaceLib":true,"isSupportFDLib":"false"}}"#.into()),
+            (None, r#"{"searchResultPosition":0,"FDID":"1","faceLibType":"blackFD"}"#.into()),
+            (None, r#"{"type":"face","id":"1.2-x","camera":"door","name":"n","score":0.9}"#.into()),
+            (None, r#"{"before":{"camera":"c","label":"person"},"after":{"camera":"c","label":"person","sub_label":["n",0.9],"attributes":{"face":0.8}}}"#.into()),
+            (Some("frigate/events"), r#"{"type":"new","before":{"label":"person"},"after":{"label":"person"}}"#.into()),
+            (Some("frigate/tracked_object_update"), r#"{"type":"face","name":"n"}"#.into()),
+            (Some("site/tracked_object_update"), r#"{"type":"lpr"}"#.into()),
+            (Some("frigate/available"), r#"{"label":"person"}"#.into()),
+            (None, r#"{"data":{"AiDetectType":{"face":1}},"smartDetectTypes":["face"],"identificationScore":0.7}"#.into()),
+            (None, r#"{"k\u0065y":{"esc\"aped":1},"\u00e9t\u00e9":2}"#.into()),
+            (None, r#"{"a":1} trailing {"b":2}"#.into()),
+            (None, r#"{"a":{"b":"#.into()),
+            (None, r#"{"a":1e400,"b":2}"#.into()),
+            (None, deep.clone()),
+            (None, long.clone()),
+            (None, "[]".into()),
+            (None, "42".into()),
+        ];
+        let narrow = Demand {
+            json_key: KeyDemand::from_patterns([
+                (KeyPattern::Exact("smartDetectTypes"), false),
+                (KeyPattern::Suffix("Score"), false),
+                (KeyPattern::Regex(r"(^|\.)AiDetectType\.face$"), false),
+                (
+                    KeyPattern::Regex(r"(^|\.)(faces(\[[0-9]*\])?\.)?age\.ageGroup$"),
+                    false,
+                ),
+            ]),
+        };
+        assert!(narrow.json_key.is_some());
+        let none = Demand {
+            json_key: KeyDemand::from_patterns(std::iter::empty()),
+        };
+        let mut narrowed = 0;
+        for demand in [Demand::everything(), narrow, none] {
+            for (topic, doc) in &docs {
+                let sorted = |f: &dyn Fn(&mut Emitter)| {
+                    let mut out = Vec::new();
+                    f(&mut Emitter::new(0.0, None, &mut out).demanding(&demand));
+                    let mut o: Vec<_> = out
+                        .into_iter()
+                        .map(|o| (o.proto.to_string(), o.field.to_string(), o.value))
+                        .collect();
+                    o.sort();
+                    o
+                };
+                let want = sorted(&|em| through_the_tree(*topic, doc.as_bytes(), em));
+                let got =
+                    sorted(&|em| decode_json(*topic, doc.as_bytes(), Direction::ToClient, em));
+                narrowed += usize::from(demand.json_key.is_some() && !want.is_empty());
+                assert_eq!(got, want, "{topic:?} {doc}");
+            }
+        }
+        assert!(
+            narrowed > 5,
+            "the narrow demands were exercised: {narrowed}"
+        );
+        // One difference, on purpose: a key given twice is read twice (the tree kept only the
+        // last value), so the keys under both are reported.
+        let o = body(None, br#"{"dup":{"x":1},"dup":{"y":2}}"#);
+        assert!(has(&o, "json", "key", "dup.x") && has(&o, "json", "key", "dup.y"));
     }
 
     #[test]
