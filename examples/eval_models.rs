@@ -76,6 +76,7 @@ fn main() -> anyhow::Result<()> {
         fingerprint: opts,
         judge: JudgeConfig::default(),
         progress: false,
+        workers: 1,
     };
     let mut per_class: BTreeMap<String, (u32, u32)> = BTreeMap::new();
     let mut confusion: BTreeMap<(String, String), u32> = BTreeMap::new();

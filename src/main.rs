@@ -10,6 +10,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc: the decode workers allocate observations that the merging thread frees, which
+/// glibc's per-thread arenas make costly; mimalloc frees across threads without a lock.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "banwatch",
@@ -74,6 +79,10 @@ enum Command {
         /// ORT_DYLIB_PATH or .deps/onnxruntime).
         #[arg(long, value_enum, default_value = "auto")]
         probe: ProbeMode,
+        /// Threads decoding a capture's flows (0: one per core). The report is the same for
+        /// any number.
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
     },
     /// Print the observations the decoders extract from a capture or log, one JSON object per
     /// line.
@@ -306,6 +315,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
             signatures,
             no_catalog,
             probe,
+            workers,
             #[cfg(feature = "live")]
             interface,
             #[cfg(feature = "live")]
@@ -331,6 +341,10 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 fingerprint: fingerprint(no_catalog, probe)?,
                 judge: JudgeConfig::default(),
                 progress: matches!(format, Format::Text),
+                workers: match workers {
+                    0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    n => n,
+                },
             };
             #[allow(unused_mut)]
             let mut report = scan::run(&paths, &opts);

@@ -46,6 +46,8 @@ pub struct ScanOptions {
     pub judge: JudgeConfig,
     /// Show a progress line on stderr (only when stderr is a terminal).
     pub progress: bool,
+    /// Threads decoding a capture's flows (see [`offline::ReadOptions::workers`]).
+    pub workers: usize,
 }
 
 /// Redraws one status line on stderr, at most five times a second.
@@ -210,8 +212,11 @@ fn scan_input(
                 })
             };
             // Captures are decoded for what the signatures read.
-            let demand = opts.signatures.demand();
-            let s = (format.read)(f.bytes, &name, &demand, &mut each, &mut tick);
+            let read = offline::ReadOptions {
+                demand: opts.signatures.demand(),
+                workers: opts.workers,
+            };
+            let s = (format.read)(f.bytes, &name, &read, &mut each, &mut tick);
             tally.traffic(&name, &s);
             return Carve::No;
         }
@@ -385,7 +390,7 @@ pub fn inspect(path: &Path, out: &mut dyn Write) -> Result<InputSummary, ScanErr
         }
     };
     // Everything is built: inspect shows every observation.
-    let everything = Default::default();
+    let everything = offline::ReadOptions::all_cores(Default::default());
     let s = (format.read)(map.bytes(), &shown, &everything, &mut each, &mut |_, _| {});
     if let Some(e) = write_err {
         // A closed pipe (e.g. `| head`) is not an input error.

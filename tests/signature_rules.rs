@@ -199,7 +199,7 @@ fn every_declared_field_is_emitted_by_some_decoder() {
 fn the_decoders_demand_hides_no_key_a_rule_reads() {
     use banwatch::decode::demand::Demand;
     use banwatch::decode::flow::DecoderConfig;
-    use banwatch::sources::offline::read_capture_with;
+    use banwatch::sources::offline::{read_capture_with, ReadOptions};
     use std::sync::Arc;
     let set = SignatureSet::load_dir(&SignatureSet::default_dir()).expect("shipped rules load");
     let demand = set.demand();
@@ -240,7 +240,10 @@ fn the_decoders_demand_hides_no_key_a_rule_reads() {
             data,
             "t",
             DecoderConfig::default(),
-            d,
+            &ReadOptions {
+                demand: d,
+                workers: 1,
+            },
             &mut |obs| {
                 for o in obs {
                     for h in set.match_observation(o) {

@@ -78,9 +78,98 @@ impl DecodeStats {
     pub fn errors(&self) -> u64 {
         self.malformed + self.unsupported_linktype
     }
+
+    /// Add another run's counters (a worker's, when flows are spread over several).
+    pub fn absorb(&mut self, o: &DecodeStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.malformed += o.malformed;
+        self.unsupported_linktype += o.unsupported_linktype;
+        self.non_ip += o.non_ip;
+        self.fragments += o.fragments;
+        self.flows += o.flows;
+        self.flows_bypassed += o.flows_bypassed;
+        self.flows_evicted += o.flows_evicted;
+        self.gaps += o.gaps;
+        self.observations += o.observations;
+        for (k, n) in &o.anomalies {
+            *self.anomalies.entry(*k).or_insert(0) += n;
+        }
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Where a flow closed by a sweep or at the end of input falls among the flows closed at the
+/// same moment: by the capture time of its last packet, then by its addresses. Closing in
+/// this order, rather than the flow table's, makes the output the same however the flows are
+/// spread over workers.
+#[derive(Debug, Clone, Copy)]
+pub struct CloseOrder {
+    last_ts: f64,
+    key: Key,
+}
+
+impl PartialEq for CloseOrder {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o).is_eq()
+    }
+}
+impl Eq for CloseOrder {}
+impl PartialOrd for CloseOrder {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for CloseOrder {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.last_ts
+            .total_cmp(&o.last_ts)
+            .then_with(|| self.key.cmp(&o.key))
+    }
+}
+
+/// Seconds of capture time between sweeps for idle flows: the engine sweeps after a packet
+/// that comes more than this after the last sweep.
+pub const SWEEP_INTERVAL: f64 = 30.0;
+
+/// Where the flow-table marks closed flows' observations: (order, end of the flow's
+/// observations in `out`), one entry per closed flow.
+pub type CloseMarks = Vec<(CloseOrder, usize)>;
+
+/// Which of `n` workers a frame's flow belongs to: a hash of its two (address, port) ends
+/// taken in either order, so both directions of a flow meet in one worker, as in Suricata's
+/// workers mode. Frames without a transport header of their own (non-IP, non-first
+/// fragments, malformed) go to worker 0, which counts them. A tunnel's inner flows follow
+/// the tunnel's outer flow.
+pub fn worker_of(linktype: u32, data: &[u8], n: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    if n <= 1 {
+        return 0;
+    }
+    let Ok(f) = link::decode(linktype, data) else {
+        return 0;
+    };
+    let Ok(pkt) = ip::decode(f.ip, f.payload) else {
+        return 0;
+    };
+    let ports = match pkt.proto {
+        6 => ip::tcp(pkt.payload).ok().map(|t| (t.sport, t.dport)),
+        17 => ip::udp(pkt.payload).ok().map(|u| (u.sport, u.dport)),
+        _ => None,
+    };
+    let Some((sport, dport)) = ports else {
+        return 0;
+    };
+    let key = Key::new(
+        SocketAddr::new(pkt.src, sport),
+        SocketAddr::new(pkt.dst, dport),
+    );
+    let mut h = rustc_hash::FxHasher::default();
+    key.hash(&mut h);
+    // The high bits of an Fx hash are the well-mixed ones.
+    ((h.finish() >> 32) % n as u64) as usize
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Key {
     a: SocketAddr,
     b: SocketAddr,
@@ -160,6 +249,9 @@ pub struct Decoder {
     macs: FxHashSet<(IpAddr, [u8; 6])>,
     quic: super::quic::Initials,
     demand: std::sync::Arc<super::demand::Demand>,
+    /// Idle flows are swept only when [`Decoder::sweep_at`] says (a worker among several,
+    /// whose reader keeps the one clock).
+    external_clock: bool,
 }
 
 /// Addresses and MACs of one packet.
@@ -183,7 +275,16 @@ impl Decoder {
             macs: FxHashSet::default(),
             quic: super::quic::Initials::default(),
             demand: Default::default(),
+            external_clock: false,
         }
+    }
+
+    /// The same engine as one worker among several: idle flows are closed when the reader
+    /// calls [`Decoder::sweep_at`] (at the packets where a single engine would have swept),
+    /// not by this engine's own clock, which sees only its share of the packets.
+    pub fn with_external_clock(mut self) -> Decoder {
+        self.external_clock = true;
+        self
     }
 
     /// The same engine, building only the observations `demand` asks for (see
@@ -237,8 +338,10 @@ impl Decoder {
             Err(LinkSkip::NotIp) => self.stats.non_ip += 1,
             Err(LinkSkip::Truncated) => self.stats.malformed += 1,
         }
-        if ts - self.last_sweep > 30.0 || self.tcp.len() > self.cfg.max_flows {
-            self.sweep(out);
+        if (!self.external_clock && ts - self.last_sweep > SWEEP_INTERVAL)
+            || self.tcp.len() > self.cfg.max_flows
+        {
+            self.sweep(out, None);
         }
     }
 
@@ -558,7 +661,7 @@ impl Decoder {
     }
 
     /// Close idle flows, and the idlest ones if the table is over its bound.
-    fn sweep(&mut self, out: &mut Vec<Observation>) {
+    fn sweep(&mut self, out: &mut Vec<Observation>, marks: Option<&mut CloseMarks>) {
         self.last_sweep = self.now;
         let deadline = self.now - self.cfg.idle_timeout;
         let mut idle: Vec<Key> = self
@@ -570,26 +673,56 @@ impl Decoder {
         if self.tcp.len() - idle.len() > self.cfg.max_flows {
             let mut by_age: Vec<(f64, Key)> =
                 self.tcp.iter().map(|(k, f)| (f.last_ts, *k)).collect();
-            by_age.sort_by(|a, b| a.0.total_cmp(&b.0));
+            by_age.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
             let excess = self.tcp.len() - self.cfg.max_flows * 9 / 10;
             idle = by_age.into_iter().take(excess).map(|(_, k)| k).collect();
             self.stats.flows_evicted += idle.len() as u64;
         }
-        for k in idle {
-            if let Some(f) = self.tcp.remove(&k) {
+        self.close_in_order(idle, out, marks);
+    }
+
+    /// Close the flows of `keys` in [`CloseOrder`], marking where each one's observations end.
+    fn close_in_order(
+        &mut self,
+        keys: Vec<Key>,
+        out: &mut Vec<Observation>,
+        mut marks: Option<&mut CloseMarks>,
+    ) {
+        let mut order: Vec<CloseOrder> = keys
+            .into_iter()
+            .filter_map(|key| {
+                let last_ts = self.tcp.get(&key)?.last_ts;
+                Some(CloseOrder { last_ts, key })
+            })
+            .collect();
+        order.sort_unstable();
+        for o in order {
+            if let Some(f) = self.tcp.remove(&o.key) {
                 self.close(f, out);
+                if let Some(m) = marks.as_deref_mut() {
+                    m.push((o, out.len()));
+                }
             }
         }
+    }
+
+    /// Sweep as a single engine would after the packet at `now` (see
+    /// [`Decoder::with_external_clock`]); each closed flow is marked in `marks`.
+    pub fn sweep_at(&mut self, now: f64, out: &mut Vec<Observation>, marks: &mut CloseMarks) {
+        self.now = now;
+        self.sweep(out, Some(marks));
     }
 
     /// End of input: close every flow, flushing what parsers hold.
     pub fn finish(&mut self, out: &mut Vec<Observation>) {
         let keys: Vec<Key> = self.tcp.keys().copied().collect();
-        for k in keys {
-            if let Some(f) = self.tcp.remove(&k) {
-                self.close(f, out);
-            }
-        }
+        self.close_in_order(keys, out, None);
+    }
+
+    /// [`Decoder::finish`], marking each closed flow in `marks`.
+    pub fn finish_marked(&mut self, out: &mut Vec<Observation>, marks: &mut CloseMarks) {
+        let keys: Vec<Key> = self.tcp.keys().copied().collect();
+        self.close_in_order(keys, out, Some(marks));
     }
 }
 

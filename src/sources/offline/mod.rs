@@ -9,6 +9,7 @@
 pub mod files;
 pub mod logs;
 pub mod pcap;
+mod workers;
 
 use crate::decode::flow::{DecodeStats, Decoder, DecoderConfig};
 use crate::model::Observation;
@@ -31,13 +32,41 @@ pub struct TrafficSummary {
     pub first_error: Option<String>,
 }
 
-/// How a traffic format is read: the input, its name, what the consumers read (see
-/// [`crate::decode::demand`]), where observations go, and a progress callback getting (bytes
-/// read, total).
+/// What a traffic reader is asked for besides the bytes.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// What the consumers read (see [`crate::decode::demand`]).
+    pub demand: std::sync::Arc<crate::decode::demand::Demand>,
+    /// Threads decoding a capture's flows (1: the calling thread alone; more: one reader
+    /// and this many flow engines, see [`workers`]). The output is the same.
+    pub workers: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            demand: Default::default(),
+            workers: 1,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Everything, on as many workers as the machine has cores.
+    pub fn all_cores(demand: std::sync::Arc<crate::decode::demand::Demand>) -> Self {
+        ReadOptions {
+            demand,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// How a traffic format is read: the input, its name, what is asked ([`ReadOptions`]), where
+/// observations go, and a progress callback getting (bytes read, total).
 pub type ReadTraffic = fn(
     data: &[u8],
     name: &str,
-    demand: &std::sync::Arc<crate::decode::demand::Demand>,
+    opts: &ReadOptions,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> TrafficSummary;
@@ -98,33 +127,26 @@ fn read_log(
     }
 }
 
-/// Decode a pcap or pcapng capture held in memory through the flow engine, building what
-/// `demand` asks for.
+/// Decode a pcap or pcapng capture held in memory through the flow engine, as `opts` asks.
 pub fn read_capture(
     data: &[u8],
     name: &str,
-    demand: &std::sync::Arc<crate::decode::demand::Demand>,
+    opts: &ReadOptions,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> TrafficSummary {
-    let (summary, _) = read_capture_with(
-        data,
-        name,
-        DecoderConfig::default(),
-        demand.clone(),
-        each,
-        progress,
-    );
+    let (summary, _) =
+        read_capture_with(data, name, DecoderConfig::default(), opts, each, progress);
     summary
 }
 
-/// [`read_capture`] with a decoder configuration and what the consumers will read (see
-/// [`crate::decode::demand`]), returning the decoder's counters too.
+/// [`read_capture`] with a decoder configuration, returning the decoder's counters too (added
+/// up over the workers).
 pub fn read_capture_with(
     data: &[u8],
     name: &str,
     config: DecoderConfig,
-    demand: std::sync::Arc<crate::decode::demand::Demand>,
+    opts: &ReadOptions,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> (TrafficSummary, DecodeStats) {
@@ -145,7 +167,22 @@ pub fn read_capture_with(
     if reader.is_pcapng() {
         sum.kind = "pcapng";
     }
-    let mut decoder = Decoder::new(config).demanding(demand);
+    if opts.workers > 1 {
+        let (counts, stats) = workers::decode(
+            reader,
+            opts.workers,
+            config,
+            opts.demand.clone(),
+            each,
+            progress,
+        );
+        sum.records = counts.packets;
+        sum.errors = counts.errors + stats.errors();
+        sum.first_error = counts.first_error;
+        sum.skipped_bytes = counts.skipped_bytes;
+        return (sum, stats);
+    }
+    let mut decoder = Decoder::new(config).demanding(opts.demand.clone());
     let mut obs: Vec<Observation> = Vec::new();
     let mut n = 0u32;
     while let Some(p) = reader.next_packet() {
