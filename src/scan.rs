@@ -212,9 +212,16 @@ fn scan_input(
                 })
             };
             // Captures are decoded for what the signatures read.
+            // Only what some signature matches reaches the judge.
+            let sigs = &opts.signatures;
+            let matched = |o: &Observation| {
+                sigs.watches(o.proto, o.field) && !sigs.match_observation(o).is_empty()
+            };
             let read = offline::ReadOptions {
-                demand: opts.signatures.demand(),
+                demand: sigs.demand(),
                 workers: opts.workers,
+                pages: f.mapped.clone(),
+                keep: Some(&matched),
             };
             let s = (format.read)(f.bytes, &name, &read, &mut each, &mut tick);
             tally.traffic(&name, &s);
@@ -369,7 +376,8 @@ pub fn inspect(path: &Path, out: &mut dyn Write) -> Result<InputSummary, ScanErr
             "inspect reads one capture or log (pcap, pcapng, EVE, Zeek), not a directory".into(),
         ));
     }
-    let map = MappedFile::open(path).map_err(|e| unusable(files::io_reason(&e)))?;
+    let map =
+        std::sync::Arc::new(MappedFile::open(path).map_err(|e| unusable(files::io_reason(&e)))?);
     let Some(format) = offline::traffic_format(map.bytes()) else {
         return Err(unusable(
             "inspect reads captures and logs (pcap, pcapng, EVE, Zeek)".into(),
@@ -390,7 +398,10 @@ pub fn inspect(path: &Path, out: &mut dyn Write) -> Result<InputSummary, ScanErr
         }
     };
     // Everything is built: inspect shows every observation.
-    let everything = offline::ReadOptions::all_cores(Default::default());
+    let everything = offline::ReadOptions {
+        pages: Some(map.clone()),
+        ..offline::ReadOptions::all_cores(Default::default())
+    };
     let s = (format.read)(map.bytes(), &shown, &everything, &mut each, &mut |_, _| {});
     if let Some(e) = write_err {
         // A closed pipe (e.g. `| head`) is not an input error.

@@ -242,7 +242,7 @@ fn the_decoders_demand_hides_no_key_a_rule_reads() {
             DecoderConfig::default(),
             &ReadOptions {
                 demand: d,
-                workers: 1,
+                ..ReadOptions::default()
             },
             &mut |obs| {
                 for o in obs {

@@ -7,6 +7,7 @@ use banwatch::decode::demand::Demand;
 use banwatch::decode::flow::{DecodeStats, DecoderConfig};
 use banwatch::model::Observation;
 use banwatch::sim::{realistic::write_realistic, Host, PcapWriter, TcpSession};
+use banwatch::sources::offline::files::MappedFile;
 use banwatch::sources::offline::{read_capture_with, ReadOptions, TrafficSummary};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -23,11 +24,24 @@ fn decode(
     demand: &Arc<Demand>,
     workers: usize,
 ) -> (Vec<Observation>, TrafficSummary, DecodeStats) {
+    decode_with(
+        data,
+        cfg,
+        ReadOptions {
+            demand: demand.clone(),
+            workers,
+            pages: None,
+            keep: None,
+        },
+    )
+}
+
+fn decode_with(
+    data: &[u8],
+    cfg: DecoderConfig,
+    opts: ReadOptions,
+) -> (Vec<Observation>, TrafficSummary, DecodeStats) {
     let mut obs = Vec::new();
-    let opts = ReadOptions {
-        demand: demand.clone(),
-        workers,
-    };
     let (sum, stats) = read_capture_with(
         data,
         "t",
@@ -95,12 +109,14 @@ fn workers_give_what_one_engine_gives() {
     inputs.push(("idle sessions".into(), idle_sessions(), idle));
 
     let everything = Arc::new(Demand::everything());
-    let rules = banwatch::detect::signatures::SignatureSet::load_dir(
+    let sigs = banwatch::detect::signatures::SignatureSet::load_dir(
         &banwatch::detect::signatures::SignatureSet::default_dir(),
     )
-    .unwrap()
-    .demand();
+    .unwrap();
+    let rules = sigs.demand();
+    let matched = |o: &Observation| !sigs.match_observation(o).is_empty();
     let mut compared = 0;
+    let mut matched_seen = 0;
     for (name, data, cfg) in &inputs {
         for demand in [&everything, &rules] {
             let one = decode(data, *cfg, demand, 1);
@@ -119,7 +135,25 @@ fn workers_give_what_one_engine_gives() {
                 compared += one.0.len();
             }
         }
+        // Workers that drop what no signature matches hand on exactly the matched part of
+        // one engine's output.
+        let one = decode(data, *cfg, &rules, 1);
+        let want: Vec<&Observation> = one.0.iter().filter(|o| matched(o)).collect();
+        let opts = ReadOptions {
+            demand: rules.clone(),
+            workers: 2,
+            pages: None,
+            keep: Some(&matched),
+        };
+        let kept = decode_with(data, *cfg, opts);
+        assert_eq!(kept.0.iter().collect::<Vec<_>>(), want, "{name}: kept");
+        assert_eq!(kept.2, one.2, "{name}: counters when keeping");
+        matched_seen += want.len();
     }
+    assert!(
+        matched_seen > 50,
+        "matched observations compared: {matched_seen}"
+    );
     assert!(compared > 10_000, "observations compared: {compared}");
 
     // The idle sessions are reported when sweeps close them, several per sweep, out of
@@ -131,6 +165,33 @@ fn workers_give_what_one_engine_gives() {
         .collect();
     assert_eq!(requests.len(), 60, "{obs:#?}");
     assert_eq!(stats.flows, 60);
+}
+
+/// A mapped capture whose pages the reader hands back as it goes (one engine, or the reader
+/// thread behind its workers) reads the same as one held in memory.
+#[test]
+fn handing_back_pages_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("realistic.pcap");
+    let f = std::fs::File::create(&cap).unwrap();
+    write_realistic(std::io::BufWriter::new(f), 12_000).unwrap();
+    let map = Arc::new(MappedFile::open(&cap).unwrap());
+    assert!(map.bytes().len() > 20 << 20, "several release steps");
+    let demand = Arc::new(Demand::everything());
+    let held = std::fs::read(&cap).unwrap();
+    let want = decode(&held, DecoderConfig::default(), &demand, 1);
+    for workers in [1, 2] {
+        let opts = ReadOptions {
+            demand: demand.clone(),
+            workers,
+            pages: Some(map.clone()),
+            keep: None,
+        };
+        let got = decode_with(map.bytes(), DecoderConfig::default(), opts);
+        assert_eq!(want.1, got.1);
+        assert_eq!(want.2, got.2);
+        assert!(want.0 == got.0, "observations with {workers} workers");
+    }
 }
 
 /// The whole report, through the command, is the same with one worker and with two.

@@ -141,32 +141,75 @@ pub type CloseMarks = Vec<(CloseOrder, usize)>;
 /// fragments, malformed) go to worker 0, which counts them. A tunnel's inner flows follow
 /// the tunnel's outer flow.
 pub fn worker_of(linktype: u32, data: &[u8], n: usize) -> usize {
-    use std::hash::{Hash, Hasher};
     if n <= 1 {
         return 0;
     }
-    let Ok(f) = link::decode(linktype, data) else {
+    let ends = if linktype == 1 {
+        ethernet_ipv4_ends(data)
+    } else {
+        None
+    };
+    let Some((a, b)) = ends.or_else(|| transport_ends(linktype, data)) else {
         return 0;
     };
-    let Ok(pkt) = ip::decode(f.ip, f.payload) else {
-        return 0;
+    // Symmetric: the two ends' hashes added. The high bits of the product are the mixed ones.
+    let h = end_hash(a).wrapping_add(end_hash(b));
+    ((h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % n as u64) as usize
+}
+
+fn end_hash((ip, port): (IpAddr, u16)) -> u64 {
+    let ip = match ip {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
     };
-    let ports = match pkt.proto {
+    let x = (ip as u64) ^ ((ip >> 64) as u64).rotate_left(17) ^ (u64::from(port) << 48);
+    x.wrapping_mul(0xff51_afd7_ed55_8ccd) ^ (x >> 29)
+}
+
+/// The two (address, port) ends of a frame's TCP or UDP header, through the full decoders.
+fn transport_ends(linktype: u32, data: &[u8]) -> Option<((IpAddr, u16), (IpAddr, u16))> {
+    let f = link::decode(linktype, data).ok()?;
+    let pkt = ip::decode(f.ip, f.payload).ok()?;
+    let (sport, dport) = match pkt.proto {
         6 => ip::tcp(pkt.payload).ok().map(|t| (t.sport, t.dport)),
         17 => ip::udp(pkt.payload).ok().map(|u| (u.sport, u.dport)),
         _ => None,
+    }?;
+    Some(((pkt.src, sport), (pkt.dst, dport)))
+}
+
+/// The same for the common frame (Ethernet, up to two VLAN tags, IPv4 not a later fragment,
+/// TCP or UDP), read in place: the reader does this for every frame. `None` sends the frame
+/// to [`transport_ends`], which gives the same ends for the same flow.
+fn ethernet_ipv4_ends(d: &[u8]) -> Option<((IpAddr, u16), (IpAddr, u16))> {
+    let be16 = |at: usize| Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]));
+    let mut at = 12;
+    let mut ethertype = be16(at)?;
+    for _ in 0..2 {
+        if ethertype != 0x8100 && ethertype != 0x88a8 {
+            break;
+        }
+        at += 4;
+        ethertype = be16(at)?;
+    }
+    if ethertype != 0x0800 {
+        return None;
+    }
+    let ip = at + 2;
+    let vihl = *d.get(ip)?;
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    if vihl >> 4 != 4 || ihl < 20 || be16(ip + 6)? & 0x1fff != 0 {
+        return None;
+    }
+    if !matches!(d.get(ip + 9)?, 6 | 17) {
+        return None;
+    }
+    let addr = |at: usize| -> Option<IpAddr> {
+        let b = d.get(at..at + 4)?;
+        Some(IpAddr::from([b[0], b[1], b[2], b[3]]))
     };
-    let Some((sport, dport)) = ports else {
-        return 0;
-    };
-    let key = Key::new(
-        SocketAddr::new(pkt.src, sport),
-        SocketAddr::new(pkt.dst, dport),
-    );
-    let mut h = rustc_hash::FxHasher::default();
-    key.hash(&mut h);
-    // The high bits of an Fx hash are the well-mixed ones.
-    ((h.finish() >> 32) % n as u64) as usize
+    let t = ip + ihl;
+    Some(((addr(ip + 12)?, be16(t)?), (addr(ip + 16)?, be16(t + 2)?)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -495,7 +538,10 @@ impl Decoder {
         let key = Key::new(src, dst);
         let cfg = self.cfg;
         if !self.tcp.contains_key(&key) {
-            if t.flags & RST != 0 {
+            // A reset, or a segment that opens nothing and carries nothing (the last ACK of a
+            // flow already closed, a keep-alive), starts no flow: a flow is picked up at its
+            // SYN or at its first data.
+            if t.flags & RST != 0 || (t.flags & SYN == 0 && t.payload.is_empty()) {
                 return;
             }
             // Client: the SYN sender; the SYN-ACK receiver; else by service port.

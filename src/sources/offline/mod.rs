@@ -33,30 +33,41 @@ pub struct TrafficSummary {
 }
 
 /// What a traffic reader is asked for besides the bytes.
-#[derive(Debug, Clone)]
-pub struct ReadOptions {
+#[derive(Clone)]
+pub struct ReadOptions<'a> {
     /// What the consumers read (see [`crate::decode::demand`]).
     pub demand: std::sync::Arc<crate::decode::demand::Demand>,
     /// Threads decoding a capture's flows (1: the calling thread alone; more: one reader
     /// and this many flow engines, see [`workers`]). The output is the same.
     pub workers: usize,
+    /// The mapped file the input is, when it is one whole: the reader hands back the pages it
+    /// has passed, so that resident memory stays bounded on captures of any size.
+    pub pages: Option<std::sync::Arc<files::MappedFile>>,
+    /// Which observations the consumer will act on, when it says (a scan: those some
+    /// signature matches). Decode workers drop the others where they were made, instead of
+    /// handing them to the merge; one engine hands on everything. `None`: everything.
+    pub keep: Option<&'a (dyn Fn(&Observation) -> bool + Sync)>,
 }
 
-impl Default for ReadOptions {
+impl Default for ReadOptions<'_> {
     fn default() -> Self {
         ReadOptions {
             demand: Default::default(),
             workers: 1,
+            pages: None,
+            keep: None,
         }
     }
 }
 
-impl ReadOptions {
+impl ReadOptions<'_> {
     /// Everything, on as many workers as the machine has cores.
     pub fn all_cores(demand: std::sync::Arc<crate::decode::demand::Demand>) -> Self {
         ReadOptions {
             demand,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            pages: None,
+            keep: None,
         }
     }
 }
@@ -66,7 +77,7 @@ impl ReadOptions {
 pub type ReadTraffic = fn(
     data: &[u8],
     name: &str,
-    opts: &ReadOptions,
+    opts: &ReadOptions<'_>,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> TrafficSummary;
@@ -131,7 +142,7 @@ fn read_log(
 pub fn read_capture(
     data: &[u8],
     name: &str,
-    opts: &ReadOptions,
+    opts: &ReadOptions<'_>,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> TrafficSummary {
@@ -146,7 +157,7 @@ pub fn read_capture_with(
     data: &[u8],
     name: &str,
     config: DecoderConfig,
-    opts: &ReadOptions,
+    opts: &ReadOptions<'_>,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> (TrafficSummary, DecodeStats) {
@@ -168,14 +179,7 @@ pub fn read_capture_with(
         sum.kind = "pcapng";
     }
     if opts.workers > 1 {
-        let (counts, stats) = workers::decode(
-            reader,
-            opts.workers,
-            config,
-            opts.demand.clone(),
-            each,
-            progress,
-        );
+        let (counts, stats) = workers::decode(reader, opts, config, each, progress);
         sum.records = counts.packets;
         sum.errors = counts.errors + stats.errors();
         sum.first_error = counts.first_error;
@@ -201,6 +205,10 @@ pub fn read_capture_with(
         n = n.wrapping_add(1);
         if n % 4096 == 0 {
             progress(reader.position(), reader.len());
+            // The engine keeps no reference into frames it has decoded.
+            if let Some(pages) = &opts.pages {
+                pages.release_before(reader.position() as usize);
+            }
         }
     }
     decoder.finish(&mut obs);

@@ -4,7 +4,9 @@
 //! in one worker); each worker runs its own flow engine; the calling thread merges what the
 //! workers find back into the order one engine gives, and hands it on.
 //!
-//! The output is the one engine's, observation for observation:
+//! The output is the one engine's, observation for observation (of those the consumer keeps,
+//! [`ReadOptions::keep`]: a worker drops the others where it made them, so that most never
+//! cross to another thread):
 //! - the reader keeps the one sweep clock and tells every worker when to close idle flows (at
 //!   the packets where one engine would sweep);
 //! - flows closed together are ordered by [`CloseOrder`] (one engine closes them in that order
@@ -25,10 +27,12 @@ use rustc_hash::FxHashSet;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
+use super::files::MappedFile;
 use super::pcap::PcapReader;
+use super::ReadOptions;
 
 /// Frames the reader reads between handing each worker its batch.
 pub const BATCH: usize = 2048;
@@ -66,6 +70,8 @@ struct Order {
 
 struct Group {
     order: Order,
+    /// The worker that made it.
+    worker: usize,
     obs: Vec<Observation>,
 }
 
@@ -91,12 +97,15 @@ pub(super) struct ReadCounts {
 /// workers' counters added up.
 pub(super) fn decode(
     reader: PcapReader<'_>,
-    n: usize,
+    opts: &ReadOptions<'_>,
     config: DecoderConfig,
-    demand: Arc<Demand>,
     each: &mut dyn FnMut(&[Observation]),
     progress: &mut dyn FnMut(u64, u64),
 ) -> (ReadCounts, DecodeStats) {
+    let n = opts.workers.max(2);
+    let demand = &opts.demand;
+    let pages = opts.pages.as_deref();
+    let keep = opts.keep;
     let total = reader.len();
     let position = AtomicU64::new(0);
     let share = DecoderConfig {
@@ -106,23 +115,31 @@ pub(super) fn decode(
     std::thread::scope(|s| {
         let (found_tx, found_rx) = sync_channel::<Found>(QUEUED * n);
         let mut job_txs = Vec::with_capacity(n);
+        let mut spent_txs = Vec::with_capacity(n);
         for w in 0..n {
             let (tx, rx) = sync_channel::<Batch<'_>>(QUEUED);
             job_txs.push(tx);
+            let (spent_tx, spent_rx) = channel::<Vec<Observation>>();
+            spent_txs.push(spent_tx);
             let found_tx = found_tx.clone();
             let demand = demand.clone();
+            let ends = Ends {
+                jobs: rx,
+                found: found_tx,
+                spent: spent_rx,
+            };
             std::thread::Builder::new()
                 .name(format!("decode-{w}"))
-                .spawn_scoped(s, move || work(w, share, demand, rx, found_tx))
+                .spawn_scoped(s, move || work(w, share, demand, keep, ends))
                 .expect("spawning a decode worker");
         }
         drop(found_tx);
         let position = &position;
         let read = std::thread::Builder::new()
             .name("read".into())
-            .spawn_scoped(s, move || read(reader, job_txs, position))
+            .spawn_scoped(s, move || read(reader, job_txs, position, pages))
             .expect("spawning the capture reader");
-        let stats = merge(n, found_rx, each, &mut || {
+        let stats = merge(n, found_rx, &spent_txs, keep, each, &mut || {
             progress(position.load(Ordering::Relaxed), total)
         });
         let counts = match read.join() {
@@ -139,6 +156,7 @@ fn read<'d>(
     mut reader: PcapReader<'d>,
     txs: Vec<SyncSender<Batch<'d>>>,
     position: &AtomicU64,
+    pages: Option<&MappedFile>,
 ) -> ReadCounts {
     let n = txs.len();
     let mut jobs: Vec<Vec<Job<'d>>> = (0..n).map(|_| Vec::with_capacity(BATCH)).collect();
@@ -151,6 +169,7 @@ fn read<'d>(
     let mut seq = 0u64;
     let mut last_sweep = 0.0f64;
     let mut open = true;
+    let mut flushed: VecDeque<u64> = VecDeque::new();
     let flush = |jobs: &mut Vec<Vec<Job<'d>>>, below: u64| -> bool {
         for (tx, j) in txs.iter().zip(jobs.iter_mut()) {
             let batch = Batch {
@@ -194,6 +213,14 @@ fn read<'d>(
                 open = false;
                 break;
             }
+            // A worker is at most QUEUED batches behind, plus the one it is decoding: the
+            // frames before that are decoded, and nothing refers to them any more.
+            flushed.push_back(reader.position());
+            if flushed.len() > QUEUED + 2 {
+                if let (Some(p), Some(pages)) = (flushed.pop_front(), pages) {
+                    pages.release_before(p as usize);
+                }
+            }
         }
     }
     if open {
@@ -205,18 +232,38 @@ fn read<'d>(
     counts
 }
 
+/// A worker's channels: frames in, what it found out, and its observation vectors back from
+/// the merge once handed on (so that they are freed, or reused, by the thread that made them:
+/// freeing on another thread costs an allocator far more).
+struct Ends<'d> {
+    jobs: Receiver<Batch<'d>>,
+    found: SyncSender<Found>,
+    spent: Receiver<Vec<Observation>>,
+}
+
+/// Observation vectors kept for reuse by a worker.
+const POOL: usize = 4096;
+
 /// A worker: its own flow engine over its share of the flows.
 fn work(
     worker: usize,
     config: DecoderConfig,
     demand: Arc<Demand>,
-    jobs: Receiver<Batch<'_>>,
-    found: SyncSender<Found>,
+    keep: Option<&(dyn Fn(&Observation) -> bool + Sync)>,
+    ends: Ends<'_>,
 ) {
+    let Ends { jobs, found, spent } = ends;
     let mut decoder = Decoder::new(config).demanding(demand).with_external_clock();
     let mut obs = Vec::new();
     let mut marks = CloseMarks::new();
+    let mut pool: Vec<Vec<Observation>> = Vec::new();
     for batch in jobs {
+        for mut v in spent.try_iter() {
+            if pool.len() < POOL {
+                v.clear();
+                pool.push(v);
+            }
+        }
         let mut groups = Vec::new();
         for job in batch.jobs {
             match job {
@@ -227,16 +274,21 @@ fn work(
                     data,
                 } => {
                     decoder.packet(ts, linktype, data, &mut obs);
+                    if let Some(keep) = keep {
+                        obs.retain(|o| is_mac_oui(o) || keep(o));
+                    }
                     if !obs.is_empty() {
                         groups.push(Group {
                             order: Order { seq, close: None },
-                            obs: std::mem::take(&mut obs),
+                            worker,
+                            obs: std::mem::replace(&mut obs, pool.pop().unwrap_or_default()),
                         });
                     }
                 }
                 Job::Sweep { seq, now } => {
                     decoder.sweep_at(now, &mut obs, &mut marks);
-                    closed(seq, &mut obs, &mut marks, &mut groups);
+                    keep_marked(keep, &mut obs, &mut marks);
+                    closed(worker, seq, &mut obs, &mut marks, &mut groups);
                 }
             }
         }
@@ -252,7 +304,8 @@ fn work(
     }
     let mut groups = Vec::new();
     decoder.finish_marked(&mut obs, &mut marks);
-    closed(u64::MAX, &mut obs, &mut marks, &mut groups);
+    keep_marked(keep, &mut obs, &mut marks);
+    closed(worker, u64::MAX, &mut obs, &mut marks, &mut groups);
     let _ = found.send(Found {
         worker,
         below: u64::MAX,
@@ -261,8 +314,43 @@ fn work(
     });
 }
 
+/// `mac.oui` goes to the merge whatever `keep` says: the merge decides which worker's report
+/// of an (address, MAC) pair is the first, and counts the others as one engine would not
+/// have made them, before asking `keep`.
+fn is_mac_oui(o: &Observation) -> bool {
+    o.field == "oui" && o.proto == "mac"
+}
+
+/// Drop what `keep` refuses from closed flows' observations, moving the marks with them.
+fn keep_marked(
+    keep: Option<&(dyn Fn(&Observation) -> bool + Sync)>,
+    obs: &mut Vec<Observation>,
+    marks: &mut CloseMarks,
+) {
+    let Some(keep) = keep else { return };
+    let mut kept = 0;
+    let mut start = 0;
+    for (_, end) in marks.iter_mut() {
+        for i in start..*end {
+            if is_mac_oui(&obs[i]) || keep(&obs[i]) {
+                obs.swap(kept, i);
+                kept += 1;
+            }
+        }
+        start = *end;
+        *end = kept;
+    }
+    obs.truncate(kept);
+}
+
 /// Split what closing flows emitted into one group per flow.
-fn closed(seq: u64, obs: &mut Vec<Observation>, marks: &mut CloseMarks, groups: &mut Vec<Group>) {
+fn closed(
+    worker: usize,
+    seq: u64,
+    obs: &mut Vec<Observation>,
+    marks: &mut CloseMarks,
+    groups: &mut Vec<Group>,
+) {
     let mut drained = obs.drain(..);
     let mut start = 0;
     for (order, end) in marks.drain(..) {
@@ -274,6 +362,7 @@ fn closed(seq: u64, obs: &mut Vec<Observation>, marks: &mut CloseMarks, groups: 
                     seq,
                     close: Some(order),
                 },
+                worker,
                 obs: flow,
             });
         }
@@ -284,6 +373,8 @@ fn closed(seq: u64, obs: &mut Vec<Observation>, marks: &mut CloseMarks, groups: 
 fn merge(
     n: usize,
     found: Receiver<Found>,
+    spent: &[Sender<Vec<Observation>>],
+    keep: Option<&(dyn Fn(&Observation) -> bool + Sync)>,
     each: &mut dyn FnMut(&[Observation]),
     tick: &mut dyn FnMut(),
 ) -> DecodeStats {
@@ -306,9 +397,14 @@ fn merge(
             let before = g.obs.len();
             g.obs.retain(|o| first_mac(o, &mut macs));
             dropped += (before - g.obs.len()) as u64;
+            if let Some(keep) = keep {
+                g.obs.retain(|o| !is_mac_oui(o) || keep(o));
+            }
             if !g.obs.is_empty() {
                 each(&g.obs);
             }
+            // Back to the worker that made it; a worker that is gone drops it here.
+            let _ = spent[g.worker].send(g.obs);
         }
     }
     if let Some(w) = (0..n).find(|w| !done[*w]) {
@@ -338,7 +434,7 @@ fn next_ready(queues: &mut [VecDeque<Group>], below: &[u64], done: &[bool]) -> O
 /// Whether `o` may pass: anything but a `mac.oui` of an (address, MAC) pair already reported
 /// (or one past the bound), as one engine's memory of pairs decides.
 fn first_mac(o: &Observation, seen: &mut FxHashSet<(IpAddr, [u8; 6])>) -> bool {
-    if o.proto != "mac" || o.field != "oui" {
+    if !is_mac_oui(o) {
         return true;
     }
     let Some(flow) = o.flow else { return true };
