@@ -1,6 +1,8 @@
 //! The spot check's hot path, measured: decode (link → IP → TCP reassembly → app parsers) and
 //! signature matching over an in-memory capture of the demo camera VLAN (mostly video, events
-//! interleaved), and matching alone over a mix of observations.
+//! interleaved) and over one of many short flows (DNS, TLS, REST and MQTT JSON, RTSP), JSON
+//! body scanning alone (every key, or only those the rules read), and matching alone over a
+//! mix of observations.
 //!
 //!   cargo bench --bench pipeline
 use banwatch::decode::flow::{Decoder, DecoderConfig};
@@ -11,7 +13,16 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 /// Packets of a ~20 MB demo capture, split out of the pcap byte stream.
 fn packets() -> Vec<(f64, Vec<u8>)> {
     let w = banwatch::sim::scenario::write_bulk(Vec::new(), 20_000_000).expect("generate");
-    let bytes = w.into_inner();
+    split(w.into_inner())
+}
+
+/// Packets of a capture of 5,000 short flows (`src/sim/realistic.rs`).
+fn short_flows() -> Vec<(f64, Vec<u8>)> {
+    let w = banwatch::sim::realistic::write_realistic(Vec::new(), 5_000).expect("generate");
+    split(w.into_inner())
+}
+
+fn split(bytes: Vec<u8>) -> Vec<(f64, Vec<u8>)> {
     let mut out = Vec::new();
     let mut at = 24;
     while at + 16 <= bytes.len() {
@@ -27,27 +38,65 @@ fn packets() -> Vec<(f64, Vec<u8>)> {
 }
 
 fn decode_and_match(c: &mut Criterion) {
-    let pkts = packets();
-    let total: usize = pkts.iter().map(|(_, p)| p.len()).sum();
     let sigs = SignatureSet::load_dir(&SignatureSet::default_dir()).expect("rules");
     let mut g = c.benchmark_group("pipeline");
-    g.throughput(Throughput::Bytes(total as u64));
     g.sample_size(10);
-    g.bench_function("decode+match demo VLAN", |b| {
-        b.iter(|| {
-            let mut d = Decoder::new(DecoderConfig::default());
-            let mut obs = Vec::new();
-            let mut hits = 0usize;
-            for (ts, p) in &pkts {
-                d.packet(*ts, 1, p, &mut obs);
-                for o in obs.drain(..) {
-                    hits += sigs.match_observation(&o).len();
+    for (name, pkts) in [
+        ("decode+match demo VLAN", packets()),
+        ("decode+match 5k short flows", short_flows()),
+    ] {
+        let total: usize = pkts.iter().map(|(_, p)| p.len()).sum();
+        g.throughput(Throughput::Bytes(total as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut d = Decoder::new(DecoderConfig::default()).demanding(sigs.demand());
+                let mut obs = Vec::new();
+                let mut hits = 0usize;
+                for (ts, p) in &pkts {
+                    d.packet(*ts, 1, p, &mut obs);
+                    for o in obs.drain(..) {
+                        hits += sigs.match_observation(&o).len();
+                    }
                 }
-            }
-            d.finish(&mut obs);
-            hits
-        })
-    });
+                d.finish(&mut obs);
+                hits
+            })
+        });
+    }
+    g.finish();
+}
+
+/// A REST body of the many-flow capture's kind: a device's telemetry, 24 keys, nested.
+const BODY: &str = r#"{"deviceId":"cam-0042","firmware":"5.7.3","uptime":812734,"temperature":41.5,
+"network":{"ip":"10.40.3.10","rssi":-61,"mac":"00:11:22:33:44:55","dhcp":true},
+"storage":{"total":512000,"used":301222,"health":"good"},"streams":[{"id":1,"codec":"h264",
+"fps":25,"bitrate":4096},{"id":2,"codec":"h265","fps":15,"bitrate":1024}],
+"events":{"motion":3,"tamper":0,"lineCrossing":1},"time":"2026-01-01T00:00:00Z"}"#;
+
+fn json_bodies(c: &mut Criterion) {
+    use banwatch::decode::events::decode_body;
+    use banwatch::decode::Emitter;
+    let sigs = SignatureSet::load_dir(&SignatureSet::default_dir()).expect("rules");
+    let rules = sigs.demand();
+    let everything = banwatch::decode::demand::Demand::everything();
+    let mut g = c.benchmark_group("json body");
+    g.throughput(Throughput::Bytes(BODY.len() as u64));
+    for (name, demand) in [("keys the rules read", &*rules), ("every key", &everything)] {
+        g.bench_function(name, |b| {
+            let mut out = Vec::new();
+            b.iter(|| {
+                out.clear();
+                let mut em = Emitter::new(0.0, None, &mut out).demanding(demand);
+                decode_body(
+                    Some("application/json"),
+                    BODY.as_bytes(),
+                    Direction::ToServer,
+                    &mut em,
+                );
+                out.len()
+            })
+        });
+    }
     g.finish();
 }
 
@@ -91,5 +140,5 @@ fn match_only(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode_and_match, match_only);
+criterion_group!(benches, decode_and_match, json_bodies, match_only);
 criterion_main!(benches);
