@@ -150,37 +150,6 @@ pub(super) fn noise_image(w: u32, h: u32, seed: u64) -> RgbImage {
     })
 }
 
-/// A grey picture with a framed face (head and shoulders' worth of background around it)
-/// covering two thirds of it, in its top-left corner or (`far`) its bottom-right one: the face's
-/// centre lies in the top-left quarter or the bottom-right quarter. The face is the cascade
-/// battery's largest shaded frontal face (light falling as on a real face, lens blur: a
-/// drawing a real detector, dlib's MMOD, finds), about a third of the picture wide.
-pub(super) fn placed_face(w: u32, h: u32, far: bool) -> RgbImage {
-    use super::cascade::scenes::battery;
-    let mut img = RgbImage::from_pixel(w, h, Rgb([128, 128, 128]));
-    let Some(scene) = battery()
-        .iter()
-        .filter(|s| s.name == "frontal face")
-        .max_by_key(|s| s.image.width)
-    else {
-        return img;
-    };
-    let g = &scene.image;
-    let grey = RgbImage::from_fn(g.width as u32, g.height as u32, |x, y| {
-        let v = g
-            .pixels
-            .get(y as usize * g.width + x as usize)
-            .copied()
-            .unwrap_or(128);
-        Rgb([v, v, v])
-    });
-    let (fw, fh) = ((2 * w / 3).max(1), (2 * h / 3).max(1));
-    let face = imageops::resize(&grey, fw, fh, imageops::FilterType::Triangle);
-    let (x, y) = if far { (w - fw, h - fh) } else { (0, 0) };
-    imageops::overlay(&mut img, &face, i64::from(x), i64::from(y));
-    img
-}
-
 /// The image moved `dx` pixels right and `dy` down, the uncovered edge repeating.
 pub(super) fn translate(img: &RgbImage, dx: i64, dy: i64) -> RgbImage {
     RgbImage::from_fn(img.width(), img.height(), |x, y| {

@@ -551,7 +551,10 @@ impl Probe {
                 // chosen scaling first, then the others (the preprocessing is unknown). Only
                 // models with a score-map output are run for it.
                 let has_map = base.iter().any(|(_, shape, _)| score_map(shape).is_some());
-                let (near_face, far_face) = (placed_face(w, h, false), placed_face(w, h, true));
+                let (near_face, far_face) = (
+                    cascade::scenes::placed_face(w, h, false),
+                    cascade::scenes::placed_face(w, h, true),
+                );
                 let first = report.scaling.unwrap_or(Scaling::Symmetric);
                 let order =
                     std::iter::once(first).chain(Scaling::ALL.into_iter().filter(|&s| s != first));

@@ -565,3 +565,37 @@ fn draw_battery() -> Vec<Scene> {
     v.push(noise_scene(160, 61));
     v
 }
+
+/// A grey picture with a framed face (head and shoulders' worth of background around it)
+/// covering two thirds of it, in its top-left corner or (`far`) its bottom-right one: the face's
+/// centre lies in the top-left quarter or the bottom-right quarter. The face is the cascade
+/// battery's largest shaded frontal face (light falling as on a real face, lens blur: a
+/// drawing a real detector, dlib's MMOD, finds), about a third of the picture wide.
+pub(in crate::detect::fingerprint::probe) fn placed_face(
+    w: u32,
+    h: u32,
+    far: bool,
+) -> image::RgbImage {
+    let mut img = image::RgbImage::from_pixel(w, h, image::Rgb([128, 128, 128]));
+    let Some(scene) = battery()
+        .iter()
+        .filter(|s| s.name == "frontal face")
+        .max_by_key(|s| s.image.width)
+    else {
+        return img;
+    };
+    let g = &scene.image;
+    let grey = image::RgbImage::from_fn(g.width as u32, g.height as u32, |x, y| {
+        let v = g
+            .pixels
+            .get(y as usize * g.width + x as usize)
+            .copied()
+            .unwrap_or(128);
+        image::Rgb([v, v, v])
+    });
+    let (fw, fh) = ((2 * w / 3).max(1), (2 * h / 3).max(1));
+    let face = image::imageops::resize(&grey, fw, fh, image::imageops::FilterType::Triangle);
+    let (x, y) = if far { (w - fw, h - fh) } else { (0, 0) };
+    image::imageops::overlay(&mut img, &face, i64::from(x), i64::from(y));
+    img
+}
