@@ -341,10 +341,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 fingerprint: fingerprint(no_catalog, probe)?,
                 judge: JudgeConfig::default(),
                 progress: matches!(format, Format::Text),
-                workers: match workers {
-                    0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                    n => n,
-                },
+                workers: banwatch::sources::offline::workers_for(workers),
             };
             #[allow(unused_mut)]
             let mut report = scan::run(&paths, &opts);

@@ -214,9 +214,7 @@ fn scan_input(
             // Captures are decoded for what the signatures read.
             // Only what some signature matches reaches the judge.
             let sigs = &opts.signatures;
-            let matched = |o: &Observation| {
-                sigs.watches(o.proto, o.field) && !sigs.match_observation(o).is_empty()
-            };
+            let matched = |o: &Observation| !sigs.match_observation(o).is_empty();
             let read = offline::ReadOptions {
                 demand: sigs.demand(),
                 workers: opts.workers,

@@ -18,6 +18,19 @@ fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/housing-estate.pcap")
+}
+
+/// A capture of `flows` short flows written to a file (in a directory removed when dropped).
+fn realistic_file(flows: u64) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("realistic.pcap");
+    let f = std::fs::File::create(&cap).unwrap();
+    write_realistic(std::io::BufWriter::new(f), flows).unwrap();
+    (dir, cap)
+}
+
 fn decode(
     data: &[u8],
     cfg: DecoderConfig,
@@ -88,8 +101,7 @@ fn idle_sessions() -> Vec<u8> {
 #[test]
 fn workers_give_what_one_engine_gives() {
     let mut inputs: Vec<(String, Vec<u8>, DecoderConfig)> = Vec::new();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/housing-estate.pcap");
-    let mut files = vec![sample];
+    let mut files = vec![sample()];
     captures(&shared().join("peer/suricata-verify"), &mut files);
     captures(&shared().join("cases/realworld"), &mut files);
     assert!(
@@ -171,10 +183,7 @@ fn workers_give_what_one_engine_gives() {
 /// thread behind its workers) reads the same as one held in memory.
 #[test]
 fn handing_back_pages_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let cap = dir.path().join("realistic.pcap");
-    let f = std::fs::File::create(&cap).unwrap();
-    write_realistic(std::io::BufWriter::new(f), 12_000).unwrap();
+    let (_dir, cap) = realistic_file(12_000);
     let map = Arc::new(MappedFile::open(&cap).unwrap());
     assert!(map.bytes().len() > 20 << 20, "several release steps");
     let demand = Arc::new(Demand::everything());
@@ -197,11 +206,8 @@ fn handing_back_pages_changes_nothing() {
 /// The whole report, through the command, is the same with one worker and with two.
 #[test]
 fn scan_report_is_the_same_on_one_and_two_workers() {
-    let dir = tempfile::tempdir().unwrap();
-    let cap = dir.path().join("realistic.pcap");
-    let f = std::fs::File::create(&cap).unwrap();
-    write_realistic(std::io::BufWriter::new(f), 5000).unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/housing-estate.pcap");
+    let (_dir, cap) = realistic_file(5000);
+    let sample = sample();
     let report = |workers: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
             .args(["scan", "--format", "json", "--workers", workers])

@@ -298,9 +298,7 @@ pub fn client_hello_over(
     }
     let mut b_part = String::with_capacity(256);
     join_into(&mut b_part, &sorted(ciphers.clone()), ",", true);
-    let mut ja4 = String::with_capacity(40);
-    let _ = write!(
-        ja4,
+    let ja4 = format!(
         "{transport}{}{}{:02}{:02}{}_{}_{}",
         ja4_version(best),
         if sni.is_some() { 'd' } else { 'i' },

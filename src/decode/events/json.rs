@@ -218,7 +218,7 @@ impl<'a> Visitor<'a> for Node<'_, '_, 'a> {
                 }
                 st.path.push_str(&k);
             }
-            if (st.wants_tree)(&k, self.depth) {
+            if !st.out.wants_tree && (st.wants_tree)(&k, self.depth) {
                 st.out.wants_tree = true;
             }
             if (st.wanted)(&k) {

@@ -116,7 +116,7 @@ fn idx(dir: Direction) -> usize {
 }
 
 /// Most (address, MAC) pairs remembered for `mac.oui` (one observation each).
-const MAX_MACS: usize = 65_536;
+pub const MAX_MACS: usize = 65_536;
 
 /// The flow engine: frames in, observations out.
 pub struct Decoder {

@@ -65,10 +65,18 @@ impl ReadOptions<'_> {
     pub fn all_cores(demand: std::sync::Arc<crate::decode::demand::Demand>) -> Self {
         ReadOptions {
             demand,
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            workers: workers_for(0),
             pages: None,
             keep: None,
         }
+    }
+}
+
+/// The decode workers asked for: `n`, or one per core for 0.
+pub fn workers_for(n: usize) -> usize {
+    match n {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     }
 }
 

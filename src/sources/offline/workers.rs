@@ -20,7 +20,8 @@
 
 use crate::decode::demand::Demand;
 use crate::decode::flow::{
-    worker_of, CloseMarks, CloseOrder, DecodeStats, Decoder, DecoderConfig, SWEEP_INTERVAL,
+    worker_of, CloseMarks, CloseOrder, DecodeStats, Decoder, DecoderConfig, MAX_MACS,
+    SWEEP_INTERVAL,
 };
 use crate::model::{Direction, Observation};
 use rustc_hash::FxHashSet;
@@ -38,8 +39,6 @@ use super::ReadOptions;
 pub const BATCH: usize = 2048;
 /// Batches queued for a worker before the reader waits for it.
 pub const QUEUED: usize = 4;
-/// Most (address, MAC) pairs reported as `mac.oui` (the flow engine's own bound).
-const MAX_MACS: usize = 65_536;
 
 /// One unit of a worker's input, in capture order.
 enum Job<'d> {
@@ -274,8 +273,8 @@ fn work(
                     data,
                 } => {
                     decoder.packet(ts, linktype, data, &mut obs);
-                    if let Some(keep) = keep {
-                        obs.retain(|o| is_mac_oui(o) || keep(o));
+                    if keep.is_some() {
+                        obs.retain(|o| passes(keep, o));
                     }
                     if !obs.is_empty() {
                         groups.push(Group {
@@ -314,11 +313,15 @@ fn work(
     });
 }
 
-/// `mac.oui` goes to the merge whatever `keep` says: the merge decides which worker's report
-/// of an (address, MAC) pair is the first, and counts the others as one engine would not
-/// have made them, before asking `keep`.
 fn is_mac_oui(o: &Observation) -> bool {
     o.field == "oui" && o.proto == "mac"
+}
+
+/// Whether a worker hands `o` on: what `keep` keeps, and every `mac.oui` whatever `keep` says
+/// (the merge decides which worker's report of an (address, MAC) pair is the first, and
+/// counts the others as one engine would not have made them, before asking `keep`).
+fn passes(keep: Option<&(dyn Fn(&Observation) -> bool + Sync)>, o: &Observation) -> bool {
+    keep.is_none_or(|keep| is_mac_oui(o) || keep(o))
 }
 
 /// Drop what `keep` refuses from closed flows' observations, moving the marks with them.
@@ -327,12 +330,14 @@ fn keep_marked(
     obs: &mut Vec<Observation>,
     marks: &mut CloseMarks,
 ) {
-    let Some(keep) = keep else { return };
+    if keep.is_none() {
+        return;
+    }
     let mut kept = 0;
     let mut start = 0;
     for (_, end) in marks.iter_mut() {
         for i in start..*end {
-            if is_mac_oui(&obs[i]) || keep(&obs[i]) {
+            if passes(keep, &obs[i]) {
                 obs.swap(kept, i);
                 kept += 1;
             }

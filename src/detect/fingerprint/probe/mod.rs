@@ -550,25 +550,27 @@ impl Probe {
                 // A detector's score map follows a face moved across the picture: under the
                 // chosen scaling first, then the others (the preprocessing is unknown). Only
                 // models with a score-map output are run for it.
-                let has_map = base.iter().any(|(_, shape, _)| score_map(shape).is_some());
-                let (near_face, far_face) = (
-                    cascade::scenes::placed_face(w, h, false),
-                    cascade::scenes::placed_face(w, h, true),
-                );
-                let first = report.scaling.unwrap_or(Scaling::Symmetric);
-                let order =
-                    std::iter::once(first).chain(Scaling::ALL.into_iter().filter(|&s| s != first));
-                for sc in order.filter(|_| has_map) {
-                    let near = run(layout.tensor(&near_face, sc))?;
-                    let far = run(layout.tensor(&far_face, sc))?;
-                    let d = detection_response(&near, &far);
-                    let Some(d) = d else { break };
-                    let follows = d.follows;
-                    if follows || report.detection.is_none() {
-                        report.detection = Some(d);
-                    }
-                    if follows {
-                        break;
+                if base.iter().any(|(_, shape, _)| score_map(shape).is_some()) {
+                    let (near_face, far_face) = (
+                        cascade::scenes::placed_face(w, h, false),
+                        cascade::scenes::placed_face(w, h, true),
+                    );
+                    let first = report.scaling.unwrap_or(Scaling::Symmetric);
+                    let order = std::iter::once(first)
+                        .chain(Scaling::ALL.into_iter().filter(|&s| s != first));
+                    for sc in order {
+                        let near = run(layout.tensor(&near_face, sc))?;
+                        let far = run(layout.tensor(&far_face, sc))?;
+                        let Some(d) = detection_response(&near, &far) else {
+                            break;
+                        };
+                        let follows = d.follows;
+                        if follows || report.detection.is_none() {
+                            report.detection = Some(d);
+                        }
+                        if follows {
+                            break;
+                        }
                     }
                 }
             }
