@@ -79,8 +79,8 @@ enum Command {
         /// ORT_DYLIB_PATH or .deps/onnxruntime).
         #[arg(long, value_enum, default_value = "auto")]
         probe: ProbeMode,
-        /// Threads decoding a capture's flows (0: one per core). The report is the same for
-        /// any number.
+        /// Threads reading the inputs (0: one per core): several inputs at once, a capture's
+        /// flows on several workers. The report is the same for any number.
         #[arg(long, default_value_t = 0)]
         workers: usize,
     },

@@ -46,7 +46,9 @@ pub struct ScanOptions {
     pub judge: JudgeConfig,
     /// Show a progress line on stderr (only when stderr is a terminal).
     pub progress: bool,
-    /// Threads decoding a capture's flows (see [`offline::ReadOptions::workers`]).
+    /// Threads reading the inputs: up to this many inputs at once, and a capture's flows
+    /// decoded on this many divided among them, at least two (see
+    /// [`offline::ReadOptions::workers`]); 1 reads everything on one thread.
     pub workers: usize,
 }
 
@@ -123,18 +125,30 @@ impl Tally {
     }
 }
 
-/// Run a spot check over `paths`.
+/// Run a spot check over `paths`. Several inputs are read at once, up to
+/// [`ScanOptions::workers`] of them (a capture among them decoded on its share of the workers,
+/// at least two), each into a judge of its own; the judges are absorbed in input order, so that the report is
+/// the one a single thread reading the inputs one after another gives.
 pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
+    let threads = opts.workers.max(1);
+    let at_once = threads.min(paths.len()).max(1);
+    let each = Each {
+        opts,
+        // At least two decode workers a capture even when inputs share the threads: a
+        // capture that takes longer than the rest then still gets the cores they leave (a
+        // strict share left one core idle; measured 1.6x slower on two unequal captures).
+        workers: (threads / at_once).max(2).min(threads),
+        progress: std::sync::Mutex::new(Progress::new(opts.progress)),
+    };
     let mut judge = Judge::new(opts.judge);
     let mut inputs = Vec::new();
     let mut artifacts = Vec::new();
-    let mut progress = Progress::new(opts.progress);
-    for path in paths {
-        let summary = scan_input(path, opts, &mut judge, &mut artifacts, &mut progress);
-        progress.clear();
+    for (summary, found, arts) in read_all(paths, at_once, &each) {
         if let Some(e) = &summary.error {
             tracing::error!("{e}");
         }
+        judge.absorb(found);
+        artifacts.extend(arts);
         inputs.push(summary);
     }
     let devices = judge.verdicts();
@@ -147,6 +161,76 @@ pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
         violations,
         audits: Vec::new(),
     }
+}
+
+/// What every input of one scan is read with.
+struct Each<'a> {
+    opts: &'a ScanOptions,
+    /// Decode workers for a capture.
+    workers: usize,
+    /// The one status line, shared by the inputs being read.
+    progress: std::sync::Mutex<Progress>,
+}
+
+/// What one input gave: its summary, a judge holding its evidence alone, its artifacts.
+type Read = (InputSummary, Judge, Vec<Artifact>);
+
+/// Read `paths` on `at_once` threads, each taking the next input not yet taken; the results
+/// in input order. An input whose reading fails in a way not caught nearer the decoders (a
+/// bug) is reported as not read; the others go on.
+fn read_all(paths: &[PathBuf], at_once: usize, each: &Each<'_>) -> Vec<Read> {
+    let one = |path: &PathBuf| -> Read {
+        let mut judge = Judge::new(each.opts.judge);
+        let mut artifacts = Vec::new();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            scan_input(path, each, &mut judge, &mut artifacts)
+        }));
+        if let Ok(mut p) = each.progress.lock() {
+            p.clear();
+        }
+        match caught {
+            Ok(summary) => (summary, judge, artifacts),
+            Err(_) => (
+                unusable(
+                    &path.display().to_string(),
+                    "not read: banwatch failed on it (a bug; please report it)".into(),
+                ),
+                Judge::new(each.opts.judge),
+                Vec::new(),
+            ),
+        }
+    };
+    if at_once <= 1 {
+        return paths.iter().map(one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<Option<Read>>> =
+        std::sync::Mutex::new(paths.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for t in 0..at_once {
+            let (next, done, one) = (&next, &done, &one);
+            let spawned = std::thread::Builder::new()
+                .name(format!("input-{t}"))
+                .spawn_scoped(s, move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { break };
+                    let r = one(path);
+                    if let Ok(mut d) = done.lock() {
+                        d[i] = Some(r);
+                    }
+                });
+            if let Err(e) = spawned {
+                // No thread: the inputs left are read by the others (or below).
+                tracing::warn!("cannot start an input thread: {e}");
+            }
+        }
+    });
+    let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Inputs no thread reached (none could be started) are read here, in order.
+    done.into_iter()
+        .zip(paths)
+        .map(|(r, path)| r.unwrap_or_else(|| one(path)))
+        .collect()
 }
 
 fn unusable(path: &str, message: String) -> InputSummary {
@@ -164,11 +248,16 @@ fn unusable(path: &str, message: String) -> InputSummary {
 /// Scan one input (file or directory): traffic, models, archives, all by content.
 fn scan_input(
     path: &Path,
-    opts: &ScanOptions,
+    each: &Each<'_>,
     judge: &mut Judge,
     artifacts: &mut Vec<Artifact>,
-    progress: &mut Progress,
 ) -> InputSummary {
+    let (opts, workers) = (each.opts, each.workers);
+    let tick = |line: &dyn Fn() -> String| {
+        if let Ok(mut p) = each.progress.lock() {
+            p.tick(line);
+        }
+    };
     let shown = path.display().to_string();
     match std::fs::metadata(path) {
         Err(e) => return unusable(&shown, files::io_reason(&e)),
@@ -201,8 +290,8 @@ fn scan_input(
                     );
                 }
             };
-            let mut tick = |pos: u64, total: u64| {
-                progress.tick(|| {
+            let mut at = |pos: u64, total: u64| {
+                tick(&|| {
                     let pct = (pos * 100).checked_div(total).unwrap_or(0);
                     format!(
                         "{name}: {pct}% ({} of {} MB)",
@@ -217,15 +306,15 @@ fn scan_input(
             let matched = |o: &Observation| !sigs.match_observation(o).is_empty();
             let read = offline::ReadOptions {
                 demand: sigs.demand(),
-                workers: opts.workers,
+                workers,
                 pages: f.mapped.clone(),
                 keep: Some(&matched),
             };
-            let s = (format.read)(f.bytes, &name, &read, &mut each, &mut tick);
+            let s = (format.read)(f.bytes, &name, &read, &mut each, &mut at);
             tally.traffic(&name, &s);
             return Carve::No;
         }
-        progress.tick(|| format!("{shown}: {found} files examined"));
+        tick(&|| format!("{shown}: {found} files examined"));
         match examine_model(&f, &device, opts, judge) {
             ModelOutcome::Artifact(a) => {
                 artifacts.push(*a);

@@ -226,3 +226,51 @@ fn scan_report_is_the_same_on_one_and_two_workers() {
     assert_eq!(one, report("2"));
     assert_eq!(one, report("0"));
 }
+
+/// Several inputs read at once (each into a judge of its own, absorbed in input order) give the
+/// report one thread reading them one after another gives: captures, the same capture twice
+/// (evidence about one device from two inputs), directories of cases and models, a file that is
+/// nothing banwatch reads and one that does not exist, in every thread count.
+#[test]
+fn several_inputs_at_once_give_the_report_of_one_after_another() {
+    let (dir, cap) = realistic_file(2000);
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "not a capture").unwrap();
+    let cases = shared().join("cases/realworld");
+    let mut inputs: Vec<PathBuf> = vec![sample(), cap.clone()];
+    let mut case_dirs: Vec<PathBuf> = std::fs::read_dir(&cases)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    case_dirs.sort();
+    inputs.extend(case_dirs);
+    inputs.extend([
+        shared().join("fixtures/models"),
+        junk,
+        dir.path().join("missing.pcap"),
+        sample(),
+    ]);
+    let report = |workers: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
+            .args(["scan", "--format", "json", "--probe", "off"])
+            .args(["--workers", workers])
+            .args(&inputs)
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some_and(|c| c <= 2), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let one = report("1");
+    let listed = one["inputs"].as_array().map_or(0, |i| i.len());
+    assert_eq!(listed, inputs.len(), "{one}");
+    for key in ["devices", "artifacts", "violations"] {
+        assert!(
+            one[key].as_array().is_some_and(|d| !d.is_empty()),
+            "{key}: {one}"
+        );
+    }
+    for workers in ["2", "3", "8"] {
+        assert_eq!(one, report(workers), "{workers} threads");
+    }
+}

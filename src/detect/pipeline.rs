@@ -52,9 +52,7 @@ pub fn observe(
                 continue;
             };
             let peer = party.peer.map(|p| resolve_peer(resolve, p));
-            if let Some(mac) = mac_of(obs, party.address) {
-                judge.set_mac(&device, mac);
-            }
+            let mac = mac_of(obs, party.address);
             judge.add(Finding {
                 device: device.clone(),
                 signature: sig.id.clone(),
@@ -71,6 +69,10 @@ pub fn observe(
                 excerpt: hit.excerpt.to_string(),
                 ts: obs.ts,
             });
+            // After the finding: the judge keeps a MAC only for a device it holds evidence of.
+            if let Some(mac) = mac {
+                judge.set_mac(&device, mac);
+            }
             if !touched.iter().any(|(d, s)| d == &device && s == &sig.id) {
                 touched.push((device, sig.id.clone()));
             }
@@ -163,8 +165,8 @@ negative = ["/api/v1/detection/detect"]
                 transport: Transport::Tcp,
                 client: "10.0.0.7:40000".parse().unwrap(),
                 server: "10.0.0.9:8000".parse().unwrap(),
-                client_mac: None,
-                server_mac: None,
+                client_mac: Some([2, 0, 0, 0, 0, 7]),
+                server_mac: Some([2, 0, 0, 0, 0, 9]),
             }),
             dir: Direction::ToServer,
         };
@@ -188,6 +190,10 @@ negative = ["/api/v1/detection/detect"]
             role("10.0.0.9"),
             (Technique::FaceRecognition, Role::Runs, None)
         );
+        // A device's MAC from its very first finding (the report of a device seen once has it).
+        let mac = |d: &str| v.iter().find(|x| x.device.0 == d).unwrap().mac.clone();
+        assert_eq!(mac("10.0.0.9").as_deref(), Some("02:00:00:00:00:09"));
+        assert_eq!(mac("10.0.0.7").as_deref(), Some("02:00:00:00:00:07"));
         assert_eq!(
             role("10.0.0.7"),
             (

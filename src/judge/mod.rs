@@ -240,6 +240,44 @@ impl Judge {
         state.site_type = Some(site_type);
     }
 
+    /// Take in `later`'s evidence, as if every finding it was given had been given here after
+    /// this judge's own: counts add up, first and last seen widen, and what the first finding
+    /// of an item set (excerpt, source, weight) stays. A MAC address, site or site type this
+    /// judge lacks is taken from `later`. Used by a scan that reads several inputs at once, one
+    /// judge each, absorbed in input order: the verdicts equal one judge's fed input by input.
+    pub fn absorb(&mut self, later: Judge) {
+        for (device, theirs) in later.devices {
+            let ours = self.devices.entry(device).or_default();
+            if ours.mac.is_none() {
+                ours.mac = theirs.mac;
+            }
+            if theirs.site.is_some() {
+                ours.site = theirs.site;
+                ours.site_type = theirs.site_type;
+            }
+            for (key, item) in theirs.items {
+                match ours.items.entry(key) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(item);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) => {
+                        let held = o.get_mut();
+                        held.evidence.count =
+                            held.evidence.count.saturating_add(item.evidence.count);
+                        if item.first_ts < held.first_ts {
+                            held.first_ts = item.first_ts;
+                            held.evidence.first_seen = item.evidence.first_seen;
+                        }
+                        if item.last_ts > held.last_ts {
+                            held.last_ts = item.last_ts;
+                            held.evidence.last_seen = item.evidence.last_seen;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Whether no evidence is held.
     pub fn is_empty(&self) -> bool {
         self.devices.is_empty()
@@ -606,5 +644,67 @@ mod tests {
             v[0].banned_at,
             vec![SiteType::Housing, SiteType::School, SiteType::Transit]
         );
+    }
+
+    /// Findings split over two judges, the later absorbed into the earlier, give the verdicts
+    /// one judge given them all in order gives: counts, first/last seen, what the first finding
+    /// set, MAC addresses.
+    #[test]
+    fn absorbing_a_later_judge_is_feeding_one_judge() {
+        let finding = |d: &str, sig: &str, ts: f64, source: &str| Finding {
+            device: dev(d),
+            signature: sig.into(),
+            service: "svc".into(),
+            technique: Technique::FaceRecognition,
+            basis: Basis::Signature {
+                strength: Strength::Strong,
+                weight: 0.9,
+            },
+            role: Role::Runs,
+            peer: None,
+            organisation: None,
+            source: source.into(),
+            excerpt: format!("from {source}"),
+            ts,
+        };
+        let early = [
+            finding("a", "s1", 5.0, "first"),
+            finding("a", "s2", 7.0, "first"),
+            finding("b", "s1", 3.0, "first"),
+        ];
+        let late = [
+            finding("a", "s1", 2.0, "second"),
+            finding("a", "s1", 9.0, "second"),
+            finding("b", "s3", 1.0, "second"),
+            finding("c", "s1", 4.0, "second"),
+        ];
+        let mut one = Judge::default();
+        let mut first = Judge::default();
+        let mut second = Judge::default();
+        for f in &early {
+            one.add(f.clone());
+            first.add(f.clone());
+        }
+        for f in &late {
+            one.add(f.clone());
+            second.add(f.clone());
+        }
+        for j in [&mut one, &mut second] {
+            j.set_mac(&dev("b"), [0, 1, 2, 3, 4, 5]);
+            j.set_mac(&dev("c"), [6, 7, 8, 9, 10, 11]);
+        }
+        first.absorb(second);
+        let (want, got) = (one.verdicts(), first.verdicts());
+        assert_eq!(want, got);
+        let a = want.iter().find(|d| d.device == dev("a")).unwrap();
+        let s1 = a.verdicts[0]
+            .evidence
+            .iter()
+            .find(|e| e.signature == "s1")
+            .unwrap();
+        assert_eq!((s1.count, s1.source.as_str()), (3, "first"));
+        assert_eq!(s1.first_seen, rfc3339(2.0));
+        assert_eq!(s1.last_seen, rfc3339(9.0));
+        assert!(got.iter().all(|d| d.device == dev("a") || d.mac.is_some()));
     }
 }
