@@ -1,9 +1,15 @@
 //! What the consumers of observations will read, so that decoders do not build what nobody
-//! reads. Today this governs the one high-volume field: `json.key`, emitted for every key of
-//! every JSON body (a REST call or an MQTT message carries dozens) though a handful of rules
-//! read it. The compiled signature set says which keys its `json.key` patterns can match
-//! ([`KeyDemand::from_patterns`]); `scan` and the service's feeds (capture, MQTT, ONVIF and
-//! HTTP event streams) build only those, `inspect` asks for everything ([`Demand::everything`]).
+//! reads. Two filters, both derived from the compiled signature set:
+//! - **fields** ([`FieldDemand`]): the `proto.field`s some rule reads. [`super::Emitter::emit`]
+//!   drops any other before its value is made a `String`, and a decoder whose field is costly
+//!   to build (JA3 and JA4 hashes) asks [`super::Emitter::wants`] first. A field the decoders
+//!   derive from another is demanded with it (`tls.sni_upload` needs `tls.sni`).
+//! - **JSON keys** ([`KeyDemand`]): `json.key` is emitted for every key of every JSON body (a
+//!   REST call or an MQTT message carries dozens) though a handful of rules read it; the
+//!   rules' `json.key` patterns say which keys they can match ([`KeyDemand::from_patterns`]).
+//!
+//! `scan` and the service's feeds (capture, MQTT, ONVIF and HTTP event streams) build only
+//! what is demanded, `inspect` asks for everything ([`Demand::everything`]).
 //!
 //! The filter is on a key's last component (the bare key): a rule's pattern on a dotted path
 //! (`faces.age.ageGroup`, a suffix `group.matchedName`, a regex ending `AiDetectType\.face$`)
@@ -12,13 +18,54 @@
 //! demanded: the filter never hides a key a rule could match.
 
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Which observations the consumers read. [`Default`] is everything.
 #[derive(Debug, Clone, Default)]
 pub struct Demand {
     /// `json.key` values by their last component; `None`: every key.
     pub json_key: Option<KeyDemand>,
+    /// The fields read; `None`: every field.
+    pub fields: Option<FieldDemand>,
+}
+
+/// The `proto.field`s some consumer reads, by protocol.
+#[derive(Debug, Clone, Default)]
+pub struct FieldDemand {
+    by_proto: FxHashMap<String, FxHashSet<String>>,
+}
+
+/// A field as (protocol, field).
+type Field = (&'static str, &'static str);
+
+/// Fields a decoder derives from another field's observations: (derived, what it needs).
+const DERIVED: &[(Field, Field)] = &[(("tls", "sni_upload"), ("tls", "sni"))];
+
+impl FieldDemand {
+    /// The demand for `fields` (`(proto, field)` pairs), with what derived fields need.
+    pub fn from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> FieldDemand {
+        let mut d = FieldDemand::default();
+        for (proto, field) in fields {
+            d.insert(proto, field);
+            for ((p, f), need) in DERIVED {
+                if (*p, *f) == (proto, field) {
+                    d.insert(need.0, need.1);
+                }
+            }
+        }
+        d
+    }
+
+    fn insert(&mut self, proto: &str, field: &str) {
+        self.by_proto
+            .entry(proto.to_string())
+            .or_default()
+            .insert(field.to_string());
+    }
+
+    fn wants(&self, proto: &str, field: &str) -> bool {
+        self.by_proto.get(proto).is_some_and(|f| f.contains(field))
+    }
 }
 
 /// Bare keys (last components) some pattern can match: exactly, or as a suffix of the key.
@@ -56,7 +103,12 @@ impl Demand {
 
     /// Whether a `json.key` whose last component is `leaf` is read by anyone.
     pub fn json_key(&self, leaf: &str) -> bool {
-        self.json_key.as_ref().is_none_or(|k| k.wants(leaf))
+        self.field("json", "key") && self.json_key.as_ref().is_none_or(|k| k.wants(leaf))
+    }
+
+    /// Whether `proto.field` is read by anyone.
+    pub fn field(&self, proto: &str, field: &str) -> bool {
+        self.fields.as_ref().is_none_or(|f| f.wants(proto, field))
     }
 }
 
@@ -227,5 +279,23 @@ mod tests {
         assert!(demand(&[KeyPattern::Contains("a.b")]).is_none());
         assert!(KeyDemand::from_patterns([(KeyPattern::Exact("Age"), true)]).is_none());
         assert!(Demand::everything().json_key("anything"));
+    }
+
+    #[test]
+    fn fields_demanded_with_what_derived_fields_need() {
+        let d = Demand {
+            json_key: None,
+            fields: Some(FieldDemand::from_fields([
+                ("http", "path"),
+                ("tls", "sni_upload"),
+            ])),
+        };
+        assert!(d.field("http", "path") && d.field("tls", "sni_upload"));
+        // `tls.sni_upload` is made from the flow's `tls.sni`.
+        assert!(d.field("tls", "sni"));
+        assert!(!d.field("http", "host") && !d.field("tls", "ja3") && !d.field("path", "http"));
+        // No rule on `json.key`: no key at all, whatever the key demand says.
+        assert!(!d.json_key("name"));
+        assert!(Demand::everything().field("tls", "ja3") && Demand::everything().json_key("x"));
     }
 }

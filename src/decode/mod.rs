@@ -53,7 +53,10 @@ pub struct Emitter<'a> {
 }
 
 /// The demand of an emitter nobody narrowed: everything.
-static EVERYTHING: demand::Demand = demand::Demand { json_key: None };
+static EVERYTHING: demand::Demand = demand::Demand {
+    json_key: None,
+    fields: None,
+};
 
 impl<'a> Emitter<'a> {
     /// An emitter for one packet or message.
@@ -80,8 +83,14 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Record one fact. `proto.field` must be declared in [`fields`] (checked in debug
-    /// builds). Values are cut at [`MAX_VALUE_LEN`] bytes on a char boundary.
+    /// Whether anyone reads `proto.field`: a decoder asks before it builds a costly value.
+    pub fn wants(&self, proto: &str, field: &str) -> bool {
+        self.demand.field(proto, field)
+    }
+
+    /// Record one fact, if anyone reads it ([`Emitter::wants`]; nothing is built otherwise).
+    /// `proto.field` must be declared in [`fields`] (checked in debug builds). Values are cut
+    /// at [`MAX_VALUE_LEN`] bytes on a char boundary.
     pub fn emit(
         &mut self,
         dir: Direction,
@@ -93,6 +102,9 @@ impl<'a> Emitter<'a> {
             fields::is_declared(proto, field),
             "{proto}.{field} is emitted but not declared in decode::fields"
         );
+        if !self.demand.field(proto, field) {
+            return;
+        }
         let mut value = value.into();
         if value.len() > MAX_VALUE_LEN {
             let mut cut = MAX_VALUE_LEN;

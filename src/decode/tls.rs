@@ -248,6 +248,10 @@ pub fn client_hello_over(
     }
     let best = versions.iter().copied().max().unwrap_or(legacy);
     em.emit(dir, P, "version", version_name(best));
+    let (ja3_read, ja4_read) = (em.wants(P, "ja3"), em.wants(P, "ja4"));
+    if !ja3_read && !ja4_read {
+        return Some(());
+    }
 
     // JA3: SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats (GREASE out).
     let no_grease = |v: &[u16]| {
@@ -267,7 +271,12 @@ pub fn client_hello_over(
     ja3.push(',');
     let formats: Vec<u16> = formats.iter().map(|x| u16::from(*x)).collect();
     join_into(&mut ja3, &formats, "-", false);
-    em.emit(dir, P, "ja3", hex::encode(Md5::digest(ja3.as_bytes())));
+    if ja3_read {
+        em.emit(dir, P, "ja3", hex::encode(Md5::digest(ja3.as_bytes())));
+    }
+    if !ja4_read {
+        return Some(());
+    }
 
     // JA4 (FoxIO): t{ver}{d|i}{ciphers:02}{exts:02}{alpn}_{sorted ciphers}_{sorted exts_sigalgs}.
     let alpn_code = alpn

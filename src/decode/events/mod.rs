@@ -352,10 +352,12 @@ mod tests {
                     false,
                 ),
             ]),
+            fields: None,
         };
         assert!(narrow.json_key.is_some());
         let none = Demand {
             json_key: KeyDemand::from_patterns(std::iter::empty()),
+            fields: None,
         };
         let mut narrowed = 0;
         for demand in [Demand::everything(), narrow, none] {

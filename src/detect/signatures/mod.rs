@@ -481,7 +481,7 @@ impl SignatureSet {
                 })?;
             }
         }
-        use crate::decode::demand::{Demand, KeyDemand, KeyPattern};
+        use crate::decode::demand::{Demand, FieldDemand, KeyDemand, KeyPattern};
         let json_key = KeyDemand::from_patterns(key_patterns.iter().map(|(kind, p, nocase)| {
             let p = p.as_str();
             let pattern = match kind.as_str() {
@@ -495,7 +495,13 @@ impl SignatureSet {
             };
             (pattern, *nocase)
         }));
-        let demand = std::sync::Arc::new(Demand { json_key });
+        let read = FieldDemand::from_fields(fields.iter().flat_map(|(proto, per_field)| {
+            per_field.keys().map(move |f| (proto.as_str(), f.as_str()))
+        }));
+        let demand = std::sync::Arc::new(Demand {
+            json_key,
+            fields: Some(read),
+        });
         Ok(SignatureSet {
             signatures,
             fields,
