@@ -126,12 +126,12 @@ impl Tally {
 }
 
 /// Run a spot check over `paths`. Several inputs are read at once, up to
-/// [`ScanOptions::workers`] of them (a capture among them decoded on its share of the workers,
-/// at least two), each into a judge of its own; the judges are absorbed in input order, so that the report is
+/// [`ScanOptions::workers`] of them and [`MAX_AT_ONCE`] (a capture among them decoded on its
+/// share of the workers, at least two), each into a judge of its own; the judges are absorbed in input order, so that the report is
 /// the one a single thread reading the inputs one after another gives.
 pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
     let threads = opts.workers.max(1);
-    let at_once = threads.min(paths.len()).max(1);
+    let at_once = threads.min(paths.len()).clamp(1, MAX_AT_ONCE);
     let each = Each {
         opts,
         // At least two decode workers a capture even when inputs share the threads: a
@@ -162,6 +162,11 @@ pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
         audits: Vec::new(),
     }
 }
+
+/// Most inputs read at once, whatever the cores: an archive entry is expanded in memory (up to
+/// [`Limits::max_file`], 1 GiB), so this bounds what a scan of many large images can hold
+/// together on a machine of many cores.
+pub const MAX_AT_ONCE: usize = 4;
 
 /// What every input of one scan is read with.
 struct Each<'a> {
