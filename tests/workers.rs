@@ -203,21 +203,25 @@ fn handing_back_pages_changes_nothing() {
     }
 }
 
+/// `banwatch scan --format json` with `args` over `inputs`, its report parsed; the exit code
+/// must be at most `worst`.
+fn scan_json(args: &[&str], inputs: &[&Path], worst: i32) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args(["scan", "--format", "json"])
+        .args(args)
+        .args(inputs)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c <= worst), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The whole report, through the command, is the same with one worker and with two.
 #[test]
 fn scan_report_is_the_same_on_one_and_two_workers() {
     let (_dir, cap) = realistic_file(5000);
     let sample = sample();
-    let report = |workers: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
-            .args(["scan", "--format", "json", "--workers", workers])
-            .arg(&cap)
-            .arg(&sample)
-            .output()
-            .unwrap();
-        assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
-    };
+    let report = |workers: &str| scan_json(&["--workers", workers], &[&cap, &sample], 1);
     let one = report("1");
     assert!(
         one["devices"].as_array().is_some_and(|d| !d.is_empty()),
@@ -251,16 +255,9 @@ fn several_inputs_at_once_give_the_report_of_one_after_another() {
         dir.path().join("missing.pcap"),
         sample(),
     ]);
-    let report = |workers: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
-            .args(["scan", "--format", "json", "--probe", "off"])
-            .args(["--workers", workers])
-            .args(&inputs)
-            .output()
-            .unwrap();
-        assert!(out.status.code().is_some_and(|c| c <= 2), "{out:?}");
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
-    };
+    let inputs_ref: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let report =
+        |workers: &str| scan_json(&["--probe", "off", "--workers", workers], &inputs_ref, 2);
     let one = report("1");
     let listed = one["inputs"].as_array().map_or(0, |i| i.len());
     assert_eq!(listed, inputs.len(), "{one}");
