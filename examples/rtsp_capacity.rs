@@ -18,6 +18,10 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_rtsp_server as rtsp_server;
 use gstreamer_rtsp_server::prelude::*;
+
+/// The allocator the `banwatch` binary ships with, so that the taps cost what they cost there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -137,6 +141,8 @@ fn proc_cpu_and_rss() -> (f64, u64) {
 }
 
 fn ingest(port: u16, n: usize, seconds: f64, sentlog: &str) -> anyhow::Result<()> {
+    // As the service does before its feeds start.
+    banwatch::service::without_huge_pages();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -46,7 +46,12 @@ sleep "$SECS"
 if [ -r "/proc/$GP/stat" ]; then
   read -r ut st < <(awk '{print $14, $15}' "/proc/$GP/stat")
   hwm=$(awk '/VmHWM/{print $2}' "/proc/$GP/status")
-  kill -INT $GP; wait $GP 2>/dev/null || true
+  # SIGINT asks gst-launch for an end-of-stream, which a thousand sources may never all
+  # deliver: give it ten seconds, then kill it.
+  kill -INT $GP
+  for _ in $(seq 10); do [ -r "/proc/$GP/stat" ] || break; sleep 1; done
+  kill -KILL $GP 2>/dev/null || true
+  wait $GP 2>/dev/null || true
   bare_cpu=$(echo "scale=3; ($ut + $st) / $TICK" | bc)
   echo "bare:     {\"feeds\":$N,\"wall_s\":$SECS,\"cpu_s\":$bare_cpu,\"peak_rss_kib\":$hwm}"
 else
