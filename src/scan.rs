@@ -127,8 +127,9 @@ impl Tally {
 
 /// Run a spot check over `paths`. Several inputs are read at once, up to
 /// [`ScanOptions::workers`] of them and [`MAX_AT_ONCE`] (a capture among them decoded on its
-/// share of the workers, at least two), each into a judge of its own; the judges are absorbed in input order, so that the report is
-/// the one a single thread reading the inputs one after another gives.
+/// share of the workers, at least two), each into a judge of its own; the judges are absorbed
+/// in input order, so that the report is the one a single thread reading the inputs one after
+/// another gives.
 pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
     let threads = opts.workers.max(1);
     let at_once = threads.min(paths.len()).clamp(1, MAX_AT_ONCE);
@@ -168,6 +169,9 @@ pub fn run(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
 /// together on a machine of many cores.
 pub const MAX_AT_ONCE: usize = 4;
 
+/// Why an input or a file in it was not read when banwatch itself failed on it (a panic).
+const FAILED_ON_IT: &str = "not read: banwatch failed on it (a bug; please report it)";
+
 /// What every input of one scan is read with.
 struct Each<'a> {
     opts: &'a ScanOptions,
@@ -196,10 +200,7 @@ fn read_all(paths: &[PathBuf], at_once: usize, each: &Each<'_>) -> Vec<Read> {
         match caught {
             Ok(summary) => (summary, judge, artifacts),
             Err(_) => (
-                unusable(
-                    &path.display().to_string(),
-                    "not read: banwatch failed on it (a bug; please report it)".into(),
-                ),
+                unusable(&path.display().to_string(), FAILED_ON_IT.into()),
                 Judge::new(each.opts.judge),
                 Vec::new(),
             ),
@@ -343,9 +344,7 @@ fn scan_input(
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine(f))) {
             Ok(carve) => carve,
             Err(_) => {
-                bugs.push(format!(
-                    "{path}: not read: banwatch failed on it (a bug; please report it)"
-                ));
+                bugs.push(format!("{path}: {FAILED_ON_IT}"));
                 Carve::No
             }
         }
