@@ -208,11 +208,28 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "banwatch: {}",
-                banwatch::sinks::text::terminal_safe(&format!("{e:#}"))
+                banwatch::sinks::text::terminal_safe(&cause_chain(&e))
             );
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, `a: b: c`, leaving out a cause whose text the message before it
+/// already ends with (library errors that put their source in their own message).
+fn cause_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// `scan --interface`: capture for the duration into a temporary capture file, with a

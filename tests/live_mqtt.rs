@@ -5,19 +5,14 @@
 mod live_common;
 #[path = "common/mosquitto.rs"]
 mod mosquitto;
+#[path = "common/ports.rs"]
+mod ports;
+use ports::free_port;
 
 use banwatch::detect::signatures::SignatureSet;
 use banwatch::model::Technique;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 const FACE: &str = r#"{"type": "face", "id": "1607123955.475377-mxklsc", "name": "John", "score": 0.95, "camera": "front_door_cam", "timestamp": 1607123958.748393}"#;
 const EVENTS: &str = r#"{"type": "update", "before": {"id": "1", "camera": "door", "label": "person", "attributes": {"face": 0.86}}, "after": {"id": "1", "camera": "door", "label": "person", "attributes": {"face": 0.86}, "current_attributes": [{"label": "face", "score": 0.86, "box": [1, 2, 3, 4]}]}}"#;

@@ -139,6 +139,17 @@ fn bad_configuration_is_refused_with_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("site.toml:4:"), "{err}");
     assert!(Path::new(&p).exists());
+    // A missing file: named once, its cause said once.
+    let missing = dir.path().join("absent.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args(["serve", "--config"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("absent.toml: cannot read: "), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
 
 #[test]

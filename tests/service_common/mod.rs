@@ -2,19 +2,15 @@
 //! requests, waiting, the metrics exposition, a real Alertmanager, a signed-webhook receiver.
 #![allow(dead_code)]
 
+#[path = "../common/ports.rs"]
+mod ports;
+pub use ports::free_port;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 pub fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -29,25 +25,42 @@ pub fn get(port: u16, path: &str) -> Option<String> {
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
 
-pub struct Serve(pub Child);
+/// A `banwatch serve` process, killed when dropped. Its log goes to a file; when the test
+/// fails (the thread is panicking) the drop prints whether the process had exited and the
+/// log's last lines, so a timed-out wait says what the service was doing.
+pub struct Serve(pub Child, pub tempfile::NamedTempFile);
 
 impl Drop for Serve {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let status = match self.0.try_wait() {
+                Ok(Some(st)) => format!("had exited: {st}"),
+                Ok(None) => "was still running".to_string(),
+                Err(e) => format!("could not be asked: {e}"),
+            };
+            let log = std::fs::read_to_string(self.1.path()).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+            eprintln!("banwatch serve {status}; the last lines of its log:\n{tail}");
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
 pub fn serve(args: &[&str]) -> Serve {
+    let log = tempfile::NamedTempFile::new().expect("a file for the service's log");
+    let stderr = log.reopen().expect("the service's log file");
     Serve(
         Command::new(env!("CARGO_BIN_EXE_banwatch"))
             .arg("serve")
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start banwatch serve"),
+        log,
     )
 }
 
