@@ -17,11 +17,8 @@ fn main() -> anyhow::Result<()> {
     let info = banwatch::decode::models::sniff_and_parse(model, &bytes, &sibling)
         .ok_or_else(|| anyhow::anyhow!("{model}: not a model"))?
         .map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
-    let format = info
-        .format
-        .ok_or_else(|| anyhow::anyhow!("{model}: format not known"))?;
-    let (onnx, note) =
-        convert::to_onnx(format, &bytes, &sibling).map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
+    let (onnx, note) = convert::model_to_onnx(&info, &bytes, &sibling)
+        .map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
     std::fs::write(out, &onnx)?;
     println!("{model}: {note}, {} bytes", onnx.len());
     Ok(())

@@ -52,17 +52,18 @@ fi
 # Python) and flatbuffers: the generated TFLite models. ai-edge-litert (Google's TFLite runtime)
 # and onnxruntime: the reference the TFLite -> ONNX converter is checked against. opencv-python-
 # headless: OpenCV itself, the reference the cascade evaluator is checked against. dlib-bin: dlib
-# itself (a prebuilt wheel), the reference the dlib -> ONNX converter is checked against.
-# kubernetes-validate: the Kubernetes manifests checked against the API's own schemas (it
+# itself (a prebuilt wheel), the reference the dlib -> ONNX converter is checked against. ncnn:
+# Tencent's runtime (its Python wheel), the reference the NCNN -> ONNX converter is checked
+# against. kubernetes-validate: the Kubernetes manifests checked against the API's own schemas (it
 # carries them, so no cluster is needed).
 if [ "$mode" != run ]; then
   if [ ! -x .deps/venv/bin/python ] \
-    || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml, tflite, flatbuffers, ai_edge_litert, onnxruntime, kubernetes_validate, cv2, dlib' 2>/dev/null; then
-    say "creating .deps/venv with onnx, numpy, PyYAML, tflite, flatbuffers, ai-edge-litert, onnxruntime, kubernetes-validate, opencv-python-headless and dlib-bin"
+    || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml, tflite, flatbuffers, ai_edge_litert, onnxruntime, kubernetes_validate, cv2, dlib, ncnn' 2>/dev/null; then
+    say "creating .deps/venv with onnx, numpy, PyYAML, tflite, flatbuffers, ai-edge-litert, onnxruntime, kubernetes-validate, opencv-python-headless, dlib-bin and ncnn"
     python3 -m venv .deps/venv
     .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy pyyaml \
       tflite==2.18.0 flatbuffers ai-edge-litert==2.3.0 onnxruntime==1.31.1 kubernetes-validate==1.37.0 \
-      opencv-python-headless==4.10.0.84 dlib-bin==20.0.1.post1
+      opencv-python-headless==4.10.0.84 dlib-bin==20.0.1.post1 ncnn==1.0.20261020
   fi
 fi
 # --- TF.js itself (tfjs-core, its CPU backend, tfjs-converter): the reference the TF.js -> ONNX

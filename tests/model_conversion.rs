@@ -1,8 +1,9 @@
-//! The converters the behavioural probe uses (TFLite and TF.js graph models → ONNX), checked
-//! against each model's own runtime: every TFLite and TF.js fixture and the generated models
-//! (scripts/gen-probe-tflite.py) are converted in memory, and the format's runtime (LiteRT,
-//! Google's TFLite runtime; TF.js's CPU backend under Node.js) and ONNX Runtime must give the
-//! same outputs on the same input (scripts/compare-tflite-onnx.py, compare-tfjs-onnx.py). A
+//! The converters the behavioural probe uses (TFLite, TF.js graph models and NCNN → ONNX),
+//! checked against each model's own runtime: every TFLite and TF.js fixture and the generated
+//! models (scripts/gen-probe-tflite.py, gen-probe-ncnn.py) are converted in memory, and the
+//! format's runtime (LiteRT, Google's TFLite runtime; TF.js's CPU backend under Node.js;
+//! Tencent's ncnn) and ONNX Runtime must give the same outputs on the same input
+//! (scripts/compare-tflite-onnx.py, compare-tfjs-onnx.py, compare-ncnn-onnx.py). A
 //! converter that mistranslates one operator's layout, padding or quantization fails here.
 
 use banwatch::decode::models::ModelFormat;
@@ -41,7 +42,13 @@ fn fixtures(suffix: &str) -> Vec<PathBuf> {
 fn compare(format: ModelFormat, model: &Path, dir: &Path) -> f64 {
     let bytes = std::fs::read(model).unwrap();
     let beside = model.parent().unwrap().to_path_buf();
-    let sibling = move |name: &str| std::fs::read(beside.join(name)).ok();
+    let ncnn_bin = model.with_extension("bin");
+    let sibling = move |name: &str| {
+        if name == convert::ncnn::WEIGHTS {
+            return std::fs::read(&ncnn_bin).ok();
+        }
+        std::fs::read(beside.join(name)).ok()
+    };
     let (onnx, note) = convert::to_onnx(format, &bytes, &sibling)
         .unwrap_or_else(|e| panic!("{}: {e}", model.display()));
     let out = dir.join(format!(
@@ -51,6 +58,7 @@ fn compare(format: ModelFormat, model: &Path, dir: &Path) -> f64 {
     std::fs::write(&out, onnx).unwrap();
     let script = match format {
         ModelFormat::Tflite => "scripts/compare-tflite-onnx.py",
+        ModelFormat::Ncnn => "scripts/compare-ncnn-onnx.py",
         _ => "scripts/compare-tfjs-onnx.py",
     };
     let run = Command::new(fixture_scripts::python())
@@ -103,6 +111,48 @@ fn the_generated_tfjs_models_match_tfjs_exactly() {
     for name in ["heatmap_landmarks_512.json", "inert_embedding_512.json"] {
         let worst = compare(ModelFormat::Tfjs, &dir.path().join(name), dir.path());
         assert!(worst < 1e-4, "{name}: {worst}");
+    }
+}
+
+#[test]
+fn the_generated_ncnn_models_match_ncnn_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-ncnn.py", dir.path());
+    // Every layer type and parameter the converter translates appears in one of these, with
+    // float32 and float16 weights; ncnn runs in float32, so only summation order differs.
+    for name in [
+        "coverage",
+        "heads",
+        "embedder_512",
+        "inert_embedding_512",
+        "heatmap_landmarks_512",
+    ] {
+        let worst = compare(
+            ModelFormat::Ncnn,
+            &dir.path().join(format!("{name}.param")),
+            dir.path(),
+        );
+        assert!(worst < 1e-4, "{name}: {worst}");
+    }
+    // A layer not translated is named, and a missing or short .bin is a reason, not a panic.
+    let param = std::fs::read(dir.path().join("unconvertible.param")).unwrap();
+    let bin = std::fs::read(dir.path().join("unconvertible.bin")).unwrap();
+    let e = convert::to_onnx(ModelFormat::Ncnn, &param, &|_| Some(bin.clone()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("operator CumulativeSum is not converted"), "{e}");
+    let param = std::fs::read(dir.path().join("coverage.param")).unwrap();
+    let e = convert::to_onnx(ModelFormat::Ncnn, &param, &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(".bin beside the .param was not found"), "{e}");
+    let bin = std::fs::read(dir.path().join("coverage.bin")).unwrap();
+    for cut in [0, 3, bin.len() / 2, bin.len() - 1] {
+        let short = bin[..cut].to_vec();
+        let e = convert::to_onnx(ModelFormat::Ncnn, &param, &move |_| Some(short.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bytes wanted at offset"), "{cut}: {e}");
     }
 }
 

@@ -58,9 +58,16 @@ fn compare(p: &Probe, path: &Path) -> Row {
         "model.{}",
         path.extension().and_then(|e| e.to_str()).unwrap_or("onnx")
     );
-    // TF.js weight shards sit beside their model.json.
+    // TF.js weight shards sit beside their model.json; an NCNN .param's .bin beside it, under
+    // the name the anonymous `model.param` gives it.
     let beside = path.parent().unwrap().to_path_buf();
-    let sibling = move |n: &str| std::fs::read(beside.join(n)).ok();
+    let ncnn_bin = path.with_extension("bin");
+    let sibling = move |n: &str| {
+        if n == "model.bin" {
+            return std::fs::read(&ncnn_bin).ok();
+        }
+        std::fs::read(beside.join(n)).ok()
+    };
     let info = sniff_and_parse(name, &bytes, &sibling).unwrap().unwrap();
     let off = FingerprintOptions::default().with_catalog(false);
     let s = classify_named(&info, "", name, &off);
@@ -468,6 +475,65 @@ fn the_probe_catches_the_hard_negatives_in_tflite_and_tfjs_form() {
         "{:?}",
         row.error
     );
+}
+
+#[test]
+fn the_probe_runs_ncnn_models_through_the_converter() {
+    let p = probe();
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-ncnn.py", dir.path());
+    println!();
+    // A small embedder: structure calls it recognition, the probe measures an identity
+    // embedding and confirms it.
+    let row = compare(&p, &dir.path().join("embedder_512.param"));
+    let report = row.report.as_ref().expect("probed");
+    assert!(report
+        .converted
+        .as_deref()
+        .is_some_and(|c| c.contains("converted from NCNN")));
+    assert_eq!(row.structure.0, Technique::FaceRecognition);
+    assert_eq!(row.probed.0, Technique::FaceRecognition);
+    assert!(row.probed.1 >= row.structure.1);
+    let v = report.vector.as_ref().expect("a vector output");
+    assert!(v.flip_cos > 0.9 && v.shift_cos > 0.9 && v.other_face_cos < v.shift_cos);
+    // The same shape exported inert: one output for everything, below the "strong" line.
+    let row = compare(&p, &dir.path().join("inert_embedding_512.param"));
+    assert_eq!(row.structure.0, Technique::FaceRecognition);
+    assert!(row.probed.1 < 0.8, "{}", row.probed.1);
+    assert!(row
+        .report
+        .and_then(|r| r.vector)
+        .is_some_and(|v| v.constant));
+    // The heatmap landmark net with a flat 512 output: never recognition, and its output,
+    // read as (x, y) pairs, moves right and down with the face.
+    let row = compare(&p, &dir.path().join("heatmap_landmarks_512.param"));
+    assert_ne!(row.probed.0, Technique::FaceRecognition);
+    let r = row
+        .report
+        .and_then(|r| r.vector)
+        .and_then(|v| v.shift_response)
+        .expect("a shift response");
+    assert!(r.right.0 > 0.01 && r.down.1 > 0.01, "{r:?}");
+    // A layer the converter does not translate keeps the structural verdict, named.
+    let row = compare(&p, &dir.path().join("unconvertible.param"));
+    assert_eq!(row.probed, row.structure);
+    assert!(
+        row.error
+            .as_deref()
+            .is_some_and(|e| e.contains("operator CumulativeSum is not converted")),
+        "{:?}",
+        row.error
+    );
+    // Through `scan`, the file walker hands the probe the .bin beside the .param.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args(["scan", "--probe", "on", "--no-catalog", "--format", "json"])
+        .arg(dir.path().join("embedder_512.param"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reasons = v["artifacts"][0]["reasons"].to_string();
+    assert!(reasons.contains("converted from NCNN"), "{reasons}");
+    assert!(reasons.contains("an identity embedding"), "{reasons}");
 }
 
 #[test]

@@ -210,7 +210,17 @@ pub fn sniff_and_parse(
         if let Some(Ok(info)) = nested(r.name, bytes, 0) {
             return Some(Ok(info));
         }
-        return Some((r.parse)(bytes));
+        let mut parsed = (r.parse)(bytes);
+        if let Ok(info) = &mut parsed {
+            // An NCNN .param's weights are in the .bin of the same name: only here is the
+            // name known.
+            if info.format == Some(ModelFormat::Ncnn) {
+                if let Some(w) = ncnn::weights_name(name) {
+                    info.facts.insert(ncnn::WEIGHTS_FACT.into(), w);
+                }
+            }
+        }
+        return Some(parsed);
     }
     if lower.ends_with(".onnx") {
         return Some(Err(ModelError::Invalid(

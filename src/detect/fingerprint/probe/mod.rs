@@ -309,13 +309,13 @@ impl Probe {
                 })?
             }
             Some(f) if convert::converts(f) => {
-                let (bytes, note) = convert::to_onnx(f, model, sibling)
+                let (bytes, note) = convert::model_to_onnx(info, model, sibling)
                     .map_err(|e| ProbeError::Unsupported(format!("not converted to ONNX: {e}")))?;
                 (std::borrow::Cow::Owned(bytes), Some(note))
             }
             _ => {
                 return Err(ProbeError::Unsupported(
-                    "only ONNX models and the formats converted to ONNX (TFLite, TF.js graph models) run in the probe"
+                    "only ONNX models and the formats converted to ONNX (TFLite, TF.js graph models, PyTorch state dicts, dlib, NCNN) run in the probe"
                         .into(),
                 ))
             }

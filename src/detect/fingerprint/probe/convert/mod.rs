@@ -9,6 +9,7 @@
 mod builder;
 pub mod dequantize;
 pub mod dlib;
+pub mod ncnn;
 pub mod nhwc;
 pub mod onnx_proto;
 pub mod pytorch;
@@ -41,13 +42,17 @@ pub enum ConvertError {
 pub fn converts(format: ModelFormat) -> bool {
     matches!(
         format,
-        ModelFormat::Tflite | ModelFormat::Tfjs | ModelFormat::Pytorch | ModelFormat::Dlib
+        ModelFormat::Tflite
+            | ModelFormat::Tfjs
+            | ModelFormat::Pytorch
+            | ModelFormat::Dlib
+            | ModelFormat::Ncnn
     )
 }
 
 /// The ONNX model (serialized `ModelProto`) equivalent to `bytes` of `format`, and a one-line
 /// note of what was converted. `sibling` fetches a file beside the model (TF.js weight
-/// shards). Errors: see [`ConvertError`].
+/// shards; an NCNN `.param`'s `.bin`, asked for as [`ncnn::WEIGHTS`]). Errors: see [`ConvertError`].
 pub fn to_onnx(
     format: ModelFormat,
     bytes: &[u8],
@@ -58,6 +63,7 @@ pub fn to_onnx(
         ModelFormat::Tfjs => tfjs::convert(bytes, sibling),
         ModelFormat::Pytorch => pytorch::convert(bytes),
         ModelFormat::Dlib => dlib::convert(bytes),
+        ModelFormat::Ncnn => ncnn::convert(bytes, sibling),
         ModelFormat::Onnx => {
             let (b, note) = prepare_onnx(bytes)?;
             Ok((
@@ -70,6 +76,26 @@ pub fn to_onnx(
             other.as_str()
         ))),
     }
+}
+
+/// [`to_onnx`] for a parsed model: the files it needs beside it are the ones its parser named
+/// (an NCNN `.param`'s `.bin`, [`crate::decode::models::ncnn::WEIGHTS_FACT`]). Errors: as
+/// [`to_onnx`], and a model of no known format.
+pub fn model_to_onnx(
+    info: &crate::decode::models::ModelInfo,
+    bytes: &[u8],
+    sibling: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Result<(Vec<u8>, String), ConvertError> {
+    let format = info
+        .format
+        .ok_or_else(|| ConvertError::Graph("the model's format is not known".into()))?;
+    let weights = info.facts.get(crate::decode::models::ncnn::WEIGHTS_FACT);
+    let sibling = |n: &str| match (n, weights) {
+        (ncnn::WEIGHTS, Some(w)) => sibling(w),
+        (ncnn::WEIGHTS, None) => None,
+        _ => sibling(n),
+    };
+    to_onnx(format, bytes, &sibling)
 }
 
 /// An ONNX model as the probe runs it: as it is (borrowed, no note) unless it has constant
