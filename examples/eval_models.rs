@@ -99,13 +99,23 @@ fn main() -> anyhow::Result<()> {
         let ext = path.rsplit_once('.').map_or("bin", |(_, x)| x);
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join(format!("model.{ext}")), &bytes)?;
-        // Companions (weight shards) keep their names: the model file refers to them.
+        // Companions (weight shards) keep their names: the model file refers to them. One
+        // found by the model's own name (an NCNN .param's .bin) is renamed with it.
         let from = file.parent().map(PathBuf::from).unwrap_or_default();
+        let stem = path
+            .rsplit('/')
+            .next()
+            .and_then(|b| b.rsplit_once('.'))
+            .map(|(s, _)| format!("{s}."));
         for c in e["companions"].as_array().into_iter().flatten() {
             let Some(base) = c.as_str().and_then(|c| c.rsplit('/').next()) else {
                 continue;
             };
-            let _ = std::fs::copy(from.join(base), dir.path().join(base));
+            let to = match stem.as_deref().and_then(|s| base.strip_prefix(s)) {
+                Some(ext) => format!("model.{ext}"),
+                None => base.to_string(),
+            };
+            let _ = std::fs::copy(from.join(base), dir.path().join(to));
         }
         let report = scan::run(&[dir.path().to_path_buf()], &scan_opts);
         for a in &report.artifacts {

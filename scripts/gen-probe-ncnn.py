@@ -148,7 +148,7 @@ def heads(out):
     m.layer("Padding", "pad", ["c1c"], ["pd"], "0=1 1=2 2=0 3=1 4=0 5=2.500000e-01")
     m.layer("Interp", "near", ["pd"], ["nr"], "0=1 1=2.000000e+00 2=2.000000e+00")
     m.layer("Interp", "cubic", ["c1d"], ["cb"], "0=3 1=1.500000e+00 2=1.500000e+00")
-    m.layer("Deconvolution", "deconv", ["cb"], ["dc"], "0=6 1=4 3=2 4=1 5=1 6=768 9=1")
+    m.layer("Deconvolution", "deconv", ["cb"], ["dc"], "0=6 1=4 3=2 4=1 5=1 6=768 9=1 18=1 19=1")
     m.weights(768)
     m.raw(m.rand(6))
     m.layer("Pooling", "pool", ["nr"], ["np"], "0=1 1=3 2=3 5=1")
