@@ -1,6 +1,6 @@
 //! Model fingerprinting, measured: parse + classify of every fixture model (the target is under
 //! 20 ms per model), the behavioural probe on the ONNX, TFLite, TF.js graph, PyTorch state-dict
-//! and dlib fixtures
+//! and dlib fixtures and generated NCNN models
 //! (each fixture it runs on; ONNX Runtime, when
 //! `ORT_DYLIB_PATH` or .deps/onnxruntime has the library), the cascade probe on the OpenCV
 //! cascade fixtures (no ONNX Runtime needed), and carving throughput over a firmware-like blob.
@@ -83,8 +83,24 @@ fn probe(c: &mut Criterion) {
     let mut g = c.benchmark_group("probe");
     g.sample_size(10);
     // The ONNX fixtures as they are, the others through their converters
-    // (conversion included in the time).
-    for path in fixture_paths() {
+    // (conversion included in the time); NCNN through the generated models
+    // (scripts/gen-probe-ncnn.py: numpy only), there being no NCNN fixture.
+    let generated = tempfile::tempdir().unwrap();
+    let mut paths = fixture_paths();
+    let python = std::env::var("BANWATCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let made = std::process::Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-probe-ncnn.py"))
+        .arg(generated.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        for n in ["embedder_512.param", "heatmap_landmarks_512.param"] {
+            paths.push(generated.path().join(n));
+        }
+    } else {
+        eprintln!("probe bench: scripts/gen-probe-ncnn.py did not run: NCNN not measured");
+    }
+    for path in paths {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(&path).unwrap();
         let beside = path.parent().unwrap().to_path_buf();

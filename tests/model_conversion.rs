@@ -1,9 +1,9 @@
-//! The converters the behavioural probe uses (TFLite, TF.js graph models and NCNN → ONNX),
-//! checked against each model's own runtime: every TFLite and TF.js fixture and the generated
-//! models (scripts/gen-probe-tflite.py, gen-probe-ncnn.py) are converted in memory, and the
+//! The converters the behavioural probe uses (TFLite, TF.js graph models, NCNN and Caffe →
+//! ONNX), checked against each model's own runtime: every TFLite and TF.js fixture and the
+//! generated models (scripts/gen-probe-{tflite,ncnn,caffe}.py) are converted in memory, and the
 //! format's runtime (LiteRT, Google's TFLite runtime; TF.js's CPU backend under Node.js;
-//! Tencent's ncnn) and ONNX Runtime must give the same outputs on the same input
-//! (scripts/compare-tflite-onnx.py, compare-tfjs-onnx.py, compare-ncnn-onnx.py). A
+//! Tencent's ncnn; OpenCV's DNN module for Caffe) and ONNX Runtime must give the same outputs
+//! on the same input (scripts/compare-{tflite,tfjs,ncnn,caffe}-onnx.py). A
 //! converter that mistranslates one operator's layout, padding or quantization fails here.
 
 use banwatch::decode::models::ModelFormat;
@@ -59,6 +59,7 @@ fn compare(format: ModelFormat, model: &Path, dir: &Path) -> f64 {
     let script = match format {
         ModelFormat::Tflite => "scripts/compare-tflite-onnx.py",
         ModelFormat::Ncnn => "scripts/compare-ncnn-onnx.py",
+        ModelFormat::Caffe => "scripts/compare-caffe-onnx.py",
         _ => "scripts/compare-tfjs-onnx.py",
     };
     let run = Command::new(fixture_scripts::python())
@@ -153,6 +154,32 @@ fn the_generated_ncnn_models_match_ncnn_exactly() {
             .unwrap_err()
             .to_string();
         assert!(e.contains("bytes wanted at offset"), "{cut}: {e}");
+    }
+}
+
+#[test]
+fn the_generated_caffe_models_match_opencv_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-caffe.py", dir.path());
+    // Every layer type the converter translates, in place and not, read from the trained
+    // .caffemodel alone; OpenCV's DNN module reads the .prototxt beside it.
+    for name in ["coverage", "embedder_512"] {
+        let worst = compare(
+            ModelFormat::Caffe,
+            &dir.path().join(format!("{name}.caffemodel")),
+            dir.path(),
+        );
+        assert!(worst < 1e-4, "{name}: {worst}");
+    }
+    // The .prototxt alone holds no weights: a reason, not a panic; a cut file likewise.
+    let proto = std::fs::read(dir.path().join("coverage.prototxt")).unwrap();
+    let e = convert::to_onnx(ModelFormat::Caffe, &proto, &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("holds no weights"), "{e}");
+    let model = std::fs::read(dir.path().join("coverage.caffemodel")).unwrap();
+    for cut in [1, model.len() / 3, model.len() - 1] {
+        assert!(convert::to_onnx(ModelFormat::Caffe, &model[..cut], &|_| None).is_err());
     }
 }
 

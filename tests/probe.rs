@@ -200,26 +200,39 @@ fn an_open_input_size_is_tried_until_the_model_runs() {
     assert_eq!(r.input, vec![1, 3, 128, 128]);
 }
 
-/// A model of a format no converter takes gets a reason, so every model in a report says
-/// whether it was probed.
+/// A model of a format no converter takes gets a reason, and so does a model whose weights
+/// file is missing, so every model in a report says whether it was probed.
 #[test]
 fn a_model_of_a_format_without_converter_says_so() {
     let p = probe();
-    // MobileFaceNet's first and last layers as an NCNN param.
-    let param = "7767517\n4 4\nInput data 0 1 data 0=112 1=112 2=3\nConvolution conv1 1 1 data c1 0=64 1=3 11=3 2=1 12=1 3=2 13=2 4=1 14=1 5=1 6=1728\nPReLU relu1 1 1 c1 r1 0=64\nInnerProduct fc1 1 1 r1 fc1 0=128 1=1 2=8192\n";
-    let info = sniff_and_parse("m.param", param.as_bytes(), &|_| None)
-        .unwrap()
-        .unwrap();
     let opts = FingerprintOptions::default()
         .with_catalog(false)
         .with_probe(Some(p));
-    let c = classify_model_with(&info, param.as_bytes(), &|_| None, "", "m.param", &opts);
+    let reasons = |name: &str, bytes: &[u8]| {
+        let info = sniff_and_parse(name, bytes, &|_| None).unwrap().unwrap();
+        classify_model_with(&info, bytes, &|_| None, "", name, &opts).reasons
+    };
+    // An OpenVINO IR face descriptor (128x128 crop, 256 values): no converter.
+    let ir = r#"<?xml version="1.0"?>
+<net name="model" version="11"><layers>
+<layer id="0" name="data" type="Parameter" version="opset1"><data shape="1,3,128,128" element_type="f32"/><output><port id="0" precision="FP32"><dim>1</dim></port></output></layer>
+<layer id="1" name="conv" type="Convolution" version="opset1"></layer>
+<layer id="2" name="out" type="Result" version="opset1"><input><port id="0"><dim>1</dim><dim>256</dim></port></input></layer>
+</layers></net>"#;
+    let r = reasons("m.xml", ir.as_bytes());
     assert!(
-        c.reasons
-            .iter()
-            .any(|r| r == "probe: not run: no converter from ncnn to ONNX"),
-        "{:?}",
-        c.reasons
+        r.iter()
+            .any(|r| r == "probe: not run: no converter from openvino to ONNX"),
+        "{r:?}"
+    );
+    // MobileFaceNet's first and last layers as an NCNN param, its .bin not beside it.
+    let param = "7767517\n4 4\nInput data 0 1 data 0=112 1=112 2=3\nConvolution conv1 1 1 data c1 0=64 1=3 11=3 2=1 12=1 3=2 13=2 4=1 14=1 5=1 6=1728\nPReLU relu1 1 1 c1 r1 0=64\nInnerProduct fc1 1 1 r1 fc1 0=128 1=1 2=8192\n";
+    let r = reasons("m.param", param.as_bytes());
+    assert!(
+        r.iter()
+            .any(|r| r.starts_with("probe: ")
+                && r.contains("the .bin beside the .param was not found")),
+        "{r:?}"
     );
 }
 

@@ -7,6 +7,7 @@
 //! can say which models were probed and why the others were not.
 
 mod builder;
+pub mod caffe;
 pub mod dequantize;
 pub mod dlib;
 pub mod ncnn;
@@ -47,6 +48,7 @@ pub fn converts(format: ModelFormat) -> bool {
             | ModelFormat::Pytorch
             | ModelFormat::Dlib
             | ModelFormat::Ncnn
+            | ModelFormat::Caffe
     )
 }
 
@@ -64,6 +66,7 @@ pub fn to_onnx(
         ModelFormat::Pytorch => pytorch::convert(bytes),
         ModelFormat::Dlib => dlib::convert(bytes),
         ModelFormat::Ncnn => ncnn::convert(bytes, sibling),
+        ModelFormat::Caffe => caffe::convert(bytes),
         ModelFormat::Onnx => {
             let (b, note) = prepare_onnx(bytes)?;
             Ok((

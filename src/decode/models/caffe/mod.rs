@@ -2,6 +2,8 @@
 //! the binary `.caffemodel` (a `NetParameter` protobuf: layer names and types, field 100, or the
 //! legacy field 2 `V1LayerParameter`).
 
+pub mod net;
+
 use super::protobuf::{Reader, Value};
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo};
 
@@ -12,7 +14,8 @@ pub fn looks_like_prototxt(bytes: &[u8]) -> bool {
         && (head.contains("type:") && (head.contains("bottom:") || head.contains("top:")))
 }
 
-/// A NetParameter: a name (field 1) then layers (field 100) whose field 2 is a type string.
+/// A NetParameter: a name and the net-level fields (1, 3–8) then layers (field 100) whose
+/// field 2 is a type string.
 pub fn looks_like_caffemodel(bytes: &[u8]) -> bool {
     let mut r = Reader::new(bytes);
     let mut saw_layer = false;
@@ -30,7 +33,8 @@ pub fn looks_like_caffemodel(bytes: &[u8]) -> bool {
                 }
                 break;
             }
-            Ok(Some((1 | 3 | 4, _))) => {}
+            // name, input, input_dim, force_backward, state, debug_info, input_shape.
+            Ok(Some((1 | 3..=8, _))) => {}
             _ => break,
         }
     }
