@@ -176,6 +176,56 @@ impl Builder {
         }
     }
 
+    /// `values` combined pairwise with `op` (`Add`, `Mul`, `Max`), each first multiplied by
+    /// its coefficient when `op` is `Add` and `coeffs` are given (a missing one is 1): the
+    /// element-wise layer of Caffe and NCNN. Errors: no values.
+    pub fn eltwise(
+        &mut self,
+        op: &str,
+        values: Vec<String>,
+        coeffs: &[f32],
+    ) -> Result<String, ConvertError> {
+        let mut acc: Option<String> = None;
+        for (i, mut v) in values.into_iter().enumerate() {
+            if op == "Add" && !coeffs.is_empty() {
+                let c = self.scalar_f32(coeffs.get(i).copied().unwrap_or(1.0))?;
+                v = self.op("Mul", &[&v, &c], vec![]);
+            }
+            acc = Some(match acc {
+                None => v,
+                Some(a) => self.op(op, &[&a, &v], vec![]),
+            });
+        }
+        acc.ok_or_else(|| ConvertError::Graph("an element-wise layer with no input".into()))
+    }
+
+    /// Declare the graph's outputs for a layered format: of `tops` (every layer's outputs, in
+    /// order), those that `read` (every blob some layer reads) lacks, as `value` maps them to
+    /// ONNX values, once each and never the input. Errors: no input or no output.
+    pub fn unread_outputs<'a>(
+        &mut self,
+        tops: impl Iterator<Item = &'a String>,
+        read: &std::collections::HashSet<&str>,
+        value: impl Fn(&str) -> Option<String>,
+        input: Option<&String>,
+    ) -> Result<(), ConvertError> {
+        let mut outputs: Vec<String> = Vec::new();
+        for t in tops.filter(|t| !read.contains(t.as_str())) {
+            if let Some(v) = value(t) {
+                if !outputs.contains(&v) && Some(&v) != input {
+                    outputs.push(v);
+                }
+            }
+        }
+        if input.is_none() || outputs.is_empty() {
+            return Err(ConvertError::Graph("no input or no output".into()));
+        }
+        for o in &outputs {
+            self.io(true, o, data_type::FLOAT, None);
+        }
+        Ok(())
+    }
+
     /// Nodes added so far.
     pub fn node_count(&self) -> usize {
         self.nodes.len()

@@ -65,25 +65,13 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
         .filter(|l| !is_skipped(&l.kind))
         .flat_map(|l| l.bottoms.iter().map(String::as_str))
         .collect();
-    let mut outputs = Vec::new();
-    for l in &net.layers {
-        for t in &l.tops {
-            if read_somewhere.contains(t.as_str()) {
-                continue;
-            }
-            if let Some((name, _)) = c.blobs.get(t) {
-                if !outputs.contains(name) && Some(name) != c.input.as_ref() {
-                    outputs.push(name.clone());
-                }
-            }
-        }
-    }
-    if c.input.is_none() || outputs.is_empty() {
-        return Err(ConvertError::Graph("no input or no output".into()));
-    }
-    for o in &outputs {
-        c.b.io(true, o, data_type::FLOAT, None);
-    }
+    let blobs = &c.blobs;
+    c.b.unread_outputs(
+        net.layers.iter().flat_map(|l| l.tops.iter()),
+        &read_somewhere,
+        |t| blobs.get(t).map(|b| b.0.clone()),
+        c.input.as_ref(),
+    )?;
     let note = format!(
         "converted from Caffe ({} layers, {} ONNX nodes{})",
         net.layers.len(),
@@ -361,21 +349,13 @@ impl Converter {
                     2 => "Max",
                     o => return Err(refuse(l, &format!("operation {o}"))),
                 };
-                let mut acc: Option<String> = None;
-                let mut rank = 4;
-                for i in 0..l.bottoms.len() {
-                    let (mut v, r) = self.bottom(l, i)?;
-                    rank = r;
-                    if op == "Add" && !coeffs.is_empty() {
-                        let c = self.b.scalar_f32(coeffs.get(i).copied().unwrap_or(1.0))?;
-                        v = self.b.op("Mul", &[&v, &c], vec![]);
-                    }
-                    acc = Some(match acc {
-                        None => v,
-                        Some(a) => self.b.op(op, &[&a, &v], vec![]),
-                    });
-                }
-                let y = acc.ok_or_else(|| graph("no input"))?;
+                let xs = (0..l.bottoms.len())
+                    .map(|i| self.bottom(l, i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let rank = xs.first().map_or(4, |x| x.1);
+                let y = self
+                    .b
+                    .eltwise(op, xs.into_iter().map(|x| x.0).collect(), &coeffs)?;
                 self.top(l, y, rank)
             }
             "Concat" => {

@@ -62,24 +62,13 @@ pub fn convert(
         .iter()
         .flat_map(|l| l.bottoms.iter().map(String::as_str))
         .collect();
-    let mut outputs = Vec::new();
-    for l in &all {
-        for t in &l.tops {
-            if !read.contains(t.as_str()) {
-                if let Some(b) = c.blobs.get(t) {
-                    if !outputs.contains(&b.name) && Some(&b.name) != c.input.as_ref() {
-                        outputs.push(b.name.clone());
-                    }
-                }
-            }
-        }
-    }
-    if c.input.is_none() || outputs.is_empty() {
-        return Err(ConvertError::Graph("no Input layer or no output".into()));
-    }
-    for o in &outputs {
-        c.b.io(true, o, data_type::FLOAT, None);
-    }
+    let blobs = &c.blobs;
+    c.b.unread_outputs(
+        all.iter().flat_map(|l| l.tops.iter()),
+        &read,
+        |t| blobs.get(t).map(|b| b.name.clone()),
+        c.input.as_ref(),
+    )?;
     let left = c.mb.remaining();
     let note = format!(
         "converted from NCNN ({} layers, {} ONNX nodes{})",

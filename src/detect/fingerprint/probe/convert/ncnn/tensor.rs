@@ -23,19 +23,11 @@ impl Converter<'_> {
             2 => "Max",
             t => return Err(refuse(l, &format!("op_type {t}"))),
         };
-        let mut acc: Option<String> = None;
-        for (i, x) in xs.iter().enumerate() {
-            let mut v = self.widen(x, dims)?;
-            if op == "Add" && !coeffs.is_empty() {
-                let c = self.b.scalar_f32(coeffs.get(i).copied().unwrap_or(1.0))?;
-                v = self.b.op("Mul", &[&v, &c], vec![]);
-            }
-            acc = Some(match acc {
-                None => v,
-                Some(a) => self.b.op(op, &[&a, &v], vec![]),
-            });
-        }
-        let y = acc.ok_or_else(|| graph("no input"))?;
+        let values = xs
+            .iter()
+            .map(|x| self.widen(x, dims))
+            .collect::<Result<Vec<_>, _>>()?;
+        let y = self.b.eltwise(op, values, &coeffs)?;
         self.top(l, y, dims)
     }
 
