@@ -629,6 +629,61 @@ fn replicas_share_feeds_take_over_from_a_dead_one_and_keep_one_alert_each() {
     }
 }
 
+/// PostgreSQL goes down, every camera then reports a recognised face: the alerts fire but
+/// cannot be stored. The replica is killed with SIGKILL before the store returns, and the
+/// faces are not reported again. When it starts once more (the store back), the state
+/// changes it could not store are taken from its state directory: every violation is stored,
+/// one alert each. Kept only in memory, they were lost with the process.
+#[test]
+fn violations_seen_while_the_store_is_down_survive_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pg = Postgres::init(&dir.path().join("pg"));
+    let mqtt = free_port();
+    let _broker = mosquitto::start(dir.path(), mqtt);
+    // Alertmanagers nobody runs: the sink spools, which is not what this test is about.
+    let cfg = config(dir.path(), &pg, mqtt, &[free_port(), free_port()]);
+    let mut r = Replica::new("banwatch-0", dir.path());
+    r.start(&cfg);
+    wait_for("every MQTT feed connected", 60, || {
+        r.feeds().len() == FEEDS
+            && get(r.port, "/metrics").is_some_and(|m| {
+                r.feeds().iter().all(|f| {
+                    service_common::sample(&m, "banwatch_feed_up", &[("feed", f)]) == Some(1.0)
+                })
+            })
+    });
+    pg.kill();
+    wait_for("not ready without its store", 30, || {
+        get(r.port, "/readyz").is_some_and(|b| b.starts_with("not ready"))
+    });
+    publish_faces(mqtt);
+    let pending = r.state.join("pending-alerts.json");
+    wait_for("the unstored changes on disk", 60, || {
+        std::fs::read_to_string(&pending).is_ok_and(|t| t.matches("\"device\"").count() == FEEDS)
+    });
+    let text = std::fs::read_to_string(&pending).unwrap();
+    assert!(
+        !text.contains("Zelda"),
+        "a name reached the state directory"
+    );
+    if let Some(mut s) = r.serve.take() {
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+    }
+    pg.start();
+    r.start(&cfg);
+    wait_for("every violation stored after the restart", 60, || {
+        firing_by_device(&r).len() == FEEDS
+    });
+    let firing = firing_by_device(&r);
+    assert!(
+        firing.values().all(|ids| ids.len() == 1),
+        "a device with two firing alerts: {firing:?}"
+    );
+    wait_for("the file emptied once stored", 30, || !pending.exists());
+    assert!(r.log().contains("could not store"), "{}", r.log());
+}
+
 /// The shared store over TLS: a replica trusting the server's CA connects encrypted (as
 /// PostgreSQL's own pg_stat_ssl says) and holds its lease; one pinning another certificate is
 /// refused and says not ready, naming the certificate problem. Never plain text.

@@ -18,8 +18,9 @@
 //! of firing alerts gives each violation one id across the cluster ([`Saved::Existing`]).
 //!
 //! While the store cannot be reached a replica keeps tapping the feeds it has and reports not
-//! ready; its alert state changes wait in memory (the lifecycle's pending changes, at most one
-//! per device and technique) and are stored when the store answers again.
+//! ready; its alert state changes wait (the lifecycle's pending changes, at most one per
+//! device and technique, also on disk in the state directory so that a restart keeps them:
+//! [`super::pending`]) and are stored when the store answers again.
 //!
 //! [`Saved::Existing`]: crate::sinks::store::Saved::Existing
 

@@ -78,6 +78,26 @@ impl Lifecycle {
         taken
     }
 
+    /// Take back state changes a previous run could not store ([`super::pending`]): each
+    /// alert fires again with its change still to store (a new one is announced once stored),
+    /// its quiet period counted from `now`. An alert already held is left as it is.
+    pub fn restore_pending(&mut self, pending: Vec<(Alert, Change)>, now: f64) {
+        for (mut a, change) in pending {
+            a.state = AlertState::Firing;
+            a.resolved_at = None;
+            if let std::collections::hash_map::Entry::Vacant(v) =
+                self.firing.entry((a.device.clone(), a.technique))
+            {
+                v.insert(Entry {
+                    alert: a,
+                    last: now,
+                    saved: now,
+                    unsaved: Some(change),
+                });
+            }
+        }
+    }
+
     /// Carry on with `theirs`, another replica's stored alert for the same device and
     /// technique, instead of the one raised here: its id and start, this replica's evidence.
     /// Returns the merged alert, to be stored (not announced).

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub(crate) mod lifecycle;
 pub mod metrics;
+pub mod pending;
 pub mod state;
 
 use crate::detect::checks::CheckSet;
@@ -318,6 +319,15 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
         .collect();
     let mut lifecycle = Lifecycle::default();
     lifecycle.restore(restored, crate::clock::now());
+    // State changes a previous run could not store (the store was down when it stopped).
+    let (pending_file, left) = pending::PendingFile::open(&cfg.state_dir);
+    if !left.is_empty() {
+        tracing::warn!(
+            alerts = left.len(),
+            "alert state changes a previous run could not store: storing them now"
+        );
+    }
+    lifecycle.restore_pending(left, crate::clock::now());
     cfg.feeds.extend(extra_feeds);
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
@@ -414,6 +424,7 @@ pub async fn run(mut cfg: Config, extra_feeds: Vec<Feed>) -> Result<(), ServiceE
         audits: restored_audits,
         last_standing_refresh: 0.0,
         group: None,
+        pending_file,
     }));
     // State changes stored before a crash that some sink had not taken yet.
     state.lock().unwrap_or_else(|p| p.into_inner()).redeliver();

@@ -49,6 +49,8 @@ pub struct State {
     /// While a group of writes is open ([`State::events`]): the state changes written in it,
     /// and the new alerts to announce once it is durable (with their evidence's arrival time).
     pub group: Option<Group>,
+    /// The on-disk copy of the state changes the store has not taken ([`super::pending`]).
+    pub pending_file: super::pending::PendingFile,
 }
 
 /// The writes of one group commit.
@@ -271,6 +273,20 @@ impl State {
     /// state change of the group stays pending in the lifecycle (new alerts as new), to be
     /// stored and announced at a later tick, as when the store refuses a single write.
     pub fn events(&mut self, evs: &[SourceEvent], sigs: &SignatureSet, metrics: &Metrics) {
+        self.events_unkept(evs, sigs, metrics);
+        self.keep_pending();
+    }
+
+    /// Bring the on-disk copy of the pending state changes up to date (a write only when the
+    /// set changed, which happens only while the store refuses writes).
+    fn keep_pending(&mut self) {
+        let pending = self.lifecycle.pending();
+        if let Err(e) = self.pending_file.keep(&pending) {
+            tracing::error!("{e} (the changes stay in memory until the store takes them)");
+        }
+    }
+
+    fn events_unkept(&mut self, evs: &[SourceEvent], sigs: &SignatureSet, metrics: &Metrics) {
         let grouped = evs.len() > 1 && matches!(self.store.begin(), Ok(true));
         if grouped {
             self.group = Some(Group::default());
@@ -473,6 +489,11 @@ impl State {
     /// Once a second: evidence ages out, state changes the store refused are retried, quiet
     /// alerts resolve.
     pub fn tick(&mut self, metrics: &Metrics) {
+        self.tick_unkept(metrics);
+        self.keep_pending();
+    }
+
+    fn tick_unkept(&mut self, metrics: &Metrics) {
         let t = now();
         self.last_tick = t;
         self.judge.expire(t - self.cfg.judge.window_secs as f64);
