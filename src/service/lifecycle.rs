@@ -60,22 +60,28 @@ impl Lifecycle {
     pub fn restore(&mut self, alerts: Vec<Alert>, now: f64) -> Vec<Alert> {
         let mut taken = Vec::new();
         for a in alerts {
-            if a.state != AlertState::Firing {
-                continue;
+            if a.state == AlertState::Firing && self.take_back(a.clone(), now, None) {
+                taken.push(a);
             }
-            if let std::collections::hash_map::Entry::Vacant(v) =
-                self.firing.entry((a.device.clone(), a.technique))
-            {
-                taken.push(a.clone());
+        }
+        taken
+    }
+
+    /// Hold `a` as firing, its quiet period counted from `now`, with `unsaved` still to store;
+    /// false (and nothing changed) when an alert of its device and technique is held already.
+    fn take_back(&mut self, a: Alert, now: f64, unsaved: Option<Change>) -> bool {
+        match self.firing.entry((a.device.clone(), a.technique)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(Entry {
                     alert: a,
                     last: now,
                     saved: now,
-                    unsaved: None,
+                    unsaved,
                 });
+                true
             }
+            std::collections::hash_map::Entry::Occupied(_) => false,
         }
-        taken
     }
 
     /// Take back state changes a previous run could not store ([`super::pending`]): each
@@ -85,16 +91,7 @@ impl Lifecycle {
         for (mut a, change) in pending {
             a.state = AlertState::Firing;
             a.resolved_at = None;
-            if let std::collections::hash_map::Entry::Vacant(v) =
-                self.firing.entry((a.device.clone(), a.technique))
-            {
-                v.insert(Entry {
-                    alert: a,
-                    last: now,
-                    saved: now,
-                    unsaved: Some(change),
-                });
-            }
+            self.take_back(a, now, Some(change));
         }
     }
 

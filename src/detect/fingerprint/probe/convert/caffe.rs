@@ -52,12 +52,7 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
                 c.declare_input(b, &[]);
             }
         }
-        c.layer(l).map_err(|e| match e {
-            ConvertError::Graph(m) => {
-                ConvertError::Graph(format!("layer {} {}: {m}", l.kind, l.name))
-            }
-            other => other,
-        })?;
+        c.layer(l).map_err(|e| e.in_layer(&l.kind, &l.name))?;
     }
     let read_somewhere: HashSet<&str> = net
         .layers

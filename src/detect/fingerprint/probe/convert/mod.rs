@@ -39,6 +39,17 @@ pub enum ConvertError {
     Graph(String),
 }
 
+impl ConvertError {
+    /// A graph error said of layer `name` of type `kind` (an operator error names its
+    /// operator already).
+    pub fn in_layer(self, kind: &str, name: &str) -> Self {
+        match self {
+            ConvertError::Graph(m) => ConvertError::Graph(format!("layer {kind} {name}: {m}")),
+            other => other,
+        }
+    }
+}
+
 /// Formats a converter exists for.
 pub fn converts(format: ModelFormat) -> bool {
     matches!(

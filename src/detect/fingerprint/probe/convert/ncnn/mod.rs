@@ -50,12 +50,7 @@ pub fn convert(
         input: None,
     };
     for l in &all {
-        c.layer(l).map_err(|e| match e {
-            ConvertError::Graph(m) => {
-                ConvertError::Graph(format!("layer {} {}: {m}", l.kind, l.name))
-            }
-            other => other,
-        })?;
+        c.layer(l).map_err(|e| e.in_layer(&l.kind, &l.name))?;
     }
     // The graph's outputs: blobs made and never read.
     let read: HashSet<&str> = all
