@@ -10,13 +10,13 @@ ONNX output of as many values; 1 otherwise.
 
 usage: compare-caffe-onnx.py MODEL.caffemodel MODEL.onnx [SEED]
 """
-import json
 import re
 import sys
 
 import cv2
 import numpy as np
-import onnxruntime as ort
+
+from compare_outputs import report, run_onnx
 
 
 def main():
@@ -34,21 +34,7 @@ def main():
     names = net.getUnconnectedOutLayersNames()
     want = list(zip(names, net.forward(names)))
 
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(onx, so, providers=["CPUExecutionProvider"])
-    got = sess.run(None, {sess.get_inputs()[0].name: x})
-    rows, ok = [], len(got) == len(want)
-    for (name, a), b in zip(want, got):
-        if a.size != b.size:
-            ok = False
-            rows.append(dict(name=name, shape=list(a.shape), onnx_shape=list(b.shape), missing=True))
-            continue
-        b = b.reshape(a.shape)
-        err = float(np.abs(a - b).max() / (np.abs(a).max() + 1e-6))
-        rows.append(dict(name=name, shape=list(a.shape), max_relative_error=err))
-    print(json.dumps(dict(model=model, outputs=rows)))
-    sys.exit(0 if ok and rows else 1)
+    sys.exit(report(model, want, run_onnx(onx, x)))
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ outputs). Exit code 0 when every ncnn output has an ONNX output of as many value
 
 usage: compare-ncnn-onnx.py MODEL.param MODEL.onnx [SEED] [SIZE]
 """
-import json
 import sys
 
 import ncnn
 import numpy as np
-import onnxruntime as ort
+
+from compare_outputs import report, run_onnx
 
 
 def input_shape(param, size):
@@ -59,21 +59,7 @@ def main():
             sys.exit(f"{param}: ncnn failed on {name}")
         want.append((name, np.array(m)))
 
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(onx, so, providers=["CPUExecutionProvider"])
-    got = sess.run(None, {sess.get_inputs()[0].name: x[None]})
-    rows, ok = [], len(got) == len(want)
-    for (name, a), b in zip(want, got):
-        if a.size != b.size:
-            ok = False
-            rows.append(dict(name=name, shape=list(a.shape), onnx_shape=list(b.shape), missing=True))
-            continue
-        b = b.reshape(a.shape)
-        err = float(np.abs(a - b).max() / (np.abs(a).max() + 1e-6))
-        rows.append(dict(name=name, shape=list(a.shape), max_relative_error=err))
-    print(json.dumps(dict(model=param, outputs=rows)))
-    sys.exit(0 if ok and rows else 1)
+    sys.exit(report(param, want, run_onnx(onx, x[None])))
 
 
 if __name__ == "__main__":

@@ -37,12 +37,18 @@ impl Window {
 }
 
 impl Converter<'_> {
-    pub(super) fn convolution(&mut self, l: &Layer, transposed: bool) -> Result<(), ConvertError> {
-        let p = &l.params;
+    /// The layer's first input, which must be a feature map (three ncnn dimensions).
+    fn feature_map(&self, l: &Layer) -> Result<super::Blob, ConvertError> {
         let x = self.bottom(l, 0)?;
         if x.dims != 3 {
             return Err(refuse(l, "an input that is not a feature map"));
         }
+        Ok(x)
+    }
+
+    pub(super) fn convolution(&mut self, l: &Layer, transposed: bool) -> Result<(), ConvertError> {
+        let p = &l.params;
+        let x = self.feature_map(l)?;
         if p.int(19, 0) != 0 && !transposed || transposed && p.int(28, 0) != 0 {
             return Err(refuse(l, "dynamic weights"));
         }
@@ -242,10 +248,7 @@ impl Converter<'_> {
 
     pub(super) fn interp(&mut self, l: &Layer) -> Result<(), ConvertError> {
         let p = &l.params;
-        let x = self.bottom(l, 0)?;
-        if x.dims != 3 {
-            return Err(refuse(l, "an input that is not a feature map"));
-        }
+        let x = self.feature_map(l)?;
         if p.int(5, 0) != 0 || l.bottoms.len() > 1 {
             return Err(refuse(l, "a size taken from another blob"));
         }
@@ -290,10 +293,7 @@ impl Converter<'_> {
 
     pub(super) fn padding(&mut self, l: &Layer) -> Result<(), ConvertError> {
         let p = &l.params;
-        let x = self.bottom(l, 0)?;
-        if x.dims != 3 {
-            return Err(refuse(l, "an input that is not a feature map"));
-        }
+        let x = self.feature_map(l)?;
         if p.int(6, 0) != 0 {
             return Err(refuse(l, "per-channel padding values"));
         }
