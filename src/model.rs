@@ -512,6 +512,26 @@ pub struct DeviceAudit {
     pub started: f64,
 }
 
+/// A firing, confirmed face-recognition alert on device `cam`, started
+/// 2026-11-02T09:00:00Z: the one the store and pending-file tests keep and read back.
+#[cfg(all(test, feature = "live"))]
+pub(crate) fn sample_alert(id: &str, state: AlertState) -> Alert {
+    Alert {
+        id: id.into(),
+        state,
+        site: None,
+        site_type: None,
+        contractor: None,
+        device: DeviceId("cam".into()),
+        technique: Technique::FaceRecognition,
+        status: Status::Confirmed,
+        confidence: 0.9,
+        evidence: Vec::new(),
+        started_at: "2026-11-02T09:00:00.000000Z".into(),
+        resolved_at: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

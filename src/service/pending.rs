@@ -112,23 +112,10 @@ impl PendingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AlertState, DeviceId, Status, Technique};
+    use crate::model::AlertState;
 
     fn alert(id: &str) -> Alert {
-        Alert {
-            id: id.into(),
-            state: AlertState::Firing,
-            site: None,
-            site_type: None,
-            contractor: None,
-            device: DeviceId("cam".into()),
-            technique: Technique::FaceRecognition,
-            status: Status::Confirmed,
-            confidence: 0.9,
-            evidence: Vec::new(),
-            started_at: "2026-12-01T00:00:00Z".into(),
-            resolved_at: None,
-        }
+        crate::model::sample_alert(id, AlertState::Firing)
     }
 
     #[test]

@@ -269,24 +269,7 @@ impl AlertStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DeviceId, Status, Technique};
-
-    fn alert(id: &str, state: AlertState) -> Alert {
-        Alert {
-            id: id.into(),
-            state,
-            site: None,
-            site_type: None,
-            contractor: None,
-            device: DeviceId("cam".into()),
-            technique: Technique::FaceRecognition,
-            status: Status::Confirmed,
-            confidence: 0.9,
-            evidence: vec![],
-            started_at: "2026-11-02T09:00:00.000000Z".into(),
-            resolved_at: None,
-        }
-    }
+    use crate::model::sample_alert as alert;
 
     #[test]
     fn alerts_survive_reopening_and_update_in_place() {

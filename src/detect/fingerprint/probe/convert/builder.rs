@@ -231,6 +231,24 @@ impl Builder {
         self.nodes.len()
     }
 
+    /// The serialized `ModelProto` of a layer-by-layer conversion, with the report's note:
+    /// `converted from {from} ({layers} layers, {n} ONNX nodes[; {left_out}])`. The producer
+    /// is `banwatch-` and `from` in lower case (`banwatch-caffe`, `banwatch-ncnn`).
+    pub fn finish_layers(
+        self,
+        from: &str,
+        layers: usize,
+        left_out: Option<String>,
+    ) -> (Vec<u8>, String) {
+        let note = format!(
+            "converted from {from} ({layers} layers, {} ONNX nodes{})",
+            self.node_count(),
+            left_out.map(|l| format!("; {l}")).unwrap_or_default()
+        );
+        let producer = format!("banwatch-{}", from.to_ascii_lowercase());
+        (self.finish(&producer), note)
+    }
+
     /// The serialized `ModelProto`.
     pub fn finish(self, producer: &str) -> Vec<u8> {
         ModelProto {

@@ -67,17 +67,8 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
         |t| blobs.get(t).map(|b| b.0.clone()),
         c.input.as_ref(),
     )?;
-    let note = format!(
-        "converted from Caffe ({} layers, {} ONNX nodes{})",
-        net.layers.len(),
-        c.b.node_count(),
-        if skipped > 0 {
-            format!("; {skipped} post-processing layers left out")
-        } else {
-            String::new()
-        }
-    );
-    Ok((c.b.finish("banwatch-caffe"), note))
+    let left_out = (skipped > 0).then(|| format!("{skipped} post-processing layers left out"));
+    Ok(c.b.finish_layers("Caffe", net.layers.len(), left_out))
 }
 
 /// Layers with no part in inference.

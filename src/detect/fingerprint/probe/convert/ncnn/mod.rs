@@ -65,17 +65,8 @@ pub fn convert(
         c.input.as_ref(),
     )?;
     let left = c.mb.remaining();
-    let note = format!(
-        "converted from NCNN ({} layers, {} ONNX nodes{})",
-        all.len(),
-        c.b.node_count(),
-        if left > 0 {
-            format!("; {left} bytes of the .bin not read by any layer")
-        } else {
-            String::new()
-        }
-    );
-    Ok((c.b.finish("banwatch-ncnn"), note))
+    let left_out = (left > 0).then(|| format!("{left} bytes of the .bin not read by any layer"));
+    Ok(c.b.finish_layers("NCNN", all.len(), left_out))
 }
 
 /// A blob: its ONNX value and how many dimensions ncnn gives it (1–3).
