@@ -84,6 +84,8 @@ fn main() -> anyhow::Result<()> {
     let (mut total, mut right, mut unreadable) = (0u32, 0u32, 0u32);
     // Per model format: (models, probed, refused with a reason).
     let mut probed: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
+    // Why the probe refused, per format: the reason and the files.
+    let mut refusals: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for e in &entries {
         let class = e["class"].as_str().unwrap_or("");
         let Some(want) = expected(class) else {
@@ -134,6 +136,16 @@ fn main() -> anyhow::Result<()> {
                 slot.1 += 1;
             } else if !probe.is_empty() {
                 slot.2 += 1;
+                // The reason up to its first detail in parentheses or after a colon's clause.
+                let why: String = probe[0]
+                    .trim_start_matches("probe: ")
+                    .chars()
+                    .take(110)
+                    .collect();
+                refusals
+                    .entry((a.format.clone(), why))
+                    .or_default()
+                    .push(format!("{package} {path}"));
             }
         }
         // A bundle (a MediaPipe `.task`, an archive) is what its most specific model does: a
@@ -202,6 +214,13 @@ fn main() -> anyhow::Result<()> {
         println!("\n| format | models | probed | refused with a reason |\n|---|---|---|---|");
         for (format, (n, ran, refused)) in &probed {
             println!("| {format} | {n} | {ran} | {refused} |");
+        }
+        println!("\nnot probed, by reason:");
+        for ((format, why), files) in &refusals {
+            println!("  {format} ×{}: {why}", files.len());
+            for f in files {
+                println!("      {f}");
+            }
         }
     }
     println!("\n| class | files | right | accuracy |\n|---|---|---|---|");

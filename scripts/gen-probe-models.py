@@ -17,6 +17,12 @@ construction:
 - stride32_detector.onnx: an open input size that runs only at multiples of 32 (five poolings,
   a 32x upsampling added back to the input, as feature-pyramid detectors do): the probe must
   find a size it runs at instead of giving up at its 112-pixel default.
+- sized_input_detector.onnx: three inputs as PaddleDetection exports them (`im_shape`,
+  `image`, `scale_factor`; PaddleDetection deploy/EXPORT_MODEL.md). The image is reshaped to
+  the height and width read from `im_shape`, so ONNX Runtime refuses the run unless `im_shape`
+  holds the picture's own size; the pooled feature vector is multiplied by `scale_factor`, so
+  the output is constant if the scale is given as zero. The probe must feed the picture to
+  `image` and neutral values to the others.
 
 usage: gen-probe-models.py OUTDIR
 """
@@ -118,9 +124,40 @@ def stride32_detector(out_dir):
     save(f"{out_dir}/stride32_detector.onnx", nodes, inp, out, inits, "detector")
 
 
+def sized_input_detector(out_dir):
+    im_shape = helper.make_tensor_value_info("im_shape", TensorProto.FLOAT, ["N", 2])
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    scale = helper.make_tensor_value_info("scale_factor", TensorProto.FLOAT, ["N", 2])
+    out = helper.make_tensor_value_info("feat", TensorProto.FLOAT, [1, 16])
+    inits = [
+        const("nc", np.array([1, 3], np.int64)),
+        const("two", np.array([2], np.int64)),
+        const("w1", (rng.standard_normal((16, 3, 3, 3)) * 0.2).astype(np.float32)),
+        const("b1", (rng.standard_normal(16) * 0.1).astype(np.float32)),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["im_shape"], ["hw_i"], to=TensorProto.INT64),
+        helper.make_node("Reshape", ["hw_i", "two"], ["hw"]),
+        helper.make_node("Concat", ["nc", "hw"], ["shape"], axis=0),
+        helper.make_node("Reshape", ["image", "shape"], ["img"]),
+        helper.make_node("Conv", ["img", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("GlobalAveragePool", ["r1"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"], axis=1),
+        helper.make_node("ReduceMean", ["scale_factor"], ["s"], axes=[1], keepdims=1),
+        helper.make_node("Mul", ["f", "s"], ["feat"]),
+    ]
+    g = helper.make_graph(nodes, "sized", [im_shape, image, scale], [out], inits)
+    m = helper.make_model(g, producer_name="banwatch-fixtures", opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    onnx.save(m, f"{out_dir}/sized_input_detector.onnx")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     heatmap_landmarks(sys.argv[1])
     inert_embedding(sys.argv[1])
     stride32_detector(sys.argv[1])
+    sized_input_detector(sys.argv[1])

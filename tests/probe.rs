@@ -200,6 +200,37 @@ fn an_open_input_size_is_tried_until_the_model_runs() {
     assert_eq!(r.input, vec![1, 3, 128, 128]);
 }
 
+/// A graph with inputs beside the picture (PaddleDetection's `im_shape`, `image`,
+/// `scale_factor`) is fed the picture on `image` and the picture's size and a unit scale on the
+/// others; the report lists each. The generated net refuses to run unless `im_shape` holds the
+/// picture's size, and its output is constant if the scale is zero.
+#[test]
+fn a_graph_with_size_and_scale_inputs_is_fed_the_pictures_own_size() {
+    let p = probe();
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let row = compare(&p, &dir.path().join("sized_input_detector.onnx"));
+    let r = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert_eq!(r.input, vec![1, 3, 112, 112]);
+    let given: Vec<String> = r.side_inputs.iter().map(|s| s.describe()).collect();
+    assert_eq!(
+        given,
+        [
+            "im_shape [1, 2] f32 = the picture's height and width",
+            "scale_factor [1, 2] f32 = ones"
+        ]
+    );
+    let v = r.vector.clone().expect("the pooled feature vector");
+    assert!(!v.constant, "{v:?}");
+    assert!(
+        r.summary().contains("other inputs given im_shape"),
+        "{}",
+        r.summary()
+    );
+}
+
 /// A model of a format no converter takes gets a reason, and so does a model whose weights
 /// file is missing, so every model in a report says whether it was probed.
 #[test]

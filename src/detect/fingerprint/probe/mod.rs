@@ -19,6 +19,7 @@ use super::Classification;
 pub mod cascade;
 pub mod convert;
 mod images;
+mod inputs;
 mod isolate;
 mod layout;
 mod measure;
@@ -30,6 +31,8 @@ use crate::decode::models::{onnx, ModelFormat, ModelInfo};
 use crate::model::Technique;
 use image::{imageops, Rgb, RgbImage};
 use images::*;
+use inputs::*;
+pub use inputs::{SideInput, SideValue};
 use isolate::*;
 use layout::*;
 use measure::*;
@@ -147,6 +150,7 @@ fn run_once(
     in_name: &str,
     layout: &InputLayout,
     tensor: Vec<f32>,
+    side_inputs: &SideValues,
 ) -> Result<Outputs, ProbeError> {
     let batch = layout.batch;
     let tensor = if batch > 1 {
@@ -155,7 +159,13 @@ fn run_once(
         tensor
     };
     let t = Tensor::from_array((layout.shape.clone(), tensor)).map_err(rt)?;
-    let out = session.run(ort::inputs![in_name => t]).map_err(rt)?;
+    let mut feed: Vec<(&str, ort::session::SessionInputValue<'_>)> =
+        Vec::with_capacity(1 + side_inputs.len());
+    feed.push((in_name, t.into_dyn().into()));
+    for (name, value) in side_inputs {
+        feed.push((name.as_str(), value.view().into()));
+    }
+    let out = session.run(feed).map_err(rt)?;
     let mut v = Vec::new();
     for (name, value) in out.iter() {
         if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
@@ -361,19 +371,9 @@ impl Probe {
             .iter()
             .map(|o| (o.name().to_string(), o.dtype().clone()))
             .collect();
-        let [(in_name, in_type)] = inputs.as_slice() else {
-            return Err(ProbeError::Unsupported(format!(
-                "{} inputs (the probe feeds single-input models)",
-                inputs.len()
-            )));
-        };
-        let ValueType::Tensor { ty, shape, .. } = in_type else {
-            return Err(ProbeError::Unsupported("input is not a tensor".into()));
-        };
-        if *ty != ort::value::TensorElementType::Float32 {
-            return Err(ProbeError::Unsupported(format!("input type {ty}")));
-        }
-        let dims: Vec<i64> = shape.iter().copied().collect();
+        let graph_inputs = GraphInputs::of(&inputs)?;
+        let in_name = graph_inputs.image.as_str();
+        let dims = graph_inputs.dims.clone();
         // The first face under the symmetric scaling: the probe's base run (below). For a graph
         // that leaves the size open, it also picks the size: the first published one it runs
         // at, whose outputs then serve as that base run.
@@ -384,7 +384,8 @@ impl Probe {
             let mut found = None;
             for side in DYNAMIC_SIDES {
                 let l = InputLayout::of_sized(&dims, side)?;
-                match run_once(&mut session, in_name, &l, first_face(&l)) {
+                let side_inputs = graph_inputs.side_values(&l)?.1;
+                match run_once(&mut session, in_name, &l, first_face(&l), &side_inputs) {
                     Ok(o) => {
                         found = Some((l, Some(o)));
                         break;
@@ -407,8 +408,9 @@ impl Probe {
         } else {
             ProbeKind::Faces
         };
+        let (given, side_inputs) = graph_inputs.side_values(&layout)?;
         let mut run = |tensor: Vec<f32>| -> Result<Outputs, ProbeError> {
-            run_once(&mut session, in_name, &layout, tensor)
+            run_once(&mut session, in_name, &layout, tensor, &side_inputs)
         };
         let mut report = ProbeReport {
             input: layout.shape.clone(),
@@ -420,6 +422,7 @@ impl Probe {
             millis: 0.0,
             converted: None,
             detection: None,
+            side_inputs: given,
         };
         match kind {
             ProbeKind::Faces => {

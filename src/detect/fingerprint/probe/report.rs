@@ -134,6 +134,10 @@ pub struct ProbeReport {
     /// moved across the picture, when the model has one.
     #[serde(default)]
     pub detection: Option<DetectionResponse>,
+    /// The graph's inputs other than the picture, with what each was given (empty for
+    /// single-input graphs).
+    #[serde(default)]
+    pub side_inputs: Vec<SideInput>,
 }
 
 impl ProbeReport {
@@ -167,6 +171,10 @@ impl ProbeReport {
                 .unwrap_or_default(),
             shapes.join(" ")
         );
+        if !self.side_inputs.is_empty() {
+            let given: Vec<String> = self.side_inputs.iter().map(SideInput::describe).collect();
+            s.push_str(&format!(", other inputs given {}", given.join(", ")));
+        }
         if let Some(d) = &self.detection {
             s.push_str(&format!(
                 "; score map {} channel {} ({}×{}): a face in the top-left quarter peaks at {}, in the bottom-right at {}{}",
