@@ -28,6 +28,10 @@ for fmt in onnx tflite caffe ncnn openvino keras pytorch tfjs dlib cascade; do
   seed "$fmt" $(find "$models" "$shared/cases/fuzz" -type f -size -4M 2>/dev/null | grep -i "$fmt" | head -20)
 done
 seed tflite $(find "$models" -name '*.tflite' -size -4M 2>/dev/null | head -10)
+# HDF5: Keras files written by h5py (scripts/gen-keras-h5.py), the small ones.
+h5=$(mktemp -d)
+.deps/venv/bin/python scripts/gen-keras-h5.py "$h5" && seed hdf5 $(find "$h5" -name '*.h5' -size -2M) && seed keras $(find "$h5" -name '*.h5' -size -2M)
+rm -rf "$h5"
 seed cascade $(find "$models" -name '*.xml' -size -4M 2>/dev/null | head -10)
 seed ncnn $(find "$models" -name '*.param' 2>/dev/null | head -10)
 seed dlib $(find "$models" -name '*.dat' -size -4M 2>/dev/null | head -10)

@@ -55,15 +55,30 @@ fi
 # itself (a prebuilt wheel), the reference the dlib -> ONNX converter is checked against. ncnn:
 # Tencent's runtime (its Python wheel), the reference the NCNN -> ONNX converter is checked
 # against. kubernetes-validate: the Kubernetes manifests checked against the API's own schemas (it
-# carries them, so no cluster is needed).
+# carries them, so no cluster is needed). h5py (HDF5's own library): writes the Keras HDF5 files
+# banwatch's HDF5 reader is checked against.
 if [ "$mode" != run ]; then
   if [ ! -x .deps/venv/bin/python ] \
-    || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml, tflite, flatbuffers, ai_edge_litert, onnxruntime, kubernetes_validate, cv2, dlib, ncnn' 2>/dev/null; then
-    say "creating .deps/venv with onnx, numpy, PyYAML, tflite, flatbuffers, ai-edge-litert, onnxruntime, kubernetes-validate, opencv-python-headless, dlib-bin and ncnn"
+    || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml, tflite, flatbuffers, ai_edge_litert, onnxruntime, kubernetes_validate, cv2, dlib, ncnn, h5py' 2>/dev/null; then
+    say "creating .deps/venv with onnx, numpy, PyYAML, tflite, flatbuffers, ai-edge-litert, onnxruntime, kubernetes-validate, opencv-python-headless, dlib-bin, ncnn and h5py"
     python3 -m venv .deps/venv
     .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy pyyaml \
       tflite==2.18.0 flatbuffers ai-edge-litert==2.3.0 onnxruntime==1.31.1 kubernetes-validate==1.37.0 \
-      opencv-python-headless==4.10.0.84 dlib-bin==20.0.1.post1 ncnn==1.0.20261020
+      opencv-python-headless==4.10.0.84 dlib-bin==20.0.1.post1 ncnn==1.0.20261020 \
+      h5py==3.16.0
+  fi
+fi
+# --- Keras itself (Keras 3 on the JAX backend, in a venv of its own: its NumPy and SciPy pins
+# stay apart from the tools above): writes the Keras HDF5 models the Keras -> ONNX converter is
+# checked against and runs them (scripts/gen-probe-keras.py, scripts/compare-keras-onnx.py).
+if [ "$mode" != run ]; then
+  if [ ! -x .deps/keras/bin/python ] \
+    || ! .deps/keras/bin/python -c 'import keras, jax, h5py, onnxruntime' 2>/dev/null; then
+    say "creating .deps/keras with keras, jax, h5py and onnxruntime"
+    rm -rf .deps/keras
+    python3 -m venv .deps/keras
+    .deps/keras/bin/pip install -q --disable-pip-version-check keras==3.15.1 jax==0.10.2 \
+      jaxlib==0.10.2 scipy==1.17.1 h5py==3.16.0 onnxruntime==1.31.1
   fi
 fi
 # --- TF.js itself (tfjs-core, its CPU backend, tfjs-converter): the reference the TF.js -> ONNX

@@ -13,6 +13,7 @@ pub mod cascade;
 pub mod dlib;
 pub mod embedded;
 pub mod error;
+pub mod hdf5;
 pub mod joblib;
 pub mod jsmodel;
 pub mod keras;

@@ -275,6 +275,24 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
             )],
         );
     }
+    // Head pose by bin classification: three parallel heads (yaw, pitch, roll) of 66 bins of 3°
+    // (Hopenet: Ruiz et al. 2018, arXiv:1710.00925, `num_bins = 66`), or 120 yaw bins over
+    // the full circle beside 66 for pitch and roll (WHENet: Zhou & Gregson 2020,
+    // arXiv:2005.10353). Three 66/120 heads fed by the same features are nothing else.
+    let bins = |d: &i64| *d == 66;
+    if vectors.len() == 3
+        && vectors.iter().all(|d| matches!(d, 66 | 120))
+        && vectors.iter().filter(|d| bins(d)).count() >= 2
+        && (!info.outputs.is_empty() || parallel_dense(info, 3))
+    {
+        return verdict(
+            Technique::FaceLandmarks,
+            0.7,
+            vec![format!(
+                "three parallel heads of {vectors:?} bins: yaw, pitch and roll classified in 3° bins (Hopenet, WHENet): head pose"
+            )],
+        );
+    }
     if let Some(d) = vectors
         .iter()
         .copied()

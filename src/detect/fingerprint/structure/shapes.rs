@@ -97,6 +97,21 @@ pub(super) fn dense_heads(info: &ModelInfo) -> Vec<i64> {
         .collect()
 }
 
+/// Whether the last `n` dense (2-D) weights of a weight-only file read the same number of
+/// features: parallel heads over one feature vector, not a chain.
+pub(super) fn parallel_dense(info: &ModelInfo, n: usize) -> bool {
+    let pytorch = torch_layout(info);
+    let ins: Vec<i64> = info
+        .weights
+        .iter()
+        .rev()
+        .filter(|w| w.shape.len() == 2)
+        .take(n)
+        .map(|w| if pytorch { w.shape[1] } else { w.shape[0] })
+        .collect();
+    ins.len() == n && ins.windows(2).all(|p| p[0] == p[1])
+}
+
 /// Detection heads: several outputs sharing an anchor axis (≥ 100 anchors, or dynamic, as
 /// in SCRFD/RetinaFace exports with a free input size); returns the per-anchor widths.
 pub(super) fn anchor_heads(info: &ModelInfo) -> Option<Vec<i64>> {

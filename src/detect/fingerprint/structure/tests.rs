@@ -131,3 +131,46 @@ fn models_over_facial_landmarks() {
         .technique
         .is_biometric_identification());
 }
+
+/// Head pose by bins (Hopenet's three 66-bin heads; WHENet's 120 yaw bins beside 66 for pitch
+/// and roll), as declared outputs and as a weight-only file's parallel dense layers; three
+/// heads of other widths, or a chain of dense layers of those widths, are not head pose.
+#[test]
+fn three_bin_heads_are_head_pose() {
+    let outputs = |heads: &[i64]| ModelInfo {
+        format: Some(ModelFormat::Onnx),
+        inputs: vec![tensor(&[1, 3, 224, 224])],
+        outputs: heads.iter().map(|&d| tensor(&[1, d])).collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        classify(&outputs(&[66, 66, 66]), "m.onnx").technique,
+        Technique::FaceLandmarks
+    );
+    assert_ne!(
+        classify(&outputs(&[66, 66, 10]), "m.onnx").technique,
+        Technique::FaceLandmarks
+    );
+    let dense = |shapes: &[[i64; 2]]| ModelInfo {
+        format: Some(ModelFormat::Keras),
+        weights: (0..10)
+            .map(|i| WeightInfo {
+                name: format!("conv2d_{i}/kernel:0"),
+                shape: vec![3, 3, 64, 64],
+            })
+            .chain(shapes.iter().map(|s| WeightInfo {
+                name: "dense/kernel:0".into(),
+                shape: s.to_vec(),
+            }))
+            .collect(),
+        ..Default::default()
+    };
+    let whenet = dense(&[[1280, 120], [1280, 66], [1280, 66]]);
+    assert_eq!(
+        classify(&whenet, "m.h5").technique,
+        Technique::FaceLandmarks
+    );
+    // A chain 1280 -> 120 -> 66 -> 66 has the same widths but is not three heads.
+    let chain = dense(&[[1280, 120], [120, 66], [66, 66]]);
+    assert_ne!(classify(&chain, "m.h5").technique, Technique::FaceLandmarks);
+}
