@@ -57,12 +57,17 @@ fn compare(format: ModelFormat, model: &Path, dir: &Path) -> f64 {
     ));
     std::fs::write(&out, onnx).unwrap();
     let script = match format {
+        ModelFormat::Keras => "scripts/compare-keras-onnx.py",
         ModelFormat::Tflite => "scripts/compare-tflite-onnx.py",
         ModelFormat::Ncnn => "scripts/compare-ncnn-onnx.py",
         ModelFormat::Caffe => "scripts/compare-caffe-onnx.py",
         _ => "scripts/compare-tfjs-onnx.py",
     };
-    let run = Command::new(fixture_scripts::python())
+    let python = match format {
+        ModelFormat::Keras => fixture_scripts::keras_python(),
+        _ => fixture_scripts::python(),
+    };
+    let run = Command::new(python)
         .arg(root().join(script))
         .arg(model)
         .arg(&out)
@@ -181,6 +186,58 @@ fn the_generated_caffe_models_match_opencv_exactly() {
     for cut in [1, model.len() / 3, model.len() - 1] {
         assert!(convert::to_onnx(ModelFormat::Caffe, &model[..cut], &|_| None).is_err());
     }
+}
+
+/// Keras HDF5 models saved by Keras itself (scripts/gen-probe-keras.py: every layer class the
+/// converter translates, in a Sequential chain and a Functional graph with two outputs) run in
+/// Keras and, converted, in ONNX Runtime: the same outputs. A weights-only file, a `Lambda`
+/// layer and a cut file are refused with a reason.
+#[test]
+fn the_generated_keras_models_match_keras_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run_keras("gen-probe-keras.py", dir.path());
+    for name in ["coverage_sequential", "coverage_functional", "embedder_128"] {
+        let worst = compare(
+            ModelFormat::Keras,
+            &dir.path().join(format!("{name}.h5")),
+            dir.path(),
+        );
+        assert!(worst < 1e-4, "{name}: {worst}");
+    }
+    // A cut file is refused, or (cut past everything the conversion reads) converts to the
+    // very same graph: never a silently different one.
+    let model = std::fs::read(dir.path().join("coverage_functional.h5")).unwrap();
+    let whole = convert::to_onnx(ModelFormat::Keras, &model, &|_| None)
+        .unwrap()
+        .0;
+    let mut refused = 0;
+    for cut in (1..model.len()).step_by(model.len() / 50) {
+        match convert::to_onnx(ModelFormat::Keras, &model[..cut], &|_| None) {
+            Ok((onnx, _)) => assert!(onnx == whole, "cut at {cut}: a different graph"),
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(refused >= 40, "{refused} of 50 cuts refused");
+    // A Lambda layer (Python code, not a graph): the Subtract layer's class renamed in place,
+    // padded with JSON whitespace to the same length.
+    let mut lambda = model.clone();
+    let at = model
+        .windows(10)
+        .position(|w| w == b"\"Subtract\"")
+        .expect("the Subtract layer's class in model_config");
+    lambda[at..at + 10].copy_from_slice(b"\"Lambda\"  ");
+    let e = convert::to_onnx(ModelFormat::Keras, &lambda, &|_| None)
+        .map(|_| String::new())
+        .unwrap_or_else(|e| e.to_string());
+    assert!(e.contains("operator Lambda is not converted"), "{e}");
+    // Weights only: nothing to convert, and the reason says so.
+    let h5 = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-keras-h5.py", h5.path());
+    let weights = std::fs::read(h5.path().join("headpose_weights.h5")).unwrap();
+    let e = convert::to_onnx(ModelFormat::Keras, &weights, &|_| None)
+        .map(|_| String::new())
+        .unwrap_or_else(|e| e.to_string());
+    assert!(e.contains("weights only"), "{e}");
 }
 
 #[test]

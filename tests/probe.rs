@@ -231,6 +231,32 @@ fn a_graph_with_size_and_scale_inputs_is_fed_the_pictures_own_size() {
     );
 }
 
+/// A Keras HDF5 model saved by Keras (scripts/gen-probe-keras.py: a 112x112 crop, a conv
+/// backbone, a 128-value unit-normalised embedding) is converted to ONNX and probed: the report
+/// says it was converted and measures its vector.
+#[test]
+fn a_keras_model_is_converted_and_probed() {
+    let p = probe();
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run_keras("gen-probe-keras.py", dir.path());
+    let row = compare(&p, &dir.path().join("embedder_128.h5"));
+    let r = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert!(
+        r.converted
+            .as_deref()
+            .is_some_and(|c| c.starts_with("converted from Keras")),
+        "{:?}",
+        r.converted
+    );
+    assert_eq!(r.input, vec![1, 112, 112, 3]);
+    let v = r.vector.clone().expect("the embedding");
+    assert_eq!(v.dim, 128);
+    assert!(!v.constant && (v.norm - 1.0).abs() < 1e-3, "{v:?}");
+    assert_eq!(row.structure.0, Technique::FaceRecognition);
+}
+
 /// A model of a format no converter takes gets a reason, and so does a model whose weights
 /// file is missing, so every model in a report says whether it was probed.
 #[test]

@@ -32,3 +32,27 @@ pub fn run(script: &str, out: &Path) {
         "{script} failed: run `bash scripts/setup.sh test` (python with onnx, numpy)"
     );
 }
+
+/// The Python with Keras (3, JAX backend) for the Keras fixtures and comparisons:
+/// `BANWATCH_KERAS_PYTHON`, else `.deps/keras/bin/python` (scripts/setup.sh test makes it).
+pub fn keras_python() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::env::var("BANWATCH_KERAS_PYTHON")
+        .ok()
+        .unwrap_or_else(|| root.join(".deps/keras/bin/python").display().to_string())
+}
+
+/// Run `scripts/<script> <out>` with Keras's Python; panics with the set-up hint when it cannot.
+pub fn run_keras(script: &str, out: &Path) {
+    let python = keras_python();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let st = Command::new(&python)
+        .arg(root.join("scripts").join(script))
+        .arg(out)
+        .status()
+        .unwrap_or_else(|e| panic!("{python}: {e}: run `bash scripts/setup.sh test` (Keras)"));
+    assert!(
+        st.success(),
+        "{script} failed: run `bash scripts/setup.sh test` (Keras)"
+    );
+}

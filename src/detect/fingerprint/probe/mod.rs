@@ -325,7 +325,7 @@ impl Probe {
             }
             _ => {
                 return Err(ProbeError::Unsupported(
-                    "only ONNX models and the formats converted to ONNX (TFLite, TF.js graph models, PyTorch state dicts, dlib, NCNN) run in the probe"
+                    "only ONNX models and the formats converted to ONNX (TFLite, TF.js graph models, PyTorch state dicts, dlib, NCNN, Caffe, Keras HDF5) run in the probe"
                         .into(),
                 ))
             }

@@ -10,6 +10,7 @@ mod builder;
 pub mod caffe;
 pub mod dequantize;
 pub mod dlib;
+pub mod keras;
 pub mod ncnn;
 pub mod nhwc;
 pub mod onnx_proto;
@@ -60,6 +61,7 @@ pub fn converts(format: ModelFormat) -> bool {
             | ModelFormat::Dlib
             | ModelFormat::Ncnn
             | ModelFormat::Caffe
+            | ModelFormat::Keras
     )
 }
 
@@ -78,6 +80,7 @@ pub fn to_onnx(
         ModelFormat::Dlib => dlib::convert(bytes),
         ModelFormat::Ncnn => ncnn::convert(bytes, sibling),
         ModelFormat::Caffe => caffe::convert(bytes),
+        ModelFormat::Keras => keras::convert(bytes),
         ModelFormat::Onnx => {
             let (b, note) = prepare_onnx(bytes)?;
             Ok((

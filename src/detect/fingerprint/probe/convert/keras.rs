@@ -1,0 +1,747 @@
+//! Keras HDF5 models (`model.save("x.h5")`, Keras 2 and `tf.keras`) → ONNX. The architecture
+//! is the root's `model_config` JSON (a `Sequential` layer list, or a `Functional`/`Model`
+//! graph whose `inbound_nodes` name each layer's inputs); the weights are the datasets under
+//! `model_weights/<layer>/`, named by the layer group's `weight_names` (Keras
+//! `legacy/hdf5_format.py`). Layer semantics follow the Keras 2 layer reference (`padding`,
+//! `strides`, `dilation_rate`, `activation`, `use_bias`, `epsilon`, …).
+//!
+//! Tensors stay NHWC, as Keras has them (`data_format: channels_last`; `channels_first` is
+//! refused), so `Flatten` keeps Keras's order; convolutions and pooling go through
+//! [`super::nhwc`]. `Lambda` layers (Python code, not a graph), nested models and layers not
+//! listed in [`Converter::layer`] end the conversion naming the layer class. A weights-only
+//! file has no architecture to convert.
+
+use super::builder::{permute, Attr, Builder};
+use super::nhwc::{hwio_to_oihw, Activation, Conv2d};
+use super::onnx_proto::data_type;
+use super::ConvertError;
+use crate::decode::models::hdf5::{AttrValue, Hdf5, Object};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Most layers converted.
+const MAX_LAYERS: usize = 10_000;
+
+/// Convert a Keras HDF5 model.
+pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Err(ConvertError::Graph(
+            "Keras 3 .keras archives are not converted (their weights file has another layout)"
+                .into(),
+        ));
+    }
+    let f = Hdf5::open(bytes)?;
+    let mut notes = Vec::new();
+    let objects = f.objects(&mut notes)?;
+    let by_path: HashMap<&str, &Object> = objects.iter().map(|o| (o.path.as_str(), o)).collect();
+    let config = by_path
+        .get("")
+        .and_then(|r| r.attribute("model_config"))
+        .and_then(AttrValue::as_str)
+        .ok_or_else(|| {
+            ConvertError::Graph(
+                "weights only: the architecture is in the code that saved them, not in the file"
+                    .into(),
+            )
+        })?;
+    let config: Value = serde_json::from_str(config)
+        .map_err(|e| ConvertError::Graph(format!("model_config: {e}")))?;
+    let mut c = Converter {
+        f: &f,
+        by_path: &by_path,
+        b: Builder::default(),
+        values: HashMap::new(),
+        hw: HashMap::new(),
+        inputs: 0,
+    };
+    let outputs = c.model(&config)?;
+    for o in &outputs {
+        c.b.io(true, o, data_type::FLOAT, None);
+    }
+    let layers = c.values.len();
+    Ok(c.b.finish_layers("Keras", layers, None))
+}
+
+/// A layer's weights by short name (`kernel`, `bias`, …): values and shape.
+type Weights = HashMap<String, (Vec<f32>, Vec<usize>)>;
+
+struct Converter<'a> {
+    f: &'a Hdf5<'a>,
+    by_path: &'a HashMap<&'a str, &'a Object>,
+    b: Builder,
+    /// (layer name, node index, tensor index) → ONNX value.
+    values: HashMap<(String, usize), String>,
+    /// (height, width) of NHWC values where known: SAME padding with dilation needs them.
+    hw: HashMap<String, (i64, i64)>,
+    inputs: usize,
+}
+
+fn unsupported(class: &str, detail: impl Into<String>) -> ConvertError {
+    ConvertError::Operator {
+        op: class.to_string(),
+        detail: detail.into(),
+    }
+}
+
+fn graph(m: impl Into<String>) -> ConvertError {
+    ConvertError::Graph(m.into())
+}
+
+/// An integer pair from a Keras option (`3` or `[3, 3]`).
+fn pair(v: Option<&Value>, default: i64) -> [i64; 2] {
+    match v {
+        Some(Value::Array(a)) if a.len() == 2 => [
+            a[0].as_i64().unwrap_or(default),
+            a[1].as_i64().unwrap_or(default),
+        ],
+        Some(Value::Number(n)) => {
+            let x = n.as_i64().unwrap_or(default);
+            [x, x]
+        }
+        _ => [default, default],
+    }
+}
+
+impl Converter<'_> {
+    /// The model's layers in order; returns its output values.
+    fn model(&mut self, config: &Value) -> Result<Vec<String>, ConvertError> {
+        let class = config["class_name"].as_str().unwrap_or("");
+        let inner = &config["config"];
+        // Keras 2.0–2.2 Sequential: `config` is the layer list itself.
+        let layers = inner
+            .get("layers")
+            .or(Some(inner))
+            .and_then(Value::as_array)
+            .ok_or_else(|| graph("model_config lists no layers"))?;
+        if layers.len() > MAX_LAYERS {
+            return Err(graph(format!(
+                "{} layers (over {MAX_LAYERS})",
+                layers.len()
+            )));
+        }
+        let sequential = class == "Sequential";
+        let mut last: Option<String> = None;
+        for l in layers {
+            let class = l["class_name"].as_str().unwrap_or("?");
+            let cfg = &l["config"];
+            let name = cfg["name"]
+                .as_str()
+                .or_else(|| l["name"].as_str())
+                .unwrap_or("?")
+                .to_string();
+            let ins: Vec<String> = if sequential {
+                match &last {
+                    Some(v) => vec![v.clone()],
+                    None if class == "InputLayer" => Vec::new(),
+                    // A Sequential model without an InputLayer: the first layer declares it.
+                    None => vec![self.input(&name, cfg)?],
+                }
+            } else {
+                self.inbound(l)?
+            };
+            let out = self
+                .layer(class, &name, cfg, &ins)
+                .map_err(|e| e.in_layer(class, &name))?;
+            self.values.insert((name, 0), out.clone());
+            last = Some(out);
+        }
+        if sequential {
+            return Ok(last.into_iter().collect());
+        }
+        let outs = inner["output_layers"]
+            .as_array()
+            .ok_or_else(|| graph("a functional model without output_layers"))?;
+        // One output may be written as a single `[layer, node, tensor]` (Keras 3).
+        if outs.first().is_some_and(Value::is_string) {
+            return Ok(vec![self.history(&inner["output_layers"])?]);
+        }
+        outs.iter()
+            .map(|o| self.history(o))
+            .collect::<Result<Vec<_>, _>>()
+    }
+
+    /// A graph input for the layer `name` declaring `batch_input_shape` (Keras 2) or
+    /// `batch_shape` (Keras 3).
+    fn input(&mut self, name: &str, cfg: &Value) -> Result<String, ConvertError> {
+        if cfg["dtype"].as_str().is_some_and(|d| d != "float32") {
+            return Err(unsupported(
+                "InputLayer",
+                format!("input {name} of {}", cfg["dtype"]),
+            ));
+        }
+        let shape: Vec<i64> = cfg
+            .get("batch_input_shape")
+            .or_else(|| cfg.get("batch_shape"))
+            .and_then(Value::as_array)
+            .ok_or_else(|| graph(format!("input {name} declares no shape")))?
+            .iter()
+            .map(|d| d.as_i64().filter(|&d| d > 0).unwrap_or(-1))
+            .collect();
+        let value = format!("input_{}", self.inputs);
+        self.inputs += 1;
+        if let [_, h, w, _] = shape[..] {
+            if h > 0 && w > 0 {
+                self.hw.insert(value.clone(), (h, w));
+            }
+        }
+        self.b.io(false, &value, data_type::FLOAT, Some(&shape));
+        Ok(value)
+    }
+
+    /// A functional layer's inputs, from its first inbound node (Keras 2:
+    /// `[[["name", node, tensor, {}], …]]`; Keras 3: `[{"args": [keras tensors], …}]`).
+    fn inbound(&mut self, l: &Value) -> Result<Vec<String>, ConvertError> {
+        let nodes = l["inbound_nodes"].as_array().cloned().unwrap_or_default();
+        if nodes.len() > 1 {
+            return Err(graph("a layer called more than once (shared layers)"));
+        }
+        let Some(node) = nodes.first() else {
+            return Ok(Vec::new());
+        };
+        let refs: Vec<&Value> = match node {
+            Value::Array(a) => a.iter().collect(),
+            Value::Object(_) => {
+                let mut found = Vec::new();
+                collect_history(&node["args"], &mut found);
+                found
+            }
+            _ => Vec::new(),
+        };
+        refs.into_iter().map(|r| self.history(r)).collect()
+    }
+
+    /// The value of a `[layer, node, tensor]` reference (or a Keras 3 tensor's `keras_history`).
+    fn history(&self, r: &Value) -> Result<String, ConvertError> {
+        let r = r
+            .pointer("/config/keras_history")
+            .unwrap_or(r)
+            .as_array()
+            .ok_or_else(|| graph("an inbound node that is not a [layer, node, tensor] list"))?;
+        let layer = r.first().and_then(Value::as_str).unwrap_or("");
+        let tensor = r.get(2).and_then(Value::as_u64).unwrap_or(0);
+        if tensor != 0 {
+            return Err(graph(format!("output {tensor} of layer {layer}")));
+        }
+        self.values
+            .get(&(layer.to_string(), 0))
+            .cloned()
+            .ok_or_else(|| graph(format!("input from layer {layer}, not converted before")))
+    }
+
+    /// The layer's weights by short name (`kernel`, `bias`, `gamma`, …), as values and shapes.
+    fn weights(&self, layer: &str) -> Result<Weights, ConvertError> {
+        let group = format!("model_weights/{layer}");
+        let Some(g) = self.by_path.get(group.as_str()) else {
+            return Ok(HashMap::new());
+        };
+        let names = match g.attribute("weight_names") {
+            Some(AttrValue::Strings(s)) => s.clone(),
+            _ => Vec::new(),
+        };
+        let mut out = HashMap::new();
+        for w in names {
+            let d = self
+                .by_path
+                .get(format!("{group}/{w}").as_str())
+                .and_then(|o| o.dataset.as_ref())
+                .ok_or_else(|| graph(format!("weight {w} not in the file")))?;
+            let values = self.f.read_f32(d)?;
+            let shape = d.shape.iter().map(|&x| x as usize).collect();
+            let short = w.rsplit('/').next().unwrap_or(&w).trim_end_matches(":0");
+            out.insert(short.to_string(), (values, shape));
+        }
+        Ok(out)
+    }
+
+    /// One layer of class `class` on `ins`; returns its output value, whose height and width
+    /// are recorded where they follow from the input's.
+    fn layer(
+        &mut self,
+        class: &str,
+        name: &str,
+        cfg: &Value,
+        ins: &[String],
+    ) -> Result<String, ConvertError> {
+        let in_hw = ins.first().and_then(|x| self.hw.get(x).copied());
+        let out = self.layer_op(class, name, cfg, ins)?;
+        let window = |kernel: [i64; 2], strides: [i64; 2], dilations: [i64; 2]| {
+            let same = cfg["padding"].as_str() == Some("same");
+            in_hw.map(|(h, w)| {
+                let along = |x: i64, i: usize| {
+                    let s = strides[i].max(1);
+                    if same {
+                        (x + s - 1) / s
+                    } else {
+                        (x - (kernel[i] - 1) * dilations[i].max(1) - 1) / s + 1
+                    }
+                };
+                (along(h, 0), along(w, 1))
+            })
+        };
+        let out_hw = match class {
+            "InputLayer" => None,
+            "Conv2D" | "DepthwiseConv2D" | "SeparableConv2D" => window(
+                pair(cfg.get("kernel_size"), 1),
+                pair(cfg.get("strides"), 1),
+                pair(cfg.get("dilation_rate"), 1),
+            ),
+            "MaxPooling2D" | "AveragePooling2D" => {
+                let k = pair(cfg.get("pool_size"), 2);
+                let s = match cfg.get("strides") {
+                    Some(Value::Null) | None => k,
+                    s => pair(s, 1),
+                };
+                window(k, s, [1, 1])
+            }
+            "ZeroPadding2D" => None.or_else(|| {
+                let (h, w) = in_hw?;
+                let p = &cfg["padding"];
+                let (dh, dw) = match p {
+                    Value::Array(a) if a.len() == 2 && a[0].is_array() => {
+                        let [t, b] = pair(a.first(), 0);
+                        let [l, r] = pair(a.get(1), 0);
+                        (t + b, l + r)
+                    }
+                    _ => {
+                        let [h, w] = pair(Some(p), 1);
+                        (2 * h, 2 * w)
+                    }
+                };
+                Some((h + dh, w + dw))
+            }),
+            "UpSampling2D" => in_hw.map(|(h, w)| {
+                let [sh, sw] = pair(cfg.get("size"), 2);
+                (h * sh, w * sw)
+            }),
+            "BatchNormalization"
+            | "Activation"
+            | "ReLU"
+            | "LeakyReLU"
+            | "PReLU"
+            | "Softmax"
+            | "Dropout"
+            | "SpatialDropout2D"
+            | "GaussianNoise"
+            | "GaussianDropout"
+            | "AlphaDropout"
+            | "ActivityRegularization"
+            | "Add"
+            | "Subtract"
+            | "Multiply"
+            | "Maximum"
+            | "Minimum"
+            | "Average"
+            | "Concatenate"
+            | "Rescaling" => in_hw,
+            _ => None,
+        };
+        if let Some(hw) = out_hw.filter(|&(h, w)| h > 0 && w > 0) {
+            self.hw.insert(out.clone(), hw);
+        }
+        Ok(out)
+    }
+
+    /// [`Converter::layer`]'s translation.
+    fn layer_op(
+        &mut self,
+        class: &str,
+        name: &str,
+        cfg: &Value,
+        ins: &[String],
+    ) -> Result<String, ConvertError> {
+        if cfg["data_format"].as_str() == Some("channels_first") {
+            return Err(unsupported(class, "channels_first data"));
+        }
+        if class == "InputLayer" {
+            return self.input(name, cfg);
+        }
+        let x = ins
+            .first()
+            .cloned()
+            .ok_or_else(|| graph("a layer with no input"))?;
+        let act = || cfg["activation"].as_str().unwrap_or("linear");
+        let out = match class {
+            "Conv2D" | "DepthwiseConv2D" | "SeparableConv2D" => {
+                let y = self.conv(class, name, cfg, &x)?;
+                self.activation(y, act())?
+            }
+            "Dense" => {
+                let w = self.weights(name)?;
+                let (k, kd) = w.get("kernel").ok_or_else(|| graph("no kernel"))?;
+                let k = self
+                    .b
+                    .const_f32(kd.iter().map(|&d| d as i64).collect(), k)?;
+                let mut y = self.b.op("MatMul", &[&x, &k], vec![]);
+                if let Some((bias, _)) = w.get("bias") {
+                    let bv = self.b.const_f32(vec![bias.len() as i64], bias)?;
+                    y = self.b.op("Add", &[&y, &bv], vec![]);
+                }
+                self.activation(y, act())?
+            }
+            "BatchNormalization" => {
+                let axis = cfg["axis"]
+                    .as_i64()
+                    .or_else(|| cfg["axis"].as_array().and_then(|a| a.first()?.as_i64()));
+                if !matches!(axis, Some(-1 | 3) | None) {
+                    return Err(unsupported(class, format!("axis {axis:?}")));
+                }
+                let eps = cfg["epsilon"].as_f64().unwrap_or(1e-3) as f32;
+                let w = self.weights(name)?;
+                let get = |k: &str| w.get(k).map(|v| v.0.clone());
+                let mean = get("moving_mean").ok_or_else(|| graph("no moving_mean"))?;
+                let var = get("moving_variance").ok_or_else(|| graph("no moving_variance"))?;
+                let n = mean.len();
+                let gamma = get("gamma").unwrap_or_else(|| vec![1.0; n]);
+                let beta = get("beta").unwrap_or_else(|| vec![0.0; n]);
+                if var.len() != n || gamma.len() != n || beta.len() != n {
+                    return Err(graph("batch-norm parameters differ in length"));
+                }
+                let s: Vec<f32> = (0..n).map(|i| gamma[i] / (var[i] + eps).sqrt()).collect();
+                let t: Vec<f32> = (0..n).map(|i| beta[i] - mean[i] * s[i]).collect();
+                let s = self.b.const_f32(vec![n as i64], &s)?;
+                let t = self.b.const_f32(vec![n as i64], &t)?;
+                let y = self.b.op("Mul", &[&x, &s], vec![]);
+                self.b.op("Add", &[&y, &t], vec![])
+            }
+            "Activation" => self.activation(x, act())?,
+            "ReLU" => {
+                let max = cfg["max_value"].as_f64();
+                let slope = cfg["negative_slope"].as_f64().unwrap_or(0.0);
+                if cfg["threshold"].as_f64().unwrap_or(0.0) != 0.0 || slope != 0.0 {
+                    return Err(unsupported(class, "a threshold or negative slope"));
+                }
+                match max {
+                    Some(m) => {
+                        let y = self.b.fresh();
+                        self.b.clip(&x, 0.0, m as f32, &y)?;
+                        y
+                    }
+                    None => self.b.op("Relu", &[&x], vec![]),
+                }
+            }
+            "LeakyReLU" => {
+                let alpha = cfg["alpha"]
+                    .as_f64()
+                    .or_else(|| cfg["negative_slope"].as_f64())
+                    .unwrap_or(0.3) as f32;
+                self.b.activate(x, &Activation::LeakyRelu(alpha), None)?
+            }
+            "PReLU" => {
+                let w = self.weights(name)?;
+                let (a, ad) = w.get("alpha").ok_or_else(|| graph("no alpha"))?;
+                let a = self
+                    .b
+                    .const_f32(ad.iter().map(|&d| d as i64).collect(), a)?;
+                self.b.op("PRelu", &[&x, &a], vec![])
+            }
+            "Softmax" => {
+                let axis = cfg["axis"].as_i64().unwrap_or(-1);
+                self.b.op("Softmax", &[&x], vec![("axis", Attr::Int(axis))])
+            }
+            "MaxPooling2D" | "AveragePooling2D" => {
+                let kernel = pair(cfg.get("pool_size"), 2);
+                let strides = match cfg.get("strides") {
+                    Some(Value::Null) | None => kernel,
+                    s => pair(s, 1),
+                };
+                let same = cfg["padding"].as_str() == Some("same");
+                let onnx = if class == "MaxPooling2D" {
+                    "MaxPool"
+                } else {
+                    "AveragePool"
+                };
+                let y = self.b.fresh();
+                self.b
+                    .pool_nhwc(onnx, &x, kernel, strides, same, &Activation::None, &y)?;
+                y
+            }
+            "GlobalAveragePooling2D" | "GlobalMaxPooling2D" => {
+                let keep = cfg["keepdims"].as_bool().unwrap_or(false);
+                let op = if class.starts_with("GlobalAverage") {
+                    "ReduceMean"
+                } else {
+                    "ReduceMax"
+                };
+                self.b.op(
+                    op,
+                    &[&x],
+                    vec![
+                        ("axes", Attr::Ints(vec![1, 2])),
+                        ("keepdims", Attr::Int(i64::from(keep))),
+                    ],
+                )
+            }
+            "Flatten" => self.b.op("Flatten", &[&x], vec![("axis", Attr::Int(1))]),
+            "Dropout"
+            | "SpatialDropout2D"
+            | "GaussianNoise"
+            | "GaussianDropout"
+            | "AlphaDropout"
+            | "ActivityRegularization" => x,
+            "Add" | "Subtract" | "Multiply" | "Maximum" | "Minimum" | "Average" => {
+                let op = match class {
+                    "Add" => "Add",
+                    "Subtract" => "Sub",
+                    "Multiply" => "Mul",
+                    "Maximum" => "Max",
+                    "Minimum" => "Min",
+                    _ => "Mean",
+                };
+                if ins.len() < 2 {
+                    return Err(graph(format!("{class} of {} input", ins.len())));
+                }
+                if matches!(op, "Max" | "Min" | "Mean") {
+                    let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+                    self.b.op(op, &refs, vec![])
+                } else {
+                    self.b.eltwise(op, ins.to_vec(), &[])?
+                }
+            }
+            "Concatenate" => {
+                let axis = cfg["axis"].as_i64().unwrap_or(-1);
+                let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+                self.b.op("Concat", &refs, vec![("axis", Attr::Int(axis))])
+            }
+            "ZeroPadding2D" => {
+                let p = &cfg["padding"];
+                let ((t, b), (l, r)) = match p {
+                    Value::Array(a) if a.len() == 2 && a[0].is_array() => {
+                        let [t, b] = pair(a.first(), 0);
+                        let [l, r] = pair(a.get(1), 0);
+                        ((t, b), (l, r))
+                    }
+                    _ => {
+                        let [h, w] = pair(Some(p), 1);
+                        ((h, h), (w, w))
+                    }
+                };
+                let pads = self.b.const_i64(&[0, t, l, 0, 0, b, r, 0])?;
+                self.b.op("Pad", &[&x, &pads], vec![])
+            }
+            "Reshape" => {
+                let target: Vec<i64> = cfg["target_shape"]
+                    .as_array()
+                    .ok_or_else(|| graph("no target_shape"))?
+                    .iter()
+                    .map(|d| d.as_i64().unwrap_or(-1))
+                    .collect();
+                let shape = self.b.const_i64(&[&[0][..], &target].concat())?;
+                self.b.op("Reshape", &[&x, &shape], vec![])
+            }
+            "Permute" => {
+                let dims: Vec<i64> = cfg["dims"]
+                    .as_array()
+                    .ok_or_else(|| graph("no dims"))?
+                    .iter()
+                    .map(|d| d.as_i64().unwrap_or(0))
+                    .collect();
+                let perm = [&[0][..], &dims].concat();
+                self.b
+                    .op("Transpose", &[&x], vec![("perm", Attr::Ints(perm))])
+            }
+            "UpSampling2D" => {
+                if cfg["interpolation"]
+                    .as_str()
+                    .is_some_and(|i| i != "nearest")
+                {
+                    return Err(unsupported(class, "interpolation other than nearest"));
+                }
+                let [sh, sw] = pair(cfg.get("size"), 2);
+                let xn = self.b.nchw(&x);
+                let scales = self
+                    .b
+                    .const_f32(vec![4], &[1.0, 1.0, sh as f32, sw as f32])?;
+                let y = self.b.op(
+                    "Resize",
+                    &[&xn, "", &scales],
+                    vec![("mode", Attr::Str("nearest"))],
+                );
+                let out = self.b.fresh();
+                self.b.nhwc_into(&y, &out);
+                out
+            }
+            "UnitNormalization" => {
+                let axis = cfg["axis"]
+                    .as_i64()
+                    .or_else(|| cfg["axis"].as_array().and_then(|a| a.first()?.as_i64()))
+                    .unwrap_or(-1);
+                self.b.op(
+                    "LpNormalization",
+                    &[&x],
+                    vec![("axis", Attr::Int(axis)), ("p", Attr::Int(2))],
+                )
+            }
+            "Rescaling" => {
+                let scale = cfg["scale"].as_f64().unwrap_or(1.0) as f32;
+                let offset = cfg["offset"].as_f64().unwrap_or(0.0) as f32;
+                let s = self.b.scalar_f32(scale)?;
+                let o = self.b.scalar_f32(offset)?;
+                let y = self.b.op("Mul", &[&x, &s], vec![]);
+                self.b.op("Add", &[&y, &o], vec![])
+            }
+            "Lambda" => {
+                return Err(unsupported(
+                    class,
+                    "Python code stored in the file, not a graph",
+                ))
+            }
+            "Sequential" | "Functional" | "Model" => {
+                return Err(unsupported(class, "a nested model"))
+            }
+            other => return Err(unsupported(other, "no ONNX translation")),
+        };
+        Ok(out)
+    }
+
+    /// Conv2D, DepthwiseConv2D and SeparableConv2D (no activation).
+    fn conv(
+        &mut self,
+        class: &str,
+        name: &str,
+        cfg: &Value,
+        x: &str,
+    ) -> Result<String, ConvertError> {
+        let w = self.weights(name)?;
+        let in_hw = self.hw.get(x).copied();
+        let geometry = |group: usize| Conv2d {
+            strides: pair(cfg.get("strides"), 1),
+            dilations: pair(cfg.get("dilation_rate"), 1),
+            same: cfg["padding"].as_str() == Some("same"),
+            group,
+        };
+        let bias = w.get("bias").map(|b| b.0.clone());
+        let dims4 = |d: &[usize]| -> Result<[usize; 4], ConvertError> {
+            d.try_into()
+                .map_err(|_| graph(format!("a kernel of shape {d:?}")))
+        };
+        let depthwise = |b: &mut Builder,
+                         k: &(Vec<f32>, Vec<usize>),
+                         x: &str,
+                         bias: Option<&[f32]>,
+                         g: &Conv2d|
+         -> Result<String, ConvertError> {
+            // [H, W, C, M] → [C, M, H, W], read as [C·M, 1, H, W].
+            let [kh, kw, c, m] = dims4(&k.1)?;
+            let wt = permute(&k.0, &[kh, kw, c, m], &[2, 3, 0, 1]);
+            let y = b.fresh();
+            let g = Conv2d { group: c, ..*g };
+            b.conv_nhwc(
+                x,
+                in_hw,
+                &wt,
+                [c * m, 1, kh, kw],
+                bias,
+                &g,
+                &Activation::None,
+                &y,
+            )?;
+            Ok(y)
+        };
+        match class {
+            "Conv2D" => {
+                let groups = cfg["groups"].as_u64().unwrap_or(1) as usize;
+                let k = w.get("kernel").ok_or_else(|| graph("no kernel"))?;
+                let (wt, dims) = hwio_to_oihw(&k.0, dims4(&k.1)?);
+                let y = self.b.fresh();
+                self.b.conv_nhwc(
+                    x,
+                    in_hw,
+                    &wt,
+                    dims,
+                    bias.as_deref(),
+                    &geometry(groups.max(1)),
+                    &Activation::None,
+                    &y,
+                )?;
+                Ok(y)
+            }
+            "DepthwiseConv2D" => {
+                // Keras 2 names it `depthwise_kernel`, Keras 3 `kernel`.
+                let k = w
+                    .get("depthwise_kernel")
+                    .or_else(|| w.get("kernel"))
+                    .ok_or_else(|| graph("no depthwise_kernel"))?;
+                depthwise(&mut self.b, k, x, bias.as_deref(), &geometry(1))
+            }
+            _ => {
+                let k = w
+                    .get("depthwise_kernel")
+                    .ok_or_else(|| graph("no depthwise_kernel"))?;
+                let d = depthwise(&mut self.b, k, x, None, &geometry(1))?;
+                let p = w
+                    .get("pointwise_kernel")
+                    .ok_or_else(|| graph("no pointwise_kernel"))?;
+                let (wt, dims) = hwio_to_oihw(&p.0, dims4(&p.1)?);
+                let y = self.b.fresh();
+                let one = Conv2d {
+                    strides: [1, 1],
+                    dilations: [1, 1],
+                    same: false,
+                    group: 1,
+                };
+                self.b.conv_nhwc(
+                    &d,
+                    None,
+                    &wt,
+                    dims,
+                    bias.as_deref(),
+                    &one,
+                    &Activation::None,
+                    &y,
+                )?;
+                Ok(y)
+            }
+        }
+    }
+
+    /// A Keras activation by name (`keras.activations`).
+    fn activation(&mut self, x: String, name: &str) -> Result<String, ConvertError> {
+        let unary = |b: &mut Builder, op: &str, x: &str| b.op(op, &[x], vec![]);
+        Ok(match name {
+            "linear" | "" => x,
+            "relu" => unary(&mut self.b, "Relu", &x),
+            "sigmoid" => unary(&mut self.b, "Sigmoid", &x),
+            "tanh" => unary(&mut self.b, "Tanh", &x),
+            "elu" => unary(&mut self.b, "Elu", &x),
+            "selu" => unary(&mut self.b, "Selu", &x),
+            "softplus" => unary(&mut self.b, "Softplus", &x),
+            "softsign" => unary(&mut self.b, "Softsign", &x),
+            "exponential" => unary(&mut self.b, "Exp", &x),
+            "softmax" => self.b.op("Softmax", &[&x], vec![("axis", Attr::Int(-1))]),
+            "relu6" => {
+                let y = self.b.fresh();
+                self.b.clip(&x, 0.0, 6.0, &y)?;
+                y
+            }
+            "swish" | "silu" => {
+                let s = unary(&mut self.b, "Sigmoid", &x);
+                self.b.op("Mul", &[&x, &s], vec![])
+            }
+            // Keras 2: clip(0.2·x + 0.5, 0, 1).
+            "hard_sigmoid" => self.b.op(
+                "HardSigmoid",
+                &[&x],
+                vec![("alpha", Attr::Float(0.2)), ("beta", Attr::Float(0.5))],
+            ),
+            other => {
+                return Err(unsupported(
+                    &format!("activation {other}"),
+                    "no ONNX translation",
+                ))
+            }
+        })
+    }
+}
+
+/// Every Keras 3 tensor reference (`{"class_name": "__keras_tensor__", …}`) in `v`, in order.
+fn collect_history<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+    match v {
+        Value::Object(o)
+            if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
+        {
+            out.push(v)
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_history(x, out)),
+        _ => {}
+    }
+}
