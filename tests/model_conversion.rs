@@ -272,6 +272,243 @@ fn every_tfjs_graph_fixture_converts_and_matches_tfjs() {
     }
 }
 
+/// A protobuf field: key, then a varint or the length and bytes.
+fn pb_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+fn pb_bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+    pb_varint(out, u64::from(field) << 3 | 2);
+    pb_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+fn pb_int(out: &mut Vec<u8>, field: u32, v: u64) {
+    pb_varint(out, u64::from(field) << 3);
+    pb_varint(out, v);
+}
+
+/// TensorFlow `DataType` numbers (types.proto) of the names tfjs-converter writes.
+fn dt(name: &str) -> u64 {
+    match name {
+        "DT_FLOAT" => 1,
+        "DT_INT32" => 3,
+        "DT_UINT8" => 4,
+        "DT_INT64" => 9,
+        "DT_BOOL" => 10,
+        _ => 0,
+    }
+}
+
+/// `TensorShapeProto` of `{"dim": [{"size": "n"}]}`.
+fn pb_shape(v: &serde_json::Value) -> Vec<u8> {
+    let mut s = Vec::new();
+    for d in v["dim"].as_array().into_iter().flatten() {
+        let n: i64 = d["size"]
+            .as_str()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(-1);
+        let mut dim = Vec::new();
+        pb_int(&mut dim, 1, n as u64);
+        pb_bytes(&mut s, 2, &dim);
+    }
+    s
+}
+
+/// An `AttrValue` (attr_value.proto) of tfjs-converter's JSON form.
+fn pb_attr(v: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = |x: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(x.as_str().unwrap_or(""))
+            .unwrap_or_default()
+    };
+    let int = |x: &serde_json::Value| {
+        x.as_i64()
+            .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(0) as u64
+    };
+    let mut a = Vec::new();
+    if let Some(l) = v.get("list") {
+        let mut list = Vec::new();
+        for x in l["s"].as_array().into_iter().flatten() {
+            pb_bytes(&mut list, 2, &b64(x));
+        }
+        for x in l["i"].as_array().into_iter().flatten() {
+            pb_int(&mut list, 3, int(x));
+        }
+        for x in l["f"].as_array().into_iter().flatten() {
+            pb_varint(&mut list, 4 << 3 | 5);
+            list.extend_from_slice(&(x.as_f64().unwrap_or(0.0) as f32).to_le_bytes());
+        }
+        for x in l["b"].as_array().into_iter().flatten() {
+            pb_int(&mut list, 5, u64::from(x.as_bool().unwrap_or(false)));
+        }
+        for x in l["type"].as_array().into_iter().flatten() {
+            pb_int(&mut list, 6, dt(x.as_str().unwrap_or("")));
+        }
+        for x in l["shape"].as_array().into_iter().flatten() {
+            pb_bytes(&mut list, 7, &pb_shape(x));
+        }
+        pb_bytes(&mut a, 1, &list);
+    } else if let Some(x) = v.get("s") {
+        pb_bytes(&mut a, 2, &b64(x));
+    } else if let Some(x) = v.get("i") {
+        pb_int(&mut a, 3, int(x));
+    } else if let Some(x) = v.get("f") {
+        pb_varint(&mut a, 4 << 3 | 5);
+        a.extend_from_slice(&(x.as_f64().unwrap_or(0.0) as f32).to_le_bytes());
+    } else if let Some(x) = v.get("b") {
+        pb_int(&mut a, 5, u64::from(x.as_bool().unwrap_or(false)));
+    } else if let Some(x) = v.get("type") {
+        pb_int(&mut a, 6, dt(x.as_str().unwrap_or("")));
+    } else if let Some(x) = v.get("shape") {
+        pb_bytes(&mut a, 7, &pb_shape(x));
+    }
+    a
+}
+
+/// A TF.js graph model written out as the frozen `GraphDef` TensorFlow would have saved
+/// before tfjs-converter read it: the same nodes, each `Const` holding its weight as a
+/// `TensorProto` (`tensor_content`, little-endian).
+fn frozen_graph_def(g: &banwatch::decode::models::tfjs::graph::Graph) -> Vec<u8> {
+    use banwatch::decode::models::tfjs::graph::Values;
+    let mut out = Vec::new();
+    for n in &g.nodes {
+        let mut node = Vec::new();
+        pb_bytes(&mut node, 1, n.name.as_bytes());
+        pb_bytes(&mut node, 2, n.op.as_bytes());
+        for i in &n.inputs {
+            pb_bytes(&mut node, 3, i.as_bytes());
+        }
+        let mut attr = |k: &str, v: Vec<u8>| {
+            let mut entry = Vec::new();
+            pb_bytes(&mut entry, 1, k.as_bytes());
+            pb_bytes(&mut entry, 2, &v);
+            pb_bytes(&mut node, 5, &entry);
+        };
+        for (k, v) in n.attrs() {
+            if k != "value" {
+                attr(k, pb_attr(v));
+            }
+        }
+        if let Some(w) = g.weights.get(&n.name) {
+            let mut t = Vec::new();
+            let mut shape = Vec::new();
+            for &d in &w.shape {
+                let mut dim = Vec::new();
+                pb_int(&mut dim, 1, d as u64);
+                pb_bytes(&mut shape, 2, &dim);
+            }
+            let (dtype, content): (u64, Vec<u8>) = match &w.values {
+                Values::Float(v) => (1, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+                Values::Int(v) => (
+                    3,
+                    v.iter().flat_map(|&x| (x as i32).to_le_bytes()).collect(),
+                ),
+            };
+            pb_int(&mut t, 1, dtype);
+            pb_bytes(&mut t, 2, &shape);
+            pb_bytes(&mut t, 4, &content);
+            let mut a = Vec::new();
+            pb_bytes(&mut a, 8, &t);
+            attr("value", a);
+        }
+        pb_bytes(&mut out, 1, &node);
+    }
+    out
+}
+
+/// Frozen TensorFlow graphs (`.pb` GraphDefs) go through the TF.js converter once their
+/// NodeDefs and Const tensors are read: every TF.js graph fixture, written back as the frozen
+/// GraphDef it was converted from, converts and matches TF.js running the original.
+#[test]
+fn frozen_tensorflow_graphs_convert_and_match_tfjs() {
+    let dir = tempfile::tempdir().unwrap();
+    let models: Vec<PathBuf> = fixtures(".json")
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p)
+                .is_ok_and(|b| String::from_utf8_lossy(&b).contains("\"modelTopology\""))
+        })
+        .collect();
+    assert!(models.len() >= 3, "{models:?}");
+    for m in &models {
+        let bytes = std::fs::read(m).unwrap();
+        let beside = m.parent().unwrap().to_path_buf();
+        let g = banwatch::decode::models::tfjs::graph::read(&bytes, &|n: &str| {
+            std::fs::read(beside.join(n)).ok()
+        })
+        .unwrap();
+        let pb = frozen_graph_def(&g);
+        let info = banwatch::decode::models::sniff_and_parse("model.pb", &pb, &|_| None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.format, Some(ModelFormat::TfGraph), "{}", m.display());
+        let (onnx, note) = convert::to_onnx(ModelFormat::TfGraph, &pb, &|_| None)
+            .unwrap_or_else(|e| panic!("{}: {e}", m.display()));
+        assert!(note.starts_with("converted from TF GraphDef"), "{note}");
+        let out = dir.path().join("graphdef.onnx");
+        std::fs::write(&out, onnx).unwrap();
+        let run = Command::new(fixture_scripts::python())
+            .arg(root().join("scripts/compare-tfjs-onnx.py"))
+            .arg(m)
+            .arg(&out)
+            .output()
+            .expect("python: run `bash scripts/setup.sh test`");
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{}: {stdout}", m.display());
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        let worst = v["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["max_relative_error"].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        println!(
+            "{}: {note}: largest relative error {worst:.1e}",
+            m.display()
+        );
+        assert!(worst < 1e-4, "{}: {worst}", m.display());
+    }
+    // A cut graph, and a constant splatting one value over 2^40 elements: errors, no panic,
+    // no huge allocation.
+    let bytes = std::fs::read(&models[0]).unwrap();
+    let beside = models[0].parent().unwrap().to_path_buf();
+    let g = banwatch::decode::models::tfjs::graph::read(&bytes, &|n: &str| {
+        std::fs::read(beside.join(n)).ok()
+    })
+    .unwrap();
+    let pb = frozen_graph_def(&g);
+    for cut in (1..pb.len()).step_by(pb.len() / 40) {
+        let _ = convert::to_onnx(ModelFormat::TfGraph, &pb[..cut], &|_| None);
+    }
+    let (mut splat, mut node, mut entry, mut a, mut t, mut shape, mut dim) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    pb_int(&mut dim, 1, 1 << 40);
+    pb_bytes(&mut shape, 2, &dim);
+    pb_int(&mut t, 1, 1);
+    pb_bytes(&mut t, 2, &shape);
+    pb_varint(&mut t, 5 << 3 | 5);
+    t.extend_from_slice(&1f32.to_le_bytes());
+    pb_bytes(&mut a, 8, &t);
+    pb_bytes(&mut entry, 1, b"value");
+    pb_bytes(&mut entry, 2, &a);
+    pb_bytes(&mut node, 1, b"c");
+    pb_bytes(&mut node, 2, b"Const");
+    pb_bytes(&mut node, 5, &entry);
+    pb_bytes(&mut splat, 1, &node);
+    let e = convert::to_onnx(ModelFormat::TfGraph, &splat, &|_| None).unwrap_err();
+    assert!(e.to_string().contains("too large"), "{e}");
+    // A SavedModel (schema version first) keeps its weights beside it: refused, with why.
+    let mut saved = Vec::new();
+    pb_int(&mut saved, 1, 1);
+    let e = convert::to_onnx(ModelFormat::TfGraph, &saved, &|_| None).unwrap_err();
+    assert!(e.to_string().contains("variables files"), "{e}");
+}
+
 #[test]
 fn an_operator_the_converter_does_not_know_is_named() {
     let dir = tempfile::tempdir().unwrap();

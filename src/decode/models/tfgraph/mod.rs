@@ -576,5 +576,7 @@ fn parse_shape(sh: &[u8]) -> Result<Vec<Option<i64>>, ModelError> {
     Ok(dims)
 }
 
+pub mod nodes;
+
 #[cfg(test)]
 mod tests;

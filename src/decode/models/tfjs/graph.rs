@@ -61,8 +61,26 @@ pub struct Graph {
 }
 
 impl Node {
+    /// A node from its parts; `attr` holds TensorFlow's `AttrValue`s in their JSON form
+    /// (`{"i": "3"}`, `{"list": {"i": [...]}}`, `{"s": base64}`, `{"type": "DT_FLOAT"}`,
+    /// `{"shape": {"dim": [{"size": "-1"}]}}`), as tfjs-converter writes them. Inputs starting
+    /// with `^` (control inputs) are dropped.
+    pub fn new(name: String, op: String, inputs: Vec<String>, attr: Map<String, Value>) -> Node {
+        Node {
+            name,
+            op,
+            inputs: inputs.into_iter().filter(|i| !i.starts_with('^')).collect(),
+            attr,
+        }
+    }
+
     fn get(&self, k: &str) -> Option<&Value> {
         self.attr.get(k)
+    }
+
+    /// Every attribute, in tfjs-converter's JSON form (see [`Node::new`]).
+    pub fn attrs(&self) -> &Map<String, Value> {
+        &self.attr
     }
     /// An int attribute (`{"i": "3"}`).
     pub fn attr_i(&self, k: &str) -> Option<i64> {

@@ -62,6 +62,7 @@ pub fn converts(format: ModelFormat) -> bool {
             | ModelFormat::Ncnn
             | ModelFormat::Caffe
             | ModelFormat::Keras
+            | ModelFormat::TfGraph
     )
 }
 
@@ -81,6 +82,10 @@ pub fn to_onnx(
         ModelFormat::Ncnn => ncnn::convert(bytes, sibling),
         ModelFormat::Caffe => caffe::convert(bytes),
         ModelFormat::Keras => keras::convert(bytes),
+        ModelFormat::TfGraph => tfjs::from_graph(
+            &crate::decode::models::tfgraph::nodes::read(bytes)?,
+            "TF GraphDef",
+        ),
         ModelFormat::Onnx => {
             let (b, note) = prepare_onnx(bytes)?;
             Ok((

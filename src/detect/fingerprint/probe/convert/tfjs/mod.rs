@@ -18,10 +18,15 @@ pub fn convert(
     bytes: &[u8],
     sibling: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) -> Result<(Vec<u8>, String), ConvertError> {
-    let g = graph::read(bytes, sibling)?;
-    let order = topological(&g)?;
+    from_graph(&graph::read(bytes, sibling)?, "TF.js")
+}
+
+/// Convert a TensorFlow graph already read (a TF.js graph model's, or a frozen GraphDef's:
+/// [`crate::decode::models::tfgraph::nodes`]); `from` names the format in the note.
+pub fn from_graph(g: &Graph, from: &str) -> Result<(Vec<u8>, String), ConvertError> {
+    let order = topological(g)?;
     let mut c = Converter {
-        g: &g,
+        g,
         b: Builder::default(),
         values: HashMap::new(),
     };
@@ -51,7 +56,7 @@ pub fn convert(
         })?;
     }
     let outputs = if g.outputs.is_empty() {
-        sinks(&g)
+        sinks(g)
     } else {
         g.outputs.clone()
     };
@@ -63,7 +68,7 @@ pub fn convert(
     Ok((
         c.b.finish("banwatch tfjs converter"),
         format!(
-            "converted from TF.js ({} nodes → {nodes} ONNX nodes)",
+            "converted from {from} ({} nodes → {nodes} ONNX nodes)",
             g.nodes.len()
         ),
     ))
