@@ -95,6 +95,14 @@ fn compare(format: ModelFormat, model: &Path, dir: &Path) -> f64 {
     worst
 }
 
+/// [`compare`] each `<name>.<ext>` of `dir`: every output within 1e-4 of the reference.
+fn match_exactly(format: ModelFormat, dir: &Path, names: &[&str], ext: &str) {
+    for name in names {
+        let worst = compare(format, &dir.join(format!("{name}.{ext}")), dir);
+        assert!(worst < 1e-4, "{name}: {worst}");
+    }
+}
+
 #[test]
 fn the_generated_models_match_litert_exactly() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,14 +176,12 @@ fn the_generated_caffe_models_match_opencv_exactly() {
     fixture_scripts::run("gen-probe-caffe.py", dir.path());
     // Every layer type the converter translates, in place and not, read from the trained
     // .caffemodel alone; OpenCV's DNN module reads the .prototxt beside it.
-    for name in ["coverage", "embedder_512"] {
-        let worst = compare(
-            ModelFormat::Caffe,
-            &dir.path().join(format!("{name}.caffemodel")),
-            dir.path(),
-        );
-        assert!(worst < 1e-4, "{name}: {worst}");
-    }
+    match_exactly(
+        ModelFormat::Caffe,
+        dir.path(),
+        &["coverage", "embedder_512"],
+        "caffemodel",
+    );
     // The .prototxt alone holds no weights: a reason, not a panic; a cut file likewise.
     let proto = std::fs::read(dir.path().join("coverage.prototxt")).unwrap();
     let e = convert::to_onnx(ModelFormat::Caffe, &proto, &|_| None)
@@ -196,14 +202,8 @@ fn the_generated_caffe_models_match_opencv_exactly() {
 fn the_generated_keras_models_match_keras_exactly() {
     let dir = tempfile::tempdir().unwrap();
     fixture_scripts::run_keras("gen-probe-keras.py", dir.path());
-    for name in ["coverage_sequential", "coverage_functional", "embedder_128"] {
-        let worst = compare(
-            ModelFormat::Keras,
-            &dir.path().join(format!("{name}.h5")),
-            dir.path(),
-        );
-        assert!(worst < 1e-4, "{name}: {worst}");
-    }
+    let names = ["coverage_sequential", "coverage_functional", "embedder_128"];
+    match_exactly(ModelFormat::Keras, dir.path(), &names, "h5");
     // A cut file is refused, or (cut past everything the conversion reads) converts to the
     // very same graph: never a silently different one.
     let model = std::fs::read(dir.path().join("coverage_functional.h5")).unwrap();
@@ -253,11 +253,9 @@ fn every_tflite_fixture_converts_and_matches_litert() {
     }
 }
 
-#[test]
-fn every_tfjs_graph_fixture_converts_and_matches_tfjs() {
-    let dir = tempfile::tempdir().unwrap();
-    // Graph models (model.json with a modelTopology); face-api.js's bare weight manifests
-    // carry no graph and are not converted.
+/// The TF.js graph models among the fixtures (a `model.json` with a `modelTopology`; at least
+/// three). face-api.js's bare weight manifests carry no graph.
+fn tfjs_graph_fixtures() -> Vec<PathBuf> {
     let models: Vec<PathBuf> = fixtures(".json")
         .into_iter()
         .filter(|p| {
@@ -266,6 +264,13 @@ fn every_tfjs_graph_fixture_converts_and_matches_tfjs() {
         })
         .collect();
     assert!(models.len() >= 3, "{models:?}");
+    models
+}
+
+#[test]
+fn every_tfjs_graph_fixture_converts_and_matches_tfjs() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = tfjs_graph_fixtures();
     for m in &models {
         let worst = compare(ModelFormat::Tfjs, m, dir.path());
         assert!(worst < 1e-4, "{}: {worst}", m.display());
@@ -427,14 +432,7 @@ fn frozen_graph_def(g: &banwatch::decode::models::tfjs::graph::Graph) -> Vec<u8>
 #[test]
 fn frozen_tensorflow_graphs_convert_and_match_tfjs() {
     let dir = tempfile::tempdir().unwrap();
-    let models: Vec<PathBuf> = fixtures(".json")
-        .into_iter()
-        .filter(|p| {
-            std::fs::read(p)
-                .is_ok_and(|b| String::from_utf8_lossy(&b).contains("\"modelTopology\""))
-        })
-        .collect();
-    assert!(models.len() >= 3, "{models:?}");
+    let models = tfjs_graph_fixtures();
     for m in &models {
         let bytes = std::fs::read(m).unwrap();
         let beside = m.parent().unwrap().to_path_buf();

@@ -18,18 +18,20 @@ pub fn python() -> String {
 
 /// Run `scripts/<script> <out>`; panics with the set-up hint when it cannot.
 pub fn run(script: &str, out: &Path) {
-    let python = python();
+    run_with(&python(), script, out, "python with onnx, numpy");
+}
+
+/// Run `scripts/<script> <out>` with `python`; panics naming `needs` in the set-up hint.
+fn run_with(python: &str, script: &str, out: &Path, needs: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let st = Command::new(&python)
+    let st = Command::new(python)
         .arg(root.join("scripts").join(script))
         .arg(out)
         .status()
-        .unwrap_or_else(|e| {
-            panic!("{python}: {e}: run `bash scripts/setup.sh test` (python with onnx)")
-        });
+        .unwrap_or_else(|e| panic!("{python}: {e}: run `bash scripts/setup.sh test` ({needs})"));
     assert!(
         st.success(),
-        "{script} failed: run `bash scripts/setup.sh test` (python with onnx, numpy)"
+        "{script} failed: run `bash scripts/setup.sh test` ({needs})"
     );
 }
 
@@ -44,15 +46,5 @@ pub fn keras_python() -> String {
 
 /// Run `scripts/<script> <out>` with Keras's Python; panics with the set-up hint when it cannot.
 pub fn run_keras(script: &str, out: &Path) {
-    let python = keras_python();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let st = Command::new(&python)
-        .arg(root.join("scripts").join(script))
-        .arg(out)
-        .status()
-        .unwrap_or_else(|e| panic!("{python}: {e}: run `bash scripts/setup.sh test` (Keras)"));
-    assert!(
-        st.success(),
-        "{script} failed: run `bash scripts/setup.sh test` (Keras)"
-    );
+    run_with(&keras_python(), script, out, "Keras");
 }

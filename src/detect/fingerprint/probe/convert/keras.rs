@@ -87,6 +87,16 @@ fn graph(m: impl Into<String>) -> ConvertError {
     ConvertError::Graph(m.into())
 }
 
+/// The integer list option `key` (a missing element read as `missing`). Errors: no such list.
+fn ints(cfg: &Value, key: &str, missing: i64) -> Result<Vec<i64>, ConvertError> {
+    Ok(cfg[key]
+        .as_array()
+        .ok_or_else(|| graph(format!("no {key}")))?
+        .iter()
+        .map(|d| d.as_i64().unwrap_or(missing))
+        .collect())
+}
+
 /// An integer pair from a Keras option (`3` or `[3, 3]`).
 fn pair(v: Option<&Value>, default: i64) -> [i64; 2] {
     match v {
@@ -519,23 +529,12 @@ impl Converter<'_> {
                 self.b.op("Pad", &[&x, &pads], vec![])
             }
             "Reshape" => {
-                let target: Vec<i64> = cfg["target_shape"]
-                    .as_array()
-                    .ok_or_else(|| graph("no target_shape"))?
-                    .iter()
-                    .map(|d| d.as_i64().unwrap_or(-1))
-                    .collect();
+                let target = ints(cfg, "target_shape", -1)?;
                 let shape = self.b.const_i64(&[&[0][..], &target].concat())?;
                 self.b.op("Reshape", &[&x, &shape], vec![])
             }
             "Permute" => {
-                let dims: Vec<i64> = cfg["dims"]
-                    .as_array()
-                    .ok_or_else(|| graph("no dims"))?
-                    .iter()
-                    .map(|d| d.as_i64().unwrap_or(0))
-                    .collect();
-                let perm = [&[0][..], &dims].concat();
+                let perm = [&[0][..], &ints(cfg, "dims", 0)?].concat();
                 self.b
                     .op("Transpose", &[&x], vec![("perm", Attr::Ints(perm))])
             }
