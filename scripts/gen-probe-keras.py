@@ -3,8 +3,9 @@
 and tf.keras models are shipped in), to check banwatch's Keras -> ONNX converter against Keras.
 
 GENERATED, not trained (random weights, seeded). Keras 3 on the JAX backend writes them (the
-`.deps/keras` venv that `scripts/setup.sh test` makes); the files are the legacy HDF5 layout
-(`model_config` attribute, `model_weights/<layer>/...`).
+`.deps/keras` venv that `scripts/setup.sh test` makes), each twice: NAME.h5 in the legacy HDF5
+layout (`model_config` attribute, `model_weights/<layer>/...`) and NAME.keras, Keras 3's own zip
+(`config.json`, `model.weights.h5` with `layers/<layer>/vars/<i>`).
 
 - coverage_sequential.h5: a Sequential net over every layer class the converter translates in a
   chain: Conv2D (same and valid padding, strides, dilation, activations), BatchNormalization,
@@ -110,4 +111,6 @@ if __name__ == "__main__":
         ("coverage_functional", coverage_functional),
         ("embedder_128", embedder),
     ]:
-        randomize(build()).save(os.path.join(sys.argv[1], f"{name}.h5"))
+        model = randomize(build())
+        model.save(os.path.join(sys.argv[1], f"{name}.h5"))
+        model.save(os.path.join(sys.argv[1], f"{name}.keras"))

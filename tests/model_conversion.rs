@@ -194,9 +194,10 @@ fn the_generated_caffe_models_match_opencv_exactly() {
     }
 }
 
-/// Keras HDF5 models saved by Keras itself (scripts/gen-probe-keras.py: every layer class the
-/// converter translates, in a Sequential chain and a Functional graph with two outputs) run in
-/// Keras and, converted, in ONNX Runtime: the same outputs. A weights-only file, a `Lambda`
+/// Keras models saved by Keras itself (scripts/gen-probe-keras.py: every layer class the
+/// converter translates, in a Sequential chain and a Functional graph with two outputs; as
+/// legacy HDF5 and as Keras 3 `.keras` zips) run in Keras and, converted, in ONNX Runtime: the
+/// same outputs. A weights-only file, a `Lambda`
 /// layer and a cut file are refused with a reason.
 #[test]
 fn the_generated_keras_models_match_keras_exactly() {
@@ -204,6 +205,8 @@ fn the_generated_keras_models_match_keras_exactly() {
     fixture_scripts::run_keras("gen-probe-keras.py", dir.path());
     let names = ["coverage_sequential", "coverage_functional", "embedder_128"];
     match_exactly(ModelFormat::Keras, dir.path(), &names, "h5");
+    // The same models as Keras 3 `.keras` zips: weights by position, not by name.
+    match_exactly(ModelFormat::Keras, dir.path(), &names, "keras");
     // A cut file is refused, or (cut past everything the conversion reads) converts to the
     // very same graph: never a silently different one.
     let model = std::fs::read(dir.path().join("coverage_functional.h5")).unwrap();

@@ -1,8 +1,16 @@
-//! Keras HDF5 models (`model.save("x.h5")`, Keras 2 and `tf.keras`) → ONNX. The architecture
-//! is the root's `model_config` JSON (a `Sequential` layer list, or a `Functional`/`Model`
-//! graph whose `inbound_nodes` name each layer's inputs); the weights are the datasets under
-//! `model_weights/<layer>/`, named by the layer group's `weight_names` (Keras
-//! `legacy/hdf5_format.py`). Layer semantics follow the Keras 2 layer reference (`padding`,
+//! Keras models → ONNX, in both containers:
+//! - HDF5 (`model.save("x.h5")`, Keras 2, `tf.keras`, Keras 3's legacy format): the
+//!   architecture is the root's `model_config` JSON; the weights are the datasets under
+//!   `model_weights/<layer>/`, named by the layer group's `weight_names` (Keras
+//!   `legacy/hdf5_format.py`);
+//! - the Keras 3 `.keras` zip (`model.save("x.keras")`, Keras `saving_lib`): the architecture
+//!   is `config.json`; the weights are `model.weights.h5`'s `layers/<layer>/vars/<i>`, in the
+//!   order the layer creates them (`kernel`, `bias`; `depthwise_kernel`, `pointwise_kernel`,
+//!   `bias`; `gamma` and `beta` where `scale` and `center`, then the moving mean and
+//!   variance; `alpha`).
+//!
+//! The architecture is a `Sequential` layer list, or a `Functional`/`Model` graph whose
+//! `inbound_nodes` name each layer's inputs. Layer semantics follow the Keras 2 layer reference (`padding`,
 //! `strides`, `dilation_rate`, `activation`, `use_bias`, `epsilon`, …).
 //!
 //! Tensors stay NHWC, as Keras has them (`data_format: channels_last`; `channels_first` is
@@ -24,31 +32,50 @@ const MAX_LAYERS: usize = 10_000;
 
 /// Convert a Keras HDF5 model.
 pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
-    if bytes.starts_with(b"PK\x03\x04") {
-        return Err(ConvertError::Graph(
-            "Keras 3 .keras archives are not converted (their weights file has another layout)"
-                .into(),
-        ));
-    }
-    let f = Hdf5::open(bytes)?;
+    let (config_text, weights_file, store);
+    let (config, file): (Value, &[u8]) = if bytes.starts_with(b"PK\x03\x04") {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+            .map_err(|e| graph(format!("keras: zip: {e}")))?;
+        config_text = crate::decode::models::zip_entry(&mut zip, "config.json", 32 << 20, "keras")?;
+        weights_file = crate::decode::models::zip_entry(
+            &mut zip,
+            "model.weights.h5",
+            super::builder::MAX_ONNX_BYTES as u64,
+            "keras",
+        )?;
+        store = Store::Keras3;
+        (
+            serde_json::from_slice(&config_text).map_err(|e| graph(format!("config.json: {e}")))?,
+            &weights_file,
+        )
+    } else {
+        store = Store::Legacy;
+        (Value::Null, bytes)
+    };
+    let f = Hdf5::open(file)?;
     let mut notes = Vec::new();
     let objects = f.objects(&mut notes)?;
     let by_path: HashMap<&str, &Object> = objects.iter().map(|o| (o.path.as_str(), o)).collect();
-    let config = by_path
-        .get("")
-        .and_then(|r| r.attribute("model_config"))
-        .and_then(AttrValue::as_str)
-        .ok_or_else(|| {
-            ConvertError::Graph(
-                "weights only: the architecture is in the code that saved them, not in the file"
-                    .into(),
-            )
-        })?;
-    let config: Value = serde_json::from_str(config)
-        .map_err(|e| ConvertError::Graph(format!("model_config: {e}")))?;
+    let config = match store {
+        Store::Keras3 => config,
+        Store::Legacy => {
+            let text = by_path
+                .get("")
+                .and_then(|r| r.attribute("model_config"))
+                .and_then(AttrValue::as_str)
+                .ok_or_else(|| {
+                    graph(
+                        "weights only: the architecture is in the code that saved them, not in the file",
+                    )
+                })?;
+            serde_json::from_str(text).map_err(|e| graph(format!("model_config: {e}")))?
+        }
+    };
     let mut c = Converter {
         f: &f,
         by_path: &by_path,
+        store,
+        groups: HashMap::new(),
         b: Builder::default(),
         values: HashMap::new(),
         hw: HashMap::new(),
@@ -65,8 +92,20 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
 /// A layer's weights by short name (`kernel`, `bias`, …): values and shape.
 type Weights = HashMap<String, (Vec<f32>, Vec<usize>)>;
 
+/// Where a layer's weights are kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Store {
+    /// `model_weights/<layer>/…`, named by `weight_names`.
+    Legacy,
+    /// `layers/<layer>/vars/<i>`, in creation order.
+    Keras3,
+}
+
 struct Converter<'a> {
     f: &'a Hdf5<'a>,
+    store: Store,
+    /// Keras 3: each layer's group under `layers/`, by layer name.
+    groups: HashMap<String, String>,
     by_path: &'a HashMap<&'a str, &'a Object>,
     b: Builder,
     /// (layer name, node index, tensor index) → ONNX value.
@@ -130,6 +169,18 @@ impl Converter<'_> {
             )));
         }
         let sequential = class == "Sequential";
+        // Keras 3 files a layer's weights under its class in snake case, numbered from the
+        // second of a class on in layer order (`conv2d`, `conv2d_1`), not under its name.
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for l in layers {
+            let stem = snake_case(l["class_name"].as_str().unwrap_or(""));
+            let n = seen.entry(stem.clone()).or_default();
+            let group = if *n == 0 { stem } else { format!("{stem}_{n}") };
+            *n += 1;
+            if let Some(name) = l["config"]["name"].as_str() {
+                self.groups.insert(name.to_string(), group);
+            }
+        }
         let mut last: Option<String> = None;
         for l in layers {
             let class = l["class_name"].as_str().unwrap_or("?");
@@ -239,26 +290,64 @@ impl Converter<'_> {
     }
 
     /// The layer's weights by short name (`kernel`, `bias`, `gamma`, …), as values and shapes.
-    fn weights(&self, layer: &str) -> Result<Weights, ConvertError> {
-        let group = format!("model_weights/{layer}");
-        let Some(g) = self.by_path.get(group.as_str()) else {
-            return Ok(HashMap::new());
-        };
-        let names = match g.attribute("weight_names") {
-            Some(AttrValue::Strings(s)) => s.clone(),
-            _ => Vec::new(),
+    fn weights(&self, layer: &str, class: &str, cfg: &Value) -> Result<Weights, ConvertError> {
+        // (short name, dataset path) of each weight.
+        let located: Vec<(String, String)> = match self.store {
+            Store::Legacy => {
+                let group = format!("model_weights/{layer}");
+                let names = match self
+                    .by_path
+                    .get(group.as_str())
+                    .and_then(|g| g.attribute("weight_names"))
+                {
+                    Some(AttrValue::Strings(s)) => s.clone(),
+                    _ => Vec::new(),
+                };
+                names
+                    .iter()
+                    .map(|w| {
+                        let short = w.rsplit('/').next().unwrap_or(w).trim_end_matches(":0");
+                        (short.to_string(), format!("{group}/{w}"))
+                    })
+                    .collect()
+            }
+            Store::Keras3 => {
+                let flag = |k: &str| cfg[k].as_bool().unwrap_or(true);
+                let order: Vec<&str> = match class {
+                    "SeparableConv2D" => vec!["depthwise_kernel", "pointwise_kernel", "bias"],
+                    "BatchNormalization" => [
+                        flag("scale").then_some("gamma"),
+                        flag("center").then_some("beta"),
+                        Some("moving_mean"),
+                        Some("moving_variance"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                    "PReLU" => vec!["alpha"],
+                    _ => vec!["kernel", "bias"],
+                };
+                order
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        let group = self.groups.get(layer).map_or(layer, String::as_str);
+                        (n.to_string(), format!("layers/{group}/vars/{i}"))
+                    })
+                    .filter(|(_, p)| self.by_path.contains_key(p.as_str()))
+                    .collect()
+            }
         };
         let mut out = HashMap::new();
-        for w in names {
+        for (short, path) in located {
             let d = self
                 .by_path
-                .get(format!("{group}/{w}").as_str())
+                .get(path.as_str())
                 .and_then(|o| o.dataset.as_ref())
-                .ok_or_else(|| graph(format!("weight {w} not in the file")))?;
+                .ok_or_else(|| graph(format!("weight {path} not in the file")))?;
             let values = self.f.read_f32(d)?;
             let shape = d.shape.iter().map(|&x| x as usize).collect();
-            let short = w.rsplit('/').next().unwrap_or(&w).trim_end_matches(":0");
-            out.insert(short.to_string(), (values, shape));
+            out.insert(short, (values, shape));
         }
         Ok(out)
     }
@@ -376,7 +465,7 @@ impl Converter<'_> {
                 self.activation(y, act())?
             }
             "Dense" => {
-                let w = self.weights(name)?;
+                let w = self.weights(name, class, cfg)?;
                 let (k, kd) = w.get("kernel").ok_or_else(|| graph("no kernel"))?;
                 let k = self
                     .b
@@ -396,7 +485,7 @@ impl Converter<'_> {
                     return Err(unsupported(class, format!("axis {axis:?}")));
                 }
                 let eps = cfg["epsilon"].as_f64().unwrap_or(1e-3) as f32;
-                let w = self.weights(name)?;
+                let w = self.weights(name, class, cfg)?;
                 let get = |k: &str| w.get(k).map(|v| v.0.clone());
                 let mean = get("moving_mean").ok_or_else(|| graph("no moving_mean"))?;
                 let var = get("moving_variance").ok_or_else(|| graph("no moving_variance"))?;
@@ -437,7 +526,7 @@ impl Converter<'_> {
                 self.b.activate(x, &Activation::LeakyRelu(alpha), None)?
             }
             "PReLU" => {
-                let w = self.weights(name)?;
+                let w = self.weights(name, class, cfg)?;
                 let (a, ad) = w.get("alpha").ok_or_else(|| graph("no alpha"))?;
                 let a = self
                     .b
@@ -600,7 +689,7 @@ impl Converter<'_> {
         cfg: &Value,
         x: &str,
     ) -> Result<String, ConvertError> {
-        let w = self.weights(name)?;
+        let w = self.weights(name, class, cfg)?;
         let in_hw = self.hw.get(x).copied();
         let geometry = |group: usize| Conv2d {
             strides: pair(cfg.get("strides"), 1),
@@ -732,6 +821,23 @@ impl Converter<'_> {
     }
 }
 
+/// A class name in snake case as Keras's `naming.to_snake_case` makes it (`Conv2D` →
+/// `conv2d`, `BatchNormalization` → `batch_normalization`, `PReLU` → `p_re_lu`).
+fn snake_case(name: &str) -> String {
+    let c: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &ch) in c.iter().enumerate() {
+        // `(.)([A-Z][a-z]+)` and `([a-z])([A-Z])` both put an underscore before `ch`.
+        let word = ch.is_ascii_uppercase() && c.get(i + 1).is_some_and(char::is_ascii_lowercase);
+        let after_lower = i > 0 && c[i - 1].is_ascii_lowercase() && ch.is_ascii_uppercase();
+        if i > 0 && (word || after_lower) && !out.ends_with('_') {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_lowercase());
+    }
+    out
+}
+
 /// Every Keras 3 tensor reference (`{"class_name": "__keras_tensor__", …}`) in `v`, in order.
 fn collect_history<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
     match v {
@@ -742,5 +848,25 @@ fn collect_history<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
         }
         Value::Array(a) => a.iter().for_each(|x| collect_history(x, out)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Class names as Keras 3 files them (`keras/src/utils/naming.py`).
+    #[test]
+    fn class_names_in_snake_case_as_keras_makes_them() {
+        for (class, want) in [
+            ("Conv2D", "conv2d"),
+            ("BatchNormalization", "batch_normalization"),
+            ("PReLU", "p_re_lu"),
+            ("SeparableConv2D", "separable_conv2d"),
+            ("GlobalAveragePooling2D", "global_average_pooling2d"),
+            ("InputLayer", "input_layer"),
+            ("ReLU", "re_lu"),
+            ("Dense", "dense"),
+        ] {
+            assert_eq!(super::snake_case(class), want, "{class}");
+        }
     }
 }
