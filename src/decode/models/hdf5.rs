@@ -441,8 +441,8 @@ impl<'a> Hdf5<'a> {
         for &(ty, flags, at, size) in &h.messages {
             let shared = flags & 0x02 != 0;
             match ty {
-                0x01 if !shared => shape = Some(self.dataspace(at)?.0),
-                0x03 if !shared => dtype = Some(self.datatype(at, size)?),
+                0x01 if !shared => shape = Some(self.dataspace(at)?),
+                0x03 if !shared => dtype = Some(self.datatype(at)?),
                 0x03 => {
                     dtype = Some(Dtype::Other {
                         class: 255,
@@ -495,10 +495,10 @@ impl<'a> Hdf5<'a> {
         Ok((object, children))
     }
 
-    /// Dataspace message: dimensions, and the byte length of the message read.
-    fn dataspace(&self, at: usize) -> Result<(Vec<u64>, usize), ModelError> {
+    /// Dataspace message: the dimensions.
+    fn dataspace(&self, at: usize) -> Result<Vec<u64>, ModelError> {
         let head = self.bytes(at, 4)?;
-        let (version, rank, flags) = (head[0], usize::from(head[1]), head[2]);
+        let (version, rank) = (head[0], usize::from(head[1]));
         let dims_at = match version {
             1 => at + 8,
             2 => at + 4,
@@ -509,17 +509,15 @@ impl<'a> Hdf5<'a> {
         }
         // Version 2, type 2: a null dataspace (no elements).
         if version == 2 && head[3] == 2 {
-            return Ok((vec![0], 4));
+            return Ok(vec![0]);
         }
-        let dims = (0..rank)
+        (0..rank)
             .map(|i| self.length(dims_at + i * self.lengths))
-            .collect::<Result<Vec<u64>, _>>()?;
-        let max = if flags & 1 != 0 { rank } else { 0 };
-        Ok((dims, dims_at - at + (rank + max) * self.lengths))
+            .collect()
     }
 
     /// Datatype message.
-    fn datatype(&self, at: usize, _size: usize) -> Result<Dtype, ModelError> {
+    fn datatype(&self, at: usize) -> Result<Dtype, ModelError> {
         let head = self.bytes(at, 8)?;
         let class = head[0] & 0x0f;
         let bits = head[1];
@@ -628,9 +626,9 @@ impl<'a> Hdf5<'a> {
         if p + type_len > m.len() {
             return Err(truncated(format!("attribute {name}")));
         }
-        let dtype = self.datatype(type_at, type_len)?;
+        let dtype = self.datatype(type_at)?;
         p += pad(type_len);
-        let (dims, _) = self.dataspace(at + p)?;
+        let dims = self.dataspace(at + p)?;
         p += pad(space_len);
         let count = dims
             .iter()

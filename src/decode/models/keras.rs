@@ -155,11 +155,7 @@ fn read_hdf5(bytes: &[u8], info: &mut ModelInfo) -> Result<Option<Vec<u8>>, Mode
     let objects = f.objects(&mut notes)?;
     info.notes.extend(notes);
     let by_path: HashMap<&str, &Object> = objects.iter().map(|o| (o.path.as_str(), o)).collect();
-    let config = by_path
-        .get("")
-        .and_then(|root| root.attribute("model_config"))
-        .and_then(AttrValue::as_str)
-        .map(|s| s.as_bytes().to_vec());
+    let config = model_config(&by_path).map(|s| s.as_bytes().to_vec());
     // The weights: under the root (`save_weights`) or `model_weights` (`save`).
     let (prefix, layers) = ["", "model_weights"]
         .iter()
@@ -171,10 +167,7 @@ fn read_hdf5(bytes: &[u8], info: &mut ModelInfo) -> Result<Option<Vec<u8>>, Mode
     let weights_only = config.is_none() && !layers.is_empty();
     for layer in layers.iter().take(100_000) {
         let group = join(prefix, layer);
-        let weight_names = by_path
-            .get(group.as_str())
-            .map(|g| split_attribute(g, "weight_names"))
-            .unwrap_or_default();
+        let weight_names = weight_names(&by_path, &group);
         let mut shapes = Vec::with_capacity(weight_names.len());
         for w in &weight_names {
             let Some(d) = by_path
@@ -198,14 +191,7 @@ fn read_hdf5(bytes: &[u8], info: &mut ModelInfo) -> Result<Option<Vec<u8>>, Mode
                     shape: shape.clone(),
                 });
             }
-            shapes.push((
-                w.rsplit('/')
-                    .next()
-                    .unwrap_or(w)
-                    .trim_end_matches(":0")
-                    .to_string(),
-                shape,
-            ));
+            shapes.push((short_name(w).to_string(), shape));
         }
         if weights_only {
             if let Some(class) = layer_class(layer, &shapes) {
@@ -225,6 +211,33 @@ fn read_hdf5(bytes: &[u8], info: &mut ModelInfo) -> Result<Option<Vec<u8>>, Mode
             .push("HDF5 file without a Keras model_config or layer list".into());
     }
     Ok(config)
+}
+
+/// The root's `model_config` attribute (the architecture JSON of a whole saved model), of a
+/// Keras HDF5 file's objects by path.
+pub fn model_config<'a>(by_path: &HashMap<&str, &'a Object>) -> Option<&'a str> {
+    by_path
+        .get("")
+        .and_then(|root| root.attribute("model_config"))
+        .and_then(AttrValue::as_str)
+}
+
+/// The `weight_names` of the layer group at `group` (whole or split), in order, as listed
+/// (`conv2d_1/kernel:0`); each is a dataset at `group/<name>`. Empty without the group.
+pub fn weight_names(by_path: &HashMap<&str, &Object>, group: &str) -> Vec<String> {
+    by_path
+        .get(group)
+        .map(|g| split_attribute(g, "weight_names"))
+        .unwrap_or_default()
+}
+
+/// A weight's short name: `conv2d_1/kernel:0` → `kernel`.
+pub fn short_name(weight: &str) -> &str {
+    weight
+        .rsplit('/')
+        .next()
+        .unwrap_or(weight)
+        .trim_end_matches(":0")
 }
 
 fn join(a: &str, b: &str) -> String {

@@ -23,7 +23,8 @@ use super::builder::{permute, Attr, Builder};
 use super::nhwc::{hwio_to_oihw, Activation, Conv2d};
 use super::onnx_proto::data_type;
 use super::ConvertError;
-use crate::decode::models::hdf5::{AttrValue, Hdf5, Object};
+use crate::decode::models::hdf5::{Hdf5, Object};
+use crate::decode::models::keras;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -59,15 +60,9 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
     let config = match store {
         Store::Keras3 => config,
         Store::Legacy => {
-            let text = by_path
-                .get("")
-                .and_then(|r| r.attribute("model_config"))
-                .and_then(AttrValue::as_str)
-                .ok_or_else(|| {
-                    graph(
-                        "weights only: the architecture is in the code that saved them, not in the file",
-                    )
-                })?;
+            let text = keras::model_config(&by_path).ok_or_else(|| {
+                graph("weights only: the architecture is in the code that saved them, not in the file")
+            })?;
             serde_json::from_str(text).map_err(|e| graph(format!("model_config: {e}")))?
         }
     };
@@ -134,6 +129,33 @@ fn ints(cfg: &Value, key: &str, missing: i64) -> Result<Vec<i64>, ConvertError> 
         .iter()
         .map(|d| d.as_i64().unwrap_or(missing))
         .collect())
+}
+
+/// A pooling layer's window and strides (`strides` defaults to `pool_size`, as in Keras).
+fn pool_geometry(cfg: &Value) -> ([i64; 2], [i64; 2]) {
+    let kernel = pair(cfg.get("pool_size"), 2);
+    let strides = match cfg.get("strides") {
+        Some(Value::Null) | None => kernel,
+        s => pair(s, 1),
+    };
+    (kernel, strides)
+}
+
+/// `ZeroPadding2D`'s padding as (top, bottom, left, right): `((t, b), (l, r))`, `(h, w)` or
+/// one number for all four.
+fn zero_padding(cfg: &Value) -> [i64; 4] {
+    let p = &cfg["padding"];
+    match p {
+        Value::Array(a) if a.len() == 2 && a[0].is_array() => {
+            let [t, b] = pair(a.first(), 0);
+            let [l, r] = pair(a.get(1), 0);
+            [t, b, l, r]
+        }
+        _ => {
+            let [h, w] = pair(Some(p), 1);
+            [h, h, w, w]
+        }
+    }
 }
 
 /// An integer pair from a Keras option (`3` or `[3, 3]`).
@@ -295,20 +317,9 @@ impl Converter<'_> {
         let located: Vec<(String, String)> = match self.store {
             Store::Legacy => {
                 let group = format!("model_weights/{layer}");
-                let names = match self
-                    .by_path
-                    .get(group.as_str())
-                    .and_then(|g| g.attribute("weight_names"))
-                {
-                    Some(AttrValue::Strings(s)) => s.clone(),
-                    _ => Vec::new(),
-                };
-                names
-                    .iter()
-                    .map(|w| {
-                        let short = w.rsplit('/').next().unwrap_or(w).trim_end_matches(":0");
-                        (short.to_string(), format!("{group}/{w}"))
-                    })
+                keras::weight_names(self.by_path, &group)
+                    .into_iter()
+                    .map(|w| (keras::short_name(&w).to_string(), format!("{group}/{w}")))
                     .collect()
             }
             Store::Keras3 => {
@@ -378,35 +389,18 @@ impl Converter<'_> {
             })
         };
         let out_hw = match class {
-            "InputLayer" => None,
             "Conv2D" | "DepthwiseConv2D" | "SeparableConv2D" => window(
                 pair(cfg.get("kernel_size"), 1),
                 pair(cfg.get("strides"), 1),
                 pair(cfg.get("dilation_rate"), 1),
             ),
             "MaxPooling2D" | "AveragePooling2D" => {
-                let k = pair(cfg.get("pool_size"), 2);
-                let s = match cfg.get("strides") {
-                    Some(Value::Null) | None => k,
-                    s => pair(s, 1),
-                };
+                let (k, s) = pool_geometry(cfg);
                 window(k, s, [1, 1])
             }
-            "ZeroPadding2D" => None.or_else(|| {
-                let (h, w) = in_hw?;
-                let p = &cfg["padding"];
-                let (dh, dw) = match p {
-                    Value::Array(a) if a.len() == 2 && a[0].is_array() => {
-                        let [t, b] = pair(a.first(), 0);
-                        let [l, r] = pair(a.get(1), 0);
-                        (t + b, l + r)
-                    }
-                    _ => {
-                        let [h, w] = pair(Some(p), 1);
-                        (2 * h, 2 * w)
-                    }
-                };
-                Some((h + dh, w + dw))
+            "ZeroPadding2D" => in_hw.map(|(h, w)| {
+                let [t, b, l, r] = zero_padding(cfg);
+                (h + t + b, w + l + r)
             }),
             "UpSampling2D" => in_hw.map(|(h, w)| {
                 let [sh, sw] = pair(cfg.get("size"), 2);
@@ -538,11 +532,7 @@ impl Converter<'_> {
                 self.b.op("Softmax", &[&x], vec![("axis", Attr::Int(axis))])
             }
             "MaxPooling2D" | "AveragePooling2D" => {
-                let kernel = pair(cfg.get("pool_size"), 2);
-                let strides = match cfg.get("strides") {
-                    Some(Value::Null) | None => kernel,
-                    s => pair(s, 1),
-                };
+                let (kernel, strides) = pool_geometry(cfg);
                 let same = cfg["padding"].as_str() == Some("same");
                 let onnx = if class == "MaxPooling2D" {
                     "MaxPool"
@@ -602,18 +592,7 @@ impl Converter<'_> {
                 self.b.op("Concat", &refs, vec![("axis", Attr::Int(axis))])
             }
             "ZeroPadding2D" => {
-                let p = &cfg["padding"];
-                let ((t, b), (l, r)) = match p {
-                    Value::Array(a) if a.len() == 2 && a[0].is_array() => {
-                        let [t, b] = pair(a.first(), 0);
-                        let [l, r] = pair(a.get(1), 0);
-                        ((t, b), (l, r))
-                    }
-                    _ => {
-                        let [h, w] = pair(Some(p), 1);
-                        ((h, h), (w, w))
-                    }
-                };
+                let [t, b, l, r] = zero_padding(cfg);
                 let pads = self.b.const_i64(&[0, t, l, 0, 0, b, r, 0])?;
                 self.b.op("Pad", &[&x, &pads], vec![])
             }
