@@ -23,6 +23,11 @@ construction:
   holds the picture's own size; the pooled feature vector is multiplied by `scale_factor`, so
   the output is constant if the scale is given as zero. The probe must feed the picture to
   `image` and neutral values to the others.
+- voice_activity_like.onnx: no picture at all, shaped as Silero VAD's export (`input`
+  [batch, T], `state` [2, batch, 8], an int64 `sr`); its score is zero unless `sr` is 16000,
+  so a live output shows the probe's run on drawn signals gave each input a fitting value.
+- inert_sequence.onnx: no picture, and an output that ignores the input: the run on drawn
+  signals must call it constant.
 
 usage: gen-probe-models.py OUTDIR
 """
@@ -154,6 +159,55 @@ def sized_input_detector(out_dir):
     onnx.save(m, f"{out_dir}/sized_input_detector.onnx")
 
 
+def voice_activity_like(out_dir):
+    """A graph that takes no picture, shaped as Silero VAD's ONNX export: `input` [batch, T]
+    samples, `state` [2, batch, 8], `sr` an int64 scalar. Its score is a sigmoid of the
+    samples' weighted mean times (sr == 16000): given any other rate it answers 0 whatever the
+    samples, so a live output shows the run gave the rate and drew the samples."""
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", "T"])
+    state = helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, "batch", 8])
+    sr = helper.make_tensor_value_info("sr", TensorProto.INT64, [])
+    out = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 1])
+    inits = [
+        const("k", np.array(16000, np.int64)),
+        const("gain", np.array(5.0, np.float32)),
+    ]
+    nodes = [
+        helper.make_node("Sin", ["input"], ["s"]),
+        helper.make_node("ReduceMean", ["s"], ["m"], axes=[1], keepdims=1),
+        helper.make_node("ReduceSum", ["state"], ["st"], keepdims=0),
+        helper.make_node("Add", ["m", "st"], ["ms"]),
+        helper.make_node("Mul", ["ms", "gain"], ["mg"]),
+        helper.make_node("Sigmoid", ["mg"], ["p"]),
+        helper.make_node("Equal", ["sr", "k"], ["is16k"]),
+        helper.make_node("Cast", ["is16k"], ["on"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["p", "on"], ["output"]),
+    ]
+    g = helper.make_graph(nodes, "vad", [x, state, sr], [out], inits)
+    m = helper.make_model(g, producer_name="banwatch-fixtures", opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    onnx.save(m, f"{out_dir}/voice_activity_like.onnx")
+
+
+def inert_sequence(out_dir):
+    """A graph that takes no picture and whose output ignores its input: a sequence [1, 64]
+    multiplied by zero plus a bias (the inert export's hard negative, without a picture)."""
+    inp = helper.make_tensor_value_info("tokens", TensorProto.FLOAT, [1, 64])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 8])
+    inits = [
+        const("zero", np.array(0.0, np.float32)),
+        const("w", (rng.standard_normal((64, 8)) * 0.1).astype(np.float32)),
+        const("bias", rng.standard_normal((1, 8)).astype(np.float32)),
+    ]
+    nodes = [
+        helper.make_node("Mul", ["tokens", "zero"], ["z"]),
+        helper.make_node("MatMul", ["z", "w"], ["m"]),
+        helper.make_node("Add", ["m", "bias"], ["logits"]),
+    ]
+    save(f"{out_dir}/inert_sequence.onnx", nodes, inp, out, inits, "sequence")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -161,3 +215,5 @@ if __name__ == "__main__":
     inert_embedding(sys.argv[1])
     stride32_detector(sys.argv[1])
     sized_input_detector(sys.argv[1])
+    voice_activity_like(sys.argv[1])
+    inert_sequence(sys.argv[1])

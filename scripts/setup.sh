@@ -56,16 +56,17 @@ fi
 # Tencent's runtime (its Python wheel), the reference the NCNN -> ONNX converter is checked
 # against. kubernetes-validate: the Kubernetes manifests checked against the API's own schemas (it
 # carries them, so no cluster is needed). h5py (HDF5's own library): writes the Keras HDF5 files
-# banwatch's HDF5 reader is checked against.
+# banwatch's HDF5 reader is checked against. openvino: Intel's runtime, the reference the
+# OpenVINO IR -> ONNX converter is checked against.
 if [ "$mode" != run ]; then
   if [ ! -x .deps/venv/bin/python ] \
-    || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml, tflite, flatbuffers, ai_edge_litert, onnxruntime, kubernetes_validate, cv2, dlib, ncnn, h5py' 2>/dev/null; then
-    say "creating .deps/venv with onnx, numpy, PyYAML, tflite, flatbuffers, ai-edge-litert, onnxruntime, kubernetes-validate, opencv-python-headless, dlib-bin, ncnn and h5py"
+    || ! .deps/venv/bin/python -c 'import onnx, numpy, yaml, tflite, flatbuffers, ai_edge_litert, onnxruntime, kubernetes_validate, cv2, dlib, ncnn, h5py, openvino' 2>/dev/null; then
+    say "creating .deps/venv with onnx, numpy, PyYAML, tflite, flatbuffers, ai-edge-litert, onnxruntime, kubernetes-validate, opencv-python-headless, dlib-bin, ncnn, h5py and openvino"
     python3 -m venv .deps/venv
     .deps/venv/bin/pip install -q --disable-pip-version-check onnx numpy pyyaml \
       tflite==2.18.0 flatbuffers ai-edge-litert==2.3.0 onnxruntime==1.31.1 kubernetes-validate==1.37.0 \
       opencv-python-headless==4.10.0.84 dlib-bin==20.0.1.post1 ncnn==1.0.20261020 \
-      h5py==3.16.0
+      h5py==3.16.0 openvino==2026.4.1
   fi
 fi
 # --- Keras itself (Keras 3 on the JAX backend, in a venv of its own: its NumPy and SciPy pins

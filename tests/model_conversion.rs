@@ -1,9 +1,10 @@
-//! The converters the behavioural probe uses (TFLite, TF.js graph models, NCNN and Caffe →
-//! ONNX), checked against each model's own runtime: every TFLite and TF.js fixture and the
-//! generated models (scripts/gen-probe-{tflite,ncnn,caffe}.py) are converted in memory, and the
-//! format's runtime (LiteRT, Google's TFLite runtime; TF.js's CPU backend under Node.js;
-//! Tencent's ncnn; OpenCV's DNN module for Caffe) and ONNX Runtime must give the same outputs
-//! on the same input (scripts/compare-{tflite,tfjs,ncnn,caffe}-onnx.py). A
+//! The converters the behavioural probe uses (TFLite, TF.js graph models, NCNN, Caffe and
+//! OpenVINO IR → ONNX), checked against each model's own runtime: every TFLite and TF.js
+//! fixture and the generated models (scripts/gen-probe-{tflite,ncnn,caffe,openvino}.py) are
+//! converted in memory, and the format's runtime (LiteRT, Google's TFLite runtime; TF.js's CPU
+//! backend under Node.js; Tencent's ncnn; OpenCV's DNN module for Caffe; Intel's OpenVINO) and
+//! ONNX Runtime must give the same outputs on the same input
+//! (scripts/compare-{tflite,tfjs,ncnn,caffe,openvino}-onnx.py). A
 //! converter that mistranslates one operator's layout, padding or quantization fails here.
 
 use banwatch::decode::models::ModelFormat;
@@ -44,7 +45,7 @@ fn compare(format: ModelFormat, model: &Path, dir: &Path) -> f64 {
     let beside = model.parent().unwrap().to_path_buf();
     let ncnn_bin = model.with_extension("bin");
     let sibling = move |name: &str| {
-        if name == convert::ncnn::WEIGHTS {
+        if name == convert::ncnn::WEIGHTS || name == convert::openvino::WEIGHTS {
             return std::fs::read(&ncnn_bin).ok();
         }
         std::fs::read(beside.join(name)).ok()
@@ -61,6 +62,7 @@ fn compare(format: ModelFormat, model: &Path, dir: &Path) -> f64 {
         ModelFormat::Tflite => "scripts/compare-tflite-onnx.py",
         ModelFormat::Ncnn => "scripts/compare-ncnn-onnx.py",
         ModelFormat::Caffe => "scripts/compare-caffe-onnx.py",
+        ModelFormat::Openvino => "scripts/compare-openvino-onnx.py",
         _ => "scripts/compare-tfjs-onnx.py",
     };
     let python = match format {
@@ -637,4 +639,33 @@ fn dlib_files_outside_the_chain_are_refused_by_layer() {
         let _ = convert::to_onnx(ModelFormat::Dlib, &b, &|_| None);
         b[i] = old;
     }
+}
+
+#[test]
+fn the_generated_openvino_irs_match_openvino_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-openvino.py", dir.path());
+    // Every operation the converter translates appears in `coverage` (float16 weights behind a
+    // Convert, a ceil-rounded MaxPool, a per-channel PReLU, a shape read at run time);
+    // OpenVINO runs in float32, so only summation order differs.
+    match_exactly(
+        ModelFormat::Openvino,
+        dir.path(),
+        &["coverage", "embedder_512", "inert_embedding_512"],
+        "xml",
+    );
+    // An operation the converter does not translate is named.
+    let bytes = std::fs::read(dir.path().join("unconvertible.xml")).unwrap();
+    let bin = dir.path().join("unconvertible.bin");
+    let e = convert::to_onnx(ModelFormat::Openvino, &bytes, &|_| std::fs::read(&bin).ok())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("operator CumSum is not converted"), "{e}");
+    // Without its weights beside it, the IR is refused with the reason.
+    let e = convert::to_onnx(ModelFormat::Openvino, &bytes, &|_| None)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("weights (.bin of the same name)"), "{e}");
 }

@@ -878,3 +878,91 @@ fn onnx_runtime_is_loaded_only_for_the_models_it_runs() {
     let err = run(dir.path());
     assert!(err.contains("Loaded ONNX Runtime"), "{err}");
 }
+
+/// A graph that takes no picture (shaped as Silero VAD's export: samples, a recurrent state,
+/// an int64 sample rate) is run on drawn signals rather than refused: every input gets a value
+/// of its type and shape, named in the report, and two draws show the graph is live. Its score
+/// is zero unless `sr` is 16000, so a live output shows the rate was given. The inert sequence
+/// net, on the same run, is called constant; neither is given a face or gait finding.
+#[test]
+fn a_graph_that_takes_no_picture_is_run_on_drawn_signals() {
+    use banwatch::detect::fingerprint::probe::ProbeKind;
+    let p = probe();
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let row = compare(&p, &dir.path().join("voice_activity_like.onnx"));
+    let r = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert_eq!(r.kind, ProbeKind::Signals);
+    let given: Vec<String> = r.side_inputs.iter().map(|s| s.describe()).collect();
+    assert_eq!(
+        given,
+        [
+            "input [1, 512] f32 = a drawn signal",
+            "state [2, 1, 8] f32 = zeros",
+            "sr [] i64 = 16000"
+        ]
+    );
+    let g = r.signal.clone().expect("the two draws compared");
+    assert!(!g.constant && g.change > 0.0, "{g:?}");
+    assert!(r.summary().contains("the graph is live"), "{}", r.summary());
+    assert_eq!(row.probed.0, row.structure.0, "{}", r.summary());
+
+    let row = compare(&p, &dir.path().join("inert_sequence.onnx"));
+    let r = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert_eq!(r.kind, ProbeKind::Signals);
+    assert!(r.signal.as_ref().is_some_and(|g| g.constant), "{r:?}");
+    assert!(
+        r.summary().contains("do not change with the input"),
+        "{}",
+        r.summary()
+    );
+}
+
+/// OpenVINO IRs (scripts/gen-probe-openvino.py; the .bin beside each .xml) are converted and
+/// probed: the embedder's vector behaves as an identity embedding, the inert export's does not
+/// move, a CumSum is named as not converted, and `scan` hands the probe the .bin beside the
+/// .xml.
+#[test]
+fn the_probe_runs_openvino_irs_through_the_converter() {
+    let p = probe();
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-openvino.py", dir.path());
+    println!();
+    let row = compare(&p, &dir.path().join("embedder_512.xml"));
+    let report = row.report.as_ref().expect("probed");
+    assert!(report
+        .converted
+        .as_deref()
+        .is_some_and(|c| c.contains("converted from OpenVINO IR")));
+    let v = report.vector.as_ref().expect("a vector output");
+    assert!(
+        v.flip_cos > 0.9 && v.shift_cos > 0.9 && v.other_face_cos < v.shift_cos,
+        "{v:?}"
+    );
+    let row = compare(&p, &dir.path().join("inert_embedding_512.xml"));
+    assert!(row
+        .report
+        .and_then(|r| r.vector)
+        .is_some_and(|v| v.constant));
+    let row = compare(&p, &dir.path().join("unconvertible.xml"));
+    assert_eq!(row.probed, row.structure);
+    assert!(
+        row.error
+            .as_deref()
+            .is_some_and(|e| e.contains("operator CumSum is not converted")),
+        "{:?}",
+        row.error
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banwatch"))
+        .args(["scan", "--probe", "on", "--no-catalog", "--format", "json"])
+        .arg(dir.path().join("embedder_512.xml"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reasons = v["artifacts"][0]["reasons"].to_string();
+    assert!(reasons.contains("converted from OpenVINO IR"), "{reasons}");
+}

@@ -1,7 +1,22 @@
 //! OpenVINO IR (`.xml`): layer types, `Parameter` input shapes and the shapes feeding `Result`
-//! layers. The `.bin` weights are not needed for structure.
+//! layers. The `.bin` weights are not needed for structure; the probe's converter reads them
+//! (the whole graph: [`graph`]).
+
+pub mod graph;
 
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo};
+
+/// The fact naming an IR's weights file (`face_detection.xml` → `face_detection.bin`: the IR
+/// names no file, OpenVINO's reader looks for the `.bin` of the same stem).
+pub const WEIGHTS_FACT: &str = "openvino.weights";
+
+/// The weights file of the IR named `xml_name`, by OpenVINO's rule (the same stem, `.bin`).
+pub fn weights_name(xml_name: &str) -> Option<String> {
+    let base = xml_name.rsplit(['/', '!']).next().unwrap_or(xml_name);
+    let cut = base.len().checked_sub(4)?;
+    let (stem, ext) = (base.get(..cut)?, base.get(cut..)?);
+    (ext.eq_ignore_ascii_case(".xml") && !stem.is_empty()).then(|| format!("{stem}.bin"))
+}
 
 /// Whether `bytes` are an OpenVINO IR XML (`<net` with layers).
 pub fn looks_like(bytes: &[u8]) -> bool {

@@ -219,6 +219,12 @@ pub fn sniff_and_parse(
                     info.facts.insert(ncnn::WEIGHTS_FACT.into(), w);
                 }
             }
+            // So are an OpenVINO IR's, in the .bin beside its .xml.
+            if info.format == Some(ModelFormat::Openvino) {
+                if let Some(w) = openvino::weights_name(name) {
+                    info.facts.insert(openvino::WEIGHTS_FACT.into(), w);
+                }
+            }
         }
         return Some(parsed);
     }

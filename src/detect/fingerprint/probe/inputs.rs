@@ -29,6 +29,12 @@ pub enum SideValue {
     Half,
     /// Zeros (initial recurrent states, masks, anything else).
     Zero,
+    /// A drawn signal in [-1, 1], different on each draw (graphs that take no picture).
+    Drawn,
+    /// Small drawn counts in [0, 8): token ids, lengths (graphs that take no picture).
+    Counts,
+    /// 16000, a sample rate in hertz (Silero VAD's `sr`).
+    SampleRate,
 }
 
 impl SideValue {
@@ -65,6 +71,9 @@ impl SideValue {
             SideValue::One => "ones",
             SideValue::Half => "0.5",
             SideValue::Zero => "zeros",
+            SideValue::Drawn => "a drawn signal",
+            SideValue::Counts => "small drawn counts",
+            SideValue::SampleRate => "16000",
         }
     }
 }
@@ -227,7 +236,11 @@ impl GraphInputs {
                     },
                     SideValue::One => 1.0,
                     SideValue::Half => 0.5,
-                    SideValue::Zero => 0.0,
+                    // `for_name` gives the drawn kinds to no side input of a picture run.
+                    SideValue::Zero
+                    | SideValue::Drawn
+                    | SideValue::Counts
+                    | SideValue::SampleRate => 0.0,
                 }
             };
             // Values run along the last dimension (one row of [h, w] per batch item).
@@ -255,7 +268,11 @@ fn fillable(ty: TensorElementType) -> bool {
 }
 
 /// `data` as a tensor of element type `ty` (integers truncated, booleans non-zero).
-fn tensor_of(ty: TensorElementType, shape: Vec<i64>, data: &[f64]) -> Result<DynValue, ProbeError> {
+pub(super) fn tensor_of(
+    ty: TensorElementType,
+    shape: Vec<i64>,
+    data: &[f64],
+) -> Result<DynValue, ProbeError> {
     use TensorElementType as T;
     fn make<X: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(
         shape: Vec<i64>,

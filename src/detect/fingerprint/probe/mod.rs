@@ -24,6 +24,7 @@ mod isolate;
 mod layout;
 mod measure;
 mod report;
+mod signal;
 #[cfg(test)]
 mod tests;
 
@@ -40,6 +41,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{Tensor, ValueType};
 pub use report::*;
+pub use signal::SignalResponse;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -325,7 +327,7 @@ impl Probe {
             }
             _ => {
                 return Err(ProbeError::Unsupported(
-                    "only ONNX models and the formats converted to ONNX (TFLite, TF.js graph models, PyTorch state dicts, dlib, NCNN, Caffe, Keras HDF5) run in the probe"
+                    "only ONNX models and the formats converted to ONNX (TFLite, TF.js graph models, PyTorch state dicts, dlib, NCNN, Caffe, Keras HDF5, TF GraphDef, OpenVINO IR) run in the probe"
                         .into(),
                 ))
             }
@@ -371,249 +373,269 @@ impl Probe {
             .iter()
             .map(|o| (o.name().to_string(), o.dtype().clone()))
             .collect();
-        let graph_inputs = GraphInputs::of(&inputs)?;
-        let in_name = graph_inputs.image.as_str();
-        let dims = graph_inputs.dims.clone();
-        // The first face under the symmetric scaling: the probe's base run (below). For a graph
-        // that leaves the size open, it also picks the size: the first published one it runs
-        // at, whose outputs then serve as that base run.
-        let first_face =
-            |l: &InputLayout| l.tensor(&synthetic_face(l.width, l.height, 11), Scaling::Symmetric);
-        let (layout, mut base_outputs) = if InputLayout::open_side(&dims) {
-            let mut first_error = None;
-            let mut found = None;
-            for side in DYNAMIC_SIDES {
-                let l = InputLayout::of_sized(&dims, side)?;
-                let side_inputs = graph_inputs.side_values(&l)?.1;
-                match run_once(&mut session, in_name, &l, first_face(&l), &side_inputs) {
-                    Ok(o) => {
-                        found = Some((l, Some(o)));
-                        break;
-                    }
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                    }
+        match picture_run(&mut session, &inputs, start) {
+            // A graph no drawn picture fits is still run on drawn signals, which shows at
+            // least whether it is live; the report says no picture fitted.
+            Err(ProbeError::Unsupported(why)) => signal::run(&mut session, &inputs)
+                .map_err(|e| ProbeError::Unsupported(format!("{why}; and on drawn signals: {e}"))),
+            other => other,
+        }
+    }
+}
+
+/// The probe's battery on drawn pictures (faces, or walking silhouettes for sequence inputs).
+/// Errors: [`ProbeError::Unsupported`] when no input takes a picture or a sequence the probe
+/// can draw, before anything runs; ONNX Runtime's errors as [`ProbeError::Runtime`].
+fn picture_run(
+    session: &mut Session,
+    inputs: &[(String, ValueType)],
+    start: Instant,
+) -> Result<ProbeReport, ProbeError> {
+    let graph_inputs = GraphInputs::of(inputs)?;
+    let in_name = graph_inputs.image.as_str();
+    let dims = graph_inputs.dims.clone();
+    // The first face under the symmetric scaling: the probe's base run (below). For a graph
+    // that leaves the size open, it also picks the size: the first published one it runs
+    // at, whose outputs then serve as that base run.
+    let first_face =
+        |l: &InputLayout| l.tensor(&synthetic_face(l.width, l.height, 11), Scaling::Symmetric);
+    let (layout, mut base_outputs) = if InputLayout::open_side(&dims) {
+        let mut first_error = None;
+        let mut found = None;
+        for side in DYNAMIC_SIDES {
+            let l = InputLayout::of_sized(&dims, side)?;
+            let side_inputs = graph_inputs.side_values(&l)?.1;
+            match run_once(session, in_name, &l, first_face(&l), &side_inputs) {
+                Ok(o) => {
+                    found = Some((l, Some(o)));
+                    break;
                 }
-            }
-            match (found, first_error) {
-                (Some(f), _) => f,
-                (None, Some(e)) => return Err(e),
-                (None, None) => (InputLayout::of(&dims)?, None),
-            }
-        } else {
-            (InputLayout::of(&dims)?, None)
-        };
-        let kind = if layout.frames.is_some() {
-            ProbeKind::Silhouettes
-        } else {
-            ProbeKind::Faces
-        };
-        let (given, side_inputs) = graph_inputs.side_values(&layout)?;
-        let mut run = |tensor: Vec<f32>| -> Result<Outputs, ProbeError> {
-            run_once(&mut session, in_name, &layout, tensor, &side_inputs)
-        };
-        let mut report = ProbeReport {
-            input: layout.shape.clone(),
-            kind,
-            scaling: None,
-            identity_votes: (0, 0),
-            outputs: Vec::new(),
-            vector: None,
-            millis: 0.0,
-            converted: None,
-            detection: None,
-            side_inputs: given,
-        };
-        match kind {
-            ProbeKind::Faces => {
-                let (w, h) = (layout.width, layout.height);
-                let faces: Vec<RgbImage> = (0..4).map(|i| synthetic_face(w, h, 11 + i)).collect();
-                let base = match base_outputs.take() {
-                    Some(o) => o,
-                    None => run(first_face(&layout))?,
-                };
-                report.outputs = base
-                    .iter()
-                    .map(|(n, s, _)| (n.clone(), s.clone()))
-                    .collect();
-                let pick = primary_vector(&base);
-                // The model's preprocessing is unknown, so each published scaling is tried.
-                // Coordinates moving with the face cannot happen by accident, so a scaling that
-                // shows them (as (x, y) pairs) wins; then one that shows an identity embedding;
-                // then coordinates in wider records; else the one under which different faces
-                // differ most (the model "wakes up").
-                let mut tried: Vec<(Scaling, f64, Option<VectorBehaviour>)> = Vec::new();
-                for sc in Scaling::ALL {
-                    // The base run is the first face under the symmetric scaling already.
-                    let outs0 = if sc == Scaling::Symmetric {
-                        base.clone()
-                    } else {
-                        run(layout.tensor(&faces[0], sc))?
-                    };
-                    let outs1 = run(layout.tensor(&faces[1], sc))?;
-                    let flat = |o: &[Output]| -> Vec<f32> {
-                        o.iter().flat_map(|x| x.2.iter().copied()).collect()
-                    };
-                    let (a, b) = (flat(&outs0), flat(&outs1));
-                    let moved = max_abs_diff(&a, &b) / l2(&a).max(1e-6);
-                    let change = 1.0 - cosine(&a, &b);
-                    let Some(pick) = pick else {
-                        tried.push((sc, change, None));
-                        continue;
-                    };
-                    let mut vec_of = |img: &RgbImage| -> Result<Vec<f32>, ProbeError> {
-                        Ok(run(layout.tensor(img, sc))?
-                            .into_iter()
-                            .nth(pick)
-                            .map(|o| o.2)
-                            .unwrap_or_default())
-                    };
-                    let v0 = outs0.get(pick).map(|o| o.2.clone()).unwrap_or_default();
-                    let flipped = vec_of(&imageops::flip_horizontal(&faces[0]))?;
-                    let shift = (w.min(h) / 16).max(2) as i64;
-                    let right = vec_of(&translate(&faces[0], shift, 0))?;
-                    let down = vec_of(&translate(&faces[0], 0, shift))?;
-                    let mut others = vec![outs1.get(pick).map(|o| o.2.clone()).unwrap_or_default()];
-                    for f in &faces[2..] {
-                        others.push(vec_of(f)?);
-                    }
-                    let noise = vec_of(&noise_image(w, h, 7))?;
-                    let other_cos =
-                        others.iter().map(|o| cosine(&v0, o)).sum::<f64>() / others.len() as f64;
-                    // The vector read as records of `stride` values, x and y first.
-                    let response = |stride| {
-                        Some(ShiftResponse {
-                            right: coordinate_response(&v0, &right, stride)?,
-                            down: coordinate_response(&v0, &down, stride)?,
-                        })
-                    };
-                    let shift_response = response(2);
-                    let grouped = (3..=5).find_map(|stride| {
-                        response(stride)
-                            .filter(ShiftResponse::coordinate_like)
-                            .map(|r| (stride, r))
-                    });
-                    let v = VectorBehaviour {
-                        output: outs0.get(pick).map(|o| o.0.clone()).unwrap_or_default(),
-                        dim: v0.len(),
-                        norm: l2(&v0),
-                        flip_cos: cosine(&v0, &flipped),
-                        shift_cos: cosine(&v0, &right),
-                        other_face_cos: other_cos,
-                        noise_cos: cosine(&v0, &noise),
-                        constant: moved <= 1e-6,
-                        shift_px: shift,
-                        shift_response,
-                        grouped_response: grouped,
-                        permutation_cos: None,
-                    };
-                    tried.push((sc, if change.is_finite() { change } else { 0.0 }, Some(v)));
-                }
-                let votes = tried
-                    .iter()
-                    .filter(|t| t.2.as_ref().is_some_and(|v| v.identity_like()))
-                    .count();
-                report.identity_votes = (votes, tried.len());
-                let chosen = tried
-                    .iter()
-                    .position(|t| t.2.as_ref().is_some_and(|v| v.coordinate_like()))
-                    .or_else(|| {
-                        tried
-                            .iter()
-                            .position(|t| t.2.as_ref().is_some_and(|v| v.identity_like()))
-                            .filter(|_| 2 * votes > tried.len())
-                    })
-                    // Then coordinates read as wider records ((x, y, z) landmarks): after
-                    // identity, so that these readings never choose an embedder's scaling.
-                    .or_else(|| {
-                        tried.iter().position(|t| {
-                            t.2.as_ref().is_some_and(|v| v.grouped_response.is_some())
-                        })
-                    })
-                    .or_else(|| {
-                        (0..tried.len()).max_by(|&i, &j| {
-                            tried[i]
-                                .1
-                                .partial_cmp(&tried[j].1)
-                                .unwrap_or(std::cmp::Ordering::Equal)
-                                .then(j.cmp(&i))
-                        })
-                    });
-                if let Some(i) = chosen {
-                    let all_constant = tried
-                        .iter()
-                        .all(|t| t.2.as_ref().is_none_or(|v| v.constant));
-                    let (sc, _, v) = tried.swap_remove(i);
-                    report.scaling = Some(sc);
-                    report.vector = v.map(|mut v| {
-                        v.constant = all_constant;
-                        v
-                    });
-                }
-                // A detector's score map follows a face moved across the picture: under the
-                // chosen scaling first, then the others (the preprocessing is unknown). Only
-                // models with a score-map output are run for it.
-                if base.iter().any(|(_, shape, _)| score_map(shape).is_some()) {
-                    let (near_face, far_face) = (
-                        cascade::scenes::placed_face(w, h, false),
-                        cascade::scenes::placed_face(w, h, true),
-                    );
-                    let first = report.scaling.unwrap_or(Scaling::Symmetric);
-                    let order = std::iter::once(first)
-                        .chain(Scaling::ALL.into_iter().filter(|&s| s != first));
-                    for sc in order {
-                        let near = run(layout.tensor(&near_face, sc))?;
-                        let far = run(layout.tensor(&far_face, sc))?;
-                        let Some(d) = detection_response(&near, &far) else {
-                            break;
-                        };
-                        let follows = d.follows;
-                        if follows || report.detection.is_none() {
-                            report.detection = Some(d);
-                        }
-                        if follows {
-                            break;
-                        }
-                    }
-                }
-            }
-            ProbeKind::Silhouettes => {
-                let seq = walking_silhouettes(&layout, 0);
-                let base = run(seq.clone())?;
-                report.outputs = base
-                    .iter()
-                    .map(|(n, s, _)| (n.clone(), s.clone()))
-                    .collect();
-                if let Some(pick) = primary_vector(&base) {
-                    let v0 = base[pick].2.clone();
-                    let reversed = run(reverse_frames(&seq, &layout))?
-                        .get(pick)
-                        .map(|o| o.2.clone())
-                        .unwrap_or_default();
-                    let other = run(walking_silhouettes(&layout, 1))?
-                        .get(pick)
-                        .map(|o| o.2.clone())
-                        .unwrap_or_default();
-                    let spread = max_abs_diff(&v0, &other);
-                    let norm = l2(&v0);
-                    report.vector = Some(VectorBehaviour {
-                        output: base[pick].0.clone(),
-                        dim: v0.len(),
-                        norm,
-                        flip_cos: f64::NAN,
-                        shift_cos: f64::NAN,
-                        other_face_cos: cosine(&v0, &other),
-                        noise_cos: f64::NAN,
-                        constant: spread <= 1e-6 * norm.max(1e-6),
-                        shift_px: 0,
-                        shift_response: None,
-                        grouped_response: None,
-                        permutation_cos: Some(cosine(&v0, &reversed)),
-                    });
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
             }
         }
-        report.millis = start.elapsed().as_secs_f64() * 1e3;
-        Ok(report)
+        match (found, first_error) {
+            (Some(f), _) => f,
+            (None, Some(e)) => return Err(e),
+            (None, None) => (InputLayout::of(&dims)?, None),
+        }
+    } else {
+        (InputLayout::of(&dims)?, None)
+    };
+    let kind = if layout.frames.is_some() {
+        ProbeKind::Silhouettes
+    } else {
+        ProbeKind::Faces
+    };
+    let (given, side_inputs) = graph_inputs.side_values(&layout)?;
+    let mut run = |tensor: Vec<f32>| -> Result<Outputs, ProbeError> {
+        run_once(session, in_name, &layout, tensor, &side_inputs)
+    };
+    let mut report = ProbeReport {
+        input: layout.shape.clone(),
+        kind,
+        scaling: None,
+        identity_votes: (0, 0),
+        outputs: Vec::new(),
+        vector: None,
+        millis: 0.0,
+        converted: None,
+        detection: None,
+        side_inputs: given,
+        signal: None,
+    };
+    match kind {
+        ProbeKind::Faces => {
+            let (w, h) = (layout.width, layout.height);
+            let faces: Vec<RgbImage> = (0..4).map(|i| synthetic_face(w, h, 11 + i)).collect();
+            let base = match base_outputs.take() {
+                Some(o) => o,
+                None => run(first_face(&layout))?,
+            };
+            report.outputs = base
+                .iter()
+                .map(|(n, s, _)| (n.clone(), s.clone()))
+                .collect();
+            let pick = primary_vector(&base);
+            // The model's preprocessing is unknown, so each published scaling is tried.
+            // Coordinates moving with the face cannot happen by accident, so a scaling that
+            // shows them (as (x, y) pairs) wins; then one that shows an identity embedding;
+            // then coordinates in wider records; else the one under which different faces
+            // differ most (the model "wakes up").
+            let mut tried: Vec<(Scaling, f64, Option<VectorBehaviour>)> = Vec::new();
+            for sc in Scaling::ALL {
+                // The base run is the first face under the symmetric scaling already.
+                let outs0 = if sc == Scaling::Symmetric {
+                    base.clone()
+                } else {
+                    run(layout.tensor(&faces[0], sc))?
+                };
+                let outs1 = run(layout.tensor(&faces[1], sc))?;
+                let flat = |o: &[Output]| -> Vec<f32> {
+                    o.iter().flat_map(|x| x.2.iter().copied()).collect()
+                };
+                let (a, b) = (flat(&outs0), flat(&outs1));
+                let moved = max_abs_diff(&a, &b) / l2(&a).max(1e-6);
+                let change = 1.0 - cosine(&a, &b);
+                let Some(pick) = pick else {
+                    tried.push((sc, change, None));
+                    continue;
+                };
+                let mut vec_of = |img: &RgbImage| -> Result<Vec<f32>, ProbeError> {
+                    Ok(run(layout.tensor(img, sc))?
+                        .into_iter()
+                        .nth(pick)
+                        .map(|o| o.2)
+                        .unwrap_or_default())
+                };
+                let v0 = outs0.get(pick).map(|o| o.2.clone()).unwrap_or_default();
+                let flipped = vec_of(&imageops::flip_horizontal(&faces[0]))?;
+                let shift = (w.min(h) / 16).max(2) as i64;
+                let right = vec_of(&translate(&faces[0], shift, 0))?;
+                let down = vec_of(&translate(&faces[0], 0, shift))?;
+                let mut others = vec![outs1.get(pick).map(|o| o.2.clone()).unwrap_or_default()];
+                for f in &faces[2..] {
+                    others.push(vec_of(f)?);
+                }
+                let noise = vec_of(&noise_image(w, h, 7))?;
+                let other_cos =
+                    others.iter().map(|o| cosine(&v0, o)).sum::<f64>() / others.len() as f64;
+                // The vector read as records of `stride` values, x and y first.
+                let response = |stride| {
+                    Some(ShiftResponse {
+                        right: coordinate_response(&v0, &right, stride)?,
+                        down: coordinate_response(&v0, &down, stride)?,
+                    })
+                };
+                let shift_response = response(2);
+                let grouped = (3..=5).find_map(|stride| {
+                    response(stride)
+                        .filter(ShiftResponse::coordinate_like)
+                        .map(|r| (stride, r))
+                });
+                let v = VectorBehaviour {
+                    output: outs0.get(pick).map(|o| o.0.clone()).unwrap_or_default(),
+                    dim: v0.len(),
+                    norm: l2(&v0),
+                    flip_cos: cosine(&v0, &flipped),
+                    shift_cos: cosine(&v0, &right),
+                    other_face_cos: other_cos,
+                    noise_cos: cosine(&v0, &noise),
+                    constant: moved <= 1e-6,
+                    shift_px: shift,
+                    shift_response,
+                    grouped_response: grouped,
+                    permutation_cos: None,
+                };
+                tried.push((sc, if change.is_finite() { change } else { 0.0 }, Some(v)));
+            }
+            let votes = tried
+                .iter()
+                .filter(|t| t.2.as_ref().is_some_and(|v| v.identity_like()))
+                .count();
+            report.identity_votes = (votes, tried.len());
+            let chosen = tried
+                .iter()
+                .position(|t| t.2.as_ref().is_some_and(|v| v.coordinate_like()))
+                .or_else(|| {
+                    tried
+                        .iter()
+                        .position(|t| t.2.as_ref().is_some_and(|v| v.identity_like()))
+                        .filter(|_| 2 * votes > tried.len())
+                })
+                // Then coordinates read as wider records ((x, y, z) landmarks): after
+                // identity, so that these readings never choose an embedder's scaling.
+                .or_else(|| {
+                    tried
+                        .iter()
+                        .position(|t| t.2.as_ref().is_some_and(|v| v.grouped_response.is_some()))
+                })
+                .or_else(|| {
+                    (0..tried.len()).max_by(|&i, &j| {
+                        tried[i]
+                            .1
+                            .partial_cmp(&tried[j].1)
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                            .then(j.cmp(&i))
+                    })
+                });
+            if let Some(i) = chosen {
+                let all_constant = tried
+                    .iter()
+                    .all(|t| t.2.as_ref().is_none_or(|v| v.constant));
+                let (sc, _, v) = tried.swap_remove(i);
+                report.scaling = Some(sc);
+                report.vector = v.map(|mut v| {
+                    v.constant = all_constant;
+                    v
+                });
+            }
+            // A detector's score map follows a face moved across the picture: under the
+            // chosen scaling first, then the others (the preprocessing is unknown). Only
+            // models with a score-map output are run for it.
+            if base.iter().any(|(_, shape, _)| score_map(shape).is_some()) {
+                let (near_face, far_face) = (
+                    cascade::scenes::placed_face(w, h, false),
+                    cascade::scenes::placed_face(w, h, true),
+                );
+                let first = report.scaling.unwrap_or(Scaling::Symmetric);
+                let order =
+                    std::iter::once(first).chain(Scaling::ALL.into_iter().filter(|&s| s != first));
+                for sc in order {
+                    let near = run(layout.tensor(&near_face, sc))?;
+                    let far = run(layout.tensor(&far_face, sc))?;
+                    let Some(d) = detection_response(&near, &far) else {
+                        break;
+                    };
+                    let follows = d.follows;
+                    if follows || report.detection.is_none() {
+                        report.detection = Some(d);
+                    }
+                    if follows {
+                        break;
+                    }
+                }
+            }
+        }
+        // A picture run never draws signals: that is `signal::run`'s.
+        ProbeKind::Signals => {}
+        ProbeKind::Silhouettes => {
+            let seq = walking_silhouettes(&layout, 0);
+            let base = run(seq.clone())?;
+            report.outputs = base
+                .iter()
+                .map(|(n, s, _)| (n.clone(), s.clone()))
+                .collect();
+            if let Some(pick) = primary_vector(&base) {
+                let v0 = base[pick].2.clone();
+                let reversed = run(reverse_frames(&seq, &layout))?
+                    .get(pick)
+                    .map(|o| o.2.clone())
+                    .unwrap_or_default();
+                let other = run(walking_silhouettes(&layout, 1))?
+                    .get(pick)
+                    .map(|o| o.2.clone())
+                    .unwrap_or_default();
+                let spread = max_abs_diff(&v0, &other);
+                let norm = l2(&v0);
+                report.vector = Some(VectorBehaviour {
+                    output: base[pick].0.clone(),
+                    dim: v0.len(),
+                    norm,
+                    flip_cos: f64::NAN,
+                    shift_cos: f64::NAN,
+                    other_face_cos: cosine(&v0, &other),
+                    noise_cos: f64::NAN,
+                    constant: spread <= 1e-6 * norm.max(1e-6),
+                    shift_px: 0,
+                    shift_response: None,
+                    grouped_response: None,
+                    permutation_cos: Some(cosine(&v0, &reversed)),
+                });
+            }
+        }
     }
+    report.millis = start.elapsed().as_secs_f64() * 1e3;
+    Ok(report)
 }

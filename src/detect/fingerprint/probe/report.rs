@@ -9,6 +9,10 @@ pub enum ProbeKind {
     Faces,
     /// Sequences of walking-figure silhouettes (N × T × H × W inputs).
     Silhouettes,
+    /// Drawn signals of each input's declared type and shape: no drawn picture fits the
+    /// graph's inputs (it takes none, or one out of the probe's range), so only whether it is
+    /// live is measured.
+    Signals,
 }
 
 /// How the model's main vector output behaves.
@@ -138,6 +142,9 @@ pub struct ProbeReport {
     /// single-input graphs).
     #[serde(default)]
     pub side_inputs: Vec<SideInput>,
+    /// How the outputs answered two draws, for a graph that takes no picture.
+    #[serde(default)]
+    pub signal: Option<super::SignalResponse>,
 }
 
 impl ProbeReport {
@@ -165,6 +172,7 @@ impl ProbeReport {
             match self.kind {
                 ProbeKind::Faces => "synthetic faces",
                 ProbeKind::Silhouettes => "synthetic walking silhouettes",
+                ProbeKind::Signals => "drawn signals (no drawn picture fits its inputs)",
             },
             self.scaling
                 .map(|s| format!(" scaled {}", s.as_str()))
@@ -173,7 +181,24 @@ impl ProbeReport {
         );
         if !self.side_inputs.is_empty() {
             let given: Vec<String> = self.side_inputs.iter().map(SideInput::describe).collect();
-            s.push_str(&format!(", other inputs given {}", given.join(", ")));
+            let label = match self.kind {
+                ProbeKind::Signals => "inputs given",
+                _ => "other inputs given",
+            };
+            s.push_str(&format!(", {label} {}", given.join(", ")));
+        }
+        if let Some(g) = &self.signal {
+            if g.values == 0 {
+                s.push_str("; the graph returns no float output to compare");
+            } else if g.constant {
+                s.push_str("; the outputs do not change with the input");
+            } else {
+                s.push_str(&format!(
+                    "; two different draws move the outputs by up to {:.0} % of their norm (cosine {:.2}): the graph is live",
+                    100.0 * g.change,
+                    g.cosine
+                ));
+            }
         }
         if let Some(d) = &self.detection {
             s.push_str(&format!(
@@ -243,6 +268,17 @@ pub fn apply(c: &mut Classification, r: &ProbeReport) {
         c.reasons.push(
             "probe: a score map's peak follows a face moved across the picture: a detector".into(),
         );
+    }
+    if let Some(g) = &r.signal {
+        c.reasons.push(
+            "probe: no drawn picture fits the graph's inputs, so no face or gait behaviour was measured; the run on drawn signals shows only whether it is live".into(),
+        );
+        if g.constant && c.technique != Technique::None {
+            c.confidence = (c.confidence * 0.6).max(0.3);
+            c.reasons
+                .push("probe: constant output: an inert or broken export, weaker evidence".into());
+        }
+        return;
     }
     let Some(v) = &r.vector else { return };
     if v.constant {

@@ -14,6 +14,7 @@ pub mod keras;
 pub mod ncnn;
 pub mod nhwc;
 pub mod onnx_proto;
+pub mod openvino;
 pub mod pytorch;
 pub mod tfjs;
 pub mod tflite;
@@ -63,12 +64,14 @@ pub fn converts(format: ModelFormat) -> bool {
             | ModelFormat::Caffe
             | ModelFormat::Keras
             | ModelFormat::TfGraph
+            | ModelFormat::Openvino
     )
 }
 
 /// The ONNX model (serialized `ModelProto`) equivalent to `bytes` of `format`, and a one-line
 /// note of what was converted. `sibling` fetches a file beside the model (TF.js weight
-/// shards; an NCNN `.param`'s `.bin`, asked for as [`ncnn::WEIGHTS`]). Errors: see [`ConvertError`].
+/// shards; an NCNN `.param`'s `.bin`, asked for as [`ncnn::WEIGHTS`]; an OpenVINO IR's `.bin`,
+/// asked for as [`openvino::WEIGHTS`]). Errors: see [`ConvertError`].
 pub fn to_onnx(
     format: ModelFormat,
     bytes: &[u8],
@@ -82,6 +85,7 @@ pub fn to_onnx(
         ModelFormat::Ncnn => ncnn::convert(bytes, sibling),
         ModelFormat::Caffe => caffe::convert(bytes),
         ModelFormat::Keras => keras::convert(bytes),
+        ModelFormat::Openvino => openvino::convert(bytes, sibling),
         ModelFormat::TfGraph => tfjs::from_graph(
             &crate::decode::models::tfgraph::nodes::read(bytes)?,
             "TF GraphDef",
@@ -101,7 +105,8 @@ pub fn to_onnx(
 }
 
 /// [`to_onnx`] for a parsed model: the files it needs beside it are the ones its parser named
-/// (an NCNN `.param`'s `.bin`, [`crate::decode::models::ncnn::WEIGHTS_FACT`]). Errors: as
+/// (an NCNN `.param`'s `.bin`, [`crate::decode::models::ncnn::WEIGHTS_FACT`]; an OpenVINO
+/// IR's, [`crate::decode::models::openvino::WEIGHTS_FACT`]). Errors: as
 /// [`to_onnx`], and a model of no known format.
 pub fn model_to_onnx(
     info: &crate::decode::models::ModelInfo,
@@ -111,10 +116,11 @@ pub fn model_to_onnx(
     let format = info
         .format
         .ok_or_else(|| ConvertError::Graph("the model's format is not known".into()))?;
-    let weights = info.facts.get(crate::decode::models::ncnn::WEIGHTS_FACT);
-    let sibling = |n: &str| match (n, weights) {
-        (ncnn::WEIGHTS, Some(w)) => sibling(w),
-        (ncnn::WEIGHTS, None) => None,
+    let facts = &info.facts;
+    let beside = |fact: &str| facts.get(fact).and_then(|w| sibling(w));
+    let sibling = |n: &str| match n {
+        ncnn::WEIGHTS => beside(crate::decode::models::ncnn::WEIGHTS_FACT),
+        openvino::WEIGHTS => beside(crate::decode::models::openvino::WEIGHTS_FACT),
         _ => sibling(n),
     };
     to_onnx(format, bytes, &sibling)
