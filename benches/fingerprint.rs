@@ -1,6 +1,7 @@
 //! Model fingerprinting, measured: parse + classify of every fixture model (the target is under
 //! 20 ms per model), the behavioural probe on the ONNX, TFLite, TF.js graph, PyTorch state-dict
-//! and dlib fixtures and generated NCNN models
+//! and dlib fixtures, generated NCNN and OpenVINO IR models and a generated graph that takes no
+//! picture (the run on drawn signals)
 //! (each fixture it runs on; ONNX Runtime, when
 //! `ORT_DYLIB_PATH` or .deps/onnxruntime has the library), the cascade probe on the OpenCV
 //! cascade fixtures (no ONNX Runtime needed), and carving throughput over a firmware-like blob.
@@ -83,22 +84,37 @@ fn probe(c: &mut Criterion) {
     let mut g = c.benchmark_group("probe");
     g.sample_size(10);
     // The ONNX fixtures as they are, the others through their converters
-    // (conversion included in the time); NCNN through the generated models
-    // (scripts/gen-probe-ncnn.py: numpy only), there being no NCNN fixture.
+    // (conversion included in the time); NCNN and OpenVINO IR through generated models
+    // (scripts/gen-probe-ncnn.py, scripts/gen-probe-openvino.py: numpy only), there being no
+    // fixture of either, and the run on drawn signals through a generated graph that takes no
+    // picture (scripts/gen-probe-models.py: needs onnx, so BANWATCH_PYTHON=.deps/venv/bin/python).
     let generated = tempfile::tempdir().unwrap();
     let mut paths = fixture_paths();
     let python = std::env::var("BANWATCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let made = std::process::Command::new(python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-probe-ncnn.py"))
-        .arg(generated.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if made {
-        for n in ["embedder_512.param", "heatmap_landmarks_512.param"] {
-            paths.push(generated.path().join(n));
+    for (script, names) in [
+        (
+            "gen-probe-ncnn.py",
+            &["embedder_512.param", "heatmap_landmarks_512.param"][..],
+        ),
+        ("gen-probe-openvino.py", &["embedder_512.xml"][..]),
+        ("gen-probe-models.py", &["voice_activity_like.onnx"][..]),
+    ] {
+        let out = generated.path().join(script);
+        let made = std::fs::create_dir_all(&out).is_ok()
+            && std::process::Command::new(&python)
+                .arg(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("scripts")
+                        .join(script),
+                )
+                .arg(&out)
+                .status()
+                .is_ok_and(|s| s.success());
+        if made {
+            paths.extend(names.iter().map(|n| out.join(n)));
+        } else {
+            eprintln!("probe bench: scripts/{script} did not run: its models not measured");
         }
-    } else {
-        eprintln!("probe bench: scripts/gen-probe-ncnn.py did not run: NCNN not measured");
     }
     for path in paths {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

@@ -99,6 +99,19 @@ if [ "$mode" != run ]; then
       @tensorflow/tfjs-converter@4.22.0 >/dev/null)
   fi
 fi
+# --- face-api.js itself (@vladmandic/face-api 1.7.15, the fork the fixtures come from, on TF.js
+# 4.22 with its CPU backend; the WASM backend only because face-api's Node build imports it):
+# the reference the face-api.js weights-manifest -> ONNX converter is checked against
+# (scripts/run-faceapi.js).
+if [ "$mode" != run ]; then
+  if [ ! -f .deps/faceapi/node_modules/@vladmandic/face-api/package.json ]; then
+    say "installing face-api.js 1.7.15 and TF.js 4.22.0 into .deps/faceapi"
+    mkdir -p .deps/faceapi
+    (cd .deps/faceapi && npm install --silent --no-audit --no-fund \
+      @vladmandic/face-api@1.7.15 @tensorflow/tfjs@4.22.0 \
+      @tensorflow/tfjs-backend-wasm@4.22.0 >/dev/null)
+  fi
+fi
 # --- binwalk 3's extractors that are not Debian packages (bench only) ---------------------------
 if [ "$mode" = bench ]; then
   if [ ! -x .deps/bwtools/bin/jefferson ] || [ ! -x .deps/bwtools/bin/ubireader_extract_files ]; then

@@ -669,3 +669,56 @@ fn the_generated_openvino_irs_match_openvino_exactly() {
         .unwrap_or_default();
     assert!(e.contains("weights (.bin of the same name)"), "{e}");
 }
+
+/// face-api.js's weight manifests among the fixtures (TinyFaceDetector and
+/// FaceLandmark68TinyNet), converted as face-api.js's code runs them, against face-api.js itself
+/// (scripts/compare-faceapi-onnx.py: @vladmandic/face-api on TF.js's CPU backend). The landmark
+/// net agrees to float32 precision; the detector's seven layers of up to 512 channels, whose
+/// first two stages agree to 5e-7, accumulate the summation-order difference to about 2e-3 of
+/// its largest output (a mistranslated layer gives errors of order one).
+#[test]
+fn the_face_api_weight_manifests_match_face_api_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, net, size, bound) in [
+        (
+            "face-detection/_vladmandic_face-api-1.7.15/tiny_face_detector_model-weights_manifest.json",
+            "tiny",
+            "416",
+            5e-3,
+        ),
+        (
+            "face-landmarks-alignment/_vladmandic_face-api-1.7.15/face_landmark_68_tiny_model-weights_manifest.json",
+            "landmark68tiny",
+            "112",
+            1e-4,
+        ),
+    ] {
+        let model = root().join("../shared/fixtures/models").join(rel);
+        let bytes = std::fs::read(&model).unwrap();
+        let beside = model.parent().unwrap().to_path_buf();
+        let (onnx, note) = convert::to_onnx(ModelFormat::Tfjs, &bytes, &|n: &str| {
+            std::fs::read(beside.join(n)).ok()
+        })
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(note.contains("face-api.js weights manifest"), "{note}");
+        let out = dir.path().join(format!("{net}.onnx"));
+        std::fs::write(&out, onnx).unwrap();
+        let run = Command::new(fixture_scripts::python())
+            .arg(root().join("scripts/compare-faceapi-onnx.py"))
+            .arg(&model)
+            .arg(&out)
+            .args([net, size])
+            .output()
+            .expect("python: run `bash scripts/setup.sh test`");
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{rel}: {stdout}\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        let worst = v["outputs"][0]["max_relative_error"].as_f64().unwrap();
+        println!("{rel}: {note}: largest relative error {worst:.1e}");
+        assert!(worst < bound, "{rel}: {worst}");
+    }
+}

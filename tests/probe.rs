@@ -966,3 +966,51 @@ fn the_probe_runs_openvino_irs_through_the_converter() {
     let reasons = v["artifacts"][0]["reasons"].to_string();
     assert!(reasons.contains("converted from OpenVINO IR"), "{reasons}");
 }
+
+/// face-api.js ships weights alone; the probe runs them as face-api.js's code does: the
+/// FaceLandmark68TinyNet fixture's 136 values move with the face like (x, y) points, and the
+/// TinyFaceDetector fixture runs at face-api's 416 pixels. A manifest of another network says
+/// it holds no graph.
+#[test]
+fn the_probe_runs_face_api_weight_manifests_as_face_apis_networks() {
+    let p = probe();
+    println!();
+    let row = compare(
+        &p,
+        &fixture("face-landmarks-alignment/_vladmandic_face-api-1.7.15/face_landmark_68_tiny_model-weights_manifest.json"),
+    );
+    let r = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert!(r
+        .converted
+        .as_deref()
+        .is_some_and(|c| c.contains("as its FaceLandmark68TinyNet")));
+    let v = r.vector.expect("the landmark vector");
+    assert!(v.coordinate_like(), "{v:?}");
+    assert_eq!(row.probed.0, Technique::FaceLandmarks);
+    assert!(row.probed.1 > row.structure.1);
+    let row = compare(
+        &p,
+        &fixture("face-detection/_vladmandic_face-api-1.7.15/tiny_face_detector_model-weights_manifest.json"),
+    );
+    let r = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert_eq!(r.input, vec![1, 3, 416, 416]);
+    assert_eq!(r.outputs[0].1, vec![1, 25, 13, 13]);
+    assert_eq!(row.probed.0, Technique::FaceDetection);
+    // Weights of no face-api network: refused with the reason.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("w.bin"), [0u8; 8]).unwrap();
+    let manifest = r#"[{"paths": ["w.bin"], "weights": [{"name": "x/filters", "shape": [2], "dtype": "float32"}]}]"#;
+    std::fs::write(dir.path().join("other-weights_manifest.json"), manifest).unwrap();
+    let row = compare(&p, &dir.path().join("other-weights_manifest.json"));
+    assert!(
+        row.error
+            .as_deref()
+            .is_some_and(|e| e.contains("holds no graph")),
+        "{:?}",
+        row.error
+    );
+}

@@ -197,14 +197,44 @@ pub fn read(bytes: &[u8], sibling: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<G
                 .collect()
         })
         .unwrap_or_default();
-    let mut weights = HashMap::new();
-    let mut total = 0usize;
-    for group in v
+    let groups = v
         .get("weightsManifest")
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let weights = read_weights(groups, sibling)?;
+    Ok(Graph {
+        nodes,
+        weights,
+        outputs,
+    })
+}
+
+/// A weights manifest alone (`*-weights_manifest.json`: a JSON array of groups, each with
+/// `paths` and `weights`, as face-api.js and tfjs's `io.weightsLoaderFactory` read them): every
+/// weight by name, dequantized to float32. Errors: not such an array, a missing or short
+/// shard, sizes past the bounds.
+pub fn read_manifest(
+    bytes: &[u8],
+    sibling: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Result<HashMap<String, Weight>, ModelError> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    let groups = v
+        .as_array()
+        .filter(|g| g.iter().all(|g| g.get("weights").is_some()))
+        .ok_or_else(|| bad("not a weights manifest (an array of weight groups)"))?;
+    read_weights(groups, sibling)
+}
+
+/// The weights of manifest `groups`: each group's shards concatenated, its weights read in
+/// order (tfjs-converter `io/types.ts`, `WeightsManifestEntry`).
+fn read_weights(
+    groups: &[Value],
+    sibling: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Result<HashMap<String, Weight>, ModelError> {
+    let mut weights = HashMap::new();
+    let mut total = 0usize;
+    for group in groups {
         let mut data = Vec::new();
         for p in group
             .get("paths")
@@ -237,11 +267,7 @@ pub fn read(bytes: &[u8], sibling: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<G
             weights.insert(name.to_string(), weight);
         }
     }
-    Ok(Graph {
-        nodes,
-        weights,
-        outputs,
-    })
+    Ok(weights)
 }
 
 /// One manifest entry read from `data` (the rest of its group); returns it and the bytes used.

@@ -10,14 +10,19 @@ use super::ConvertError;
 use crate::decode::models::tfjs::graph::{self, Graph, Node, Values, Weight};
 use std::collections::HashMap;
 
+pub mod faceapi;
 mod layers;
 mod operators;
 
-/// Convert a graph model (`model.json` bytes; shards through `sibling`).
+/// Convert a graph model (`model.json` bytes; shards through `sibling`), or a weights manifest
+/// alone whose weights are one of face-api.js's networks ([`faceapi`]).
 pub fn convert(
     bytes: &[u8],
     sibling: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) -> Result<(Vec<u8>, String), ConvertError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return faceapi::convert(&graph::read_manifest(bytes, sibling)?);
+    }
     from_graph(&graph::read(bytes, sibling)?, "TF.js")
 }
 
