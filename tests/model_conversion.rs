@@ -259,7 +259,7 @@ fn every_tflite_fixture_converts_and_matches_litert() {
 }
 
 /// The TF.js graph models among the fixtures (a `model.json` with a `modelTopology`; at least
-/// three). face-api.js's bare weight manifests carry no graph.
+/// three). face-api.js's bare weight manifests are checked against face-api.js below.
 fn tfjs_graph_fixtures() -> Vec<PathBuf> {
     let models: Vec<PathBuf> = fixtures(".json")
         .into_iter()
