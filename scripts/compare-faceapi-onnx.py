@@ -28,7 +28,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         inp, out = os.path.join(d, "in.f32"), os.path.join(d, "out.f32")
         x.tofile(inp)
-        node_path = os.path.join(here, "..", ".deps", "faceapi", "node_modules")
+        node_path = os.path.join(here, "..", ".deps", "webjs", "node_modules")
         env = dict(os.environ, NODE_PATH=node_path)
         shape = subprocess.run(["node", os.path.join(here, "run-faceapi.js"), manifest, net, str(size),
                                 inp, out], check=True, capture_output=True, env=env).stdout.decode()

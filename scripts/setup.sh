@@ -99,17 +99,19 @@ if [ "$mode" != run ]; then
       @tensorflow/tfjs-converter@4.22.0 >/dev/null)
   fi
 fi
-# --- face-api.js itself (@vladmandic/face-api 1.7.15, the fork the fixtures come from, on TF.js
-# 4.22 with its CPU backend; the WASM backend only because face-api's Node build imports it):
-# the reference the face-api.js weights-manifest -> ONNX converter is checked against
-# (scripts/run-faceapi.js).
+# --- Web packages' own runtimes, the references two probe paths are checked against:
+# face-api.js (@vladmandic/face-api 1.7.15, the fork the fixtures come from, on TF.js 4.22 with
+# its CPU backend; the WASM backend only because face-api's Node build imports it) for the
+# weights-manifest -> ONNX converter (scripts/run-faceapi.js), and jsfeat 0.0.8 for the BBF
+# cascade evaluator (scripts/run-bbf-jsfeat.js, on jsfeat's own face cascade).
 if [ "$mode" != run ]; then
-  if [ ! -f .deps/faceapi/node_modules/@vladmandic/face-api/package.json ]; then
-    say "installing face-api.js 1.7.15 and TF.js 4.22.0 into .deps/faceapi"
-    mkdir -p .deps/faceapi
-    (cd .deps/faceapi && npm install --silent --no-audit --no-fund \
+  if [ ! -f .deps/webjs/node_modules/@vladmandic/face-api/package.json ] \
+    || [ ! -f .deps/webjs/node_modules/jsfeat/cascades/bbf_face.js ]; then
+    say "installing face-api.js 1.7.15, TF.js 4.22.0 and jsfeat 0.0.8 into .deps/webjs"
+    mkdir -p .deps/webjs
+    (cd .deps/webjs && npm install --silent --no-audit --no-fund \
       @vladmandic/face-api@1.7.15 @tensorflow/tfjs@4.22.0 \
-      @tensorflow/tfjs-backend-wasm@4.22.0 >/dev/null)
+      @tensorflow/tfjs-backend-wasm@4.22.0 jsfeat@0.0.8 >/dev/null)
   fi
 fi
 # --- binwalk 3's extractors that are not Debian packages (bench only) ---------------------------

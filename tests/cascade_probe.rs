@@ -348,3 +348,140 @@ fn a_cascade_the_probe_cannot_read_keeps_its_structural_verdict_with_the_reason(
         c.reasons
     );
 }
+
+/// A BBF cascade (ccv's format, as web packages embed it) is evaluated as jsfeat itself runs
+/// it: jsfeat 0.0.8's own face cascade, on every probe picture, gives the same raw hits and the
+/// same grouped detections here as in jsfeat under Node.js (scripts/run-bbf-jsfeat.js; jsfeat
+/// installed by `scripts/setup.sh test`), and the probe finds that it fires on frontal faces.
+#[test]
+fn bbf_cascades_are_evaluated_as_jsfeat_evaluates_them() {
+    use banwatch::detect::fingerprint::probe::cascade::bbf;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let modules = root.join(".deps/webjs/node_modules");
+    let cascade_path = modules.join("jsfeat/cascades/bbf_face.js");
+    let bytes = std::fs::read(&cascade_path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run `bash scripts/setup.sh test`",
+            cascade_path.display()
+        )
+    });
+    let c = cascade::bbf::read(&bytes).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Every probe picture, and each at twice its size (more scales, more hits to group).
+    let battery: Vec<(
+        String,
+        banwatch::detect::fingerprint::probe::cascade::eval::Gray,
+    )> = scenes::battery()
+        .iter()
+        .flat_map(|s| {
+            let big = s.image.resized(s.image.width * 2, s.image.height * 2);
+            [
+                (s.name.to_string(), s.image.clone()),
+                (format!("{} x2", s.name), big),
+            ]
+        })
+        .collect();
+    let mut pictures = Vec::new();
+    for (i, (_, image)) in battery.iter().enumerate() {
+        let p = dir.path().join(format!("scene{i:02}.pgm"));
+        std::fs::write(&p, image.to_pgm()).unwrap();
+        pictures.push(p);
+    }
+    let out = Command::new("node")
+        .arg(root.join("scripts/run-bbf-jsfeat.js"))
+        .arg(&cascade_path)
+        .args(&pictures)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (mut raw_total, mut grouped_total) = (0, 0);
+    for (i, (name, image)) in battery.iter().enumerate() {
+        let ours = bbf::comparison_record(&c, image);
+        same_as_jsfeat(&ours, &theirs[i], name);
+        raw_total += ours["raw"].as_array().map_or(0, Vec::len);
+        grouped_total += ours["grouped"].as_array().map_or(0, Vec::len);
+    }
+    println!("jsfeat's bbf_face on {} pictures: {raw_total} raw hits, {grouped_total} detections, all as jsfeat's", battery.len());
+    // A permissive generated cascade in jsfeat's layout (one stage, two features over all
+    // three levels): thousands of hits, so the skip after a hit and the grouping are exercised.
+    let permissive = r#"(function(global) { global.face_cascade = {"count": 1, "width": 24, "height": 24,
+        "stage_classifier": [{"count": 2, "threshold": -0.5, "feature": [
+          {"size": 2, "px": [10, 3], "py": [12, 4], "pz": [0, 1], "nx": [2, 5], "ny": [3, 1], "nz": [1, 2]},
+          {"size": 1, "px": [4], "py": [5], "pz": [2], "nx": [20], "ny": [20], "nz": [0]}],
+          "alpha": [-1.0, 1.0, -0.25, 0.25]}]}; })(jsfeat.bbf);"#;
+    let generated = dir.path().join("permissive.js");
+    std::fs::write(&generated, permissive).unwrap();
+    let g = cascade::bbf::read(permissive.as_bytes()).unwrap();
+    let some: Vec<&PathBuf> = pictures.iter().step_by(7).collect();
+    let out = Command::new("node")
+        .arg(root.join("scripts/run-bbf-jsfeat.js"))
+        .arg(&generated)
+        .args(&some)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (mut raw_total, mut grouped_total) = (0, 0);
+    for (i, (name, image)) in battery.iter().step_by(7).enumerate() {
+        let ours = bbf::comparison_record(&g, image);
+        same_as_jsfeat(&ours, &theirs[i], &format!("{name} (permissive)"));
+        raw_total += ours["raw"].as_array().map_or(0, Vec::len);
+        grouped_total += ours["grouped"].as_array().map_or(0, Vec::len);
+    }
+    println!("a permissive cascade on {} pictures: {raw_total} raw hits, {grouped_total} detections, all as jsfeat's", some.len());
+    assert!(raw_total > 1000 && grouped_total > 0);
+    assert!(grouped_total > 0 && raw_total >= grouped_total);
+    let info = sniff_and_parse("bbf_face.js", &bytes, &|_| None)
+        .unwrap()
+        .unwrap();
+    let opts = FingerprintOptions::default()
+        .with_catalog(false)
+        .with_lazy_probe(LazyProbe::new(|| None));
+    let verdict = classify_model(&info, &bytes, "", "", &opts);
+    assert_eq!(
+        verdict.technique,
+        Technique::FaceDetection,
+        "{:?}",
+        verdict.reasons
+    );
+    assert!(
+        verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("BBF cascade") && r.contains("frontal faces")),
+        "{:?}",
+        verdict.reasons
+    );
+}
+
+/// Raw hits and grouped detections equal to jsfeat's, box for box (numbers as floats).
+fn same_as_jsfeat(ours: &serde_json::Value, theirs: &serde_json::Value, name: &str) {
+    for key in ["raw", "grouped"] {
+        let (a, b) = (
+            ours[key].as_array().unwrap(),
+            theirs[key].as_array().unwrap(),
+        );
+        let first_difference = a.iter().zip(b).position(|(x, y)| {
+            (0..4).any(|k| (x[k].as_f64().unwrap() - y[k].as_f64().unwrap()).abs() > 1e-9)
+        });
+        assert!(
+            a.len() == b.len() && first_difference.is_none(),
+            "{name} {key}: {} boxes here, {} in jsfeat; first difference at {first_difference:?}: {:?} vs {:?}",
+            a.len(),
+            b.len(),
+            first_difference.and_then(|i| a.get(i)),
+            first_difference.and_then(|i| b.get(i)),
+        );
+    }
+}

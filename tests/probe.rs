@@ -269,7 +269,18 @@ fn a_model_of_a_format_without_converter_says_so() {
         let info = sniff_and_parse(name, bytes, &|_| None).unwrap().unwrap();
         classify_model_with(&info, bytes, &|_| None, "", name, &opts).reasons
     };
-    // An OpenVINO IR face descriptor (128x128 crop, 256 values): no converter.
+    // Weights alone in safetensors: no graph, no converter.
+    let header = br#"{"fc.weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}"#;
+    let mut st = (header.len() as u64).to_le_bytes().to_vec();
+    st.extend_from_slice(header);
+    st.extend_from_slice(&[0; 8]);
+    let r = reasons("m.safetensors", &st);
+    assert!(
+        r.iter()
+            .any(|r| r == "probe: not run: no converter from safetensors to ONNX"),
+        "{r:?}"
+    );
+    // An OpenVINO IR face descriptor (128x128 crop, 256 values), its .bin not beside it.
     let ir = r#"<?xml version="1.0"?>
 <net name="model" version="11"><layers>
 <layer id="0" name="data" type="Parameter" version="opset1"><data shape="1,3,128,128" element_type="f32"/><output><port id="0" precision="FP32"><dim>1</dim></port></output></layer>
@@ -278,8 +289,8 @@ fn a_model_of_a_format_without_converter_says_so() {
 </layers></net>"#;
     let r = reasons("m.xml", ir.as_bytes());
     assert!(
-        r.iter()
-            .any(|r| r == "probe: not run: no converter from openvino to ONNX"),
+        r.iter().any(|r| r.starts_with("probe: ")
+            && r.contains("weights (.bin of the same name) are not beside it")),
         "{r:?}"
     );
     // MobileFaceNet's first and last layers as an NCNN param, its .bin not beside it.

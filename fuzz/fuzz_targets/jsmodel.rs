@@ -1,7 +1,15 @@
 #![no_main]
-//! The web-script model reader over arbitrary bytes: a clear error, never a panic or a huge allocation.
+//! The web-script model reader and the BBF cascade reader over arbitrary bytes, and a cascade
+//! that reads evaluated on one probe picture: a clear error, never a panic or a huge allocation.
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = banwatch::decode::models::jsmodel::parse(data);
+    if let Ok(c) = banwatch::decode::models::cascade::bbf::read(data) {
+        use banwatch::detect::fingerprint::probe::cascade::{bbf, scenes};
+        let mut budget = 2_000_000u64;
+        if let Some(scene) = scenes::battery().first() {
+            let _ = bbf::detect_objects(&c, &scene.image, &mut budget);
+        }
+    }
 });

@@ -172,6 +172,17 @@ pub fn classify_model_with(
             Err(e) => c.reasons.push(format!("probe: cascade not evaluated: {e}")),
         }
     }
+    // So are the BBF cascades web packages embed (ccv's format, run as jsfeat runs it).
+    #[cfg(feature = "probe")]
+    let bbf = info.format == Some(crate::decode::models::ModelFormat::JsEmbedded)
+        && info.facts.get("cascade.feature_type").map(String::as_str) == Some("BBF (ccv)");
+    #[cfg(feature = "probe")]
+    if probing && bbf {
+        match probe::cascade::run_bbf(bytes) {
+            Ok(report) => probe::cascade::apply(&mut c, &report),
+            Err(e) => c.reasons.push(format!("probe: cascade not evaluated: {e}")),
+        }
+    }
     #[cfg(feature = "probe")]
     if probing
         && info.format.is_some_and(|f| {
@@ -192,7 +203,7 @@ pub fn classify_model_with(
         // Say why a model was not probed, so a report lists every model's probe outcome.
         if let Some(f) = info
             .format
-            .filter(|&f| f != crate::decode::models::ModelFormat::OpencvCascade)
+            .filter(|&f| f != crate::decode::models::ModelFormat::OpencvCascade && !bbf)
         {
             c.reasons.push(format!(
                 "probe: not run: no converter from {} to ONNX",

@@ -3,6 +3,7 @@
 
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo};
 
+pub mod bbf;
 mod old;
 use old::read_old;
 

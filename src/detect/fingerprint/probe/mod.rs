@@ -373,12 +373,31 @@ impl Probe {
             .iter()
             .map(|o| (o.name().to_string(), o.dtype().clone()))
             .collect();
-        match picture_run(&mut session, &inputs, start) {
-            // A graph no drawn picture fits is still run on drawn signals, which shows at
-            // least whether it is live; the report says no picture fitted.
-            Err(ProbeError::Unsupported(why)) => signal::run(&mut session, &inputs)
-                .map_err(|e| ProbeError::Unsupported(format!("{why}; and on drawn signals: {e}"))),
-            other => other,
+        // A graph no drawn picture fits, or that refuses the picture it was given, is still
+        // run on drawn signals, which shows at least whether it is live; the report says why
+        // no picture ran.
+        let (why, runtime) = match picture_run(&mut session, &inputs, start) {
+            Err(ProbeError::Unsupported(why)) => (why, false),
+            Err(ProbeError::Runtime(why)) => (why, true),
+            other => return other,
+        };
+        match signal::run(&mut session, &inputs) {
+            Ok(mut r) => {
+                if let Some(g) = r.signal.as_mut() {
+                    g.no_picture = if runtime {
+                        format!("ONNX Runtime refused the drawn picture: {why}")
+                    } else {
+                        why
+                    };
+                }
+                Ok(r)
+            }
+            Err(e) if runtime => Err(ProbeError::Runtime(format!(
+                "{why}; and on drawn signals: {e}"
+            ))),
+            Err(e) => Err(ProbeError::Unsupported(format!(
+                "{why}; and on drawn signals: {e}"
+            ))),
         }
     }
 }

@@ -9,8 +9,8 @@ pub enum ProbeKind {
     Faces,
     /// Sequences of walking-figure silhouettes (N × T × H × W inputs).
     Silhouettes,
-    /// Drawn signals of each input's declared type and shape: no drawn picture fits the
-    /// graph's inputs (it takes none, or one out of the probe's range), so only whether it is
+    /// Drawn signals of each input's declared type and shape: no drawn picture ran (no input
+    /// takes one the probe draws, or ONNX Runtime refused it), so only whether the graph is
     /// live is measured.
     Signals,
 }
@@ -172,13 +172,16 @@ impl ProbeReport {
             match self.kind {
                 ProbeKind::Faces => "synthetic faces",
                 ProbeKind::Silhouettes => "synthetic walking silhouettes",
-                ProbeKind::Signals => "drawn signals (no drawn picture fits its inputs)",
+                ProbeKind::Signals => "drawn signals",
             },
             self.scaling
                 .map(|s| format!(" scaled {}", s.as_str()))
                 .unwrap_or_default(),
             shapes.join(" ")
         );
+        if let Some(g) = self.signal.as_ref().filter(|g| !g.no_picture.is_empty()) {
+            s.push_str(&format!(" (no drawn picture ran: {})", g.no_picture));
+        }
         if !self.side_inputs.is_empty() {
             let given: Vec<String> = self.side_inputs.iter().map(SideInput::describe).collect();
             let label = match self.kind {
@@ -271,7 +274,7 @@ pub fn apply(c: &mut Classification, r: &ProbeReport) {
     }
     if let Some(g) = &r.signal {
         c.reasons.push(
-            "probe: no drawn picture fits the graph's inputs, so no face or gait behaviour was measured; the run on drawn signals shows only whether it is live".into(),
+            "probe: no drawn picture ran on the graph, so no face or gait behaviour was measured; the run on drawn signals shows only whether it is live".into(),
         );
         if g.constant && c.technique != Technique::None {
             c.confidence = (c.confidence * 0.6).max(0.3);

@@ -32,6 +32,9 @@ pub struct SignalResponse {
     pub constant: bool,
     /// How many float output values there were (0: the graph returns no float tensor).
     pub values: usize,
+    /// Why no drawn picture ran (no input takes one, or ONNX Runtime refused it).
+    #[serde(default)]
+    pub no_picture: String,
 }
 
 /// The value an input gets in this run, from its name and element type.
@@ -64,9 +67,20 @@ fn value_for(name: &str, ty: TensorElementType) -> SideValue {
 /// where unnamed), element type.
 type Declared = (String, Vec<i64>, Vec<String>, TensorElementType);
 
-/// `dims` made concrete: an open dimension named as a batch (`batch`, `N`, `batch_size`), or a
-/// leading unnamed open dimension of a longer shape, is 1; other open dimensions `open`.
-fn concrete(dims: &[i64], symbols: &[String], open: i64) -> Vec<i64> {
+/// How open dimensions are filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    /// The leading one of a longer shape, or one named as a batch (`batch`, `N`,
+    /// `batch_size`), is 1; the others the size tried.
+    Batch,
+    /// Every open dimension but each input's last is 1 (recurrent states whose unnamed middle
+    /// dimension is the batch: Silero VAD's `state` [2, batch, 128]); the last the size tried.
+    LastOnly,
+}
+
+/// `dims` made concrete under `fill`, `open` for the open dimensions that take the size tried.
+fn concrete(dims: &[i64], symbols: &[String], open: i64, fill: Fill) -> Vec<i64> {
+    let last = dims.len().saturating_sub(1);
     dims.iter()
         .enumerate()
         .map(|(i, &d)| {
@@ -77,7 +91,8 @@ fn concrete(dims: &[i64], symbols: &[String], open: i64) -> Vec<i64> {
             match (i, d) {
                 (_, d) if d > 0 => d,
                 _ if symbol.contains("batch") || symbol == "n" => 1,
-                (0, _) if dims.len() > 1 && symbol.is_empty() => 1,
+                (0, _) if dims.len() > 1 => 1,
+                (i, _) if fill == Fill::LastOnly && i != last => 1,
                 _ => open,
             }
         })
@@ -88,13 +103,14 @@ fn concrete(dims: &[i64], symbols: &[String], open: i64) -> Vec<i64> {
 fn feed(
     inputs: &[Declared],
     open: i64,
+    fill: Fill,
     seed: u64,
 ) -> Result<(Vec<SideInput>, SideValues), ProbeError> {
     let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);
     let mut described = Vec::with_capacity(inputs.len());
     let mut values = Vec::with_capacity(inputs.len());
     for (name, dims, symbols, ty) in inputs {
-        let shape = concrete(dims, symbols, open);
+        let shape = concrete(dims, symbols, open, fill);
         let elements = shape
             .iter()
             .try_fold(1u64, |a, &d| a.checked_mul(u64::try_from(d).ok()?))
@@ -175,9 +191,23 @@ pub(super) fn run(
     } else {
         &OPEN_SIZES[..1]
     };
+    let fills: &[Fill] = if has_open {
+        &[Fill::Batch, Fill::LastOnly]
+    } else {
+        &[Fill::Batch]
+    };
+    let tries = sizes
+        .iter()
+        .flat_map(|&open| fills.iter().map(move |&fill| (open, fill)));
     let mut first_error = None;
-    for &open in sizes {
-        let (given, a) = feed(&declared, open, 1)?;
+    for (open, fill) in tries {
+        let (given, a) = match feed(&declared, open, fill, 1) {
+            Ok(f) => f,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
         let first = match run_feed(session, &a) {
             Ok(o) => o,
             Err(e) => {
@@ -185,7 +215,7 @@ pub(super) fn run(
                 continue;
             }
         };
-        let second = run_feed(session, &feed(&declared, open, 2)?.1)?;
+        let second = run_feed(session, &feed(&declared, open, fill, 2)?.1)?;
         let flat =
             |o: &Outputs| -> Vec<f32> { o.iter().flat_map(|x| x.2.iter().copied()).collect() };
         let (x, y) = (flat(&first), flat(&second));
@@ -196,6 +226,7 @@ pub(super) fn run(
             cosine: cosine(&x, &y),
             constant: !x.is_empty() && moved <= 1e-6 * l2(&x).max(1e-6),
             values: x.len(),
+            no_picture: String::new(),
         };
         return Ok(ProbeReport {
             input: given.first().map(|g| g.shape.clone()).unwrap_or_default(),
@@ -235,14 +266,26 @@ mod tests {
         assert_eq!(value_for("keep", T::Bool), SideValue::One);
         let none: Vec<String> = Vec::new();
         let named = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(concrete(&[-1, -1], &none, 512), vec![1, 512]);
+        let b = Fill::Batch;
+        assert_eq!(concrete(&[-1, -1], &none, 512, b), vec![1, 512]);
         assert_eq!(
-            concrete(&[2, -1, 128], &named(&["", "batch_size", ""]), 512),
+            concrete(&[2, -1, 128], &named(&["", "batch_size", ""]), 512, b),
             vec![2, 1, 128]
         );
-        assert_eq!(concrete(&[2, -1, 128], &none, 512), vec![2, 512, 128]);
-        assert_eq!(concrete(&[], &none, 512), Vec::<i64>::new());
-        assert_eq!(concrete(&[-1], &none, 16), vec![16]);
+        assert_eq!(concrete(&[2, -1, 128], &none, 512, b), vec![2, 512, 128]);
+        assert_eq!(
+            concrete(&[2, -1, 128], &none, 512, Fill::LastOnly),
+            vec![2, 1, 128]
+        );
+        assert_eq!(
+            concrete(&[-1, -1, 64], &none, 512, Fill::LastOnly),
+            vec![1, 1, 64]
+        );
+        // A leading open dimension is the batch whatever its name (TensorFlow's `unk__749`).
+        let tf = named(&["unk__749", "", ""]);
+        assert_eq!(concrete(&[-1, 43844, 1], &tf, 512, b), vec![1, 43844, 1]);
+        assert_eq!(concrete(&[], &none, 512, b), Vec::<i64>::new());
+        assert_eq!(concrete(&[-1], &none, 16, b), vec![16]);
     }
 
     /// An input too large to build is refused with its name, not allocated.
@@ -254,7 +297,7 @@ mod tests {
             Vec::new(),
             TensorElementType::Float32,
         )];
-        let e = feed(&declared, 16, 1)
+        let e = feed(&declared, 16, Fill::Batch, 1)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();

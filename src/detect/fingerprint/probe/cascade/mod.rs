@@ -5,6 +5,7 @@
 //!
 //! A cascade is always a detector: whatever it fires on, it never makes a model recognition.
 
+pub mod bbf;
 pub mod eval;
 pub mod scenes;
 
@@ -115,25 +116,53 @@ pub fn run(bytes: &[u8]) -> Result<CascadeReport, ProbeError> {
 
 /// [`run`] on a cascade already read.
 pub fn run_cascade(c: &Cascade) -> Result<CascadeReport, ProbeError> {
+    let mut budget = eval::Budget::new(MAX_NODE_EVALUATIONS);
+    let features = match c.kind {
+        FeatureKind::Haar => "HAAR",
+        FeatureKind::Lbp => "LBP",
+    };
+    evaluate(features, (c.width, c.height), |scene| {
+        eval::detect(c, &scene.image, &mut budget).map_err(|cut| match cut {
+            eval::Cut::Budget => format!(
+                "the cascade spent over {MAX_NODE_EVALUATIONS} node evaluations on the probe pictures; not evaluated to the end"
+            ),
+            eval::Cut::Everywhere => format!(
+                "the cascade accepts over {} windows of the {} picture: it fires everywhere, on no object in particular",
+                eval::MAX_RAW_WINDOWS,
+                scene.name
+            ),
+        })
+    })
+}
+
+/// Read the BBF cascade in a script (ccv's format, as jsfeat, headtrackr and
+/// jquery.facedetection embed it) and run it on the probe battery as jsfeat does ([`bbf`]).
+/// Errors: the literal does not read ([`ProbeError::Unsupported`] with the reader's reason),
+/// or the cascade spends more than [`MAX_NODE_EVALUATIONS`] feature evaluations.
+pub fn run_bbf(bytes: &[u8]) -> Result<CascadeReport, ProbeError> {
+    let c = cascade::bbf::read(bytes).map_err(|e| ProbeError::Unsupported(e.to_string()))?;
+    let mut budget = MAX_NODE_EVALUATIONS;
+    evaluate("BBF", (c.width, c.height), |scene| {
+        bbf::detect_objects(&c, &scene.image, &mut budget).map_err(|_| {
+            format!(
+                "the cascade spent over {MAX_NODE_EVALUATIONS} feature evaluations on the probe pictures; not evaluated to the end"
+            )
+        })
+    })
+}
+
+/// Run `detect` on every picture of the battery and count where its detections fall.
+fn evaluate(
+    features: &str,
+    window: (u32, u32),
+    mut detect: impl FnMut(&scenes::Scene) -> Result<Vec<(Rect, usize)>, String>,
+) -> Result<CascadeReport, ProbeError> {
     let start = Instant::now();
     let battery = scenes::battery();
-    let mut budget = eval::Budget::new(MAX_NODE_EVALUATIONS);
     let mut fired: std::collections::BTreeMap<Part, usize> = Default::default();
     let mut stray = 0;
     for scene in battery {
-        let found = eval::detect(c, &scene.image, &mut budget).map_err(|cut| {
-            ProbeError::Unsupported(match cut {
-                eval::Cut::Budget => format!(
-                    "the cascade spent over {MAX_NODE_EVALUATIONS} node evaluations on the probe pictures; not evaluated to the end"
-                ),
-                eval::Cut::Everywhere => format!(
-                    "the cascade accepts over {} windows of the {} picture: it fires everywhere, on no object in particular",
-                    eval::MAX_RAW_WINDOWS,
-                    scene.name
-                ),
-            })
-        })?;
-        for (d, _) in found {
+        for (d, _) in detect(scene).map_err(ProbeError::Unsupported)? {
             match part_of(&d, &scene.parts) {
                 Some(p) => *fired.entry(p).or_default() += 1,
                 None => stray += 1,
@@ -143,11 +172,8 @@ pub fn run_cascade(c: &Cascade) -> Result<CascadeReport, ProbeError> {
     let mut fired: Vec<(Part, usize)> = fired.into_iter().collect();
     fired.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(CascadeReport {
-        features: match c.kind {
-            FeatureKind::Haar => "HAAR".into(),
-            FeatureKind::Lbp => "LBP".into(),
-        },
-        window: (c.width, c.height),
+        features: features.into(),
+        window,
         scenes: battery.len(),
         fired,
         stray,
