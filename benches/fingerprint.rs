@@ -4,7 +4,8 @@
 //! picture (the run on drawn signals)
 //! (each fixture it runs on; ONNX Runtime, when
 //! `ORT_DYLIB_PATH` or .deps/onnxruntime has the library), the cascade probe on the OpenCV
-//! cascade fixtures (no ONNX Runtime needed), and carving throughput over a firmware-like blob.
+//! cascade fixtures and jsfeat's BBF face cascade (no ONNX Runtime needed), and carving
+//! throughput over a firmware-like blob.
 //!
 //!   cargo bench --bench fingerprint
 use banwatch::decode::models::sniff_and_parse;
@@ -72,6 +73,18 @@ fn cascade_probe(c: &mut Criterion) {
         g.bench_function(format!("probe opencv_cascade {name}"), |b| {
             b.iter(|| cascade::run(&bytes).map(|r| r.fired.len()).unwrap_or(0))
         });
+    }
+    // A BBF cascade as web packages embed it: jsfeat's own, from the reference install
+    // (scripts/setup.sh test puts it in .deps/webjs).
+    let bbf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".deps/webjs/node_modules/jsfeat/cascades/bbf_face.js");
+    match std::fs::read(&bbf) {
+        Ok(bytes) => {
+            g.bench_function("probe bbf_cascade jsfeat bbf_face.js", |b| {
+                b.iter(|| cascade::run_bbf(&bytes).map(|r| r.fired.len()).unwrap_or(0))
+            });
+        }
+        Err(e) => eprintln!("probe bench: {}: {e}: BBF not measured", bbf.display()),
     }
     g.finish();
 }

@@ -6,6 +6,7 @@
 //! - What the fixtures fire on, and a cascade whose comment misnames its object.
 
 use banwatch::decode::models::{cascade, sniff_and_parse};
+use banwatch::detect::fingerprint::probe::cascade::eval::Gray;
 use banwatch::detect::fingerprint::probe::cascade::{comparison_record, scenes};
 use banwatch::detect::fingerprint::{classify_model, FingerprintOptions, LazyProbe};
 use banwatch::model::Technique;
@@ -355,7 +356,6 @@ fn a_cascade_the_probe_cannot_read_keeps_its_structural_verdict_with_the_reason(
 /// installed by `scripts/setup.sh test`), and the probe finds that it fires on frontal faces.
 #[test]
 fn bbf_cascades_are_evaluated_as_jsfeat_evaluates_them() {
-    use banwatch::detect::fingerprint::probe::cascade::bbf;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let modules = root.join(".deps/webjs/node_modules");
     let cascade_path = modules.join("jsfeat/cascades/bbf_face.js");
@@ -368,10 +368,7 @@ fn bbf_cascades_are_evaluated_as_jsfeat_evaluates_them() {
     let c = cascade::bbf::read(&bytes).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Every probe picture, and each at twice its size (more scales, more hits to group).
-    let battery: Vec<(
-        String,
-        banwatch::detect::fingerprint::probe::cascade::eval::Gray,
-    )> = scenes::battery()
+    let battery: Vec<(String, Gray)> = scenes::battery()
         .iter()
         .flat_map(|s| {
             let big = s.image.resized(s.image.width * 2, s.image.height * 2);
@@ -387,26 +384,12 @@ fn bbf_cascades_are_evaluated_as_jsfeat_evaluates_them() {
         std::fs::write(&p, image.to_pgm()).unwrap();
         pictures.push(p);
     }
-    let out = Command::new("node")
-        .arg(root.join("scripts/run-bbf-jsfeat.js"))
-        .arg(&cascade_path)
-        .args(&pictures)
-        .env("NODE_PATH", &modules)
-        .output()
-        .expect("node");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (mut raw_total, mut grouped_total) = (0, 0);
-    for (i, (name, image)) in battery.iter().enumerate() {
-        let ours = bbf::comparison_record(&c, image);
-        same_as_jsfeat(&ours, &theirs[i], name);
-        raw_total += ours["raw"].as_array().map_or(0, Vec::len);
-        grouped_total += ours["grouped"].as_array().map_or(0, Vec::len);
-    }
+    let pictures: Vec<(String, &Gray, PathBuf)> = battery
+        .iter()
+        .zip(pictures)
+        .map(|((n, g), p)| (n.clone(), g, p))
+        .collect();
+    let (raw_total, grouped_total) = compare_with_jsfeat(&c, &cascade_path, &pictures);
     println!("jsfeat's bbf_face on {} pictures: {raw_total} raw hits, {grouped_total} detections, all as jsfeat's", battery.len());
     // A permissive generated cascade in jsfeat's layout (one stage, two features over all
     // three levels): thousands of hits, so the skip after a hit and the grouping are exercised.
@@ -418,27 +401,8 @@ fn bbf_cascades_are_evaluated_as_jsfeat_evaluates_them() {
     let generated = dir.path().join("permissive.js");
     std::fs::write(&generated, permissive).unwrap();
     let g = cascade::bbf::read(permissive.as_bytes()).unwrap();
-    let some: Vec<&PathBuf> = pictures.iter().step_by(7).collect();
-    let out = Command::new("node")
-        .arg(root.join("scripts/run-bbf-jsfeat.js"))
-        .arg(&generated)
-        .args(&some)
-        .env("NODE_PATH", &modules)
-        .output()
-        .expect("node");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (mut raw_total, mut grouped_total) = (0, 0);
-    for (i, (name, image)) in battery.iter().step_by(7).enumerate() {
-        let ours = bbf::comparison_record(&g, image);
-        same_as_jsfeat(&ours, &theirs[i], &format!("{name} (permissive)"));
-        raw_total += ours["raw"].as_array().map_or(0, Vec::len);
-        grouped_total += ours["grouped"].as_array().map_or(0, Vec::len);
-    }
+    let some: Vec<(String, &Gray, PathBuf)> = pictures.iter().step_by(7).cloned().collect();
+    let (raw_total, grouped_total) = compare_with_jsfeat(&g, &generated, &some);
     println!("a permissive cascade on {} pictures: {raw_total} raw hits, {grouped_total} detections, all as jsfeat's", some.len());
     assert!(raw_total > 1000 && grouped_total > 0);
     assert!(grouped_total > 0 && raw_total >= grouped_total);
@@ -463,6 +427,39 @@ fn bbf_cascades_are_evaluated_as_jsfeat_evaluates_them() {
         "{:?}",
         verdict.reasons
     );
+}
+
+/// Run `cascade` (its script at `script`) here and in jsfeat (scripts/run-bbf-jsfeat.js) on
+/// `pictures` (name, picture, its PGM file); every picture's hits must agree. Returns the raw
+/// hits and grouped detections counted.
+fn compare_with_jsfeat(
+    cascade: &cascade::bbf::BbfCascade,
+    script: &Path,
+    pictures: &[(String, &Gray, PathBuf)],
+) -> (usize, usize) {
+    use banwatch::detect::fingerprint::probe::cascade::bbf;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("node")
+        .arg(root.join("scripts/run-bbf-jsfeat.js"))
+        .arg(script)
+        .args(pictures.iter().map(|p| &p.2))
+        .env("NODE_PATH", root.join(".deps/webjs/node_modules"))
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (mut raw, mut grouped) = (0, 0);
+    for (i, (name, image, _)) in pictures.iter().enumerate() {
+        let ours = bbf::comparison_record(cascade, image);
+        same_as_jsfeat(&ours, &theirs[i], name);
+        raw += ours["raw"].as_array().map_or(0, Vec::len);
+        grouped += ours["grouped"].as_array().map_or(0, Vec::len);
+    }
+    (raw, grouped)
 }
 
 /// Raw hits and grouped detections equal to jsfeat's, box for box (numbers as floats).
