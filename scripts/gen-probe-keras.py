@@ -15,6 +15,8 @@ layout (`model_config` attribute, `model_weights/<layer>/...`) and NAME.keras, K
   Subtract, Reshape, Permute, GlobalAveragePooling2D, Rescaling, and two outputs.
 - embedder_128.h5: a recognition-shaped embedder (112x112 face crop, conv backbone, dense 128,
   UnitNormalization), for the probe to run.
+- embedder_128_scikeras.pkl: the embedder's `.keras` zip as scikeras pickles a fitted Keras
+  model (`scikeras/_saving_utils.py`: the zip's bytes as a uint8 array, dumped by joblib).
 
 usage: gen-probe-keras.py OUTDIR
 """
@@ -114,3 +116,9 @@ if __name__ == "__main__":
         model = randomize(build())
         model.save(os.path.join(sys.argv[1], f"{name}.h5"))
         model.save(os.path.join(sys.argv[1], f"{name}.keras"))
+    import joblib  # noqa: E402
+    import numpy as np  # noqa: E402
+
+    with open(os.path.join(sys.argv[1], "embedder_128.keras"), "rb") as f:
+        zipped = np.frombuffer(f.read(), np.uint8)
+    joblib.dump(zipped, os.path.join(sys.argv[1], "embedder_128_scikeras.pkl"))

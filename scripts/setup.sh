@@ -71,15 +71,16 @@ if [ "$mode" != run ]; then
 fi
 # --- Keras itself (Keras 3 on the JAX backend, in a venv of its own: its NumPy and SciPy pins
 # stay apart from the tools above): writes the Keras HDF5 models the Keras -> ONNX converter is
-# checked against and runs them (scripts/gen-probe-keras.py, scripts/compare-keras-onnx.py).
+# checked against and runs them (scripts/gen-probe-keras.py, scripts/compare-keras-onnx.py);
+# joblib pickles a `.keras` zip as scikeras does.
 if [ "$mode" != run ]; then
   if [ ! -x .deps/keras/bin/python ] \
-    || ! .deps/keras/bin/python -c 'import keras, jax, h5py, onnxruntime' 2>/dev/null; then
-    say "creating .deps/keras with keras, jax, h5py and onnxruntime"
+    || ! .deps/keras/bin/python -c 'import keras, jax, h5py, onnxruntime, joblib' 2>/dev/null; then
+    say "creating .deps/keras with keras, jax, h5py, onnxruntime and joblib"
     rm -rf .deps/keras
     python3 -m venv .deps/keras
     .deps/keras/bin/pip install -q --disable-pip-version-check keras==3.15.1 jax==0.10.2 \
-      jaxlib==0.10.2 scipy==1.17.1 h5py==3.16.0 onnxruntime==1.31.1
+      jaxlib==0.10.2 scipy==1.17.1 h5py==3.16.0 onnxruntime==1.31.1 joblib==1.6.0
   fi
 fi
 # --- TF.js itself (tfjs-core, its CPU backend, tfjs-converter): the reference the TF.js -> ONNX

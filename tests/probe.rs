@@ -255,6 +255,18 @@ fn a_keras_model_is_converted_and_probed() {
     assert_eq!(v.dim, 128);
     assert!(!v.constant && (v.norm - 1.0).abs() < 1e-3, "{v:?}");
     assert_eq!(row.structure.0, Technique::FaceRecognition);
+    // The same model as scikeras pickles it (its .keras zip as a joblib byte array): the
+    // file inside is what is classified and what runs.
+    let row = compare(&p, &dir.path().join("embedder_128_scikeras.pkl"));
+    let inner = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert!(inner
+        .converted
+        .as_deref()
+        .is_some_and(|c| c.starts_with("converted from Keras")));
+    assert_eq!(inner.outputs, r.outputs);
+    assert_eq!(row.structure.0, Technique::FaceRecognition);
 }
 
 /// A model of a format no converter takes gets a reason, and so does a model whose weights

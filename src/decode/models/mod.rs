@@ -35,7 +35,7 @@ pub mod tnn;
 pub mod torch7;
 
 pub use error::ModelError;
-pub use sniff::sniff_and_parse;
+pub use sniff::{model_file, sniff_and_parse};
 
 /// The formats banwatch recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

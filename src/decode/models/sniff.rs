@@ -195,6 +195,28 @@ fn nested(reader: &str, bytes: &[u8], depth: usize) -> Option<Result<ModelInfo, 
 /// Most models inside models followed.
 const MAX_NESTING: usize = 3;
 
+/// The model file itself: `bytes`, or the file a container holds whole (a source text holding
+/// it as a literal, a pickle holding it as a byte array: scikeras's `.keras` zip), followed as
+/// [`sniff_and_parse`] follows it, so that what runs is what was classified.
+pub fn model_file(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut current = std::borrow::Cow::Borrowed(bytes);
+    for _ in 0..MAX_NESTING {
+        let Some(r) = READERS.iter().find(|r| (r.recognise)(&current, "embedded")) else {
+            break;
+        };
+        let inner = match r.name {
+            "embedded" => embedded::inner_file(&current, &recognised),
+            "pickle" => joblib::inner_file(&current, &recognised),
+            _ => None,
+        };
+        match inner {
+            Some((b, _)) => current = std::borrow::Cow::Owned(b),
+            None => break,
+        }
+    }
+    current
+}
+
 /// Recognise and parse a model. `sibling` fetches a file next to this one (weight shards, the
 /// `.bin` of a `.param`); formats that need none ignore it.
 pub fn sniff_and_parse(

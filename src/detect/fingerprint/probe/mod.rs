@@ -313,6 +313,10 @@ impl Probe {
         info: &ModelInfo,
         sibling: &dyn Fn(&str) -> Option<Vec<u8>>,
     ) -> Result<ProbeReport, ProbeError> {
+        // A model held whole inside a container (a pickle's byte array, a script's literal)
+        // was classified from the file inside: run that file.
+        let inner = crate::decode::models::model_file(model);
+        let model: &[u8] = &inner;
         let (onnx, converted) = match info.format {
             Some(ModelFormat::Onnx) => {
                 check_allocations(info)?;
