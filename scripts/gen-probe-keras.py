@@ -15,6 +15,11 @@ layout (`model_config` attribute, `model_weights/<layer>/...`) and NAME.keras, K
   Subtract, Reshape, Permute, GlobalAveragePooling2D, Rescaling, and two outputs.
 - embedder_128.h5: a recognition-shaped embedder (112x112 face crop, conv backbone, dense 128,
   UnitNormalization), for the probe to run.
+- scaled_residual.h5: Inception-ResNet's residual scaling as keras-facenet writes it, a
+  `Lambda` of `x * scale` with `arguments={"scale": 0.17}` (Keras 3 stores a Python lambda's
+  marshalled code in the file; banwatch reads that code, never runs it), and a
+  BatchNormalization on axis 1 of a flat [N, C] tensor after a Dense.
+- other_lambda.h5: a `Lambda` adding 1, which the converter must refuse and name.
 - embedder_128_scikeras.pkl: the embedder's `.keras` zip as scikeras pickles a fitted Keras
   model (`scikeras/_saving_utils.py`: the zip's bytes as a uint8 array, dumped by joblib).
 
@@ -92,6 +97,26 @@ def coverage_functional():
     return keras.Model(x, [out1, out2])
 
 
+def scaled_residual():
+    x = keras.Input((32, 32, 3))
+    y = layers.Conv2D(8, 3, padding="same")(x)
+    up = layers.Conv2D(8, 1)(y)
+    up = layers.Lambda(lambda t, scale: t * scale, arguments={"scale": 0.17})(up)
+    y = layers.Add()([y, up])
+    y = layers.Activation("relu")(y)
+    y = layers.GlobalAveragePooling2D()(y)
+    y = layers.Dense(16)(y)
+    y = layers.BatchNormalization(axis=1)(y)
+    return keras.Model(x, y)
+
+
+def other_lambda():
+    x = keras.Input((16, 16, 3))
+    y = layers.Lambda(lambda t: t + 1.0)(x)
+    y = layers.GlobalAveragePooling2D()(y)
+    return keras.Model(x, y)
+
+
 def embedder():
     x = keras.Input((112, 112, 3))
     y = x
@@ -112,6 +137,8 @@ if __name__ == "__main__":
         ("coverage_sequential", coverage_sequential),
         ("coverage_functional", coverage_functional),
         ("embedder_128", embedder),
+        ("scaled_residual", scaled_residual),
+        ("other_lambda", other_lambda),
     ]:
         model = randomize(build())
         model.save(os.path.join(sys.argv[1], f"{name}.h5"))

@@ -24,6 +24,7 @@ pub mod opaque;
 pub mod openvino;
 pub mod pickle;
 pub(crate) mod protobuf;
+pub mod pyfunc;
 pub mod pytorch;
 pub mod safetensors;
 pub mod sniff;

@@ -15,7 +15,10 @@
 //!
 //! Tensors stay NHWC, as Keras has them (`data_format: channels_last`; `channels_first` is
 //! refused), so `Flatten` keeps Keras's order; convolutions and pooling go through
-//! [`super::nhwc`]. `Lambda` layers (Python code, not a graph), nested models and layers not
+//! [`super::nhwc`]. A `Lambda` layer is Python code, not a graph: it converts only when its
+//! stored code is `return x * <argument>` with that argument a number in the layer's
+//! `arguments` (keras-facenet's Inception-ResNet `scaling`; read by
+//! [`crate::decode::models::pyfunc`], never run). Other Lambdas, nested models and layers not
 //! listed in [`Converter::layer`] end the conversion naming the layer class. A weights-only
 //! file has no architecture to convert.
 
@@ -425,7 +428,8 @@ impl Converter<'_> {
             | "Minimum"
             | "Average"
             | "Concatenate"
-            | "Rescaling" => in_hw,
+            | "Rescaling"
+            | "Lambda" => in_hw,
             _ => None,
         };
         if let Some(hw) = out_hw.filter(|&(h, w)| h > 0 && w > 0) {
@@ -475,7 +479,10 @@ impl Converter<'_> {
                 let axis = cfg["axis"]
                     .as_i64()
                     .or_else(|| cfg["axis"].as_array().and_then(|a| a.first()?.as_i64()));
-                if !matches!(axis, Some(-1 | 3) | None) {
+                // The channel axis of an NHWC tensor, or axis 1 of a flat [N, C] one (a
+                // normalised embedding after its Dense: keras-facenet's `Bottleneck_BatchNorm`).
+                let flat = ins.first().is_some_and(|x| !self.hw.contains_key(x));
+                if !(matches!(axis, Some(-1 | 3) | None) || (axis == Some(1) && flat)) {
                     return Err(unsupported(class, format!("axis {axis:?}")));
                 }
                 let eps = cfg["epsilon"].as_f64().unwrap_or(1e-3) as f32;
@@ -647,10 +654,9 @@ impl Converter<'_> {
                 self.b.op("Add", &[&y, &o], vec![])
             }
             "Lambda" => {
-                return Err(unsupported(
-                    class,
-                    "Python code stored in the file, not a graph",
-                ))
+                let s = lambda_scale(cfg)?;
+                let s = self.b.scalar_f32(s)?;
+                self.b.op("Mul", &[&x, &s], vec![])
             }
             "Sequential" | "Functional" | "Model" => {
                 return Err(unsupported(class, "a nested model"))
@@ -827,6 +833,44 @@ fn collect_history<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
         }
         Value::Array(a) => a.iter().for_each(|x| collect_history(x, out)),
         _ => {}
+    }
+}
+
+/// The constant a `Lambda` layer multiplies its input by, when its stored code is
+/// `return x * <argument>` (either order) and `arguments` gives that argument as a number.
+/// Errors: any other Lambda (named code, other bodies, other arguments).
+fn lambda_scale(cfg: &Value) -> Result<f32, ConvertError> {
+    use crate::decode::models::pyfunc::{self, Body};
+    let other = |why: String| {
+        unsupported(
+            "Lambda",
+            format!("Python code stored in the file, not a graph: {why}"),
+        )
+    };
+    // Keras 2 / tf.keras: `function_type` "lambda" and `function` [code, defaults, closure];
+    // Keras 3: `function` {"class_name": "__lambda__", "config": {"code": …}}. A function
+    // stored by name has no code in the file.
+    let f = &cfg["function"];
+    let text = if f["class_name"].as_str() == Some("__lambda__") {
+        f["config"]["code"].as_str()
+    } else if cfg["function_type"].as_str() == Some("lambda") {
+        f.get(0).and_then(Value::as_str).or_else(|| f.as_str())
+    } else {
+        return Err(other("a function named, not stored".into()));
+    }
+    .ok_or_else(|| other("no stored code".into()))?;
+    let f = pyfunc::read(text).map_err(|e| other(e.to_string()))?;
+    let args = cfg["arguments"].as_object();
+    match (&f.body, f.args.as_slice(), args) {
+        (Body::Product, [_, by], Some(a)) if a.len() == 1 => a
+            .get(by)
+            .and_then(Value::as_f64)
+            .map(|s| s as f32)
+            .ok_or_else(|| other(format!("`{by}` is not a number in its arguments"))),
+        _ => Err(other(format!(
+            "code of arguments {:?} other than `return x * <argument>`",
+            f.args
+        ))),
     }
 }
 
