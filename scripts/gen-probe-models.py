@@ -45,7 +45,11 @@ def const(name, arr):
 
 
 def save(path, nodes, inp, out, inits, name):
-    g = helper.make_graph(nodes, name, [inp], [out], inits)
+    save_graph(path, nodes, [inp], out, inits, name)
+
+
+def save_graph(path, nodes, inputs, out, inits, name):
+    g = helper.make_graph(nodes, name, inputs, [out], inits)
     m = helper.make_model(g, producer_name="banwatch-fixtures", opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 7
     onnx.checker.check_model(m)
@@ -152,11 +156,7 @@ def sized_input_detector(out_dir):
         helper.make_node("ReduceMean", ["scale_factor"], ["s"], axes=[1], keepdims=1),
         helper.make_node("Mul", ["f", "s"], ["feat"]),
     ]
-    g = helper.make_graph(nodes, "sized", [im_shape, image, scale], [out], inits)
-    m = helper.make_model(g, producer_name="banwatch-fixtures", opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 7
-    onnx.checker.check_model(m)
-    onnx.save(m, f"{out_dir}/sized_input_detector.onnx")
+    save_graph(f"{out_dir}/sized_input_detector.onnx", nodes, [im_shape, image, scale], out, inits, "sized")
 
 
 def voice_activity_like(out_dir):
@@ -183,11 +183,7 @@ def voice_activity_like(out_dir):
         helper.make_node("Cast", ["is16k"], ["on"], to=TensorProto.FLOAT),
         helper.make_node("Mul", ["p", "on"], ["output"]),
     ]
-    g = helper.make_graph(nodes, "vad", [x, state, sr], [out], inits)
-    m = helper.make_model(g, producer_name="banwatch-fixtures", opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 7
-    onnx.checker.check_model(m)
-    onnx.save(m, f"{out_dir}/voice_activity_like.onnx")
+    save_graph(f"{out_dir}/voice_activity_like.onnx", nodes, [x, state, sr], out, inits, "vad")
 
 
 def inert_sequence(out_dir):
