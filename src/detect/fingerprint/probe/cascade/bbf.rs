@@ -11,7 +11,7 @@
 //! pixels, and skips the next window after a hit, exactly as jsfeat's loops do.
 
 use super::eval::{Gray, Rect};
-use crate::decode::models::cascade::bbf::BbfCascade;
+use crate::decode::models::cascade::bbf::{BbfCascade, Feature, Point};
 
 /// One pyramid level: a grey image.
 #[derive(Debug, Clone, Default)]
@@ -126,7 +126,12 @@ struct Pyramid {
     scale_to: usize,
 }
 
-fn build_pyramid(src: &Level, min_w: usize, min_h: usize) -> Pyramid {
+fn build_pyramid(g: &Gray, min_w: usize, min_h: usize) -> Pyramid {
+    let src = Level {
+        w: g.width,
+        h: g.height,
+        data: g.pixels.clone(),
+    };
     let interval = 4usize;
     let scale = 2f64.powf(1.0 / (interval + 1) as f64);
     let next = interval + 1;
@@ -134,23 +139,32 @@ fn build_pyramid(src: &Level, min_w: usize, min_h: usize) -> Pyramid {
     let scale_to = ((ratio.ln() / scale.ln()) as i64).max(0) as usize;
     let count = (scale_to + next * 2) * 4;
     let mut levels = vec![Level::default(); count.max(1)];
-    levels[0] = src.clone();
-    for i in 1..=interval {
-        if (i << 2) >= levels.len() {
-            break;
+    let resampled: Vec<Level> = (1..=interval)
+        .map(|i| {
+            let nw = (src.w as f64 / scale.powi(i as i32)) as usize;
+            let nh = (src.h as f64 / scale.powi(i as i32)) as usize;
+            resample(&src, nw, nh)
+        })
+        .collect();
+    levels[0] = src;
+    for (i, level) in (1..).zip(resampled) {
+        if let Some(slot) = levels.get_mut(i << 2) {
+            *slot = level;
         }
-        let nw = (src.w as f64 / scale.powi(i as i32)) as usize;
-        let nh = (src.h as f64 / scale.powi(i as i32)) as usize;
-        levels[i << 2] = resample(src, nw, nh);
     }
     for i in next..scale_to + next * 2 {
         levels[i << 2] = pyrdown(&levels[(i - next) << 2], 0, 0);
     }
     for i in next * 2..scale_to + next * 2 {
-        let src1 = levels[(i - next) << 2].clone();
-        levels[(i << 2) + 1] = pyrdown(&src1, 1, 0);
-        levels[(i << 2) + 2] = pyrdown(&src1, 0, 1);
-        levels[(i << 2) + 3] = pyrdown(&src1, 1, 1);
+        let src1 = &levels[(i - next) << 2];
+        let halves = [
+            pyrdown(src1, 1, 0),
+            pyrdown(src1, 0, 1),
+            pyrdown(src1, 1, 1),
+        ];
+        for (k, half) in halves.into_iter().enumerate() {
+            levels[(i << 2) + 1 + k] = half;
+        }
     }
     Pyramid {
         levels,
@@ -177,6 +191,38 @@ fn le(a: Option<i32>, b: Option<i32>) -> bool {
 }
 fn lt(a: Option<i32>, b: Option<i32>) -> bool {
     matches!((a, b), (Some(a), Some(b)) if a < b)
+}
+
+/// Whether feature `f` holds where `read` reads the window's pixels, as jsfeat decides it:
+/// every positive point brighter than every negative one, given up at the first pair that
+/// shows otherwise (points on no level, `z = -1`, are skipped).
+fn holds(f: &Feature, read: impl Fn(Point) -> Option<i32>) -> bool {
+    let mut pmin = read(f.positive[0]);
+    let mut nmax = read(f.negative[0]);
+    if le(pmin, nmax) {
+        return false;
+    }
+    for (p, n) in f.positive.iter().zip(&f.negative).skip(1) {
+        if p.z >= 0 {
+            let v = read(*p);
+            if lt(v, pmin) {
+                if le(v, nmax) {
+                    return false;
+                }
+                pmin = v;
+            }
+        }
+        if n.z >= 0 {
+            let v = read(*n);
+            if lt(nmax, v) {
+                if le(pmin, v) {
+                    return false;
+                }
+                nmax = v;
+            }
+        }
+    }
+    true
 }
 
 /// jsfeat's `detect`: every window of every scale; returns the hits and the feature
@@ -222,42 +268,8 @@ fn detect(p: &Pyramid, c: &BbfCascade, budget: &mut u64) -> Option<Vec<Hit>> {
                         let mut sum = 0.0f64;
                         for (k, f) in stage.features.iter().enumerate() {
                             *budget = budget.checked_sub(1)?;
-                            let p0 = f.positive[0];
-                            let n0 = f.negative[0];
-                            let mut pmin = at(p0.z, o[p0.z as usize], p0.x, p0.y);
-                            let mut nmax = at(n0.z, o[n0.z as usize], n0.x, n0.y);
-                            if le(pmin, nmax) {
-                                sum += f64::from(stage.alpha[k << 1]);
-                                continue;
-                            }
-                            let mut shortcut = true;
-                            for (pp, nn) in f.positive.iter().zip(&f.negative).skip(1) {
-                                if pp.z >= 0 {
-                                    let v = at(pp.z, o[pp.z as usize], pp.x, pp.y);
-                                    if lt(v, pmin) {
-                                        if le(v, nmax) {
-                                            shortcut = false;
-                                            break;
-                                        }
-                                        pmin = v;
-                                    }
-                                }
-                                if nn.z >= 0 {
-                                    let v = at(nn.z, o[nn.z as usize], nn.x, nn.y);
-                                    if lt(nmax, v) {
-                                        if le(pmin, v) {
-                                            shortcut = false;
-                                            break;
-                                        }
-                                        nmax = v;
-                                    }
-                                }
-                            }
-                            sum += f64::from(if shortcut {
-                                stage.alpha[(k << 1) + 1]
-                            } else {
-                                stage.alpha[k << 1]
-                            });
+                            let read = |p: Point| at(p.z, o[usize::try_from(p.z).ok()?], p.x, p.y);
+                            sum += f64::from(stage.alpha[(k << 1) + usize::from(holds(f, read))]);
                         }
                         if sum < f64::from(stage.threshold) {
                             pass = false;
@@ -396,6 +408,13 @@ fn group(rects: &[Hit]) -> Vec<Hit> {
         .collect()
 }
 
+/// The raw hits of `c` in `g` over jsfeat's pyramid (the smallest object twice the window);
+/// `None` when `budget` runs out.
+fn hits(c: &BbfCascade, g: &Gray, budget: &mut u64) -> Option<Vec<Hit>> {
+    let p = build_pyramid(g, c.width as usize * 2, c.height as usize * 2);
+    detect(&p, c, budget)
+}
+
 /// Why a BBF cascade was not evaluated to the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cut {
@@ -411,13 +430,7 @@ pub fn detect_objects(
     g: &Gray,
     budget: &mut u64,
 ) -> Result<Vec<(Rect, usize)>, Cut> {
-    let src = Level {
-        w: g.width,
-        h: g.height,
-        data: g.pixels.clone(),
-    };
-    let p = build_pyramid(&src, c.width as usize * 2, c.height as usize * 2);
-    let hits = detect(&p, c, budget).ok_or(Cut::Budget)?;
+    let hits = hits(c, g, budget).ok_or(Cut::Budget)?;
     Ok(group(&hits)
         .into_iter()
         .map(|h| {
@@ -437,14 +450,8 @@ pub fn detect_objects(
 /// The raw hits (before grouping) and grouped detections with their fractions, as jsfeat
 /// returns them, for checking against jsfeat (scripts/compare-bbf-jsfeat.js).
 pub fn comparison_record(c: &BbfCascade, g: &Gray) -> serde_json::Value {
-    let src = Level {
-        w: g.width,
-        h: g.height,
-        data: g.pixels.clone(),
-    };
-    let p = build_pyramid(&src, c.width as usize * 2, c.height as usize * 2);
-    let mut budget = u64::MAX;
-    let hits = detect(&p, c, &mut budget).unwrap_or_default();
+    let mut unbounded = u64::MAX;
+    let hits = hits(c, g, &mut unbounded).unwrap_or_default();
     let as_list = |v: &[Hit]| -> Vec<[f64; 4]> { v.iter().map(|h| [h.x, h.y, h.w, h.h]).collect() };
     serde_json::json!({
         "raw": as_list(&hits),
