@@ -175,11 +175,7 @@ fn recognised(bytes: &[u8]) -> bool {
 /// it as a byte array — give that file, which is read as the model, with a note on where it
 /// was; at most [`MAX_NESTING`] deep.
 fn nested(reader: &str, bytes: &[u8], depth: usize) -> Option<Result<ModelInfo, ModelError>> {
-    let (inner, note) = match reader {
-        "embedded" => embedded::inner_file(bytes, &recognised)?,
-        "pickle" => joblib::inner_file(bytes, &recognised)?,
-        _ => return None,
-    };
+    let (inner, note) = inner_file(reader, bytes)?;
     if depth >= MAX_NESTING {
         return None;
     }
@@ -190,6 +186,16 @@ fn nested(reader: &str, bytes: &[u8], depth: usize) -> Option<Result<ModelInfo, 
     };
     info.notes.push(note);
     Some(Ok(info))
+}
+
+/// The whole model file that a container read by `reader` holds (a source text's literal, a
+/// pickle's byte array), with a note of where it was; `None` for other readers.
+fn inner_file(reader: &str, bytes: &[u8]) -> Option<(Vec<u8>, String)> {
+    match reader {
+        "embedded" => embedded::inner_file(bytes, &recognised),
+        "pickle" => joblib::inner_file(bytes, &recognised),
+        _ => None,
+    }
 }
 
 /// Most models inside models followed.
@@ -204,12 +210,7 @@ pub fn model_file(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         let Some(r) = READERS.iter().find(|r| (r.recognise)(&current, "embedded")) else {
             break;
         };
-        let inner = match r.name {
-            "embedded" => embedded::inner_file(&current, &recognised),
-            "pickle" => joblib::inner_file(&current, &recognised),
-            _ => None,
-        };
-        match inner {
+        match inner_file(r.name, &current) {
             Some((b, _)) => current = std::borrow::Cow::Owned(b),
             None => break,
         }
