@@ -167,21 +167,31 @@ fn run_once(
     for (name, value) in side_inputs {
         feed.push((name.as_str(), value.view().into()));
     }
-    let out = session.run(feed).map_err(rt)?;
-    let mut v = Vec::new();
-    for (name, value) in out.iter() {
-        if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
-            let mut shape = shape.to_vec();
-            let mut data = data.to_vec();
-            // A fixed batch: keep the first item's outputs.
-            if batch > 1 && shape.first() == Some(&(batch as i64)) {
-                data.truncate(data.len() / batch);
-                shape[0] = 1;
-            }
-            v.push((name.to_string(), shape, data));
+    let mut v = float_outputs(&session.run(feed).map_err(rt)?);
+    // A fixed batch: keep the first item's outputs.
+    for (_, shape, data) in &mut v {
+        if batch > 1 && shape.first() == Some(&(batch as i64)) {
+            data.truncate(data.len() / batch);
+            shape[0] = 1;
         }
     }
     Ok(v)
+}
+
+/// Every output's values, one after the other.
+fn flattened(o: &[Output]) -> Vec<f32> {
+    o.iter().flat_map(|x| x.2.iter().copied()).collect()
+}
+
+/// The float32 outputs of one inference: name, concrete shape, values (other element types
+/// are left out).
+fn float_outputs(out: &ort::session::SessionOutputs<'_>) -> Outputs {
+    out.iter()
+        .filter_map(|(name, value)| {
+            let (shape, data) = value.try_extract_tensor::<f32>().ok()?;
+            Some((name.to_string(), shape.to_vec(), data.to_vec()))
+        })
+        .collect()
 }
 
 /// Models larger than this are not loaded by the probe (structure still classifies them).
@@ -495,10 +505,7 @@ fn picture_run(
                     run(layout.tensor(&faces[0], sc))?
                 };
                 let outs1 = run(layout.tensor(&faces[1], sc))?;
-                let flat = |o: &[Output]| -> Vec<f32> {
-                    o.iter().flat_map(|x| x.2.iter().copied()).collect()
-                };
-                let (a, b) = (flat(&outs0), flat(&outs1));
+                let (a, b) = (flattened(&outs0), flattened(&outs1));
                 let moved = max_abs_diff(&a, &b) / l2(&a).max(1e-6);
                 let change = 1.0 - cosine(&a, &b);
                 let Some(pick) = pick else {

@@ -147,14 +147,7 @@ fn run_feed(session: &mut Session, feed: &SideValues) -> Result<Outputs, ProbeEr
         .iter()
         .map(|(n, v)| (n.as_str(), v.view().into()))
         .collect();
-    let out = session.run(inputs).map_err(rt)?;
-    let mut v = Vec::new();
-    for (name, value) in out.iter() {
-        if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
-            v.push((name.to_string(), shape.to_vec(), data.to_vec()));
-        }
-    }
-    Ok(v)
+    Ok(float_outputs(&session.run(inputs).map_err(rt)?))
 }
 
 /// Run a graph that takes no picture on two draws of its inputs (see the module's text).
@@ -216,9 +209,7 @@ pub(super) fn run(
             }
         };
         let second = run_feed(session, &feed(&declared, open, fill, 2)?.1)?;
-        let flat =
-            |o: &Outputs| -> Vec<f32> { o.iter().flat_map(|x| x.2.iter().copied()).collect() };
-        let (x, y) = (flat(&first), flat(&second));
+        let (x, y) = (flattened(&first), flattened(&second));
         let moved = max_abs_diff(&x, &y);
         let change = moved / l2(&x).max(1e-6);
         let signal = SignalResponse {
