@@ -45,7 +45,7 @@ fn compare(format: ModelFormat, model: &Path, dir: &Path) -> f64 {
     let beside = model.parent().unwrap().to_path_buf();
     let ncnn_bin = model.with_extension("bin");
     let sibling = move |name: &str| {
-        if name == convert::ncnn::WEIGHTS || name == convert::openvino::WEIGHTS {
+        if name == convert::WEIGHTS {
             return std::fs::read(&ncnn_bin).ok();
         }
         std::fs::read(beside.join(name)).ok()

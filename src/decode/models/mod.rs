@@ -38,6 +38,28 @@ pub mod torch7;
 pub use error::ModelError;
 pub use sniff::{model_file, sniff_and_parse};
 
+/// The fact under which a format that keeps its weights in a file beside the model names that
+/// file (NCNN's `.bin` beside its `.param`, OpenVINO's beside its `.xml`), if it is such a
+/// format.
+pub fn weights_fact(format: ModelFormat) -> Option<&'static str> {
+    match format {
+        ModelFormat::Ncnn => Some(ncnn::WEIGHTS_FACT),
+        ModelFormat::Openvino => Some(openvino::WEIGHTS_FACT),
+        _ => None,
+    }
+}
+
+/// For a model of `format` named `name`: the fact naming its weights file, and that file's
+/// name by the format's own rule (the same stem, `.bin`).
+pub fn weights_beside(format: ModelFormat, name: &str) -> Option<(&'static str, String)> {
+    let file = match format {
+        ModelFormat::Ncnn => ncnn::weights_name(name),
+        ModelFormat::Openvino => openvino::weights_name(name),
+        _ => None,
+    }?;
+    Some((weights_fact(format)?, file))
+}
+
 /// The formats banwatch recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

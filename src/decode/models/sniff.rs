@@ -235,18 +235,10 @@ pub fn sniff_and_parse(
         }
         let mut parsed = (r.parse)(bytes);
         if let Ok(info) = &mut parsed {
-            // An NCNN .param's weights are in the .bin of the same name: only here is the
-            // name known.
-            if info.format == Some(ModelFormat::Ncnn) {
-                if let Some(w) = ncnn::weights_name(name) {
-                    info.facts.insert(ncnn::WEIGHTS_FACT.into(), w);
-                }
-            }
-            // So are an OpenVINO IR's, in the .bin beside its .xml.
-            if info.format == Some(ModelFormat::Openvino) {
-                if let Some(w) = openvino::weights_name(name) {
-                    info.facts.insert(openvino::WEIGHTS_FACT.into(), w);
-                }
+            // An NCNN .param's or an OpenVINO .xml's weights are in the .bin of the same
+            // name: only here is the name known.
+            if let Some((fact, w)) = info.format.and_then(|f| super::weights_beside(f, name)) {
+                info.facts.insert(fact.into(), w);
             }
         }
         return Some(parsed);

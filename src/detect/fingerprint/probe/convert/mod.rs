@@ -22,6 +22,11 @@ pub mod tflite;
 use crate::decode::models::{ModelError, ModelFormat};
 use std::borrow::Cow;
 
+/// The name under which a converter asks `sibling` for the weights file its format keeps
+/// beside the model (NCNN's `.bin`, OpenVINO's `.bin`); [`model_to_onnx`] answers with the file
+/// the parser named ([`crate::decode::models::weights_beside`]).
+pub const WEIGHTS: &str = "<weights beside the model>";
+
 /// Why a model was not converted.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
@@ -70,8 +75,8 @@ pub fn converts(format: ModelFormat) -> bool {
 
 /// The ONNX model (serialized `ModelProto`) equivalent to `bytes` of `format`, and a one-line
 /// note of what was converted. `sibling` fetches a file beside the model (TF.js weight
-/// shards; an NCNN `.param`'s `.bin`, asked for as [`ncnn::WEIGHTS`]; an OpenVINO IR's `.bin`,
-/// asked for as [`openvino::WEIGHTS`]). Errors: see [`ConvertError`].
+/// shards; an NCNN `.param`'s or an OpenVINO IR's `.bin`, asked for as [`WEIGHTS`]). Errors:
+/// see [`ConvertError`].
 pub fn to_onnx(
     format: ModelFormat,
     bytes: &[u8],
@@ -104,9 +109,8 @@ pub fn to_onnx(
     }
 }
 
-/// [`to_onnx`] for a parsed model: the files it needs beside it are the ones its parser named
-/// (an NCNN `.param`'s `.bin`, [`crate::decode::models::ncnn::WEIGHTS_FACT`]; an OpenVINO
-/// IR's, [`crate::decode::models::openvino::WEIGHTS_FACT`]). Errors: as
+/// [`to_onnx`] for a parsed model: the weights file beside it is the one its parser named
+/// ([`crate::decode::models::weights_fact`]). Errors: as
 /// [`to_onnx`], and a model of no known format.
 pub fn model_to_onnx(
     info: &crate::decode::models::ModelInfo,
@@ -116,11 +120,9 @@ pub fn model_to_onnx(
     let format = info
         .format
         .ok_or_else(|| ConvertError::Graph("the model's format is not known".into()))?;
-    let facts = &info.facts;
-    let beside = |fact: &str| facts.get(fact).and_then(|w| sibling(w));
+    let weights = crate::decode::models::weights_fact(format).and_then(|f| info.facts.get(f));
     let sibling = |n: &str| match n {
-        ncnn::WEIGHTS => beside(crate::decode::models::ncnn::WEIGHTS_FACT),
-        openvino::WEIGHTS => beside(crate::decode::models::openvino::WEIGHTS_FACT),
+        WEIGHTS => weights.and_then(|w| sibling(w)),
         _ => sibling(n),
     };
     to_onnx(format, bytes, &sibling)

@@ -24,9 +24,8 @@ use super::ConvertError;
 use crate::decode::models::openvino::graph::{read, Layer};
 use std::collections::{HashMap, VecDeque};
 
-/// What [`super::to_onnx`]'s `sibling` is asked for: the IR's `.bin` (the probe answers with the
-/// file named by [`crate::decode::models::openvino::WEIGHTS_FACT`]).
-pub const WEIGHTS: &str = "<openvino weights>";
+/// The name under which the converter asks for its `.bin` ([`super::WEIGHTS`]).
+pub use super::WEIGHTS;
 
 fn graph(m: impl Into<String>) -> ConvertError {
     ConvertError::Graph(m.into())

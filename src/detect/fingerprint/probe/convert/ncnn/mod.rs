@@ -24,9 +24,8 @@ use std::collections::{HashMap, HashSet};
 mod spatial;
 mod tensor;
 
-/// The name under which the converter asks for the `.bin` that goes with the `.param` (the
-/// probe answers with the file named by [`crate::decode::models::ncnn::WEIGHTS_FACT`]).
-pub const WEIGHTS: &str = "<ncnn weights>";
+/// The name under which the converter asks for its `.bin` ([`super::WEIGHTS`]).
+pub use super::WEIGHTS;
 
 /// ncnn's marker for "not set" / "same padding, more at the end".
 const UNSET: i32 = -233;
