@@ -100,19 +100,30 @@ if [ "$mode" != run ]; then
       @tensorflow/tfjs-converter@4.22.0 >/dev/null)
   fi
 fi
-# --- Web packages' own runtimes, the references two probe paths are checked against:
+# --- Web packages' own runtimes, the references three probe paths are checked against:
 # face-api.js (@vladmandic/face-api 1.7.15, the fork the fixtures come from, on TF.js 4.22 with
 # its CPU backend; the WASM backend only because face-api's Node build imports it) for the
 # weights-manifest -> ONNX converter (scripts/run-faceapi.js), and jsfeat 0.0.8 for the BBF
-# cascade evaluator (scripts/run-bbf-jsfeat.js, on jsfeat's own face cascade).
+# cascade evaluator (scripts/run-bbf-jsfeat.js, on jsfeat's own face cascade), and clmtrackr
+# 1.1.2 with mosse 0.1.1 for the clmtrackr converter (scripts/run-clm.js, both patch experts).
 if [ "$mode" != run ]; then
   if [ ! -f .deps/webjs/node_modules/@vladmandic/face-api/package.json ] \
-    || [ ! -f .deps/webjs/node_modules/jsfeat/cascades/bbf_face.js ]; then
-    say "installing face-api.js 1.7.15, TF.js 4.22.0 and jsfeat 0.0.8 into .deps/webjs"
+    || [ ! -f .deps/webjs/node_modules/jsfeat/cascades/bbf_face.js ] \
+    || [ ! -f .deps/webjs/node_modules/clmtrackr/src/svmfilter/svmfilter_fft.js ] \
+    || [ ! -f .deps/webjs/node_modules/mosse/build/mosse.js ]; then
+    say "installing face-api.js 1.7.15, TF.js 4.22.0, jsfeat 0.0.8 and clmtrackr 1.1.2 into .deps/webjs"
     mkdir -p .deps/webjs
     (cd .deps/webjs && npm install --silent --no-audit --no-fund \
       @vladmandic/face-api@1.7.15 @tensorflow/tfjs@4.22.0 \
       @tensorflow/tfjs-backend-wasm@4.22.0 jsfeat@0.0.8 >/dev/null)
+    # clmtrackr's own dependencies name a git repository (no network here): unpack it and the
+    # one it needs, mosse, alone, after npm (which would prune them).
+    for pkg in clmtrackr@1.1.2 mosse@0.1.1; do
+      (cd .deps/webjs && rm -rf "node_modules/${pkg%@*}" && mkdir -p "node_modules/${pkg%@*}" \
+        && npm pack --silent "$pkg" >/dev/null \
+        && tar xzf "${pkg%@*}-${pkg#*@}.tgz" -C "node_modules/${pkg%@*}" --strip-components=1 \
+        && rm -f "${pkg%@*}-${pkg#*@}.tgz")
+    done
   fi
 fi
 # --- binwalk 3's extractors that are not Debian packages (bench only) ---------------------------

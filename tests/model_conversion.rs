@@ -744,3 +744,54 @@ fn the_face_api_weight_manifests_match_face_api_itself() {
         assert!(worst < bound, "{rel}: {worst}");
     }
 }
+
+/// clmtrackr's patch experts (SVM and MOSSE), converted as clmtrackr's `clm.js` runs them at
+/// the mean shape, against clmtrackr 1.1.2's own code (scripts/compare-clm-onnx.py: its
+/// svmfilter_fft.js, and its MOSSE responses on the mosse package, in Node.js) on the
+/// package's own models: the response maps of all 71 landmarks and the peak each landmark
+/// moves to agree.
+#[test]
+fn the_clmtrackr_patch_experts_match_clmtrackr_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, kind) in [
+        ("model_pca_20_svm.js", "71 SVM patch experts of 11x11"),
+        ("model_pca_20_mosse.js", "71 MOSSE patch experts of 16x16"),
+    ] {
+        let model = root()
+            .join(".deps/webjs/node_modules/clmtrackr/models")
+            .join(file);
+        let bytes = std::fs::read(&model).expect("clmtrackr: run `bash scripts/setup.sh test`");
+        let (onnx, note) = convert::to_onnx(ModelFormat::JsEmbedded, &bytes, &|_: &str| None)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(note.contains(kind), "{note}");
+        let out = dir.path().join(format!("{file}.onnx"));
+        std::fs::write(&out, onnx).unwrap();
+        let run = Command::new(fixture_scripts::python())
+            .arg(root().join("scripts/compare-clm-onnx.py"))
+            .arg(&model)
+            .arg(&out)
+            .arg(convert::clm::SEARCH_WINDOW.to_string())
+            .output()
+            .expect("python: run `bash scripts/setup.sh test`");
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{file}: {stdout}\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        for o in v["outputs"].as_array().unwrap() {
+            let worst = o["max_relative_error"].as_f64().unwrap();
+            println!("{file}: {}: largest relative error {worst:.1e}", o["name"]);
+            // float32 against clmtrackr's float64: about 1e-4; a mistranslated filter gives ~1.
+            assert!(worst < 1e-3, "{file}: {o}");
+        }
+    }
+    // A Jeeliz network is refused, with its reason.
+    let jeeliz = br#"{"layers":[{"preprocessing":"inputMix0","size":64,"type":"input"},{"size":4,"sparsity":16,"activation":"copy"}]}"#;
+    let e = convert::to_onnx(ModelFormat::JsEmbedded, jeeliz, &|_: &str| None)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Jeeliz"), "{e}");
+}

@@ -1037,3 +1037,46 @@ fn the_probe_runs_face_api_weight_manifests_as_face_apis_networks() {
         row.error
     );
 }
+
+/// clmtrackr's models (its own package, `bash scripts/setup.sh test`) run as clmtrackr runs
+/// them at the mean shape: the SVM model's 71 landmark peaks move with the drawn face like
+/// (x, y) points, which confirms the structure's landmarks; a MOSSE model runs and stays
+/// landmarks. A Jeeliz network (packed WebGL textures) says why it is not probed.
+#[test]
+fn the_probe_runs_clmtrackr_models_as_clmtrackr_does() {
+    let p = probe();
+    println!();
+    let models =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/webjs/node_modules/clmtrackr/models");
+    let row = compare(&p, &models.join("model_pca_20_svm.js"));
+    let r = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert!(r
+        .converted
+        .as_deref()
+        .is_some_and(|c| c.contains("71 SVM patch experts")));
+    let v = r.vector.expect("the landmark vector");
+    assert_eq!(v.dim, 142);
+    assert!(v.coordinate_like(), "{v:?}");
+    assert_eq!(row.probed.0, Technique::FaceLandmarks);
+    assert!(row.probed.1 >= row.structure.1);
+    let row = compare(&p, &models.join("model_pca_20_mosse.js"));
+    let r = row
+        .report
+        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
+    assert!(r
+        .converted
+        .as_deref()
+        .is_some_and(|c| c.contains("71 MOSSE patch experts")));
+    assert_eq!(row.probed.0, Technique::FaceLandmarks);
+    let dir = tempfile::tempdir().unwrap();
+    let nn = br#"{"layers":[{"preprocessing":"inputMix0","size":64,"type":"input","index":0},{"size":4,"sparsity":16,"activation":"copy"}],"exportData":{"rotationEulerAnglesFactors":[0.6,1.0,0.1]}}"#;
+    std::fs::write(dir.path().join("NN_DEFAULT.json"), nn).unwrap();
+    let row = compare(&p, &dir.path().join("NN_DEFAULT.json"));
+    assert!(
+        row.error.as_deref().is_some_and(|e| e.contains("Jeeliz")),
+        "{:?}",
+        row.error
+    );
+}

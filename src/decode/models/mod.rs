@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 pub mod caffe;
 pub mod cascade;
+pub mod clm;
 pub mod dlib;
 pub mod embedded;
 pub mod error;

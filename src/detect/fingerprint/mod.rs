@@ -185,6 +185,7 @@ pub fn classify_model_with(
     }
     #[cfg(feature = "probe")]
     if probing
+        && !bbf
         && info.format.is_some_and(|f| {
             f == crate::decode::models::ModelFormat::Onnx || probe::convert::converts(f)
         })

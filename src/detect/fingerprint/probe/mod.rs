@@ -341,7 +341,7 @@ impl Probe {
             }
             _ => {
                 return Err(ProbeError::Unsupported(
-                    "only ONNX models and the formats converted to ONNX (TFLite, TF.js graph models, PyTorch state dicts, dlib, NCNN, Caffe, Keras HDF5, TF GraphDef, OpenVINO IR) run in the probe"
+                    "only ONNX models and the formats converted to ONNX (TFLite, TF.js graph models, PyTorch state dicts, dlib, NCNN, Caffe, Keras HDF5, TF GraphDef, OpenVINO IR, clmtrackr) run in the probe"
                         .into(),
                 ))
             }

@@ -8,6 +8,7 @@
 
 mod builder;
 pub mod caffe;
+pub mod clm;
 pub mod dequantize;
 pub mod dlib;
 pub mod keras;
@@ -70,6 +71,7 @@ pub fn converts(format: ModelFormat) -> bool {
             | ModelFormat::Keras
             | ModelFormat::TfGraph
             | ModelFormat::Openvino
+            | ModelFormat::JsEmbedded
     )
 }
 
@@ -91,6 +93,7 @@ pub fn to_onnx(
         ModelFormat::Caffe => caffe::convert(bytes),
         ModelFormat::Keras => keras::convert(bytes),
         ModelFormat::Openvino => openvino::convert(bytes, sibling),
+        ModelFormat::JsEmbedded => clm::convert(bytes),
         ModelFormat::TfGraph => tfjs::from_graph(
             &crate::decode::models::tfgraph::nodes::read(bytes)?,
             "TF GraphDef",
