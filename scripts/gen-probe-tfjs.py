@@ -12,6 +12,11 @@ gen-probe-tflite.py (TFLite):
   Reshape, Max/Sub/Exp/Sum/RealDiv, MatMul, ConcatV2.
 - inert_embedding_512.json: a recognition-shaped net whose output ignores its input, with
   tfjs-converter's fused ops (_FusedConv2D with BiasAdd and Relu, _FusedMatMul with BiasAdd).
+- pyramid_ops.json: the operators of detectors' feature pyramids and heads (RetinaFace's
+  frozen graph has each): an upsampling to a size computed from the neighbour's Shape,
+  StridedSlice with an ellipsis, a new axis and a shrunk axis, Range, Fill and BroadcastTo.
+- pyramid_nms.json: the same with NonMaxSuppressionV3 on its scores, whose result is its
+  output: the converter leaves the suppression out and reads the boxes and scores before it.
 
 usage: gen-probe-tfjs.py OUTDIR
 """
@@ -146,8 +151,79 @@ def inert_embedding(out_dir, size=112, d=512):
     g.save(out_dir, "inert_embedding_512", [-1, size, size, 3], "out", [-1, d])
 
 
+def pyramid_ops(out_dir, size=32, nms=False):
+    g = Graph()
+    g.node("input", "Placeholder", [], dtype=FLOAT, shape=shape_attr([-1, size, size, 3]))
+    g.const("w0", (rng.standard_normal((1, 1, 3, 8)) * 0.5).astype(np.float32))
+    g.const("w1", (rng.standard_normal((3, 3, 3, 8)) * 0.5).astype(np.float32))
+    g.node("big", "Conv2D", ["input", "w0"], **conv_attrs(1))
+    g.node("small", "Conv2D", ["input", "w1"], **conv_attrs(2))
+    # Upsample the small map to the big one's size, read at run time.
+    g.node("shape", "Shape", ["big"], T=FLOAT, out_type=INT)
+    g.const("b1", np.array([1], np.int32))
+    g.const("e3", np.array([3], np.int32))
+    g.const("s1", np.array([1], np.int32))
+    g.node("hw", "StridedSlice", ["shape", "b1", "e3", "s1"], T=INT, Index=INT,
+           begin_mask={"i": "0"}, end_mask={"i": "0"}, ellipsis_mask={"i": "0"},
+           new_axis_mask={"i": "0"}, shrink_axis_mask={"i": "0"})
+    g.node("up", "ResizeNearestNeighbor", ["small", "hw"], T=FLOAT,
+           align_corners={"b": False}, half_pixel_centers={"b": True})
+    g.node("sum", "AddV2", ["up", "big"], T=FLOAT)
+    # sum[..., 0:4]
+    g.const("eb", np.array([0, 0], np.int32))
+    g.const("ee", np.array([0, 4], np.int32))
+    g.const("es", np.array([1, 1], np.int32))
+    g.node("first4", "StridedSlice", ["sum", "eb", "ee", "es"], T=FLOAT, Index=INT,
+           begin_mask={"i": "0"}, end_mask={"i": "0"}, ellipsis_mask={"i": "1"},
+           new_axis_mask={"i": "0"}, shrink_axis_mask={"i": "0"})
+    # sum[:, tf.newaxis, ..., 5]
+    g.const("nb", np.array([0, 0, 0, 5], np.int32))
+    g.const("ne", np.array([0, 0, 0, 6], np.int32))
+    g.const("ns", np.array([1, 1, 1, 1], np.int32))
+    g.node("plane", "StridedSlice", ["sum", "nb", "ne", "ns"], T=FLOAT, Index=INT,
+           begin_mask={"i": "1"}, end_mask={"i": "1"}, ellipsis_mask={"i": "4"},
+           new_axis_mask={"i": "2"}, shrink_axis_mask={"i": "8"})
+    # first4 * fill(0.5) + broadcast(range(4)).
+    g.const("r0", np.array(0.0, np.float32))
+    g.const("r4", np.array(4.0, np.float32))
+    g.const("r1", np.array(1.0, np.float32))
+    g.node("ramp", "Range", ["r0", "r4", "r1"], Tidx=FLOAT)
+    g.const("dims", np.array([1, size, size, 4], np.int32))
+    g.const("half", np.array(0.5, np.float32))
+    g.node("halves", "Fill", ["dims", "half"], T=FLOAT, index_type=INT)
+    g.node("ramps", "BroadcastTo", ["ramp", "dims"], T=FLOAT, Tidx=INT)
+    g.node("scaled", "Mul", ["first4", "halves"], T=FLOAT)
+    g.node("shifted", "AddV2", ["scaled", "ramps"], T=FLOAT)
+    g.const("flat4", np.array([1, size * size * 4], np.int32))
+    g.node("o1", "Reshape", ["shifted", "flat4"], T=FLOAT, Tshape=INT)
+    g.const("flat1", np.array([1, size * size], np.int32))
+    g.node("o2", "Reshape", ["plane", "flat1"], T=FLOAT, Tshape=INT)
+    g.const("axis1", np.array(1, np.int32))
+    g.node("out", "ConcatV2", ["o1", "o2", "axis1"], T=FLOAT, Tidx=INT, N={"i": "2"})
+    if not nms:
+        g.save(out_dir, "pyramid_ops", [-1, size, size, 3], "out", [-1, size * size * 5])
+        return
+    # Boxes and scores from the maps, then non-maximum suppression: post-processing.
+    g.const("box_shape", np.array([size * size, 4], np.int32))
+    g.node("boxes", "Reshape", ["first4", "box_shape"], T=FLOAT, Tshape=INT)
+    g.node("scores", "Reshape", ["plane", "flat1"], T=FLOAT, Tshape=INT)
+    g.const("sq", np.array([size * size], np.int32))
+    g.node("scores1", "Reshape", ["scores", "sq"], T=FLOAT, Tshape=INT)
+    g.const("keep", np.array(10, np.int32))
+    g.const("iou", np.array(0.5, np.float32))
+    g.const("min_score", np.array(-1e9, np.float32))
+    g.node("nms", "NonMaxSuppressionV3", ["boxes", "scores1", "keep", "iou", "min_score"],
+           T=FLOAT, T_threshold=FLOAT)
+    g.node("kept", "GatherV2", ["boxes", "nms", "axis0"], Tparams=FLOAT, Tindices=INT, Taxis=INT,
+           batch_dims={"i": "0"})
+    g.const("axis0", np.array(0, np.int32))
+    g.save(out_dir, "pyramid_nms", [-1, size, size, 3], "kept", [10, 4])
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     heatmap_landmarks(sys.argv[1])
     inert_embedding(sys.argv[1])
+    pyramid_ops(sys.argv[1])
+    pyramid_ops(sys.argv[1], nms=True)

@@ -17,8 +17,9 @@ TensorFlow is needed:
   expected x, y) on a 112x112 face crop with one flat [1, 512] output. Structure calls it
   recognition; its output moves with the face, and the probe must say so.
 - inert_embedding_512.tflite: a recognition-shaped net whose output ignores its input.
-- unconvertible.tflite: a recognition-shaped net with a CUMSUM, which the converter does not
-  translate: the report must name the operator.
+- unconvertible.tflite: a recognition-shaped net with a CUMSUM after its first convolution,
+  which the converter does not translate; most of the graph depends on it, so it is not
+  post-processing to leave out: the report must name the operator.
 
 usage: gen-probe-tflite.py OUTDIR
 """
@@ -347,10 +348,12 @@ def unconvertible(out_dir, size=112, d=128):
     n = Net()
     x = n.tensor([1, size, size, 3])
     c1 = n.conv(x, 3, 16, 3, stride=2, act=1, shape=[1, size // 2, size // 2, 16])
-    g = n.op(Op.MEAN, [c1, n.const(np.array([1, 2], np.int32))], [[1, 16]], ("ReducerOptions", dict()))
+    # Early, so that most of the graph depends on it: not post-processing to leave out.
+    c2 = n.op(Op.CUMSUM, [c1, n.const(np.array(1, np.int32).reshape(()))],
+              [[1, size // 2, size // 2, 16]], ("CumsumOptions", dict()))
+    g = n.op(Op.MEAN, [c2, n.const(np.array([1, 2], np.int32))], [[1, 16]], ("ReducerOptions", dict()))
     w = n.const((rng.standard_normal((d, 16)) * 0.1).astype(np.float32))
-    f = n.op(Op.FULLY_CONNECTED, [g, w, -1], [[1, d]], ("FullyConnectedOptions", dict()))
-    out = n.op(Op.CUMSUM, [f, n.const(np.array(1, np.int32).reshape(()))], [[1, d]], ("CumsumOptions", dict()))
+    out = n.op(Op.FULLY_CONNECTED, [g, w, -1], [[1, d]], ("FullyConnectedOptions", dict()))
     n.save(f"{out_dir}/unconvertible.tflite", [x], [out])
 
 

@@ -131,10 +131,46 @@ fn the_generated_models_match_litert_exactly() {
 fn the_generated_tfjs_models_match_tfjs_exactly() {
     let dir = tempfile::tempdir().unwrap();
     fixture_scripts::run("gen-probe-tfjs.py", dir.path());
-    for name in ["heatmap_landmarks_512.json", "inert_embedding_512.json"] {
+    // pyramid_ops: an upsampling to a size computed at run time, StridedSlice with an
+    // ellipsis, a new axis and a shrunk axis, Range, Fill, BroadcastTo.
+    for name in [
+        "heatmap_landmarks_512.json",
+        "inert_embedding_512.json",
+        "pyramid_ops.json",
+    ] {
         let worst = compare(ModelFormat::Tfjs, &dir.path().join(name), dir.path());
         assert!(worst < 1e-4, "{name}: {worst}");
     }
+}
+
+/// Post-processing the converter does not translate (non-maximum suppression at the end of a
+/// detector) is left out with whatever reads it, and the graph's outputs become what it read;
+/// an untranslated operator early in a graph still ends the conversion, naming it.
+#[test]
+fn untranslated_post_processing_is_left_out_and_its_inputs_read() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_scripts::run("gen-probe-tfjs.py", dir.path());
+    let path = dir.path().join("pyramid_nms.json");
+    let bytes = std::fs::read(&path).unwrap();
+    let beside = dir.path().to_path_buf();
+    let sibling = |n: &str| std::fs::read(beside.join(n)).ok();
+    let (onnx, note) = convert::to_onnx(ModelFormat::Tfjs, &bytes, &sibling).unwrap();
+    assert!(
+        note.contains("2 operators from NonMaxSuppressionV3 on left out"),
+        "{note}"
+    );
+    // The boxes and the scores the suppression read are the outputs now.
+    let model = banwatch::decode::models::onnx::parse(&onnx).unwrap();
+    let shapes: Vec<String> = model.outputs.iter().map(|o| format!("{o:?}")).collect();
+    assert_eq!(model.outputs.len(), 2, "{shapes:?}");
+    // Leaving out most of a graph is not leaving out post-processing.
+    let text = String::from_utf8(bytes).unwrap();
+    let early = text.replacen("\"op\": \"Conv2D\"", "\"op\": \"Conv3D\"", 2);
+    let e = convert::to_onnx(ModelFormat::Tfjs, early.as_bytes(), &sibling)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Conv3D"), "{e}");
 }
 
 #[test]

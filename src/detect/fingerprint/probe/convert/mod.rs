@@ -58,6 +58,60 @@ impl ConvertError {
     }
 }
 
+/// The operators a graph converter left out at the end of a graph: from the first it does not
+/// translate (typically post-processing: anchors, box decoding, a custom landmark transform),
+/// with every operator that reads what was left out. The probe reads what the left-out
+/// operators read instead. Refused, with the first operator's error, when more than half of the
+/// graph would be left out (then it is not post-processing) or nothing is left to read.
+#[derive(Debug, Default)]
+pub struct Tail {
+    /// The first operator left out, and why (its name and the converter's detail).
+    pub first: Option<(String, String)>,
+    /// Operators left out.
+    pub left_out: usize,
+}
+
+impl Tail {
+    /// Count one operator left out; `why` for one the converter refused, `None` for one that
+    /// reads what was left out.
+    pub fn leave_out(&mut self, why: Option<(String, String)>) {
+        self.left_out += 1;
+        if self.first.is_none() {
+            self.first = why;
+        }
+    }
+
+    /// Whether the cut may stand in a graph of `total` operators. Errors: the first
+    /// operator's [`ConvertError::Operator`] when over half of them were left out or no
+    /// output is left.
+    pub fn check(&self, total: usize, no_output: bool) -> Result<(), ConvertError> {
+        if self.left_out == 0 {
+            return Ok(());
+        }
+        if no_output || self.left_out * 2 > total {
+            let (op, detail) = self
+                .first
+                .clone()
+                .unwrap_or_else(|| ("?".into(), "left out".into()));
+            return Err(ConvertError::Operator { op, detail });
+        }
+        Ok(())
+    }
+
+    /// For the conversion's note: empty, or `; N operators from OP on left out (…)`.
+    pub fn note(&self) -> String {
+        match &self.first {
+            Some((op, detail)) if self.left_out > 0 => format!(
+                "; {} operator{} from {op} on left out ({detail}): outputs read before {}",
+                self.left_out,
+                if self.left_out == 1 { "" } else { "s" },
+                if self.left_out == 1 { "it" } else { "them" }
+            ),
+            _ => String::new(),
+        }
+    }
+}
+
 /// Formats a converter exists for.
 pub fn converts(format: ModelFormat) -> bool {
     matches!(

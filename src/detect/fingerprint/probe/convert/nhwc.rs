@@ -188,7 +188,7 @@ impl Builder {
         &mut self,
         x: &str,
         nc: Option<(i64, i64)>,
-        size: [i64; 2],
+        size: ResizeTo<'_>,
         bilinear: bool,
         align: bool,
         half: bool,
@@ -214,13 +214,16 @@ impl Builder {
             ));
         }
         let xn = self.nchw(x);
-        let sizes = match nc {
-            Some((n, c)) => self.const_i64(&[n, c, size[0], size[1]])?,
-            None => {
+        let sizes = match (nc, size) {
+            (Some((n, c)), ResizeTo::Fixed([h, w])) => self.const_i64(&[n, c, h, w])?,
+            (_, size) => {
                 let shape = self.op("Shape", &[&xn], vec![]);
                 let (zero, two) = (self.const_i64(&[0])?, self.const_i64(&[2])?);
                 let lead = self.op("Slice", &[&shape, &zero, &two], vec![]);
-                let hw = self.const_i64(&size)?;
+                let hw = match size {
+                    ResizeTo::Fixed(hw) => self.const_i64(&hw)?,
+                    ResizeTo::Computed(v) => self.int64(v),
+                };
                 self.op("Concat", &[&lead, &hw], vec![("axis", Attr::Int(0))])
             }
         };
@@ -229,8 +232,12 @@ impl Builder {
         Ok(())
     }
 
-    /// TensorFlow's strided slice (begin/end masks, shrink-axis mask, `offset` ends) into
-    /// `out`. Errors (a reason) for ellipsis and new-axis masks and zero strides.
+    /// TensorFlow's strided slice (begin/end masks, shrink-axis mask, `offset` ends, an
+    /// ellipsis and new axes, as `tf.strided_slice` documents them) into `out`, without
+    /// knowing the input's rank: the specs before the ellipsis slice axes 0, 1, …, those after
+    /// it the last axes (negative axes), and new axes are inserted where the specs put them
+    /// in the output, counted from the start before the ellipsis and from the end after it.
+    /// Errors (a reason) for more than one ellipsis and zero strides.
     #[allow(clippy::too_many_arguments)]
     pub fn strided_slice(
         &mut self,
@@ -241,33 +248,51 @@ impl Builder {
         masks: SliceMasks,
         out: &str,
     ) -> Result<(), String> {
-        if masks.ellipsis != 0 || masks.new_axis != 0 {
-            return Err("ellipsis or new-axis mask".into());
-        }
         if begin.len() != end.len() || begin.len() != strides.len() || begin.len() > 31 {
             return Err("begin, end and strides differ in length".into());
         }
-        let (mut starts, mut ends, mut steps, mut squeeze) = (vec![], vec![], vec![], vec![]);
-        for k in 0..begin.len() {
-            let bit = |m: i64| m & (1 << k) != 0;
+        let n = begin.len();
+        let bit = |m: i64, k: usize| m & (1 << k) != 0;
+        if masks.ellipsis.count_ones() > 1 {
+            return Err("more than one ellipsis".into());
+        }
+        let ellipsis = (0..n).find(|&k| bit(masks.ellipsis, k));
+        // Which specs slice an input axis, and which (from the start, or from the end after
+        // the ellipsis).
+        let slices = |k: usize| !bit(masks.new_axis, k) && Some(k) != ellipsis;
+        let after = |k: usize| ellipsis.is_some_and(|e| k > e);
+        let (mut starts, mut ends, mut steps, mut axes, mut squeeze, mut unsqueeze) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut next_axis = 0i64;
+        for k in 0..n {
+            if !slices(k) {
+                continue;
+            }
+            let axis = if after(k) {
+                -(((k + 1)..n).filter(|&j| slices(j)).count() as i64) - 1
+            } else {
+                next_axis += 1;
+                next_axis - 1
+            };
             let s = strides[k];
             if s == 0 {
                 return Err("stride 0".into());
             }
-            if bit(masks.shrink_axis) {
+            axes.push(axis);
+            if bit(masks.shrink_axis, k) {
                 let b = begin[k];
                 starts.push(b);
                 ends.push(if b == -1 { i64::MAX } else { b + 1 });
                 steps.push(1);
-                squeeze.push(k as i64);
+                squeeze.push(axis);
                 continue;
             }
-            starts.push(match (bit(masks.begin), s > 0) {
+            starts.push(match (bit(masks.begin, k), s > 0) {
                 (true, true) => 0,
                 (true, false) => i64::MAX,
                 (false, _) => begin[k],
             });
-            ends.push(match (bit(masks.end), s > 0) {
+            ends.push(match (bit(masks.end, k), s > 0) {
                 (true, true) => i64::MAX,
                 (true, false) => i64::MIN,
                 (false, _) if masks.offset => begin[k].saturating_add(end[k]),
@@ -275,24 +300,40 @@ impl Builder {
             });
             steps.push(s);
         }
-        let axes: Vec<i64> = (0..begin.len() as i64).collect();
+        // New axes: their place in the output (each spec gives one dimension, a shrunk one
+        // none; the ellipsis the rest).
+        let gives = |j: usize| usize::from(!bit(masks.shrink_axis, j) || bit(masks.new_axis, j));
+        for k in (0..n).filter(|&k| bit(masks.new_axis, k)) {
+            unsqueeze.push(if after(k) {
+                -(((k + 1)..n).map(gives).sum::<usize>() as i64) - 1
+            } else {
+                (0..k).map(gives).sum::<usize>() as i64
+            });
+        }
         let consts = (|| -> Result<_, ConvertError> {
             Ok((
                 self.const_i64(&starts)?,
                 self.const_i64(&ends)?,
                 self.const_i64(&axes)?,
                 self.const_i64(&steps)?,
-                self.const_i64(&squeeze)?,
             ))
         })()
         .map_err(|e| e.to_string())?;
-        let (s, e, a, st, q) = consts;
-        if squeeze.is_empty() {
-            self.node("Slice", &[x, &s, &e, &a, &st], &[out], vec![]);
+        let (s, e, a, st) = consts;
+        let mut y = if axes.is_empty() {
+            x.to_string()
         } else {
-            let y = self.op("Slice", &[x, &s, &e, &a, &st], vec![]);
-            self.node("Squeeze", &[&y, &q], &[out], vec![]);
+            self.op("Slice", &[x, &s, &e, &a, &st], vec![])
+        };
+        if !squeeze.is_empty() {
+            let q = self.const_i64(&squeeze).map_err(|e| e.to_string())?;
+            y = self.op("Squeeze", &[&y, &q], vec![]);
         }
+        if !unsqueeze.is_empty() {
+            let u = self.const_i64(&unsqueeze).map_err(|e| e.to_string())?;
+            y = self.op("Unsqueeze", &[&y, &u], vec![]);
+        }
+        self.node("Identity", &[&y], &[out], vec![]);
         Ok(())
     }
 
@@ -308,6 +349,16 @@ impl Builder {
     }
 }
 
+/// The size a resize goes to: (height, width) known when converting, or a value of the graph
+/// (two integers, computed at run time: a feature pyramid's upsampling to its neighbour).
+#[derive(Clone, Copy)]
+pub enum ResizeTo<'a> {
+    /// Height and width.
+    Fixed([i64; 2]),
+    /// The name of a graph value holding height and width (int32 or int64).
+    Computed(&'a str),
+}
+
 /// The masks of a strided slice (bit `k` for axis `k`).
 #[derive(Default, Clone, Copy)]
 pub struct SliceMasks {
@@ -315,9 +366,9 @@ pub struct SliceMasks {
     pub begin: i64,
     /// End at the end (or start).
     pub end: i64,
-    /// Unsupported.
+    /// The spec that stands for every axis not named (at most one bit).
     pub ellipsis: i64,
-    /// Unsupported.
+    /// Insert an axis of size 1.
     pub new_axis: i64,
     /// Take one element and drop the axis.
     pub shrink_axis: i64,

@@ -4,11 +4,11 @@
 //! activation). NHWC data layout only; weights come from the manifest, dequantized.
 
 use super::builder::{permute, Attr, Builder};
-use super::nhwc::{hwio_to_oihw, Activation, Conv2d, SliceMasks};
+use super::nhwc::{hwio_to_oihw, Activation, Conv2d, ResizeTo, SliceMasks};
 use super::onnx_proto::data_type;
 use super::ConvertError;
 use crate::decode::models::tfjs::graph::{self, Graph, Node, Values, Weight};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub mod faceapi;
 mod layers;
@@ -48,23 +48,62 @@ pub fn from_graph(g: &Graph, from: &str) -> Result<(Vec<u8>, String), ConvertErr
         .ok_or_else(|| ConvertError::Graph("the input has no shape".into()))?;
     c.b.io(false, "input", data_type::FLOAT, Some(&shape));
     c.values.insert(input.name.clone(), "input".into());
+    let mut outputs = if g.outputs.is_empty() {
+        sinks(g)
+    } else {
+        g.outputs.clone()
+    };
+    // Nodes left out as post-processing (by name), and why the first was.
+    let mut tail = super::Tail::default();
+    let mut cut: HashSet<&str> = HashSet::new();
+    let index: HashMap<&str, &Node> = g.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    let mut ops = 0;
     for &i in &order {
         let n = &g.nodes[i];
         if n.op == "Placeholder" || n.op == "Const" {
             continue;
         }
-        c.node(n).map_err(|e| match e {
-            ConvertError::Graph(m) => {
-                ConvertError::Graph(format!("node {} ({}): {m}", n.name, n.op))
+        ops += 1;
+        // A node that reads what was left out is left out too.
+        let left_out = if n.inputs.iter().any(|i| cut.contains(node_of(i))) {
+            tail.leave_out(None);
+            true
+        } else {
+            match c.node(n) {
+                Ok(()) => false,
+                Err(ConvertError::Operator { op, detail }) => {
+                    tail.leave_out(Some((op, detail)));
+                    true
+                }
+                Err(ConvertError::Graph(m)) => {
+                    return Err(ConvertError::Graph(format!(
+                        "node {} ({}): {m}",
+                        n.name, n.op
+                    )))
+                }
+                Err(e) => return Err(e),
             }
-            other => other,
-        })?;
+        };
+        if left_out {
+            cut.insert(n.name.as_str());
+            // What the left-out node read, where converted and float: the probe reads it.
+            for input in &n.inputs {
+                let from = index.get(node_of(input));
+                let float = from.is_some_and(|f| {
+                    f.op != "Const"
+                        && f.op != "Placeholder"
+                        && f.attr_type("T") == Some("DT_FLOAT")
+                        && c.values
+                            .contains_key(input.strip_suffix(":0").unwrap_or(input))
+                });
+                if float && !outputs.contains(input) {
+                    outputs.push(input.clone());
+                }
+            }
+        }
     }
-    let outputs = if g.outputs.is_empty() {
-        sinks(g)
-    } else {
-        g.outputs.clone()
-    };
+    outputs.retain(|o| !cut.contains(node_of(o)));
+    tail.check(ops, outputs.is_empty())?;
     for o in &outputs {
         let v = c.value(o)?;
         c.b.io(true, &v, data_type::FLOAT, None);
@@ -73,8 +112,9 @@ pub fn from_graph(g: &Graph, from: &str) -> Result<(Vec<u8>, String), ConvertErr
     Ok((
         c.b.finish("banwatch tfjs converter"),
         format!(
-            "converted from {from} ({} nodes → {nodes} ONNX nodes)",
-            g.nodes.len()
+            "converted from {from} ({} nodes → {nodes} ONNX nodes{})",
+            g.nodes.len(),
+            tail.note()
         ),
     ))
 }
@@ -201,10 +241,32 @@ impl Converter<'_> {
             .inputs
             .get(k)
             .ok_or_else(|| ConvertError::Graph(format!("input {k} missing")))?;
-        self.g
-            .weights
-            .get(node_of(i))
-            .ok_or_else(|| unsupported(n, format!("input {k} is computed, not constant")))
+        // Through identities (a frozen graph's `Identity` after each weight's `Const`).
+        let mut name = node_of(i);
+        for _ in 0..8 {
+            if let Some(w) = self.g.weights.get(name) {
+                return Ok(w);
+            }
+            match self.g.nodes.iter().find(|m| m.name == name) {
+                Some(m) if matches!(m.op.as_str(), "Identity" | "Snapshot" | "StopGradient") => {
+                    match m.inputs.first() {
+                        Some(next) => name = node_of(next),
+                        None => break,
+                    }
+                }
+                Some(m) => {
+                    return Err(unsupported(
+                        n,
+                        format!("input {k} is computed by {}, not constant", m.op),
+                    ))
+                }
+                None => break,
+            }
+        }
+        Err(unsupported(
+            n,
+            format!("input {k} is computed, not constant"),
+        ))
     }
 
     fn const_floats(&self, n: &Node, k: usize) -> Result<(Vec<f32>, Vec<usize>), ConvertError> {

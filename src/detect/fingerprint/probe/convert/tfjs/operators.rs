@@ -221,16 +221,25 @@ impl Converter<'_> {
                 }
             }
             "ResizeBilinear" | "ResizeNearestNeighbor" => {
-                let size = self.const_ints(n, 1)?;
-                let [h, w] = size[..] else {
-                    return Err(unsupported(n, format!("size {size:?}")));
+                // A constant size, or one computed at run time (a feature pyramid matching
+                // its neighbour's size).
+                let computed;
+                let size = match self.const_ints(n, 1) {
+                    Ok(size) => match size[..] {
+                        [h, w] => ResizeTo::Fixed([h, w]),
+                        _ => return Err(unsupported(n, format!("size {size:?}"))),
+                    },
+                    Err(_) => {
+                        computed = self.arg(n, 1)?;
+                        ResizeTo::Computed(&computed)
+                    }
                 };
                 let x = self.arg(n, 0)?;
                 let out = self.out(n);
                 self.b.resize_nhwc(
                     &x,
                     None,
-                    [h, w],
+                    size,
                     n.op == "ResizeBilinear",
                     n.attr_b("align_corners").unwrap_or(false),
                     n.attr_b("half_pixel_centers").unwrap_or(false),
@@ -298,6 +307,33 @@ impl Converter<'_> {
                     &[&out],
                     vec![("to", Attr::Int(data_type::INT32.into()))],
                 );
+            }
+            "Range" => {
+                // start, limit, delta: scalars of one type (Tidx), as ONNX's Range takes them
+                // (a one-element constant read as a scalar).
+                let scalar = self.b.const_i64(&[])?;
+                let mut ends = Vec::new();
+                for k in 0..3 {
+                    let v = self.arg(n, k)?;
+                    ends.push(self.b.op("Reshape", &[&v, &scalar], vec![]));
+                }
+                let out = self.out(n);
+                self.b
+                    .node("Range", &[&ends[0], &ends[1], &ends[2]], &[&out], vec![]);
+            }
+            "Fill" => {
+                // dims, value: the scalar broadcast to the shape (ONNX's Expand).
+                let shape = self.int64_arg(n, 0)?;
+                let v = self.arg(n, 1)?;
+                let out = self.out(n);
+                self.b.node("Expand", &[&v, &shape], &[&out], vec![]);
+            }
+            "BroadcastTo" => {
+                // numpy broadcasting to the given shape: ONNX's Expand.
+                let x = self.arg(n, 0)?;
+                let shape = self.int64_arg(n, 1)?;
+                let out = self.out(n);
+                self.b.node("Expand", &[&x, &shape], &[&out], vec![]);
             }
             "Tile" => {
                 let x = self.arg(n, 0)?;

@@ -248,8 +248,15 @@ impl Converter<'_, '_> {
         }
         let x = self.arg(op, 0)?;
         let out = self.out(op, 0)?;
-        self.b
-            .resize_nhwc(&x, Some((n, c)), [h, w], bilinear, align, half, &out)
+        self.b.resize_nhwc(
+            &x,
+            Some((n, c)),
+            ResizeTo::Fixed([h, w]),
+            bilinear,
+            align,
+            half,
+            &out,
+        )
     }
 
     /// STRIDED_SLICE with begin/end masks and shrink_axis_mask (ellipsis and new-axis masks

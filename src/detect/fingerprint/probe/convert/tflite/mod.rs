@@ -9,7 +9,7 @@
 //! QUANTIZE/DEQUANTIZE become identities. Integer index tensors (shapes, axes) stay integers.
 
 use super::builder::{permute, Attr, Builder};
-use super::nhwc::{ohwi_to_oihw, Activation, Conv2d, SliceMasks};
+use super::nhwc::{ohwi_to_oihw, Activation, Conv2d, ResizeTo, SliceMasks};
 use super::onnx_proto::data_type;
 use super::ConvertError;
 use crate::decode::models::tflite::graph::{self, Graph, Operator, Sparsity, Tensor, TensorType};
@@ -51,6 +51,9 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
         c.values.insert(i, name);
     }
     let mut outputs = g.outputs.clone();
+    // Operators left out as post-processing, their outputs, and why the first was.
+    let mut tail = super::Tail::default();
+    let mut cut = std::collections::HashSet::new();
     for (k, op) in g.operators.iter().enumerate() {
         if is_post_process(op) {
             // Box decoding and non-maximum suppression after a detector: the probe reads the
@@ -63,13 +66,42 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
             }
             continue;
         }
-        c.operator(op).map_err(|e| match e {
-            ConvertError::Graph(m) => {
-                ConvertError::Graph(format!("operator {k} ({}): {m}", op_name(op)))
+        // An operator that reads what was left out is left out too.
+        let left_out = if op.inputs.iter().any(|i| cut.contains(i)) {
+            tail.leave_out(None);
+            true
+        } else {
+            match c.operator(op) {
+                Ok(()) => false,
+                Err(ConvertError::Operator { op, detail }) => {
+                    tail.leave_out(Some((op, detail)));
+                    true
+                }
+                Err(ConvertError::Graph(m)) => {
+                    return Err(ConvertError::Graph(format!(
+                        "operator {k} ({}): {m}",
+                        op_name(op)
+                    )))
+                }
+                Err(e) => return Err(e),
             }
-            other => other,
-        })?;
+        };
+        if left_out {
+            cut.extend(op.outputs.iter().copied());
+            // What the left-out operator read, where converted: the probe reads it instead.
+            for &i in &op.inputs {
+                if c.values.contains_key(&i)
+                    && !g.inputs.contains(&i)
+                    && g.tensor(i).is_some_and(|t| t.data.is_none() && is_real(t))
+                    && !outputs.contains(&i)
+                {
+                    outputs.push(i);
+                }
+            }
+        }
     }
+    let outputs: Vec<i32> = outputs.into_iter().filter(|o| !cut.contains(o)).collect();
+    tail.check(g.operators.len(), outputs.is_empty())?;
     for &o in &outputs {
         let Some(name) = c.values.get(&o).cloned() else {
             return Err(ConvertError::Graph(format!(
@@ -83,7 +115,10 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
     let nodes = c.b.node_count();
     Ok((
         c.b.finish("banwatch tflite converter"),
-        format!("converted from TFLite ({ops} operators → {nodes} ONNX nodes)"),
+        format!(
+            "converted from TFLite ({ops} operators → {nodes} ONNX nodes{})",
+            tail.note()
+        ),
     ))
 }
 
