@@ -2,8 +2,8 @@
 """Runs a face-api.js network (its weights manifest) in face-api.js itself (scripts/run-faceapi.js,
 Node.js, TF.js's CPU backend) and banwatch's ONNX conversion of it in ONNX Runtime on the same
 smooth synthetic picture (RGB 0..255, SIZE x SIZE), and prints one JSON object: the output's
-name, shape and largest error relative to its largest value. NET is `recognition`, `tiny` or
-`landmark68tiny`. Exit code 0 when the outputs have as many values.
+name, shape and largest error relative to its largest value. NET is `recognition`, `tiny`,
+`landmark68tiny`, `landmark68`, `expression` or `ssd` (boxes and scores compared apart). Exit code 0 when the outputs have as many values.
 
 usage: compare-faceapi-onnx.py MANIFEST.json MODEL.onnx NET SIZE
 """
@@ -33,7 +33,11 @@ def main():
         shape = subprocess.run(["node", os.path.join(here, "run-faceapi.js"), manifest, net, str(size),
                                 inp, out], check=True, capture_output=True, env=env).stdout.decode()
         want = np.fromfile(out, np.float32).reshape([int(v) for v in shape.strip()[1:-1].split(",")])
-    sys.exit(report(manifest, [(net, want)], run_onnx(onx, x.transpose(0, 3, 1, 2).copy())))
+    got = run_onnx(onx, x.transpose(0, 3, 1, 2).copy())
+    if net == "ssd":
+        # Rows of (box, score): the conversion's two outputs, boxes then scores.
+        sys.exit(report(manifest, [("boxes", want[:, :4].copy()), ("scores", want[:, 4].copy())], got))
+    sys.exit(report(manifest, [(net, want)], got))
 
 
 if __name__ == "__main__":

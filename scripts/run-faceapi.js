@@ -4,8 +4,11 @@
 // output as float32, NCHW where the output is a map. The networks: `recognition`
 // (FaceRecognitionNet.forwardInput: the 128-value descriptor), `tiny` (TinyFaceDetector
 // forwardInput at the picture's size: the 25-channel map), `landmark68tiny`
-// (FaceLandmark68TinyNet.runNet: the 136 raw values before face-api's rescaling). Prints the
-// output's shape as JSON.
+// (FaceLandmark68TinyNet.runNet: the 136 raw values before face-api's rescaling),
+// `landmark68` (FaceLandmark68Net.runNet, the same), `expression` (FaceExpressionNet
+// .forwardInput: seven probabilities), `ssd`
+// (SsdMobilenetv1.forwardInput: per anchor the decoded box and the face score, as rows of
+// five, before non-maximum suppression). Prints the output's shape as JSON.
 //   node run-faceapi.js MANIFEST.json NET SIZE INPUT.f32 OUTPUT.f32
 'use strict';
 const fs = require('fs');
@@ -41,6 +44,19 @@ async function main() {
     const n = new faceapi.FaceLandmark68TinyNet();
     n.loadFromWeightMap(weights);
     out = n.runNet(netInput);
+  } else if (net === 'landmark68') {
+    const n = new faceapi.FaceLandmark68Net();
+    n.loadFromWeightMap(weights);
+    out = n.runNet(netInput);
+  } else if (net === 'expression') {
+    const n = new faceapi.FaceExpressionNet();
+    n.loadFromWeightMap(weights);
+    out = n.forwardInput(netInput);
+  } else if (net === 'ssd') {
+    const n = new faceapi.SsdMobilenetv1();
+    n.loadFromWeightMap(weights);
+    const { boxes, scores } = n.forwardInput(netInput);
+    out = tf.concat([boxes[0], tf.expandDims(scores[0], 1)], 1);
   } else {
     throw new Error(`unknown network ${net}`);
   }

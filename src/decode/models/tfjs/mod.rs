@@ -6,6 +6,7 @@
 use super::{ModelError, ModelFormat, ModelInfo, TensorInfo, WeightInfo, MAX_WEIGHTS_LISTED};
 use serde_json::Value;
 
+pub mod faceapi;
 pub mod graph;
 
 const MAX_JSON: usize = 64 * 1024 * 1024;
@@ -44,6 +45,8 @@ fn dims(v: &Value) -> Vec<Option<i64>> {
 }
 
 fn manifest(groups: &[Value], info: &mut ModelInfo) -> Result<(), ModelError> {
+    let mut names = std::collections::HashSet::new();
+    let mut fc_width = None;
     for g in groups {
         for w in g
             .get("weights")
@@ -58,6 +61,10 @@ fn manifest(groups: &[Value], info: &mut ModelInfo) -> Result<(), ModelError> {
                 .unwrap_or_default();
             let name = w.get("name").and_then(Value::as_str).unwrap_or("");
             info.count_params(name, &shape)?;
+            if name == "fc/weights" {
+                fc_width = shape.get(1).and_then(|&d| usize::try_from(d).ok());
+            }
+            names.insert(name.to_string());
             if info.weights.len() < MAX_WEIGHTS_LISTED {
                 info.weights.push(WeightInfo {
                     name: name.to_string(),
@@ -65,6 +72,9 @@ fn manifest(groups: &[Value], info: &mut ModelInfo) -> Result<(), ModelError> {
                 });
             }
         }
+    }
+    if let Some(net) = faceapi::recognise(|n| names.contains(n), names.len(), fc_width) {
+        info.facts.insert(faceapi::FACT.into(), net.as_str().into());
     }
     Ok(())
 }

@@ -174,3 +174,28 @@ fn three_bin_heads_are_head_pose() {
     let chain = dense(&[[1280, 120], [120, 66], [66, 66]]);
     assert_ne!(classify(&chain, "m.h5").technique, Technique::FaceLandmarks);
 }
+
+#[test]
+fn face_api_networks_known_by_their_weights() {
+    // A manifest holding every weight face-api.js's FaceRecognitionNet loads is that network;
+    // its detector's weights are a detector, never recognition.
+    for (net, want) in [
+        ("FaceRecognitionNet", Technique::FaceRecognition),
+        ("SsdMobilenetv1", Technique::FaceDetection),
+        ("TinyFaceDetector", Technique::FaceDetection),
+        ("FaceLandmark68Net", Technique::FaceLandmarks),
+        ("FaceExpressionNet", Technique::FaceAttributes),
+    ] {
+        let mut info = ModelInfo {
+            format: Some(ModelFormat::Tfjs),
+            ..Default::default()
+        };
+        info.facts.insert(
+            crate::decode::models::tfjs::faceapi::FACT.into(),
+            net.into(),
+        );
+        let c = classify(&info, "model.json");
+        assert_eq!(c.technique, want, "{net}");
+        assert!(c.reasons[0].contains(net), "{:?}", c.reasons);
+    }
+}

@@ -19,6 +19,20 @@
 //!   `denseBlock3`): a 112 × 112 crop, mean subtracted and divided by 255, three dense blocks of
 //!   stride-2 then stride-1 separable convolutions, a 14 × 14 average pool and a 128 → 136
 //!   fully connected layer: 68 (x, y) points.
+//! - **FaceLandmark68Net** and **FaceExpressionNet** (`src/faceFeatureExtractor/
+//!   FaceFeatureExtractor.ts`, `denseBlock4`; `src/faceProcessor/`): the same 112 × 112 crop
+//!   and normalisation, four dense blocks of four convolutions, a 7 × 7 average pool and a
+//!   256-wide fully connected layer: 68 (x, y) points, or seven expressions through a softmax.
+//!   Both load the same names; the classifier's width tells them apart.
+//! - **SsdMobilenetv1** (`src/ssdMobilenetv1/`, face-api's default face detector): a 512 × 512
+//!   picture scaled to −1..1, MobileNetV1 (`mobileNetV1.ts`: a 3 × 3 stride-2 convolution, then
+//!   13 depthwise (batch-normalised, ε 0.001) and pointwise convolutions, stride 2 at depthwise
+//!   layers 2, 4, 6 and 12, every one clipped to 0..6), the prediction layer
+//!   (`predictionLayer.ts`: eight more pointwise convolutions and six box predictors on layer
+//!   11's output, the last, and every second extra convolution) and the output layer
+//!   (`outputLayer.ts`: boxes decoded from the anchors in `Output/extra_dim`, the face score
+//!   the sigmoid of the class column 1). Outputs: boxes (1, anchors, 4) and scores (1,
+//!   anchors), before face-api's non-maximum suppression (not converted).
 //!
 //! The graph takes RGB pixels 0–255 in NCHW; face-api's own normalisation is its first nodes.
 
@@ -26,107 +40,9 @@ use super::super::builder::{Attr, Builder};
 use super::super::nhwc::hwio_to_oihw;
 use super::super::onnx_proto::data_type;
 use super::super::ConvertError;
+use crate::decode::models::tfjs::faceapi::{recognise, Network as Net, RESIDUAL_BLOCKS};
 use crate::decode::models::tfjs::graph::{Values, Weight};
 use std::collections::HashMap;
-
-/// The networks recognised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Net {
-    /// FaceRecognitionNet: a 128-value face descriptor.
-    Recognition,
-    /// TinyFaceDetector: a tiny-YOLOv2 score and box map.
-    TinyDetector,
-    /// FaceLandmark68TinyNet: 68 landmarks.
-    Landmark68Tiny,
-}
-
-impl Net {
-    fn as_str(self) -> &'static str {
-        match self {
-            Net::Recognition => "FaceRecognitionNet",
-            Net::TinyDetector => "TinyFaceDetector",
-            Net::Landmark68Tiny => "FaceLandmark68TinyNet",
-        }
-    }
-}
-
-/// FaceRecognitionNet's residual blocks in order (`_down`: a down-sampling block).
-const RESIDUAL_BLOCKS: [&str; 14] = [
-    "conv32_1",
-    "conv32_2",
-    "conv32_3",
-    "conv64_down",
-    "conv64_1",
-    "conv64_2",
-    "conv64_3",
-    "conv128_down",
-    "conv128_1",
-    "conv128_2",
-    "conv256_down",
-    "conv256_1",
-    "conv256_2",
-    "conv256_down_out",
-];
-
-/// The weight names each network loads, in face-api's order.
-fn names(net: Net) -> Vec<String> {
-    let conv = |p: &str| {
-        ["conv/filters", "conv/bias", "scale/weights", "scale/biases"]
-            .iter()
-            .map(|s| format!("{p}/{s}"))
-            .collect::<Vec<_>>()
-    };
-    let separable = |p: &str| {
-        ["depthwise_filter", "pointwise_filter", "bias"]
-            .iter()
-            .map(|s| format!("{p}/{s}"))
-            .collect::<Vec<_>>()
-    };
-    match net {
-        Net::Recognition => {
-            let mut n = conv("conv32_down");
-            for b in RESIDUAL_BLOCKS.iter() {
-                n.extend(conv(&format!("{b}/conv1")));
-                n.extend(conv(&format!("{b}/conv2")));
-            }
-            n.push("fc".into());
-            n
-        }
-        Net::TinyDetector => {
-            let mut n = vec!["conv0/filters".to_string(), "conv0/bias".to_string()];
-            for i in 1..=5 {
-                n.extend(separable(&format!("conv{i}")));
-            }
-            n.extend(["conv8/filters".to_string(), "conv8/bias".to_string()]);
-            n
-        }
-        Net::Landmark68Tiny => {
-            let mut n = vec![
-                "dense0/conv0/filters".to_string(),
-                "dense0/conv0/bias".to_string(),
-            ];
-            n.extend(separable("dense0/conv1"));
-            n.extend(separable("dense0/conv2"));
-            for d in ["dense1", "dense2"] {
-                for c in ["conv0", "conv1", "conv2"] {
-                    n.extend(separable(&format!("{d}/{c}")));
-                }
-            }
-            n.extend(["fc/weights".to_string(), "fc/bias".to_string()]);
-            n
-        }
-    }
-}
-
-/// Which face-api network loads exactly these weights, if any.
-pub fn recognise(weights: &HashMap<String, Weight>) -> Option<Net> {
-    [Net::Recognition, Net::TinyDetector, Net::Landmark68Tiny]
-        .into_iter()
-        .find(|&net| {
-            let n = names(net);
-            n.len() == weights.len() && n.iter().all(|k| weights.contains_key(k))
-        })
-}
 
 fn graph(m: impl Into<String>) -> ConvertError {
     ConvertError::Graph(m.into())
@@ -341,6 +257,29 @@ impl Net2Onnx<'_> {
         Ok(self.relu(&s))
     }
 
+    /// `denseBlock4` (stride-2 first convolution).
+    fn dense4(&mut self, x: &str, p: &str, first: bool) -> Result<String, ConvertError> {
+        let out1 = if first {
+            let c = self.conv(x, &format!("{p}/conv0/filters"), 2, true, false)?;
+            self.add_channels(&c, &format!("{p}/conv0/bias"))?
+        } else {
+            self.separable(x, &format!("{p}/conv0"), 2)?
+        };
+        let out1 = self.relu(&out1);
+        let out2 = self.separable(&out1, &format!("{p}/conv1"), 1)?;
+        let s = self.b.op("Add", &[&out1, &out2], vec![]);
+        let in3 = self.relu(&s);
+        let out3 = self.separable(&in3, &format!("{p}/conv2"), 1)?;
+        let s = self.b.op("Add", &[&out2, &out3], vec![]);
+        let s = self.b.op("Add", &[&out1, &s], vec![]);
+        let in4 = self.relu(&s);
+        let out4 = self.separable(&in4, &format!("{p}/conv3"), 1)?;
+        let s = self.b.op("Add", &[&out3, &out4], vec![]);
+        let s = self.b.op("Add", &[&out2, &s], vec![]);
+        let s = self.b.op("Add", &[&out1, &s], vec![]);
+        Ok(self.relu(&s))
+    }
+
     /// `x` flattened to `[1, n]` times the `[n, m]` weight `w`, plus bias `bias` if given.
     fn dense(&mut self, x: &str, w: &str, bias: Option<&str>) -> Result<String, ConvertError> {
         let (v, s) = self.get(w, 2)?;
@@ -356,14 +295,193 @@ impl Net2Onnx<'_> {
         }
         Ok(y)
     }
+
+    /// `tf.clipByValue(x, 0, 6)`.
+    fn relu6(&mut self, x: &str) -> Result<String, ConvertError> {
+        let (lo, hi) = (self.b.scalar_f32(0.0)?, self.b.scalar_f32(6.0)?);
+        Ok(self.b.op("Clip", &[x, &lo, &hi], vec![]))
+    }
+
+    /// SsdMobilenetv1's `pointwiseConvLayer`: convolution (`same`), the offset, clipped.
+    fn ssd_pointwise(&mut self, x: &str, p: &str, stride: i64) -> Result<String, ConvertError> {
+        let c = self.conv(x, &format!("{p}/weights"), stride, true, false)?;
+        let c = self.add_channels(&c, &format!("{p}/convolution_bn_offset"))?;
+        self.relu6(&c)
+    }
+
+    /// `depthwiseConvLayer`: depthwise convolution (`same`), batch norm (ε 0.001), clipped.
+    fn ssd_depthwise(&mut self, x: &str, p: &str, stride: i64) -> Result<String, ConvertError> {
+        let d = self.conv(x, &format!("{p}/depthwise_weights"), stride, true, true)?;
+        let get = |c: &Self, k: &str| -> Result<Vec<f32>, ConvertError> {
+            Ok(c.get(&format!("{p}/BatchNorm/{k}"), 1)?.0.to_vec())
+        };
+        let (g, b) = (get(self, "gamma")?, get(self, "beta")?);
+        let (m, v) = (get(self, "moving_mean")?, get(self, "moving_variance")?);
+        if [b.len(), m.len(), v.len()].iter().any(|&n| n != g.len()) {
+            return Err(graph(format!("{p}: batch norm of unequal lengths")));
+        }
+        let scale: Vec<f32> = g
+            .iter()
+            .zip(&v)
+            .map(|(g, v)| g / (v + 0.001_f32).sqrt())
+            .collect();
+        let shift: Vec<f32> = b
+            .iter()
+            .zip(&m)
+            .zip(&scale)
+            .map(|((b, m), s)| b - m * s)
+            .collect();
+        let n = g.len() as i64;
+        let (sc, sh) = (
+            self.b.const_f32(vec![1, n, 1, 1], &scale)?,
+            self.b.const_f32(vec![1, n, 1, 1], &shift)?,
+        );
+        let y = self.b.op("Mul", &[&d, &sc], vec![]);
+        let y = self.b.op("Add", &[&y, &sh], vec![]);
+        self.relu6(&y)
+    }
+
+    /// `boxPredictionLayer`: the box encodings as (1, cells × anchors, 4) and the class
+    /// scores as (1, cells × anchors, 3), in TensorFlow's NHWC order of cells.
+    fn ssd_predict(&mut self, x: &str, i: usize) -> Result<(String, String), ConvertError> {
+        let mut out = Vec::new();
+        for (p, k) in [("BoxEncodingPredictor", 4), ("ClassPredictor", 3)] {
+            let pre = format!("Prediction/BoxPredictor_{i}/{p}");
+            let c = self.conv(x, &format!("{pre}/weights"), 1, true, false)?;
+            let c = self.add_channels(&c, &format!("{pre}/biases"))?;
+            let t = self.b.op(
+                "Transpose",
+                &[&c],
+                vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))],
+            );
+            let shape = self.b.const_i64(&[1, -1, k])?;
+            out.push(self.b.op("Reshape", &[&t, &shape], vec![]));
+        }
+        let class = out.pop().unwrap_or_default();
+        Ok((out.pop().unwrap_or_default(), class))
+    }
+
+    /// SsdMobilenetv1 on `input` (RGB 0..255): boxes (1, N, 4) and scores (1, N).
+    fn ssd(&mut self, input: &str) -> Result<(String, String), ConvertError> {
+        let d = self.b.scalar_f32(127.5)?;
+        let one = self.b.scalar_f32(1.0)?;
+        let x = self.b.op("Div", &[input, &d], vec![]);
+        let mut x = self.b.op("Sub", &[&x, &one], vec![]);
+        x = self.ssd_pointwise(&x, "MobilenetV1/Conv2d_0_pointwise", 2)?;
+        let mut conv11 = String::new();
+        for i in 1..=13usize {
+            let stride = if [2, 4, 6, 12].contains(&i) { 2 } else { 1 };
+            x = self.ssd_depthwise(&x, &format!("MobilenetV1/Conv2d_{i}_depthwise"), stride)?;
+            x = self.ssd_pointwise(&x, &format!("MobilenetV1/Conv2d_{i}_pointwise"), 1)?;
+            if i == 11 {
+                conv11 = x.clone();
+            }
+        }
+        let mut extra = vec![x.clone()];
+        for k in 0..=7usize {
+            let stride = if k % 2 == 1 { 2 } else { 1 };
+            let prev = extra[k].clone();
+            extra.push(self.ssd_pointwise(
+                &prev,
+                &format!("Prediction/Conv2d_{k}_pointwise"),
+                stride,
+            )?);
+        }
+        // Predictors on conv11, the backbone's output, and the extra layers 1, 3, 5, 7.
+        let sources = [
+            &conv11, &extra[0], &extra[2], &extra[4], &extra[6], &extra[8],
+        ];
+        let (mut boxes, mut classes) = (Vec::new(), Vec::new());
+        for (i, src) in sources.into_iter().enumerate() {
+            let src = src.clone();
+            let (b, c) = self.ssd_predict(&src, i)?;
+            boxes.push(b);
+            classes.push(c);
+        }
+        let refs = |v: &[String]| v.iter().map(String::clone).collect::<Vec<_>>();
+        let (boxes, classes) = (refs(&boxes), refs(&classes));
+        let br: Vec<&str> = boxes.iter().map(String::as_str).collect();
+        let cr: Vec<&str> = classes.iter().map(String::as_str).collect();
+        let enc = self.b.op("Concat", &br, vec![("axis", Attr::Int(1))]);
+        let cls = self.b.op("Concat", &cr, vec![("axis", Attr::Int(1))]);
+        // decodeBoxesLayer, with the anchors' sizes and centres computed here.
+        let (anchors, shape) = self.get("Output/extra_dim", 3)?;
+        let n = shape[1];
+        if shape[0] != 1 || shape[2] != 4 {
+            return Err(graph(format!("Output/extra_dim of shape {shape:?}")));
+        }
+        let col = |j: usize| -> Vec<f32> { (0..n).map(|a| anchors[4 * a + j]).collect() };
+        let (a0, a1, a2, a3) = (col(0), col(1), col(2), col(3));
+        let s0: Vec<f32> = a2.iter().zip(&a0).map(|(x2, x0)| x2 - x0).collect();
+        let s1: Vec<f32> = a3.iter().zip(&a1).map(|(x3, x1)| x3 - x1).collect();
+        let c0: Vec<f32> = a0.iter().zip(&s0).map(|(x, s)| x + s / 2.0).collect();
+        let c1: Vec<f32> = a1.iter().zip(&s1).map(|(x, s)| x + s / 2.0).collect();
+        let dims = vec![1, n as i64, 1];
+        let s0 = self.b.const_f32(dims.clone(), &s0)?;
+        let s1 = self.b.const_f32(dims.clone(), &s1)?;
+        let c0 = self.b.const_f32(dims.clone(), &c0)?;
+        let c1 = self.b.const_f32(dims, &c1)?;
+        let e: Vec<String> = (0..4)
+            .map(|j| {
+                let (st, en, ax) = (
+                    self.b.const_i64(&[j])?,
+                    self.b.const_i64(&[j + 1])?,
+                    self.b.const_i64(&[2])?,
+                );
+                Ok(self.b.op("Slice", &[&enc, &st, &en, &ax], vec![]))
+            })
+            .collect::<Result<_, ConvertError>>()?;
+        let (five, ten, two) = (
+            self.b.scalar_f32(5.0)?,
+            self.b.scalar_f32(10.0)?,
+            self.b.scalar_f32(2.0)?,
+        );
+        let mut half_size = |e: &str, s: &str| -> String {
+            let v = self.b.op("Div", &[e, &five], vec![]);
+            let v = self.b.op("Exp", &[&v], vec![]);
+            let v = self.b.op("Mul", &[&v, s], vec![]);
+            self.b.op("Div", &[&v, &two], vec![])
+        };
+        let div0 = half_size(&e[2], &s0);
+        let div1 = half_size(&e[3], &s1);
+        let mut centre = |e: &str, s: &str, c: &str| -> String {
+            let v = self.b.op("Div", &[e, &ten], vec![]);
+            let v = self.b.op("Mul", &[&v, s], vec![]);
+            self.b.op("Add", &[&v, c], vec![])
+        };
+        let add0 = centre(&e[0], &s0, &c0);
+        let add1 = centre(&e[1], &s1, &c1);
+        let corners = [
+            self.b.op("Sub", &[&add0, &div0], vec![]),
+            self.b.op("Sub", &[&add1, &div1], vec![]),
+            self.b.op("Add", &[&add0, &div0], vec![]),
+            self.b.op("Add", &[&add1, &div1], vec![]),
+        ];
+        let cr: Vec<&str> = corners.iter().map(String::as_str).collect();
+        let boxes = self.b.op("Concat", &cr, vec![("axis", Attr::Int(2))]);
+        // The face score: sigmoid of class column 1.
+        let (st, en, ax) = (
+            self.b.const_i64(&[1])?,
+            self.b.const_i64(&[2])?,
+            self.b.const_i64(&[2])?,
+        );
+        let col1 = self.b.op("Slice", &[&cls, &st, &en, &ax], vec![]);
+        let sig = self.b.op("Sigmoid", &[&col1], vec![]);
+        let flat = self.b.const_i64(&[1, n as i64])?;
+        let scores = self.b.op("Reshape", &[&sig, &flat], vec![]);
+        Ok((boxes, scores))
+    }
 }
 
 /// Convert face-api.js weights to the network its code runs (see the module's text), with a
 /// note naming the network. Errors: the weights are none of face-api's networks (the reason
 /// says a weights manifest holds no graph), or a weight of the wrong shape.
 pub fn convert(weights: &HashMap<String, Weight>) -> Result<(Vec<u8>, String), ConvertError> {
-    let net = recognise(weights).ok_or_else(|| {
-        graph("a weights manifest holds no graph, and its weight names are none of face-api.js's FaceRecognitionNet, TinyFaceDetector or FaceLandmark68TinyNet")
+    let classes = weights
+        .get("fc/weights")
+        .and_then(|w| w.shape.get(1).copied());
+    let net = recognise(|n| weights.contains_key(n), weights.len(), classes).ok_or_else(|| {
+        graph("a weights manifest holds no graph, and its weight names are none of face-api.js's FaceRecognitionNet, TinyFaceDetector, FaceLandmark68TinyNet, FaceLandmark68Net, FaceExpressionNet or SsdMobilenetv1")
     })?;
     let mut c = Net2Onnx {
         w: weights,
@@ -373,6 +491,8 @@ pub fn convert(weights: &HashMap<String, Weight>) -> Result<(Vec<u8>, String), C
         Net::Recognition => 150,
         Net::TinyDetector => 416,
         Net::Landmark68Tiny => 112,
+        Net::SsdMobilenetV1 => 512,
+        Net::Landmark68 | Net::Expression => 112,
     };
     let input = c.b.fresh();
     c.b.io(false, &input, data_type::FLOAT, Some(&[1, 3, side, side]));
@@ -427,6 +547,34 @@ pub fn convert(weights: &HashMap<String, Weight>) -> Result<(Vec<u8>, String), C
                 ],
             );
             c.dense(&x, "fc/weights", Some("fc/bias"))?
+        }
+        Net::Landmark68 | Net::Expression => {
+            // FaceFeatureExtractor, then FaceProcessor's fully connected layer; expressions
+            // through a softmax (FaceExpressionNet.forwardInput).
+            let x = c.normalise(&input, [122.782, 117.001, 104.298], 255.0)?;
+            let mut x = c.dense4(&x, "dense0", true)?;
+            for d in ["dense1", "dense2", "dense3"] {
+                x = c.dense4(&x, d, false)?;
+            }
+            let x = c.b.op(
+                "AveragePool",
+                &[&x],
+                vec![
+                    ("kernel_shape", Attr::Ints(vec![7, 7])),
+                    ("strides", Attr::Ints(vec![2, 2])),
+                ],
+            );
+            let y = c.dense(&x, "fc/weights", Some("fc/bias"))?;
+            if net == Net::Expression {
+                c.b.op("Softmax", &[&y], vec![("axis", Attr::Int(1))])
+            } else {
+                y
+            }
+        }
+        Net::SsdMobilenetV1 => {
+            let (boxes, scores) = c.ssd(&input)?;
+            c.b.io(true, &boxes, data_type::FLOAT, None);
+            scores
         }
     };
     c.b.io(true, &out, data_type::FLOAT, None);
