@@ -101,40 +101,42 @@ struct ShapeModel {
     mean_shape: Vec<[f64; 2]>,
 }
 
+/// Where the string literal opening with the quote at `start` ends (just past its closing
+/// quote, escapes skipped; the text's end if it never closes).
+fn string_end(text: &[u8], start: usize) -> usize {
+    let quote = text[start];
+    let mut i = start + 1;
+    while i < text.len() {
+        match text[i] {
+            b'\\' => i += 2,
+            c if c == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    text.len()
+}
+
 /// `text` with `//` and `/* */` comments outside string literals replaced by spaces (offsets
 /// kept).
 fn without_comments(text: &[u8]) -> Vec<u8> {
     let mut out = text.to_vec();
     let mut i = 0;
-    let mut quote: Option<u8> = None;
     while i < out.len() {
-        let c = out[i];
-        match quote {
-            Some(q) => {
-                if c == b'\\' {
-                    i += 1;
-                } else if c == q {
-                    quote = None;
-                }
+        match (out[i], out.get(i + 1)) {
+            (b'"' | b'\'', _) => i = string_end(&out, i),
+            (b'/', Some(b'/')) => {
+                let end = memchr::memchr(b'\n', &out[i..]).map_or(out.len(), |e| i + e);
+                out[i..end].fill(b' ');
+                i = end;
             }
-            None if c == b'"' || c == b'\'' => quote = Some(c),
-            None if c == b'/' && out.get(i + 1) == Some(&b'/') => {
-                while i < out.len() && out[i] != b'\n' {
-                    out[i] = b' ';
-                    i += 1;
-                }
-                continue;
-            }
-            None if c == b'/' && out.get(i + 1) == Some(&b'*') => {
+            (b'/', Some(b'*')) => {
                 let end =
                     memchr::memmem::find(&out[i + 2..], b"*/").map_or(out.len(), |e| i + 2 + e + 2);
                 out[i..end].fill(b' ');
                 i = end;
-                continue;
             }
-            None => {}
+            _ => i += 1,
         }
-        i += 1;
     }
     out
 }
@@ -143,29 +145,21 @@ fn without_comments(text: &[u8]) -> Vec<u8> {
 /// strings.
 fn literal_end(text: &[u8], start: usize) -> Option<usize> {
     let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
     let mut i = start;
     while i < text.len() {
-        let c = text[i];
-        match quote {
-            Some(q) => {
-                if c == b'\\' {
-                    i += 1;
-                } else if c == q {
-                    quote = None;
+        match text[i] {
+            b'"' | b'\'' => {
+                i = string_end(text, i);
+                continue;
+            }
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
                 }
             }
-            None => match c {
-                b'"' | b'\'' => quote = Some(c),
-                b'{' => depth += 1,
-                b'}' => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 {
-                        return Some(i + 1);
-                    }
-                }
-                _ => {}
-            },
+            _ => {}
         }
         i += 1;
     }

@@ -81,6 +81,30 @@ impl Tail {
         }
     }
 
+    /// Whether one operator is left out, from what converting it gave (`converted`, `None`
+    /// when it reads what was left out and was not tried): an operator the converter does not
+    /// translate is left out and counted; a graph error is returned, said of the operator
+    /// `at` names.
+    pub fn outcome(
+        &mut self,
+        converted: Option<Result<(), ConvertError>>,
+        at: impl FnOnce() -> String,
+    ) -> Result<bool, ConvertError> {
+        match converted {
+            None => {
+                self.leave_out(None);
+                Ok(true)
+            }
+            Some(Ok(())) => Ok(false),
+            Some(Err(ConvertError::Operator { op, detail })) => {
+                self.leave_out(Some((op, detail)));
+                Ok(true)
+            }
+            Some(Err(ConvertError::Graph(m))) => Err(ConvertError::Graph(format!("{}: {m}", at()))),
+            Some(Err(e)) => Err(e),
+        }
+    }
+
     /// Whether the cut may stand in a graph of `total` operators. Errors: the first
     /// operator's [`ConvertError::Operator`] when over half of them were left out or no
     /// output is left.

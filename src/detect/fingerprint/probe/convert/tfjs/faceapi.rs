@@ -239,45 +239,43 @@ impl Net2Onnx<'_> {
         self.add_channels(&c, &format!("{p}/bias"))
     }
 
-    /// `denseBlock3`.
-    fn dense3(&mut self, x: &str, p: &str, first: bool) -> Result<String, ConvertError> {
+    /// `denseBlock3` (`convs` 3) or `denseBlock4` (4): a stride-2 first convolution (plain in
+    /// the first block, separable after), then separable ones, each fed the ReLU of the sum of
+    /// those before it; the block's output is the ReLU of the sum of all.
+    fn dense_block(
+        &mut self,
+        x: &str,
+        p: &str,
+        first: bool,
+        convs: usize,
+    ) -> Result<String, ConvertError> {
         let out1 = if first {
             let c = self.conv(x, &format!("{p}/conv0/filters"), 2, true, false)?;
             self.add_channels(&c, &format!("{p}/conv0/bias"))?
         } else {
             self.separable(x, &format!("{p}/conv0"), 2)?
         };
-        let out1 = self.relu(&out1);
-        let out2 = self.separable(&out1, &format!("{p}/conv1"), 1)?;
-        let s = self.b.op("Add", &[&out1, &out2], vec![]);
-        let in3 = self.relu(&s);
-        let out3 = self.separable(&in3, &format!("{p}/conv2"), 1)?;
-        let s = self.b.op("Add", &[&out2, &out3], vec![]);
-        let s = self.b.op("Add", &[&out1, &s], vec![]);
+        let mut outs = vec![self.relu(&out1)];
+        for k in 1..convs {
+            let input = if k == 1 {
+                outs[0].clone()
+            } else {
+                let s = self.sum_nested(&outs);
+                self.relu(&s)
+            };
+            outs.push(self.separable(&input, &format!("{p}/conv{k}"), 1)?);
+        }
+        let s = self.sum_nested(&outs);
         Ok(self.relu(&s))
     }
 
-    /// `denseBlock4` (stride-2 first convolution).
-    fn dense4(&mut self, x: &str, p: &str, first: bool) -> Result<String, ConvertError> {
-        let out1 = if first {
-            let c = self.conv(x, &format!("{p}/conv0/filters"), 2, true, false)?;
-            self.add_channels(&c, &format!("{p}/conv0/bias"))?
-        } else {
-            self.separable(x, &format!("{p}/conv0"), 2)?
-        };
-        let out1 = self.relu(&out1);
-        let out2 = self.separable(&out1, &format!("{p}/conv1"), 1)?;
-        let s = self.b.op("Add", &[&out1, &out2], vec![]);
-        let in3 = self.relu(&s);
-        let out3 = self.separable(&in3, &format!("{p}/conv2"), 1)?;
-        let s = self.b.op("Add", &[&out2, &out3], vec![]);
-        let s = self.b.op("Add", &[&out1, &s], vec![]);
-        let in4 = self.relu(&s);
-        let out4 = self.separable(&in4, &format!("{p}/conv3"), 1)?;
-        let s = self.b.op("Add", &[&out3, &out4], vec![]);
-        let s = self.b.op("Add", &[&out2, &s], vec![]);
-        let s = self.b.op("Add", &[&out1, &s], vec![]);
-        Ok(self.relu(&s))
+    /// `a + (b + (c + …))`, in face-api's order.
+    fn sum_nested(&mut self, values: &[String]) -> String {
+        let mut acc = values.last().cloned().unwrap_or_default();
+        for v in values.iter().rev().skip(1) {
+            acc = self.b.op("Add", &[v, &acc], vec![]);
+        }
+        acc
     }
 
     /// `x` flattened to `[1, n]` times the `[n, m]` weight `w`, plus bias `bias` if given.
@@ -535,9 +533,9 @@ pub fn convert(weights: &HashMap<String, Weight>) -> Result<(Vec<u8>, String), C
         }
         Net::Landmark68Tiny => {
             let x = c.normalise(&input, [122.782, 117.001, 104.298], 255.0)?;
-            let x = c.dense3(&x, "dense0", true)?;
-            let x = c.dense3(&x, "dense1", false)?;
-            let x = c.dense3(&x, "dense2", false)?;
+            let x = c.dense_block(&x, "dense0", true, 3)?;
+            let x = c.dense_block(&x, "dense1", false, 3)?;
+            let x = c.dense_block(&x, "dense2", false, 3)?;
             let x = c.b.op(
                 "AveragePool",
                 &[&x],
@@ -552,9 +550,9 @@ pub fn convert(weights: &HashMap<String, Weight>) -> Result<(Vec<u8>, String), C
             // FaceFeatureExtractor, then FaceProcessor's fully connected layer; expressions
             // through a softmax (FaceExpressionNet.forwardInput).
             let x = c.normalise(&input, [122.782, 117.001, 104.298], 255.0)?;
-            let mut x = c.dense4(&x, "dense0", true)?;
+            let mut x = c.dense_block(&x, "dense0", true, 4)?;
             for d in ["dense1", "dense2", "dense3"] {
-                x = c.dense4(&x, d, false)?;
+                x = c.dense_block(&x, d, false, 4)?;
             }
             let x = c.b.op(
                 "AveragePool",

@@ -65,25 +65,8 @@ pub fn from_graph(g: &Graph, from: &str) -> Result<(Vec<u8>, String), ConvertErr
         }
         ops += 1;
         // A node that reads what was left out is left out too.
-        let left_out = if n.inputs.iter().any(|i| cut.contains(node_of(i))) {
-            tail.leave_out(None);
-            true
-        } else {
-            match c.node(n) {
-                Ok(()) => false,
-                Err(ConvertError::Operator { op, detail }) => {
-                    tail.leave_out(Some((op, detail)));
-                    true
-                }
-                Err(ConvertError::Graph(m)) => {
-                    return Err(ConvertError::Graph(format!(
-                        "node {} ({}): {m}",
-                        n.name, n.op
-                    )))
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let tried = (!n.inputs.iter().any(|i| cut.contains(node_of(i)))).then(|| c.node(n));
+        let left_out = tail.outcome(tried, || format!("node {} ({})", n.name, n.op))?;
         if left_out {
             cut.insert(n.name.as_str());
             // What the left-out node read, where converted and float: the probe reads it.

@@ -67,25 +67,8 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
             continue;
         }
         // An operator that reads what was left out is left out too.
-        let left_out = if op.inputs.iter().any(|i| cut.contains(i)) {
-            tail.leave_out(None);
-            true
-        } else {
-            match c.operator(op) {
-                Ok(()) => false,
-                Err(ConvertError::Operator { op, detail }) => {
-                    tail.leave_out(Some((op, detail)));
-                    true
-                }
-                Err(ConvertError::Graph(m)) => {
-                    return Err(ConvertError::Graph(format!(
-                        "operator {k} ({}): {m}",
-                        op_name(op)
-                    )))
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let tried = (!op.inputs.iter().any(|i| cut.contains(i))).then(|| c.operator(op));
+        let left_out = tail.outcome(tried, || format!("operator {k} ({})", op_name(op)))?;
         if left_out {
             cut.extend(op.outputs.iter().copied());
             // What the left-out operator read, where converted: the probe reads it instead.
