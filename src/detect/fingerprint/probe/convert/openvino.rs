@@ -62,11 +62,48 @@ pub fn convert(
         inputs: 0,
         outputs: Vec::new(),
     };
+    // Post-processing not translated (PriorBox, DetectionOutput after an SSD head) is left out
+    // with all that reads it, and the probe reads what it read (super::Tail).
+    let kinds: HashMap<u64, &str> = g.layers.iter().map(|l| (l.id, l.kind.as_str())).collect();
+    let mut tail = super::Tail::default();
+    let mut cut = std::collections::HashSet::new();
+    let mut read_before: Vec<String> = Vec::new();
+    let mut ops = 0;
     for &i in &order {
         let l = &g.layers[i];
-        c.layer(l).map_err(|e| e.in_layer(&l.kind, &l.name))?;
+        let sources: Vec<(u64, u64)> = l
+            .inputs
+            .iter()
+            .filter_map(|p| c.source.get(&(l.id, p.id)).copied())
+            .collect();
+        let reads_cut = sources.iter().any(|f| cut.contains(&f.0));
+        if l.kind == "Result" {
+            if reads_cut {
+                continue;
+            }
+        } else if !matches!(l.kind.as_str(), "Parameter" | "Const") {
+            ops += 1;
+        }
+        let tried = (!reads_cut).then(|| c.layer(l));
+        if !tail.outcome(tried, || format!("layer {} {}", l.kind, l.name))? {
+            continue;
+        }
+        cut.insert(l.id);
+        // What it read, where converted and not a constant, an input or a shape.
+        for f in sources {
+            let plain = !matches!(
+                kinds.get(&f.0).copied(),
+                Some("Const" | "Parameter" | "ShapeOf")
+            );
+            if let Some(v) = c.values.get(&f).filter(|_| plain && !cut.contains(&f.0)) {
+                if !read_before.contains(v) {
+                    read_before.push(v.clone());
+                }
+            }
+        }
     }
-    if c.inputs == 0 || c.outputs.is_empty() {
+    tail.check(ops, c.outputs.is_empty() && read_before.is_empty())?;
+    if c.inputs == 0 || (c.outputs.is_empty() && read_before.is_empty()) {
         return Err(graph("no input or no output"));
     }
     // Outputs in the order the IR writes its Result layers, as OpenVINO's reader lists them.
@@ -80,7 +117,15 @@ pub fn convert(
     for (_, v) in std::mem::take(&mut c.outputs) {
         c.b.io(true, &v, data_type::FLOAT, None);
     }
-    Ok(c.b.finish_layers("OpenVINO IR", g.layers.len(), None))
+    for v in read_before {
+        // Cast: what a left-out layer read is float as a rule, but the graph must say so.
+        let to = vec![("to", Attr::Int(i64::from(data_type::FLOAT)))];
+        let out = c.b.op("Cast", &[&v], to);
+        c.b.io(true, &out, data_type::FLOAT, None);
+    }
+    let note = tail.note();
+    let left_out = (!note.is_empty()).then(|| note.trim_start_matches("; ").to_string());
+    Ok(c.b.finish_layers("OpenVINO IR", g.layers.len(), left_out))
 }
 
 /// Layer indices in an order where every layer comes after the layers it reads (Kahn's).
@@ -631,6 +676,35 @@ mod tests {
 
     /// A cycle, an edge to a missing layer and a constant outside the weights file are refused
     /// with the reason.
+    /// An SSD's DetectionOutput at the end is post-processing: left out, and the probe reads
+    /// what it read. The same operation first in the graph ends the conversion, named.
+    #[test]
+    fn post_processing_at_the_end_is_left_out() {
+        const DETECT: &str = r#"<layer id="3" name="d" type="DetectionOutput" version="opset8"><input><port id="0"/></input><output><port id="1"/></output></layer>"#;
+        let result = RESULT.replace(r#"id="2""#, r#"id="4""#);
+        let xml = ir(
+            &format!("{PARAM}{RELU}{DETECT}{result}"),
+            r#"<edge from-layer="0" from-port="0" to-layer="1" to-port="0"/><edge from-layer="1" from-port="1" to-layer="3" to-port="0"/><edge from-layer="3" from-port="1" to-layer="4" to-port="0"/>"#,
+        );
+        let (onnx, note) = convert(xml.as_bytes(), &|_| Some(Vec::new())).unwrap();
+        assert!(
+            note.contains("1 operator from DetectionOutput on left out"),
+            "{note}"
+        );
+        let m = crate::decode::models::onnx::parse(&onnx).unwrap();
+        assert_eq!(m.outputs.len(), 1);
+        // First in the graph: all of it would go.
+        let xml = ir(
+            &format!(
+                "{PARAM}{}{RELU}{result}",
+                DETECT.replace(r#"id="3""#, r#"id="5""#)
+            ),
+            r#"<edge from-layer="0" from-port="0" to-layer="5" to-port="0"/><edge from-layer="5" from-port="1" to-layer="1" to-port="0"/><edge from-layer="1" from-port="1" to-layer="4" to-port="0"/>"#,
+        );
+        let e = convert(xml.as_bytes(), &|_| Some(Vec::new())).unwrap_err();
+        assert!(e.to_string().contains("DetectionOutput"), "{e}");
+    }
+
     #[test]
     fn hostile_graphs_are_refused_with_the_reason() {
         let err = |xml: String| {
