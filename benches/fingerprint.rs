@@ -129,6 +129,23 @@ fn probe(c: &mut Criterion) {
             eprintln!("probe bench: scripts/{script} did not run: its models not measured");
         }
     }
+    // The web packages' own models scripts/setup.sh unpacks for the suite: clmtrackr's SVM and
+    // MOSSE models and face-api.js's default detector (SsdMobilenetv1), when present.
+    let webjs = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/webjs/node_modules");
+    for rel in [
+        "clmtrackr/models/model_pca_20_svm.js",
+        "clmtrackr/models/model_pca_20_mosse.js",
+        "@vladmandic/face-api/model/ssd_mobilenetv1_model-weights_manifest.json",
+    ] {
+        let path = webjs.join(rel);
+        if path.exists() {
+            paths.push(path);
+        } else {
+            eprintln!(
+                "probe bench: {rel} not in .deps/webjs (scripts/setup.sh test): not measured"
+            );
+        }
+    }
     for path in paths {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(&path).unwrap();
