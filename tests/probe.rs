@@ -1048,28 +1048,27 @@ fn the_probe_runs_clmtrackr_models_as_clmtrackr_does() {
     println!();
     let models =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/webjs/node_modules/clmtrackr/models");
-    let row = compare(&p, &models.join("model_pca_20_svm.js"));
-    let r = row
-        .report
-        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
-    assert!(r
-        .converted
-        .as_deref()
-        .is_some_and(|c| c.contains("71 SVM patch experts")));
-    let v = r.vector.expect("the landmark vector");
+    // Each model probed, converted as its patch experts say, and kept landmarks.
+    let run = |file: &str, experts: &str| {
+        let row = compare(&p, &models.join(file));
+        let r = row
+            .report
+            .clone()
+            .unwrap_or_else(|| panic!("{file} not probed: {:?}", row.error));
+        assert!(r
+            .converted
+            .as_deref()
+            .is_some_and(|c| c.contains(&format!("71 {experts} patch experts"))));
+        assert_eq!(row.probed.0, Technique::FaceLandmarks, "{file}");
+        assert!(row.probed.1 >= row.structure.1, "{file}");
+        r
+    };
+    let v = run("model_pca_20_svm.js", "SVM")
+        .vector
+        .expect("the landmark vector");
     assert_eq!(v.dim, 142);
     assert!(v.coordinate_like(), "{v:?}");
-    assert_eq!(row.probed.0, Technique::FaceLandmarks);
-    assert!(row.probed.1 >= row.structure.1);
-    let row = compare(&p, &models.join("model_pca_20_mosse.js"));
-    let r = row
-        .report
-        .unwrap_or_else(|| panic!("not probed: {:?}", row.error));
-    assert!(r
-        .converted
-        .as_deref()
-        .is_some_and(|c| c.contains("71 MOSSE patch experts")));
-    assert_eq!(row.probed.0, Technique::FaceLandmarks);
+    run("model_pca_20_mosse.js", "MOSSE");
     let dir = tempfile::tempdir().unwrap();
     let nn = br#"{"layers":[{"preprocessing":"inputMix0","size":64,"type":"input","index":0},{"size":4,"sparsity":16,"activation":"copy"}],"exportData":{"rotationEulerAnglesFactors":[0.6,1.0,0.1]}}"#;
     std::fs::write(dir.path().join("NN_DEFAULT.json"), nn).unwrap();
