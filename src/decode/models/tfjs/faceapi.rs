@@ -25,7 +25,25 @@ pub enum Network {
     Expression,
 }
 
+/// The weight whose second dimension is the classifier's width ([`recognise`]'s `fc_width`).
+pub const CLASSIFIER: &str = "fc/weights";
+
 impl Network {
+    /// Every network, in the order [`recognise`] tries them.
+    pub const ALL: [Network; 6] = [
+        Network::Recognition,
+        Network::TinyDetector,
+        Network::Landmark68Tiny,
+        Network::SsdMobilenetV1,
+        Network::Landmark68,
+        Network::Expression,
+    ];
+
+    /// The network whose [`Network::as_str`] is `name` (as the fact [`FACT`] holds it).
+    pub fn named(name: &str) -> Option<Network> {
+        Network::ALL.into_iter().find(|n| n.as_str() == name)
+    }
+
     /// The network's class name in face-api.js.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -162,16 +180,7 @@ pub fn recognise(
     count: usize,
     fc_width: Option<usize>,
 ) -> Option<Network> {
-    [
-        Network::Recognition,
-        Network::TinyDetector,
-        Network::Landmark68Tiny,
-        Network::SsdMobilenetV1,
-        Network::Landmark68,
-        Network::Expression,
-    ]
-    .into_iter()
-    .find(|&net| {
+    Network::ALL.into_iter().find(|&net| {
         let n = names(net);
         let extra_ok = net == Network::SsdMobilenetV1 || n.len() == count;
         let width_ok = match net {

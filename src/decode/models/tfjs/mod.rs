@@ -61,7 +61,7 @@ fn manifest(groups: &[Value], info: &mut ModelInfo) -> Result<(), ModelError> {
                 .unwrap_or_default();
             let name = w.get("name").and_then(Value::as_str).unwrap_or("");
             info.count_params(name, &shape)?;
-            if name == "fc/weights" {
+            if name == faceapi::CLASSIFIER {
                 fc_width = shape.get(1).and_then(|&d| usize::try_from(d).ok());
             }
             names.insert(name.to_string());

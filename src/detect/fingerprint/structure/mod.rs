@@ -193,28 +193,31 @@ pub fn classify(info: &ModelInfo, name: &str) -> Classification {
 
     // face-api.js weights: every weight name one of its networks loads, so the network its
     // code builds from them (decode::models::tfjs::faceapi).
-    if let Some(net) = info.facts.get(crate::decode::models::tfjs::faceapi::FACT) {
-        let (technique, does) = match net.as_str() {
-            "FaceRecognitionNet" => (
-                Technique::FaceRecognition,
-                "dlib's ResNet face descriptor: a 128-value identity embedding",
-            ),
-            "TinyFaceDetector" | "SsdMobilenetv1" => {
-                (Technique::FaceDetection, "face boxes and scores")
-            }
-            "FaceLandmark68Net" | "FaceLandmark68TinyNet" => {
-                (Technique::FaceLandmarks, "68 facial points")
-            }
-            "FaceExpressionNet" => (Technique::FaceAttributes, "seven expression scores"),
-            _ => (Technique::None, "a network banwatch does not know"),
-        };
-        return verdict(
-            technique,
-            0.85,
-            vec![format!(
-                "weights of face-api.js's {net} (every weight name its code loads): {does}"
-            )],
-        );
+    {
+        use crate::decode::models::tfjs::faceapi::{Network, FACT};
+        if let Some(net) = info.facts.get(FACT) {
+            let (technique, does) = match Network::named(net) {
+                Some(Network::Recognition) => (
+                    Technique::FaceRecognition,
+                    "dlib's ResNet face descriptor: a 128-value identity embedding",
+                ),
+                Some(Network::TinyDetector | Network::SsdMobilenetV1) => {
+                    (Technique::FaceDetection, "face boxes and scores")
+                }
+                Some(Network::Landmark68 | Network::Landmark68Tiny) => {
+                    (Technique::FaceLandmarks, "68 facial points")
+                }
+                Some(Network::Expression) => (Technique::FaceAttributes, "seven expression scores"),
+                None => (Technique::None, "a network banwatch does not know"),
+            };
+            return verdict(
+                technique,
+                0.85,
+                vec![format!(
+                    "weights of face-api.js's {net} (every weight name its code loads): {does}"
+                )],
+            );
+        }
     }
 
     // Jeeliz WebGL nets: the export data of the trackers scales head rotation and translation

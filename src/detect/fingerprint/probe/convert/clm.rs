@@ -160,6 +160,23 @@ pub fn mosse_kernel(real: &[f32], imag: &[f32], n: usize) -> Vec<f32> {
     k
 }
 
+/// `x` scaled to 0..1 over `axes`: `(x − min) / max(max − min, tiny)`, as clmtrackr scales
+/// its patches and response maps.
+fn unit_range(b: &mut Builder, x: &str, axes: Vec<i64>, tiny: &str) -> String {
+    let keep = |axes: &[i64]| {
+        vec![
+            ("axes", Attr::Ints(axes.to_vec())),
+            ("keepdims", Attr::Int(1)),
+        ]
+    };
+    let lo = b.op("ReduceMin", &[x], keep(&axes));
+    let hi = b.op("ReduceMax", &[x], keep(&axes));
+    let span = b.op("Sub", &[&hi, &lo], vec![]);
+    let span = b.op("Max", &[&span, tiny], vec![]);
+    let centred = b.op("Sub", &[x, &lo], vec![]);
+    b.op("Div", &[&centred, &span], vec![])
+}
+
 /// Convert a clmtrackr model script, with a note of what was converted. Errors: what the
 /// reader refuses, patch experts other than SVM and MOSSE (named), or a mean shape off its
 /// canvas.
@@ -233,12 +250,7 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
     let r = match experts {
         Experts::Svm { weights, bias } => {
             // normalizePatches: (v - min) / (max - min) over the patch.
-            let lo = b.op("ReduceMin", &[&patches], reduce(vec![1]));
-            let hi = b.op("ReduceMax", &[&patches], reduce(vec![1]));
-            let span = b.op("Sub", &[&hi, &lo], vec![]);
-            let span = b.op("Max", &[&span, &tiny], vec![]);
-            let centred = b.op("Sub", &[&patches, &lo], vec![]);
-            let unit = b.op("Div", &[&centred, &span], vec![]);
+            let unit = unit_range(&mut b, &patches, vec![1], &tiny);
             let unit = b.op("Reshape", &[&unit, &nchw], vec![]);
             // Every landmark's filter over its own patch: a grouped convolution (the FFT
             // product of svmfilter_fft.js is a correlation with the filter as listed,
@@ -302,12 +314,7 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
         }
     };
     // Each map scaled to 0..1 (inplaceNormalizeFilterMatrix, normalizeFilterMatrix).
-    let rlo = b.op("ReduceMin", &[&r], reduce(vec![2, 3]));
-    let rhi = b.op("ReduceMax", &[&r], reduce(vec![2, 3]));
-    let rspan = b.op("Sub", &[&rhi, &rlo], vec![]);
-    let rspan = b.op("Max", &[&rspan, &tiny], vec![]);
-    let rc = b.op("Sub", &[&r, &rlo], vec![]);
-    let maps = b.op("Div", &[&rc, &rspan], vec![]);
+    let maps = unit_range(&mut b, &r, vec![2, 3], &tiny);
     // One row per landmark (so that the maps are not read as a detector's score map).
     let win = window as i64;
     let rows = b.const_i64(&[1, n, win * win])?;

@@ -122,16 +122,17 @@ impl Tail {
         Ok(())
     }
 
-    /// For the conversion's note: empty, or `; N operators from OP on left out (…)`.
-    pub fn note(&self) -> String {
+    /// For the conversion's note, when something was left out: `N operators from OP on left
+    /// out (…): outputs read before them`.
+    pub fn note(&self) -> Option<String> {
         match &self.first {
-            Some((op, detail)) if self.left_out > 0 => format!(
-                "; {} operator{} from {op} on left out ({detail}): outputs read before {}",
+            Some((op, detail)) if self.left_out > 0 => Some(format!(
+                "{} operator{} from {op} on left out ({detail}): outputs read before {}",
                 self.left_out,
                 if self.left_out == 1 { "" } else { "s" },
                 if self.left_out == 1 { "it" } else { "them" }
-            ),
-            _ => String::new(),
+            )),
+            _ => None,
         }
     }
 }

@@ -123,9 +123,7 @@ pub fn convert(
         let out = c.b.op("Cast", &[&v], to);
         c.b.io(true, &out, data_type::FLOAT, None);
     }
-    let note = tail.note();
-    let left_out = (!note.is_empty()).then(|| note.trim_start_matches("; ").to_string());
-    Ok(c.b.finish_layers("OpenVINO IR", g.layers.len(), left_out))
+    Ok(c.b.finish_layers("OpenVINO IR", g.layers.len(), tail.note()))
 }
 
 /// Layer indices in an order where every layer comes after the layers it reads (Kahn's).

@@ -40,7 +40,9 @@ use super::super::builder::{Attr, Builder};
 use super::super::nhwc::hwio_to_oihw;
 use super::super::onnx_proto::data_type;
 use super::super::ConvertError;
-use crate::decode::models::tfjs::faceapi::{recognise, Network as Net, RESIDUAL_BLOCKS};
+use crate::decode::models::tfjs::faceapi::{
+    recognise, Network as Net, CLASSIFIER, RESIDUAL_BLOCKS,
+};
 use crate::decode::models::tfjs::graph::{Values, Weight};
 use std::collections::HashMap;
 
@@ -391,13 +393,10 @@ impl Net2Onnx<'_> {
         ];
         let (mut boxes, mut classes) = (Vec::new(), Vec::new());
         for (i, src) in sources.into_iter().enumerate() {
-            let src = src.clone();
-            let (b, c) = self.ssd_predict(&src, i)?;
+            let (b, c) = self.ssd_predict(src, i)?;
             boxes.push(b);
             classes.push(c);
         }
-        let refs = |v: &[String]| v.iter().map(String::clone).collect::<Vec<_>>();
-        let (boxes, classes) = (refs(&boxes), refs(&classes));
         let br: Vec<&str> = boxes.iter().map(String::as_str).collect();
         let cr: Vec<&str> = classes.iter().map(String::as_str).collect();
         let enc = self.b.op("Concat", &br, vec![("axis", Attr::Int(1))]);
@@ -476,7 +475,7 @@ impl Net2Onnx<'_> {
 /// says a weights manifest holds no graph), or a weight of the wrong shape.
 pub fn convert(weights: &HashMap<String, Weight>) -> Result<(Vec<u8>, String), ConvertError> {
     let classes = weights
-        .get("fc/weights")
+        .get(CLASSIFIER)
         .and_then(|w| w.shape.get(1).copied());
     let net = recognise(|n| weights.contains_key(n), weights.len(), classes).ok_or_else(|| {
         graph("a weights manifest holds no graph, and its weight names are none of face-api.js's FaceRecognitionNet, TinyFaceDetector, FaceLandmark68TinyNet, FaceLandmark68Net, FaceExpressionNet or SsdMobilenetv1")

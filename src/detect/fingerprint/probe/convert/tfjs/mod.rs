@@ -34,6 +34,7 @@ pub fn from_graph(g: &Graph, from: &str) -> Result<(Vec<u8>, String), ConvertErr
         g,
         b: Builder::default(),
         values: HashMap::new(),
+        nodes: g.nodes.iter().map(|n| (n.name.as_str(), n)).collect(),
     };
     let placeholders: Vec<&Node> = g.nodes.iter().filter(|n| n.op == "Placeholder").collect();
     let [input] = placeholders[..] else {
@@ -56,7 +57,6 @@ pub fn from_graph(g: &Graph, from: &str) -> Result<(Vec<u8>, String), ConvertErr
     // Nodes left out as post-processing (by name), and why the first was.
     let mut tail = super::Tail::default();
     let mut cut: HashSet<&str> = HashSet::new();
-    let index: HashMap<&str, &Node> = g.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     let mut ops = 0;
     for &i in &order {
         let n = &g.nodes[i];
@@ -71,7 +71,7 @@ pub fn from_graph(g: &Graph, from: &str) -> Result<(Vec<u8>, String), ConvertErr
             cut.insert(n.name.as_str());
             // What the left-out node read, where converted and float: the probe reads it.
             for input in &n.inputs {
-                let from = index.get(node_of(input));
+                let from = c.nodes.get(node_of(input));
                 let float = from.is_some_and(|f| {
                     f.op != "Const"
                         && f.op != "Placeholder"
@@ -97,7 +97,7 @@ pub fn from_graph(g: &Graph, from: &str) -> Result<(Vec<u8>, String), ConvertErr
         format!(
             "converted from {from} ({} nodes → {nodes} ONNX nodes{})",
             g.nodes.len(),
-            tail.note()
+            tail.note().map(|n| format!("; {n}")).unwrap_or_default()
         ),
     ))
 }
@@ -178,6 +178,8 @@ struct Converter<'g> {
     b: Builder,
     /// ONNX value of each converted node output (`name`, `name:k`).
     values: HashMap<String, String>,
+    /// The graph's nodes by name.
+    nodes: HashMap<&'g str, &'g Node>,
 }
 
 impl Converter<'_> {
@@ -230,7 +232,7 @@ impl Converter<'_> {
             if let Some(w) = self.g.weights.get(name) {
                 return Ok(w);
             }
-            match self.g.nodes.iter().find(|m| m.name == name) {
+            match self.nodes.get(name) {
                 Some(m) if matches!(m.op.as_str(), "Identity" | "Snapshot" | "StopGradient") => {
                     match m.inputs.first() {
                         Some(next) => name = node_of(next),

@@ -100,7 +100,7 @@ pub fn convert(bytes: &[u8]) -> Result<(Vec<u8>, String), ConvertError> {
         c.b.finish("banwatch tflite converter"),
         format!(
             "converted from TFLite ({ops} operators → {nodes} ONNX nodes{})",
-            tail.note()
+            tail.note().map(|n| format!("; {n}")).unwrap_or_default()
         ),
     ))
 }
